@@ -1,0 +1,50 @@
+# edgeftpd — the two commands a new user needs are `make run` and `make test`.
+# Cross builds live in cross/cross.mk, benchmarks in bench/bench.mk.
+
+CARGO ?= cargo
+BIN   := target/release/edgeftpd
+PORT  ?= 2121
+
+.PHONY: all build release run test deps lint fmt clean
+
+all: build
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release
+
+# Serve demo/ anonymously, read-only, on 127.0.0.1:$(PORT).
+run: release
+	@echo "serving ./demo on ftp://127.0.0.1:$(PORT)/ (anonymous, read-only); Ctrl-C stops"
+	RUST_LOG=$${RUST_LOG:-info} $(BIN) --listen 127.0.0.1:$(PORT) --root demo --anonymous --pasv-ports 50000-50099
+
+# Every test: unit tests, protocol tests over loopback, real clients.
+test: deps
+	$(CARGO) build
+	$(CARGO) test -- --test-threads=4
+
+# Debian packages the tests drive (real clients). Installs only what is missing.
+DEPS_CMDS := curl:curl lftp:lftp wget:wget busybox:busybox tnftp:tnftp python3:python3
+deps:
+	@missing=""; for p in $(DEPS_CMDS); do c=$${p%%:*}; pkg=$${p##*:}; \
+	  command -v $$c >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt
+
+clean:
+	$(CARGO) clean
+
+-include cross/cross.mk
+-include bench/bench.mk

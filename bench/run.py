@@ -1,0 +1,737 @@
+#!/usr/bin/env python3
+"""bench/run.py — `make bench`: edgeftpd side by side with vsftpd and pure-ftpd.
+
+Starts the three servers on loopback (127.0.0.1 only) over one shared served
+directory, runs every workload against each of them with the same client and
+the same files, and prints a table plus one machine-readable line per figure:
+
+    BENCH workload=retr_1g server=vsftpd value=1234.5 unit=MB/s ...
+
+The same output is saved to bench/out/bench-<UTC stamp>.txt and bench/out/latest.txt;
+server logs go to bench/out/logs/. Needs bench/setup.sh (peers) and
+bench/target/release/loadgen (bench/bench.mk builds both) and, unless
+BENCH_SERVERS leaves it out, target/release/edgeftpd. Any server that fails to
+start, or a workload that fails on a server, makes the run exit non-zero.
+Settings come from BENCH_* environment variables: see bench/README.md.
+"""
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+PEERS = os.environ.get("BENCH_PEERS", os.path.join(BENCH, "peers"))
+OUT = os.path.join(BENCH, "out")
+LOGS = os.path.join(OUT, "logs")
+DATA = os.environ.get("BENCH_DATA", os.path.join(BENCH, "target", "data"))
+LOADGEN = os.environ.get("BENCH_LOADGEN", os.path.join(BENCH, "target", "release", "loadgen"))
+EDGEFTPD = os.environ.get("EDGEFTPD_BIN", os.path.join(ROOT, "target", "release", "edgeftpd"))
+HOST = "127.0.0.1"  # NETWORK RULE: loopback only, never anything else.
+
+
+def env_int(name, default):
+    return int(os.environ.get(name, default))
+
+
+QUICK = os.environ.get("BENCH_QUICK", "0") not in ("", "0", "no", "NO")
+RUNS = env_int("BENCH_RUNS", 2 if QUICK else 5)              # runs per small workload
+BIG_RUNS = env_int("BENCH_BIG_RUNS", 2 if QUICK else 5)      # runs per big RETR/STOR
+BIG_MB = env_int("BENCH_BIG_MB", 256 if QUICK else 1024)     # size of the big file, MiB
+SESSION_SECS = float(os.environ.get("BENCH_SESSION_SECS", 2 if QUICK else 5))
+CLIENTS = [int(c) for c in os.environ.get("BENCH_CLIENTS", "1 16").split()]
+IDLE = env_int("BENCH_IDLE_SESSIONS", 200)
+MEM_RUNS = env_int("BENCH_MEM_RUNS", 1 if QUICK else 3)
+ENTRIES = env_int("BENCH_LIST_ENTRIES", 10000)
+LIST_RUNS = env_int("BENCH_LIST_RUNS", 3 if QUICK else 7)
+SERVERS = os.environ.get("BENCH_SERVERS", "edgeftpd vsftpd pure-ftpd").split()
+WORKLOADS = os.environ.get("BENCH_WORKLOADS", "mem list sess retr stor").split()
+PORT_BASE = env_int("BENCH_PORT_BASE", 21210)
+MAX_CLIENTS = max(300, IDLE + 50)
+RUST_LOG = os.environ.get("BENCH_RUST_LOG", "warn")
+# vsftpd's isolate_network=YES (its default) clones a new network namespace per
+# session, which costs it ~40% of its 16-client session rate here. We compare
+# against peers at their fastest sane setting; set YES for the stock behaviour.
+VSFTPD_ISOLATE_NETWORK = os.environ.get("BENCH_VSFTPD_ISOLATE_NETWORK", "NO")
+
+ALL_SERVERS = ["edgeftpd", "vsftpd", "pure-ftpd"]
+PEER_NAMES = ["vsftpd", "pure-ftpd"]
+
+output_lines = []  # everything printed, saved to bench/out at the end
+
+
+def say(line=""):
+    print(line, flush=True)
+    output_lines.append(line)
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+class BenchError(Exception):
+    pass
+
+
+# --- processes and memory ----------------------------------------------------
+
+def proc_children_map():
+    """ppid -> [pid] for every process on the machine (thread group leaders)."""
+    kids = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+        except OSError:
+            continue
+        ppid = int(s[s.rindex(")") + 2:].split()[1])
+        kids.setdefault(ppid, []).append(int(d))
+    return kids
+
+
+def descendants(root):
+    """Every descendant of root (root itself excluded)."""
+    kids = proc_children_map()
+    out, todo = [], list(kids.get(root, []))
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += kids.get(p, [])
+    return out
+
+
+def pss_kib(pid):
+    """Pss of one process from /proc/PID/smaps_rollup, KiB (0 if gone/zombie)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+# --- servers -----------------------------------------------------------------
+
+class Server:
+    """One server under bench/reaper.py; the server and all its session
+    processes are the reaper's descendants."""
+
+    def __init__(self, name, port, pasv):
+        self.name, self.port, self.pasv = name, port, pasv
+        self.proc = None
+        self.logpath = os.path.join(LOGS, f"{name}.log")
+        self.workdir = os.path.join(BENCH, "target", "run", name)
+
+    def url(self, path):
+        return f"ftp://{HOST}:{self.port}{path}"
+
+    def addr(self):
+        return f"{HOST}:{self.port}"
+
+    def command(self):
+        raise NotImplementedError
+
+    def env(self):
+        return dict(os.environ)
+
+    def start(self):
+        os.makedirs(self.workdir, exist_ok=True)
+        port_free_or_die(self.port, self.name)
+        cmd = self.command()
+        logf = open(self.logpath, "a")
+        logf.write(f"\n=== {datetime.now(timezone.utc).isoformat()} start: {' '.join(cmd)}\n")
+        logf.flush()
+        self.proc = subprocess.Popen(
+            [sys.executable, os.path.join(BENCH, "reaper.py")] + cmd,
+            stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+            env=self.env(), cwd=self.workdir, start_new_session=True)
+        logf.close()
+        self.wait_ready()
+
+    def wait_ready(self, timeout=15):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise BenchError(f"{self.name} exited during start-up (status {self.proc.returncode}); "
+                                 f"log:\n{tail(self.logpath)}")
+            try:
+                with socket.create_connection((HOST, self.port), timeout=2) as s:
+                    greeting = s.recv(4096).decode(errors="replace")
+                    if greeting.startswith("220"):
+                        s.sendall(b"QUIT\r\n")
+                        try:
+                            s.recv(4096)
+                        except OSError:
+                            pass
+                        self.settle()
+                        return
+                    last = f"greeting {greeting.strip()!r}"
+            except OSError as e:
+                last = str(e)
+            time.sleep(0.1)
+        raise BenchError(f"{self.name} not ready on {self.addr()} after {timeout}s ({last}); "
+                         f"log:\n{tail(self.logpath)}")
+
+    def server_pids(self):
+        return descendants(self.proc.pid) if self.proc else []
+
+    def settle(self, timeout=10):
+        """Waits until no session process is left (only the listening server)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if len(self.server_pids()) <= 1:
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+
+    def pss(self):
+        return sum(pss_kib(p) for p in self.server_pids())
+
+    def check_alive(self):
+        if self.proc is None or self.proc.poll() is not None:
+            raise BenchError(f"{self.name} died; log:\n{tail(self.logpath)}")
+
+    def stop(self):
+        if self.proc is None:
+            return
+        p, self.proc = self.proc, None
+        if p.poll() is None:
+            try:
+                p.send_signal(signal.SIGTERM)
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        # Whatever is left in the server's own process group (it was started
+        # in a new session, so the group id is the reaper's pid) is killed.
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def restart(self):
+        self.stop()
+        self.start()
+
+
+class Edgeftpd(Server):
+    def command(self):
+        if not os.access(EDGEFTPD, os.X_OK):
+            raise BenchError(f"edgeftpd binary {EDGEFTPD} missing: run `cargo build --release` "
+                             "(or leave it out with BENCH_SERVERS)")
+        return [EDGEFTPD, "--listen", f"{HOST}:{self.port}", "--root", DATA,
+                "--anonymous", "--write", "--pasv-ports", f"{self.pasv[0]}-{self.pasv[1]}",
+                "--max-clients", str(MAX_CLIENTS), "--max-per-ip", str(MAX_CLIENTS)]
+
+    def env(self):
+        e = dict(os.environ)
+        e["RUST_LOG"] = RUST_LOG
+        return e
+
+
+class Vsftpd(Server):
+    # Quirks (vsftpd 3.0.3, Debian bookworm), run as root from an unpacked .deb:
+    #  * needs libwrap.so.0 (libwrap0), unpacked by setup.sh: LD_LIBRARY_PATH.
+    #  * seccomp_sandbox=YES (the default) answers every RETR/STOR with
+    #    "500 OOPS:" on this kernel/glibc (a syscall not in its filter): NO.
+    #  * background=NO keeps it in the foreground so the reaper owns it;
+    #    listen=YES is the standalone mode (no inetd); listen_ipv6=NO, or it
+    #    binds [::] instead of listen_address.
+    #  * secure_chroot_dir must exist, be empty and not writable; nopriv_user
+    #    and ftp_username must exist (ftp is created by setup.sh).
+    #  * anon_root must not be writable by ftp (it refuses "writable root inside
+    #    chroot()"): the served root is root-owned 0755, uploads go to
+    #    incoming/ (mode 1777).
+    #  * max_clients/max_per_ip default to 0 (unlimited) but are set explicitly.
+    #  * xferlog off: it logs nothing else by default.
+    def command(self):
+        empty = os.path.join(self.workdir, "empty")
+        os.makedirs(empty, exist_ok=True)
+        os.chmod(empty, 0o555)
+        conf = os.path.join(self.workdir, "vsftpd.conf")
+        settings = {
+            "listen": "YES", "listen_ipv6": "NO", "background": "NO",
+            "listen_address": HOST, "listen_port": self.port,
+            "anonymous_enable": "YES", "local_enable": "NO", "no_anon_password": "YES",
+            "anon_root": DATA, "ftp_username": "ftp", "nopriv_user": "nobody",
+            "secure_chroot_dir": empty,
+            "write_enable": "YES", "anon_upload_enable": "YES",
+            "anon_mkdir_write_enable": "YES", "anon_other_write_enable": "YES",
+            "pasv_enable": "YES", "pasv_min_port": self.pasv[0], "pasv_max_port": self.pasv[1],
+            "max_clients": MAX_CLIENTS, "max_per_ip": MAX_CLIENTS,
+            "seccomp_sandbox": "NO", "isolate_network": VSFTPD_ISOLATE_NETWORK,
+            "xferlog_enable": "NO", "dirmessage_enable": "NO", "use_localtime": "NO",
+            "idle_session_timeout": 600,
+        }
+        with open(conf, "w") as f:
+            f.write("# generated by bench/run.py\n")
+            for k, v in settings.items():
+                f.write(f"{k}={v}\n")
+        return [os.path.join(PEERS, "vsftpd", "usr", "sbin", "vsftpd"), conf]
+
+    def env(self):
+        return peer_env()
+
+
+class PureFtpd(Server):
+    # Quirks (pure-ftpd 1.0.50 [privsep], Debian bookworm), run as root:
+    #  * anonymous sessions run as the system user `ftp`, and the anonymous root
+    #    is that user's home directory: there is no flag for either. We start it
+    #    in a private mount namespace (unshare -m) where the served directory is
+    #    bind-mounted over ftp's home, so the real home (/srv/ftp) is untouched.
+    #  * -e anonymous only; uploads by anonymous are on by default (-i turns
+    #    them off) into directories ftp can write (incoming/, 1777).
+    #  * -L max files:depth defaults to 10000:5 and silently cuts listings:
+    #    MLSD of 10,000 entries + . and .. would lose entries. -L 20000:5.
+    #  * -c (max clients) defaults to 50: -c/-C raised for the idle sessions.
+    #  * -H: no reverse DNS for every session. Logs go to syslog (none here).
+    #  * each session is 2 processes (the session as ftp + its privsep helper),
+    #    and the helper outlives the session briefly: see bench/reaper.py.
+    def command(self):
+        home = ftp_home()
+        binary = os.path.join(PEERS, "pure-ftpd", "usr", "sbin", "pure-ftpd")
+        args = [binary, "-S", f"{HOST},{self.port}", "-p", f"{self.pasv[0]}:{self.pasv[1]}",
+                "-e", "-H", "-c", str(MAX_CLIENTS), "-C", str(MAX_CLIENTS),
+                "-L", f"{2 * ENTRIES}:5", "-I", "10"]
+        script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+        return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh",
+                DATA, home] + args
+
+    def env(self):
+        return peer_env()
+
+
+def ftp_home():
+    import pwd
+    try:
+        home = pwd.getpwnam("ftp").pw_dir
+    except KeyError:
+        raise BenchError("system user ftp missing: run bench/setup.sh")
+    os.makedirs(home, exist_ok=True)
+    return home
+
+
+def peer_env():
+    e = dict(os.environ)
+    try:
+        with open(os.path.join(PEERS, "ld_library_path")) as f:
+            lp = f.read().strip()
+    except OSError:
+        raise BenchError("bench/peers not set up: run bench/setup.sh")
+    if lp:
+        e["LD_LIBRARY_PATH"] = lp + (":" + e["LD_LIBRARY_PATH"] if e.get("LD_LIBRARY_PATH") else "")
+    return e
+
+
+def port_free_or_die(port, who):
+    with socket.socket() as s:
+        # SO_REUSEADDR as the servers do: TIME_WAIT leftovers do not count.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError as e:
+            raise BenchError(f"port {HOST}:{port} for {who} is busy ({e}); set BENCH_PORT_BASE")
+
+
+def tail(path, n=30):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return "(no log)"
+
+
+# --- data --------------------------------------------------------------------
+
+BIG = f"big-{BIG_MB}m.bin"
+
+
+def prepare_data():
+    os.makedirs(DATA, exist_ok=True)
+    os.chmod(DATA, 0o755)  # vsftpd refuses a writable anonymous root
+    d = os.path.dirname(DATA)  # the peers' session users (ftp) must reach the root
+    while d != "/":
+        if not os.stat(d).st_mode & 0o001:
+            raise BenchError(f"{d} is not searchable by others: the peers' ftp user cannot "
+                             f"reach {DATA}; set BENCH_DATA elsewhere")
+        d = os.path.dirname(d)
+    inc = os.path.join(DATA, "incoming")
+    os.makedirs(inc, exist_ok=True)
+    os.chmod(inc, 0o1777)
+    for f in os.listdir(inc):
+        os.unlink(os.path.join(inc, f))
+    small = os.path.join(DATA, "file4k")
+    if not os.path.exists(small) or os.path.getsize(small) != 4096:
+        with open(small, "wb") as f:
+            f.write(os.urandom(4096))
+    os.chmod(small, 0o644)
+    big = os.path.join(DATA, BIG)
+    if not os.path.exists(big) or os.path.getsize(big) != BIG_MB << 20:
+        log(f"creating {BIG_MB} MiB test file")
+        # Random bytes (not zeros) so nothing along the way can compress them.
+        chunk = os.urandom(1 << 20)
+        with open(big + ".tmp", "wb") as f:
+            for i in range(BIG_MB):
+                f.write(chunk[i % 4096:] + chunk[:i % 4096])
+        os.rename(big + ".tmp", big)
+    os.chmod(big, 0o644)
+    d = os.path.join(DATA, f"dir{ENTRIES // 1000}k" if ENTRIES % 1000 == 0 else f"dir{ENTRIES}")
+    os.makedirs(d, exist_ok=True)
+    have = set(os.listdir(d))
+    want = {f"entry-{i:05d}.dat" for i in range(ENTRIES)}
+    for extra in have - want:
+        os.unlink(os.path.join(d, extra))
+    for name in want - have:
+        with open(os.path.join(d, name), "w"):
+            pass
+    return "/" + os.path.basename(d)
+
+
+def warm_cache(path):
+    with open(path, "rb") as f:
+        while f.read(1 << 22):
+            pass
+
+
+# --- running things --------------------------------------------------------
+
+def run(cmd, timeout, what):
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"{what}: timed out after {timeout}s")
+    if r.returncode != 0:
+        raise BenchError(f"{what}: exit {r.returncode}: {(r.stderr or r.stdout).strip()[:500]}")
+    return r.stdout
+
+
+def kv(line):
+    return dict(x.split("=", 1) for x in line.split() if "=" in x)
+
+
+def orders(servers, n):
+    """Server orders for n runs, rotated so that none always goes first."""
+    return [servers[i % len(servers):] + servers[:i % len(servers)] for i in range(n)]
+
+
+# --- workloads: each returns {server: (value or None, note)} ---------------
+
+def w_retr(servers):
+    path = os.path.join(DATA, BIG)
+    warm_cache(path)
+    samples = {s.name: [] for s in servers}
+    for order in orders(servers, BIG_RUNS):
+        for s in order:
+            out = run(["curl", "-sS", "--max-time", "300", "-o", "/dev/null",
+                       "-w", "%{speed_download} %{size_download}", s.url("/" + BIG)],
+                      330, f"RETR on {s.name}")
+            speed, size = out.split()
+            if int(float(size)) != BIG_MB << 20:
+                raise BenchError(f"RETR on {s.name}: got {size} bytes, expected {BIG_MB << 20}")
+            samples[s.name].append(float(speed) / 1e6)
+    return samples
+
+
+def w_stor(servers):
+    path = os.path.join(DATA, BIG)
+    warm_cache(path)
+    inc = os.path.join(DATA, "incoming")
+    samples = {s.name: [] for s in servers}
+    for i, order in enumerate(orders(servers, BIG_RUNS)):
+        for s in order:
+            name = f"stor-{s.name}-{i}.bin"
+            try:
+                out = run(["curl", "-sS", "--max-time", "300", "-T", path,
+                           "-w", "%{speed_upload} %{size_upload}", s.url("/incoming/" + name)],
+                          330, f"STOR on {s.name}")
+                speed, size = out.split()
+                got = os.path.getsize(os.path.join(inc, name)) if os.path.exists(os.path.join(inc, name)) else -1
+                if int(float(size)) != BIG_MB << 20 or got != BIG_MB << 20:
+                    raise BenchError(f"STOR on {s.name}: sent {size}, file has {got} bytes, "
+                                     f"expected {BIG_MB << 20}")
+                samples[s.name].append(float(speed) / 1e6)
+            finally:
+                try:
+                    os.unlink(os.path.join(inc, name))
+                except FileNotFoundError:
+                    pass
+                os.sync()  # each upload starts with no dirty pages pending
+    return samples
+
+
+def w_sessions(servers, clients):
+    samples = {s.name: [] for s in servers}
+    for order in orders(servers, RUNS):
+        for s in order:
+            out = run([LOADGEN, "sessions", "--addr", s.addr(), "--path", "/file4k",
+                       "--clients", str(clients), "--duration", str(SESSION_SECS),
+                       "--expect-bytes", "4096"],
+                      SESSION_SECS + 120, f"session rate on {s.name}")
+            r = kv(out)
+            if int(r["errors"]) > 0:
+                raise BenchError(f"session rate on {s.name}: {r['errors']} failed sessions "
+                                 f"(of {int(r['errors']) + int(r['sessions'])})")
+            samples[s.name].append(float(r["rate"]))
+            s.check_alive()
+            s.settle()
+    return samples
+
+
+def w_mem(servers):
+    samples = {s.name: [] for s in servers}
+    for order in orders(servers, MEM_RUNS):
+        for s in order:
+            s.restart()  # a fresh server: nothing cached from earlier workloads
+            time.sleep(0.5)
+            base = s.pss()
+            nbase = len(s.server_pids())
+            lg = subprocess.Popen([LOADGEN, "idle", "--addr", s.addr(), "--sessions", str(IDLE),
+                                   "--duration", "300"],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True)
+            try:
+                line = lg.stdout.readline().strip()
+                if line != f"READY {IDLE}":
+                    lg.kill()
+                    raise BenchError(f"idle sessions on {s.name}: {line!r} "
+                                     f"{lg.stderr.read().strip()[:300]}")
+                time.sleep(1.5)  # let forked sessions finish starting up
+                loaded = s.pss()
+                nproc = len(s.server_pids())
+            finally:
+                if lg.poll() is None:
+                    lg.stdin.close()
+                    try:
+                        lg.wait(timeout=60)
+                    except subprocess.TimeoutExpired:
+                        lg.kill()
+                        lg.wait()
+            per = (loaded - base) / IDLE
+            log(f"  mem {s.name}: {base} KiB idle ({nbase} proc) -> {loaded} KiB with {IDLE} "
+                f"sessions ({nproc} proc): {per:.1f} KiB/session")
+            samples[s.name].append(per)
+    return samples
+
+
+def w_list(servers, cmd, path):
+    samples = {s.name: [] for s in servers}
+    for order in orders(servers, 1):
+        for s in order:
+            out = run([LOADGEN, "list", "--addr", s.addr(), "--path", path, "--cmd", cmd,
+                       "--runs", str(LIST_RUNS + 1)], 300, f"{cmd} on {s.name}")
+            if out.startswith("unsupported"):
+                samples[s.name] = None
+                log(f"  {cmd} {s.name}: {out.strip()}")
+                continue
+            runs = [kv(l) for l in out.splitlines() if l.startswith("ms=")]
+            for r in runs:
+                if int(r["lines"]) < ENTRIES:
+                    raise BenchError(f"{cmd} on {s.name}: {r['lines']} lines for {ENTRIES} entries")
+            log(f"  {cmd} {s.name}: {runs[-1]['lines']} lines, {runs[-1]['bytes']} bytes")
+            samples[s.name] = [float(r["ms"]) for r in runs[1:]]  # first run: warm-up
+    return samples
+
+
+# --- report --------------------------------------------------------------------
+
+HIGHER_IS_BETTER = {"MB/s": True, "sessions/s": True, "KiB/session": False, "ms": False}
+
+
+def fmt(v):
+    if v is None:
+        return "n/a"
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    return f"{v:.1f}" if abs(v) >= 10 else f"{v:.2f}"
+
+
+def main():
+    if not shutil.which("curl"):
+        raise BenchError("curl missing: run bench/setup.sh")
+    if not os.access(LOADGEN, os.X_OK):
+        raise BenchError(f"{LOADGEN} missing: `make bench` builds it")
+    for n in SERVERS:
+        if n not in ALL_SERVERS:
+            raise BenchError(f"unknown server {n} in BENCH_SERVERS")
+    os.makedirs(LOGS, exist_ok=True)
+    for n in SERVERS:
+        open(os.path.join(LOGS, f"{n}.log"), "w").close()
+
+    listdir = prepare_data()
+    ports = {n: PORT_BASE + i for i, n in enumerate(ALL_SERVERS)}
+    pasv = {n: (22000 + 1000 * i, 22999 + 1000 * i) for i, n in enumerate(ALL_SERVERS)}
+    cls = {"edgeftpd": Edgeftpd, "vsftpd": Vsftpd, "pure-ftpd": PureFtpd}
+    servers = [cls[n](n, ports[n], pasv[n]) for n in ALL_SERVERS if n in SERVERS]
+
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    say(f"# edgeftpd bench {stamp}  host: {os.uname().release}, {os.cpu_count()} cpu(s), "
+        f"{cpu_model()}")
+    say(f"# runs={RUNS} big_runs={BIG_RUNS} big={BIG_MB}MiB session_secs={SESSION_SECS} "
+        f"clients={CLIENTS} idle_sessions={IDLE} mem_runs={MEM_RUNS} list_entries={ENTRIES} "
+        f"list_runs={LIST_RUNS} quick={int(QUICK)}")
+    say(f"# versions: {versions()}")
+
+    results = []  # (workload, unit, {server: samples or None})
+    failures = []
+    t_start = time.monotonic()
+    try:
+        for s in servers:
+            log(f"starting {s.name} on {s.addr()} (passive {s.pasv[0]}-{s.pasv[1]})")
+            s.start()
+        big_name = "1g" if BIG_MB == 1024 else f"{BIG_MB}m"
+        plan = []
+        if "mem" in WORKLOADS:
+            plan.append((f"idle_mem_{IDLE}", "KiB/session", lambda: w_mem(servers)))
+        if "list" in WORKLOADS:
+            tag = f"{ENTRIES // 1000}k" if ENTRIES % 1000 == 0 else str(ENTRIES)
+            plan.append((f"list_{tag}", "ms", lambda: w_list(servers, "LIST", listdir)))
+            plan.append((f"mlsd_{tag}", "ms", lambda: w_list(servers, "MLSD", listdir)))
+        if "sess" in WORKLOADS:
+            for c in CLIENTS:
+                plan.append((f"sessions_c{c}", "sessions/s", lambda c=c: w_sessions(servers, c)))
+        if "retr" in WORKLOADS:
+            plan.append((f"retr_{big_name}", "MB/s", lambda: w_retr(servers)))
+        if "stor" in WORKLOADS:
+            plan.append((f"stor_{big_name}", "MB/s", lambda: w_stor(servers)))
+        for name, unit, fn in plan:
+            t0 = time.monotonic()
+            log(f"workload {name}")
+            try:
+                samples = fn()
+            except BenchError as e:
+                # One server failing a workload fails the run, but the other
+                # figures are still worth printing.
+                log(f"FAILED {name}: {e}")
+                failures.append(f"{name}: {e}")
+                samples = {s.name: "FAIL" for s in servers}
+            results.append((name, unit, samples))
+            log(f"  {name} took {time.monotonic() - t0:.0f}s")
+            for s in servers:
+                s.check_alive()
+    finally:
+        for s in servers:
+            s.stop()
+
+    report(results, servers)
+    say(f"# total {time.monotonic() - t_start:.0f}s")
+    for f in failures:
+        say(f"# FAILED {f}")
+    save(stamp)
+    if failures:
+        raise BenchError(f"{len(failures)} workload(s) failed")
+
+
+def report(results, servers):
+    names = [s.name for s in servers]
+    say("")
+    header = f"{'workload':<18} {'unit':<12}" + "".join(f"{n:>11}" for n in ALL_SERVERS if n in names)
+    header += f"{'ratio':>9}  best peer"
+    say(header)
+    say("-" * len(header))
+    bench_lines = []
+    for name, unit, samples in results:
+        med = {}
+        for n in names:
+            v = samples.get(n)
+            if v == "FAIL":
+                med[n] = "FAIL"
+            elif not v:
+                med[n] = None
+            else:
+                med[n] = statistics.median(v)
+                bench_lines.append(
+                    f"BENCH workload={name} server={n} value={med[n]:.2f} unit={unit} "
+                    f"runs={len(v)} samples={','.join(f'{x:.2f}' for x in v)}")
+            if med[n] is None:
+                bench_lines.append(f"BENCH workload={name} server={n} value=n/a unit={unit}")
+            elif med[n] == "FAIL":
+                bench_lines.append(f"BENCH workload={name} server={n} value=FAIL unit={unit}")
+        peers = {n: med[n] for n in PEER_NAMES if isinstance(med.get(n), float)}
+        ratio, best = None, "-"
+        if peers:
+            pick = max if HIGHER_IS_BETTER[unit] else min
+            best = pick(peers, key=peers.get)
+            if isinstance(med.get("edgeftpd"), float) and peers[best] > 0:
+                ratio = med["edgeftpd"] / peers[best]
+                bench_lines.append(f"BENCH workload={name} server=ratio value={ratio:.3f} "
+                                   f"unit=edgeftpd/{best}")
+        row = f"{name:<18} {unit:<12}"
+        for n in names:
+            row += f"{med[n] if med[n] == 'FAIL' else fmt(med[n]):>11}"
+        row += f"{(f'{ratio:.2f}' if ratio is not None else '-'):>9}  {best}"
+        say(row)
+    say("")
+    say("ratio = edgeftpd / best peer; best = highest MB/s or sessions/s, lowest ms or KiB/session.")
+    say("MB/s = 10^6 bytes/s. Values are medians; samples are in the BENCH lines.")
+    say("")
+    for line in bench_lines:
+        say(line)
+
+
+def save(stamp):
+    os.makedirs(OUT, exist_ok=True)
+    text = "\n".join(output_lines) + "\n"
+    path = os.path.join(OUT, f"bench-{stamp}.txt")
+    with open(path, "w") as f:
+        f.write(text)
+    with open(os.path.join(OUT, "latest.txt"), "w") as f:
+        f.write(text)
+    log(f"saved {path} and {os.path.join(OUT, 'latest.txt')}")
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown cpu"
+
+
+def versions():
+    v = []
+    for n in PEER_NAMES:
+        try:
+            debs = [d for d in os.listdir(os.path.join(PEERS, "debs")) if d.startswith(n + "_")]
+            v.append(f"{n} {debs[0].split('_')[1]}" if debs else n)
+        except OSError:
+            v.append(n)
+    try:
+        rev = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        rev = ""
+    v.insert(0, f"edgeftpd {rev or '?'}")
+    return ", ".join(v)
+
+
+def on_signal(sig, _frame):
+    raise KeyboardInterrupt(f"signal {sig}")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    try:
+        main()
+    except BenchError as e:
+        print(f"bench: FAILED: {e}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,290 @@
+//! Command-line flags turned into a validated [`Config`], and every limit with its reason.
+//!
+//! Anything wrong with the configuration is found here, before a socket is bound, and reported
+//! as one line naming the problem; `main` then exits with status 2.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::auth::Users;
+
+/// Every limit of the server, in one place, each with the reason for its value.
+pub mod limits {
+    /// Longest control line accepted (RFC 959 sets none; vsftpd uses 4096 too). A longer line
+    /// gets 500 and is discarded up to its end: a peer may send a gigabyte without a newline.
+    pub const MAX_LINE: usize = 4096;
+    /// Longest client path (Linux PATH_MAX); a line can't carry more anyway.
+    pub const MAX_PATH: usize = 4096;
+    /// Longest single name (Linux NAME_MAX).
+    pub const MAX_NAME: usize = 255;
+    /// Symlinks followed while resolving one path, as the kernel's own limit (ELOOP).
+    pub const MAX_SYMLINKS: usize = 40;
+    /// Names tried for STOU and for temporary upload files before giving up.
+    pub const MAX_UNIQUE_TRIES: usize = 1000;
+    /// Failed logins before the session is closed (vsftpd's max_login_fails default).
+    pub const MAX_LOGIN_FAILS: u32 = 3;
+    /// Delay after each failed login: slows password guessing to a crawl per connection.
+    pub const LOGIN_FAIL_DELAY_MS: u64 = 1000;
+    /// Stack of a session thread. Sessions do no recursion; 128 KiB leaves room for
+    /// formatting and unwinding, and only touched pages cost memory.
+    pub const SESSION_STACK: usize = 128 * 1024;
+    /// Bytes sent per sendfile call between checks of the control connection for ABOR.
+    pub const SEND_CHUNK: usize = 1024 * 1024;
+    /// Receive buffer for uploads and ASCII transfers; allocated only while transferring.
+    pub const RECV_BUF: usize = 256 * 1024;
+    /// How deep the start-up sweep of stale temporary files descends.
+    pub const SWEEP_DEPTH: usize = 16;
+    /// Pause after accept() fails (EMFILE, ENOMEM): never spin, retry soon.
+    pub const ACCEPT_BACKOFF_MS: u64 = 100;
+    /// Time allowed to write the "too many connections" greeting to a refused client.
+    pub const REFUSE_WRITE_MS: u64 = 1000;
+    /// Time transfers in flight get to finish after SIGTERM before the process exits.
+    pub const SHUTDOWN_GRACE_SECS: u64 = 5;
+}
+
+/// Who may log in and where they land.
+#[derive(Debug)]
+pub struct Config {
+    pub listen: Vec<SocketAddr>,
+    pub root: PathBuf,
+    pub anonymous: bool,
+    pub anon_write: bool,
+    pub users: Option<Users>,
+    pub pasv_min: u16,
+    pub pasv_max: u16,
+    pub pasv_address: Option<IpAddr>,
+    pub max_clients: usize,
+    pub max_per_ip: usize,
+    pub idle_timeout: Duration,
+    pub data_timeout: Duration,
+    pub inetd: bool,
+    pub syslog: bool,
+    pub run_as: Option<String>,
+}
+
+/// What the command line asked for.
+pub enum Action {
+    Serve(Config),
+    Help(String),
+    Version,
+}
+
+fn options() -> getopts::Options {
+    let mut o = getopts::Options::new();
+    o.optmulti(
+        "l",
+        "listen",
+        "address to listen on; repeatable; IPv6 as [::1]:2121 (default [::]:21)",
+        "ADDR:PORT",
+    );
+    o.optopt(
+        "r",
+        "root",
+        "directory served to anonymous users (default /srv/ftp)",
+        "DIR",
+    );
+    o.optflag(
+        "a",
+        "anonymous",
+        "allow USER anonymous/ftp, read-only, jailed in --root",
+    );
+    o.optflag(
+        "w",
+        "write",
+        "let anonymous users upload, mkdir, rename and delete too",
+    );
+    o.optopt(
+        "u",
+        "users",
+        "users file: name:crypt-hash:home:ro|rw per line",
+        "FILE",
+    );
+    o.optopt(
+        "",
+        "pasv-ports",
+        "passive data ports (default 50000-50099)",
+        "MIN-MAX",
+    );
+    o.optopt(
+        "",
+        "pasv-address",
+        "address to advertise in PASV replies (behind NAT)",
+        "IP",
+    );
+    o.optopt("", "max-clients", "most sessions at once (default 50)", "N");
+    o.optopt(
+        "",
+        "max-per-ip",
+        "most sessions from one address (default 8)",
+        "N",
+    );
+    o.optopt(
+        "",
+        "idle-timeout",
+        "close an idle session after SECS (default 300)",
+        "SECS",
+    );
+    o.optopt(
+        "",
+        "data-timeout",
+        "wait for a data connection or a stalled transfer (default 60)",
+        "SECS",
+    );
+    o.optflag(
+        "",
+        "inetd",
+        "serve one session on stdin/stdout (inetd, tcpsvd), then exit",
+    );
+    o.optflag(
+        "",
+        "syslog",
+        "log to syslog (/dev/log, facility daemon) instead of stderr",
+    );
+    o.optopt(
+        "",
+        "run-as",
+        "after binding, switch to this user's uid and gid",
+        "USER",
+    );
+    o.optflag("h", "help", "print this help");
+    o.optflag("V", "version", "print the version");
+    o
+}
+
+/// Parses the command line (without the program name).
+pub fn parse(args: &[String]) -> Result<Action, String> {
+    let opts = options();
+    let m = opts.parse(args).map_err(|e| e.to_string())?;
+    if m.opt_present("help") {
+        let brief = "Usage: edgeftpd [options]\nA small FTP server for embedded Linux.";
+        return Ok(Action::Help(opts.usage(brief)));
+    }
+    if m.opt_present("version") {
+        return Ok(Action::Version);
+    }
+    if !m.free.is_empty() {
+        return Err(format!("unexpected argument: {}", m.free[0]));
+    }
+
+    let mut listen = Vec::new();
+    for a in m.opt_strs("listen") {
+        let addr: SocketAddr = a.parse().map_err(|_| {
+            format!("--listen {a}: expected ADDR:PORT, such as 0.0.0.0:21 or [::]:21")
+        })?;
+        listen.push(addr);
+    }
+    if listen.is_empty() {
+        listen.push(default_listen());
+    }
+
+    let root = PathBuf::from(m.opt_str("root").unwrap_or_else(|| "/srv/ftp".into()));
+    let anonymous = m.opt_present("anonymous");
+    let anon_write = m.opt_present("write");
+    if anon_write && !anonymous {
+        return Err("--write needs --anonymous (it applies to anonymous users)".into());
+    }
+    if anonymous && !root.is_dir() {
+        return Err(format!("--root {}: not a directory", root.display()));
+    }
+
+    let users = match m.opt_str("users") {
+        Some(f) => Some(Users::load(std::path::Path::new(&f))?),
+        None => None,
+    };
+    if !anonymous && users.is_none() && !m.opt_present("inetd") {
+        return Err("nobody can log in: give --anonymous, --users FILE, or both".into());
+    }
+
+    let (pasv_min, pasv_max) = match m.opt_str("pasv-ports") {
+        Some(r) => parse_range(&r)?,
+        None => (50000, 50099),
+    };
+    let pasv_address = match m.opt_str("pasv-address") {
+        Some(a) => Some(
+            a.parse::<IpAddr>()
+                .map_err(|_| format!("--pasv-address {a}: not an IP address"))?,
+        ),
+        None => None,
+    };
+    if matches!(pasv_address, Some(IpAddr::V6(_))) {
+        return Err("--pasv-address: PASV can only advertise an IPv4 address".into());
+    }
+
+    Ok(Action::Serve(Config {
+        listen,
+        root,
+        anonymous,
+        anon_write,
+        users,
+        pasv_min,
+        pasv_max,
+        pasv_address,
+        max_clients: number(&m, "max-clients", 50)?,
+        max_per_ip: number(&m, "max-per-ip", 8)?,
+        idle_timeout: Duration::from_secs(number(&m, "idle-timeout", 300)? as u64),
+        data_timeout: Duration::from_secs(number(&m, "data-timeout", 60)? as u64),
+        inetd: m.opt_present("inetd"),
+        syslog: m.opt_present("syslog"),
+        run_as: m.opt_str("run-as"),
+    }))
+}
+
+fn number(m: &getopts::Matches, name: &str, default: usize) -> Result<usize, String> {
+    match m.opt_str(name) {
+        None => Ok(default),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if n > 0 && n <= 1_000_000 => Ok(n),
+            _ => Err(format!(
+                "--{name} {s}: expected a whole number from 1 to 1000000"
+            )),
+        },
+    }
+}
+
+fn parse_range(r: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("--pasv-ports {r}: expected MIN-MAX with 1024 <= MIN <= MAX <= 65535");
+    let (a, b) = r.split_once('-').ok_or_else(bad)?;
+    let a: u16 = a.trim().parse().map_err(|_| bad())?;
+    let b: u16 = b.trim().parse().map_err(|_| bad())?;
+    if a < 1024 || a > b {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+/// `[::]:21` where the kernel has IPv6, else `0.0.0.0:21`.
+fn default_listen() -> SocketAddr {
+    let v6: SocketAddr = "[::]:21".parse().expect("literal");
+    if std::path::Path::new("/proc/net/if_inet6").exists() {
+        v6
+    } else {
+        "0.0.0.0:21".parse().expect("literal")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range("50000-50099"), Ok((50000, 50099)));
+        assert!(parse_range("50099-50000").is_err());
+        assert!(parse_range("100-200").is_err());
+        assert!(parse_range("5000").is_err());
+    }
+
+    #[test]
+    fn bad_flags_are_errors() {
+        assert!(parse(&args("--bogus")).is_err());
+        assert!(parse(&args("--listen nowhere --anonymous --root /")).is_err());
+        assert!(parse(&args("--anonymous --root /nonexistent/x")).is_err());
+        assert!(parse(&args("--anonymous --root / --max-clients 0")).is_err());
+        assert!(parse(&args("--root /")).is_err());
+    }
+}

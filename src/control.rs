@@ -1,0 +1,258 @@
+//! The control connection: bounded line reading with Telnet filtering, and reply writing.
+//!
+//! RFC 959 control lines are Telnet NVT text. Clients send bare LF as often as CRLF, split
+//! lines across TCP segments, and (for ABOR) Telnet IP and a DM in urgent data. This module
+//! turns that byte stream into lines: Telnet commands are dropped by a small state machine that
+//! survives segment boundaries, and a line longer than [`limits::MAX_LINE`] is reported once
+//! and discarded up to its end, so a peer cannot make the buffer grow.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+
+use rustix::event::{PollFd, PollFlags};
+
+use crate::config::limits;
+use crate::reply;
+
+const IAC: u8 = 255;
+
+/// Where the Telnet filter is between two bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Telnet {
+    Data,
+    /// After IAC.
+    Iac,
+    /// After IAC WILL/WONT/DO/DONT: one option byte follows.
+    Option,
+}
+
+/// One result of reading the control connection.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Input {
+    Line(Vec<u8>),
+    /// A line over the limit was received (and is being discarded).
+    TooLong,
+    /// The peer closed the connection.
+    Eof,
+}
+
+/// What a check of the control connection during a transfer found.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Interrupt {
+    None,
+    Abort,
+    Gone,
+}
+
+/// The control connection of one session.
+pub struct Control {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    telnet: Telnet,
+    discarding: bool,
+    eof: bool,
+    out: Vec<u8>,
+}
+
+impl Control {
+    pub fn new(stream: TcpStream) -> Control {
+        Control {
+            stream,
+            buf: Vec::new(),
+            telnet: Telnet::Data,
+            discarding: false,
+            eof: false,
+            out: Vec::new(),
+        }
+    }
+
+    /// Filters freshly read bytes into the line buffer.
+    fn absorb(&mut self, data: &[u8]) {
+        for &b in data {
+            self.telnet = match (self.telnet, b) {
+                (Telnet::Data, IAC) => Telnet::Iac,
+                (Telnet::Data, _) => {
+                    self.push(b);
+                    Telnet::Data
+                }
+                (Telnet::Iac, IAC) => {
+                    self.push(IAC);
+                    Telnet::Data
+                }
+                (Telnet::Iac, 251..=254) => Telnet::Option,
+                // IAC IP, IAC DM, IAC AYT and the like: the command byte is dropped.
+                (Telnet::Iac, 240..=250) => Telnet::Data,
+                // IAC followed by data: the DM of "IAC DM" went out of band. Keep the byte.
+                (Telnet::Iac, _) => {
+                    self.push(b);
+                    Telnet::Data
+                }
+                (Telnet::Option, _) => Telnet::Data,
+            };
+        }
+    }
+
+    fn push(&mut self, b: u8) {
+        if self.discarding {
+            if b == b'\n' {
+                self.discarding = false;
+            }
+            return;
+        }
+        self.buf.push(b);
+    }
+
+    /// Takes one complete line out of the buffer, if there is one.
+    fn take_line(&mut self) -> Option<Input> {
+        if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+            let mut line: Vec<u8> = self.buf.drain(..=i).collect();
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            if self.buf.is_empty() {
+                // Give back memory a long line may have taken: idle sessions stay small.
+                self.buf = Vec::new();
+            }
+            return Some(Input::Line(line));
+        }
+        if self.buf.len() > limits::MAX_LINE {
+            self.buf = Vec::new();
+            self.discarding = true;
+            return Some(Input::TooLong);
+        }
+        None
+    }
+
+    /// Reads until a whole line (or EOF, or an error such as the idle timeout).
+    pub fn read_line(&mut self) -> io::Result<Input> {
+        loop {
+            if let Some(l) = self.take_line() {
+                return Ok(l);
+            }
+            if self.eof {
+                return Ok(Input::Eof);
+            }
+            let mut chunk = [0u8; 512];
+            let n = match self.stream.read(&mut chunk) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                self.eof = true;
+                continue;
+            }
+            self.absorb(&chunk[..n]);
+        }
+    }
+
+    /// During a transfer: reads what the client sent (the caller polled and found the
+    /// connection readable) and says whether it asked for ABOR or went away. Other complete
+    /// commands stay queued for after the transfer, as RFC 959 asks.
+    pub fn check_interrupt(&mut self) -> Interrupt {
+        let mut chunk = [0u8; 512];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => {
+                self.eof = true;
+                return Interrupt::Gone;
+            }
+            Ok(n) => self.absorb(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Interrupt::Gone,
+        }
+        // Find an ABOR line among the complete lines; drop it and everything before it.
+        let mut start = 0;
+        while let Some(rel) = self.buf[start..].iter().position(|&b| b == b'\n') {
+            let end = start + rel;
+            let line = self.buf[start..end].trim_ascii();
+            if line.eq_ignore_ascii_case(b"ABOR") {
+                self.buf.drain(..=end);
+                return Interrupt::Abort;
+            }
+            start = end + 1;
+        }
+        if self.buf.len() > limits::MAX_LINE {
+            // A flood during a transfer: treat as the client going away rather than buffer it.
+            return Interrupt::Gone;
+        }
+        Interrupt::None
+    }
+
+    /// True when the control connection has input waiting (or was closed).
+    pub fn poll_fd(&self) -> PollFd<'_> {
+        PollFd::new(&self.stream, PollFlags::IN)
+    }
+
+    /// Sends a one-line reply.
+    pub fn reply(&mut self, code: u16, text: impl AsRef<[u8]>) -> io::Result<()> {
+        self.out.clear();
+        reply::line(&mut self.out, code, text.as_ref());
+        self.flush()
+    }
+
+    /// Sends a multi-line reply.
+    pub fn multi(
+        &mut self,
+        code: u16,
+        first: &[u8],
+        body: &[Vec<u8>],
+        last: &[u8],
+    ) -> io::Result<()> {
+        self.out.clear();
+        reply::multi(&mut self.out, code, first, body, last);
+        self.flush()
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let r = self.stream.write_all(&self.out);
+        if self.out.capacity() > 4096 {
+            self.out = Vec::new();
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn pair() -> (Control, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        (Control::new(s), c)
+    }
+
+    #[test]
+    fn telnet_and_line_ends() {
+        let (mut ctl, _c) = pair();
+        // IAC IP, IAC DM, IAC WILL x, IAC IAC, bare LF, split line.
+        ctl.absorb(b"\xff\xf4\xff\xf2AB\xff\xfb\x01OR\r\nNO");
+        ctl.absorb(b"OP\n\xff\xffx\n");
+        assert_eq!(ctl.take_line(), Some(Input::Line(b"ABOR".to_vec())));
+        assert_eq!(ctl.take_line(), Some(Input::Line(b"NOOP".to_vec())));
+        assert_eq!(ctl.take_line(), Some(Input::Line(b"\xffx".to_vec())));
+        assert_eq!(ctl.take_line(), None);
+    }
+
+    // Urgent data: with the DM byte taken out of band, "IAC IP IAC" then "ABOR" arrives.
+    #[test]
+    fn dm_out_of_band_keeps_the_verb() {
+        let (mut ctl, _c) = pair();
+        ctl.absorb(b"\xff\xf4\xffABOR\r\n");
+        assert_eq!(ctl.take_line(), Some(Input::Line(b"ABOR".to_vec())));
+    }
+
+    #[test]
+    fn long_lines_are_discarded_once() {
+        let (mut ctl, _c) = pair();
+        ctl.absorb(&vec![b'x'; limits::MAX_LINE + 10]);
+        assert_eq!(ctl.take_line(), Some(Input::TooLong));
+        ctl.absorb(&vec![b'x'; 100_000]);
+        assert_eq!(ctl.take_line(), None);
+        ctl.absorb(b"tail\r\nNOOP\r\n");
+        assert_eq!(ctl.take_line(), Some(Input::Line(b"NOOP".to_vec())));
+    }
+}

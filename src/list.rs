@@ -1,0 +1,236 @@
+//! Listing formats: `ls -l` lines for LIST and STAT, bare names for NLST, RFC 3659 facts for
+//! MLSD/MLST, and the UTC calendar arithmetic they need (no time-zone database on a router).
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::vfs::{Entry, Kind, Meta};
+
+/// Six months, the `ls` threshold between `Mon dd HH:MM` and `Mon dd  YYYY`.
+const SIX_MONTHS: i64 = 183 * 86400;
+
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+/// Civil date and time (UTC) of seconds since the epoch: (year, month, day, h, m, s).
+pub fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+    let days = secs.div_euclid(86400);
+    let rem = secs.rem_euclid(86400);
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (
+        y,
+        m,
+        d,
+        (rem / 3600) as u32,
+        (rem % 3600 / 60) as u32,
+        (rem % 60) as u32,
+    )
+}
+
+/// `YYYYMMDDHHMMSS` in UTC, as MDTM and MLSD's `modify` fact want it.
+pub fn timeval(secs: i64) -> String {
+    let (y, mo, d, h, mi, s) = civil(secs);
+    format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
+}
+
+/// Seconds since the epoch, now.
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn mode_string(m: &Meta) -> [u8; 10] {
+    let mut s = *b"----------";
+    s[0] = match m.kind {
+        Kind::Dir => b'd',
+        Kind::Symlink => b'l',
+        Kind::File => b'-',
+        Kind::Other => match m.mode & 0o170000 {
+            0o010000 => b'p',
+            0o020000 => b'c',
+            0o060000 => b'b',
+            0o140000 => b's',
+            _ => b'?',
+        },
+    };
+    let bits = b"rwxrwxrwx";
+    for (i, b) in bits.iter().enumerate() {
+        if m.mode & (0o400 >> i) != 0 {
+            s[1 + i] = *b;
+        }
+    }
+    if m.mode & 0o4000 != 0 {
+        s[3] = if s[3] == b'x' { b's' } else { b'S' };
+    }
+    if m.mode & 0o2000 != 0 {
+        s[6] = if s[6] == b'x' { b's' } else { b'S' };
+    }
+    if m.mode & 0o1000 != 0 {
+        s[9] = if s[9] == b'x' { b't' } else { b'T' };
+    }
+    s
+}
+
+/// One `ls -l` line (with CRLF), as every client's LIST parser expects:
+/// `-rw-r--r--    1 0        0            1048576 Nov 21 16:00 big.bin`.
+pub fn ls_line(out: &mut Vec<u8>, name: &[u8], m: &Meta, link: Option<&[u8]>, now: i64) {
+    use std::io::Write;
+    let (y, mo, d, h, mi, _) = civil(m.mtime);
+    out.extend_from_slice(&mode_string(m));
+    let _ = write!(
+        out,
+        " {:>4} {:<8} {:<8} {:>12} {} {:>2} ",
+        m.nlink,
+        m.uid,
+        m.gid,
+        m.size,
+        MONTHS[(mo - 1) as usize],
+        d
+    );
+    if m.mtime > now - SIX_MONTHS && m.mtime <= now + 3600 {
+        let _ = write!(out, "{h:02}:{mi:02} ");
+    } else {
+        let _ = write!(out, " {y:4} ");
+    }
+    out.extend_from_slice(name);
+    if let Some(t) = link {
+        out.extend_from_slice(b" -> ");
+        out.extend_from_slice(t);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// MLSD/MLST facts followed by one space (RFC 3659 section 7): the caller appends the name.
+/// `kind` may differ from `m.kind` for a symlink whose target was looked up.
+pub fn facts(out: &mut Vec<u8>, m: &Meta, cdir: bool, writable: bool) {
+    use std::io::Write;
+    let ty = match m.kind {
+        _ if cdir => "cdir",
+        Kind::Dir => "dir",
+        Kind::File => "file",
+        Kind::Symlink => "OS.unix=symlink",
+        Kind::Other => "OS.unix=special",
+    };
+    let perm = match (m.kind, writable) {
+        (Kind::Dir, true) => "flcdmpe",
+        (Kind::Dir, false) => "el",
+        (_, true) => "adfrw",
+        (_, false) => "r",
+    };
+    let _ = write!(out, "type={ty};");
+    if m.kind == Kind::File {
+        let _ = write!(out, "size={};", m.size);
+    }
+    let _ = write!(
+        out,
+        "modify={};perm={perm};unique={:x}U{:x}; ",
+        timeval(m.mtime),
+        m.dev,
+        m.ino
+    );
+}
+
+/// The names of a directory, sorted bytewise, as NLST and every listing emit them.
+pub fn sort(entries: &mut [Entry]) {
+    entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calendar_round_trip() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
+        assert_eq!(timeval(1_795_219_200), "20261121000000");
+        for s in [-86400 * 400, 951_782_400, 4_102_444_800, 1_700_000_000] {
+            let (y, mo, d, h, mi, se) = civil(s);
+            let back = days_from_civil(y, mo, d) * 86400 + i64::from(h * 3600 + mi * 60 + se);
+            assert_eq!(back, s);
+        }
+    }
+
+    fn meta(kind: Kind, mode: u32, size: u64, mtime: i64) -> Meta {
+        Meta {
+            kind,
+            mode,
+            nlink: 1,
+            uid: 0,
+            gid: 0,
+            size,
+            mtime,
+            dev: 1,
+            ino: 2,
+        }
+    }
+
+    #[test]
+    fn ls_lines() {
+        let now = 1_795_219_200; // 2026-11-21
+        let mut o = Vec::new();
+        ls_line(
+            &mut o,
+            b"big.bin",
+            &meta(Kind::File, 0o100644, 1048576, now - 3600),
+            None,
+            now,
+        );
+        assert_eq!(
+            String::from_utf8(o).unwrap(),
+            "-rw-r--r--    1 0        0             1048576 Nov 20 23:00 big.bin\r\n"
+        );
+        let mut o = Vec::new();
+        ls_line(
+            &mut o,
+            b"old",
+            &meta(Kind::Dir, 0o040755, 4096, 1_591_660_800),
+            None,
+            now,
+        );
+        assert_eq!(
+            String::from_utf8(o).unwrap(),
+            "drwxr-xr-x    1 0        0                4096 Jun  9  2020 old\r\n"
+        );
+        let mut o = Vec::new();
+        ls_line(
+            &mut o,
+            b"l",
+            &meta(Kind::Symlink, 0o120777, 3, now),
+            Some(b"sub"),
+            now,
+        );
+        assert!(o.starts_with(b"lrwxrwxrwx") && o.ends_with(b" l -> sub\r\n"));
+    }
+
+    #[test]
+    fn mlsd_facts() {
+        let mut o = Vec::new();
+        facts(&mut o, &meta(Kind::File, 0o100644, 5, 0), false, false);
+        assert_eq!(
+            o,
+            b"type=file;size=5;modify=19700101000000;perm=r;unique=1U2; "
+        );
+    }
+}

@@ -1,0 +1,126 @@
+//! edgeftpd: a small FTP server for embedded Linux.
+//!
+//! `main` reads the flags into a validated `Config` (exit 2 on any problem, before anything
+//! listens), sets up logging, binds the listeners, drops privileges if asked, and hands over
+//! to the accept loop (or, with `--inetd`, serves the one session on stdin/stdout).
+
+mod auth;
+mod command;
+mod config;
+mod control;
+mod crypt;
+mod data;
+mod list;
+mod logging;
+mod reply;
+mod server;
+mod session;
+mod sys;
+mod vfs;
+
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use config::{Action, Config};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cfg = match config::parse(&args) {
+        Ok(Action::Serve(cfg)) => cfg,
+        Ok(Action::Help(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Action::Version) => {
+            println!("edgeftpd {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            eprintln!("edgeftpd: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    logging::init(cfg.syslog);
+    match run(cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            log::error!("{msg}");
+            eprintln!("edgeftpd: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cfg: Config) -> Result<(), String> {
+    sys::ignore_sigxfsz();
+    let anon_jail = if cfg.anonymous {
+        let jail = vfs::Jail::open(&cfg.root)
+            .map_err(|e| format!("--root {}: {e}", cfg.root.display()))?;
+        let swept = jail.sweep_temp_files();
+        if swept > 0 {
+            log::info!("removed {swept} stale temporary upload files");
+        }
+        Some(jail)
+    } else {
+        None
+    };
+
+    if cfg.inetd {
+        let fd = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| format!("--inetd: stdin: {e}"))?;
+        let stream = TcpStream::from(fd);
+        stream
+            .peer_addr()
+            .map_err(|e| format!("--inetd: stdin is not a TCP socket ({e})"))?;
+        let shared = Arc::new(server::Shared::new(cfg, anon_jail));
+        session::run(shared, stream);
+        return Ok(());
+    }
+
+    let mut listeners = Vec::new();
+    for addr in &cfg.listen {
+        let l = TcpListener::bind(addr).map_err(|e| format!("--listen {addr}: {e}"))?;
+        let local = l.local_addr().map_err(|e| e.to_string())?;
+        log::info!("listening on {local}");
+        listeners.push(l);
+    }
+
+    match &cfg.run_as {
+        Some(user) => {
+            let (uid, gid) = lookup_user(user)?;
+            sys::drop_privileges(uid, gid).map_err(|e| format!("--run-as {user}: {e}"))?;
+            log::info!("running as {user} (uid {uid}, gid {gid})");
+        }
+        None if rustix::process::getuid().is_root() => {
+            log::warn!("running as root; consider --run-as USER");
+        }
+        None => {}
+    }
+
+    let shared = Arc::new(server::Shared::new(cfg, anon_jail));
+    server::handle_signals(Arc::clone(&shared), &listeners).map_err(|e| format!("signals: {e}"))?;
+    server::run(shared, listeners);
+    Ok(())
+}
+
+/// uid and gid of `user` from /etc/passwd (read directly: no NSS in a static binary).
+fn lookup_user(user: &str) -> Result<(u32, u32), String> {
+    let text = std::fs::read_to_string("/etc/passwd").map_err(|e| format!("/etc/passwd: {e}"))?;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() >= 4 && f[0] == user {
+            let uid = f[2]
+                .parse()
+                .map_err(|_| format!("/etc/passwd: bad uid for {user}"))?;
+            let gid = f[3]
+                .parse()
+                .map_err(|_| format!("/etc/passwd: bad gid for {user}"))?;
+            return Ok((uid, gid));
+        }
+    }
+    Err(format!("--run-as {user}: no such user in /etc/passwd"))
+}

@@ -1,0 +1,203 @@
+//! The accept loop: connection limits (total and per address), one thread per session, and
+//! an orderly shutdown on SIGTERM/SIGINT.
+//!
+//! A refused client (over `--max-clients` or `--max-per-ip`, or a thread that could not be
+//! created) gets a 421 greeting and is closed; the server itself never stops accepting.
+//! accept() failures such as EMFILE back off briefly instead of spinning.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{IpAddr, TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags};
+
+use crate::config::{Config, limits};
+use crate::session;
+use crate::vfs::Jail;
+
+/// State shared by all sessions.
+pub struct Shared {
+    pub cfg: Config,
+    /// The anonymous root, opened once at start-up.
+    pub anon_jail: Option<Jail>,
+    sessions: AtomicUsize,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    transfers: AtomicUsize,
+    stopping: AtomicBool,
+}
+
+impl Shared {
+    pub fn new(cfg: Config, anon_jail: Option<Jail>) -> Shared {
+        Shared {
+            cfg,
+            anon_jail,
+            sessions: AtomicUsize::new(0),
+            per_ip: Mutex::new(HashMap::new()),
+            transfers: AtomicUsize::new(0),
+            stopping: AtomicBool::new(false),
+        }
+    }
+
+    /// Marks a transfer in flight until the guard is dropped (shutdown waits for these).
+    pub fn transfer_started(&self) -> TransferGuard<'_> {
+        self.transfers.fetch_add(1, Ordering::SeqCst);
+        TransferGuard(self)
+    }
+
+    /// Takes a session slot for `ip`, or says which limit is hit.
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, &'static str> {
+        let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if self.sessions.load(Ordering::SeqCst) >= self.cfg.max_clients {
+            return Err("Too many users, sorry. Try again later.");
+        }
+        let n = map.entry(ip).or_insert(0);
+        if *n >= self.cfg.max_per_ip {
+            return Err("Too many connections from your address.");
+        }
+        *n += 1;
+        self.sessions.fetch_add(1, Ordering::SeqCst);
+        Ok(Slot {
+            shared: Arc::clone(self),
+            ip,
+        })
+    }
+}
+
+pub struct TransferGuard<'a>(&'a Shared);
+
+impl Drop for TransferGuard<'_> {
+    fn drop(&mut self) {
+        self.0.transfers.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A session's place in the limits; released when dropped, even if the session panics.
+struct Slot {
+    shared: Arc<Shared>,
+    ip: IpAddr,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut map = self.shared.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+        self.shared.sessions.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Tells a client we can't serve it, without ever blocking the accept loop.
+fn refuse(stream: TcpStream, text: &str) {
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(limits::REFUSE_WRITE_MS)));
+    let _ = stream.set_nonblocking(true);
+    let _ = (&stream).write_all(format!("421 {text}\r\n").as_bytes());
+}
+
+/// Accepts connections on every listener until shutdown.
+pub fn run(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
+    let mut last_error_log: Option<Instant> = None;
+    loop {
+        let ready: Vec<bool> = {
+            let mut fds: Vec<PollFd<'_>> = listeners
+                .iter()
+                .map(|l| PollFd::new(l, PollFlags::IN))
+                .collect();
+            match rustix::event::poll(&mut fds, None) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => {
+                    log::error!("poll: {e}");
+                    std::thread::sleep(Duration::from_millis(limits::ACCEPT_BACKOFF_MS));
+                }
+            }
+            fds.iter().map(|f| !f.revents().is_empty()).collect()
+        };
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        for (l, _) in listeners.iter().zip(ready).filter(|(_, r)| *r) {
+            match l.accept() {
+                Ok((stream, peer)) => start_session(&shared, stream, peer.ip().to_canonical()),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // EMFILE, ENFILE, ENOMEM, ENOBUFS: the connection waits in the backlog.
+                    // Don't spin on it; log at most once a second.
+                    if last_error_log.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
+                        log::error!("accept: {e}");
+                        last_error_log = Some(Instant::now());
+                    }
+                    std::thread::sleep(Duration::from_millis(limits::ACCEPT_BACKOFF_MS));
+                }
+            }
+        }
+    }
+}
+
+fn start_session(shared: &Arc<Shared>, stream: TcpStream, ip: IpAddr) {
+    let slot = match shared.admit(ip) {
+        Ok(s) => s,
+        Err(why) => {
+            log::warn!("{ip}: refused: {why}");
+            refuse(stream, why);
+            return;
+        }
+    };
+    // A second handle so the client can be told if the thread can't be created.
+    let spare = stream.try_clone().ok();
+    let sh = Arc::clone(shared);
+    let spawned = std::thread::Builder::new()
+        .name("session".into())
+        .stack_size(limits::SESSION_STACK)
+        .spawn(move || {
+            let _slot = slot;
+            session::run(sh, stream);
+        });
+    match spawned {
+        Ok(_) => drop(spare),
+        Err(e) => {
+            log::error!("{ip}: cannot start a session thread: {e}");
+            if let Some(s) = spare {
+                refuse(s, "Server busy, try again later.");
+            }
+        }
+    }
+}
+
+/// Blocks SIGTERM and SIGINT in every thread and handles them on a dedicated one: stop
+/// accepting, give transfers in flight a few seconds, then exit 0. Must be called before
+/// any other thread is started (the signal mask is inherited).
+pub fn handle_signals(shared: Arc<Shared>, listeners: &[TcpListener]) -> std::io::Result<()> {
+    let wake: Vec<std::os::fd::OwnedFd> = listeners
+        .iter()
+        .map(|l| l.as_fd().try_clone_to_owned())
+        .collect::<Result<_, _>>()?;
+    let set = crate::sys::block_term_signals()?;
+    std::thread::Builder::new()
+        .name("signals".into())
+        .stack_size(limits::SESSION_STACK)
+        .spawn(move || {
+            let sig = crate::sys::wait_signal(&set);
+            log::info!("signal {sig}: no longer accepting; waiting for transfers in flight");
+            shared.stopping.store(true, Ordering::SeqCst);
+            for fd in &wake {
+                // Wakes the accept loop's poll; it sees `stopping` and returns.
+                let _ = rustix::net::shutdown(fd, rustix::net::Shutdown::Read);
+            }
+            let deadline = Instant::now() + Duration::from_secs(limits::SHUTDOWN_GRACE_SECS);
+            while shared.transfers.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let left = shared.transfers.load(Ordering::SeqCst);
+            log::info!("exiting ({left} transfers cut short)");
+            std::process::exit(0);
+        })?;
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! The few process-wide system calls the standard library and rustix don't offer safely:
+//! signal dispositions and masks, and dropping privileges. Every `unsafe` block of the
+//! program is in this file.
+
+use std::io;
+
+/// Ignores SIGXFSZ, so a write over RLIMIT_FSIZE fails with EFBIG (a 552 reply) instead of
+/// killing the whole server.
+pub fn ignore_sigxfsz() {
+    // SAFETY: setting a signal's disposition to SIG_IGN installs no handler code and
+    // touches no memory of ours.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+}
+
+/// A set of signals, as returned by [`block_term_signals`].
+pub struct SigSet(libc::sigset_t);
+
+// SAFETY: a sigset_t is plain data.
+unsafe impl Send for SigSet {}
+
+/// Blocks SIGTERM and SIGINT in the calling thread (and threads it starts later).
+pub fn block_term_signals() -> io::Result<SigSet> {
+    // SAFETY: sigset_t is plain data initialised by sigemptyset before use; the pointers
+    // are to locals that outlive the calls.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        let r = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        if r != 0 {
+            return Err(io::Error::from_raw_os_error(r));
+        }
+        Ok(SigSet(set))
+    }
+}
+
+/// Waits for one of the signals in `set` (blocked beforehand) and returns its number.
+pub fn wait_signal(set: &SigSet) -> i32 {
+    let mut sig: libc::c_int = 0;
+    loop {
+        // SAFETY: both pointers are valid for the duration of the call.
+        let r = unsafe { libc::sigwait(&set.0, &mut sig) };
+        if r == 0 {
+            return sig;
+        }
+    }
+}
+
+/// Switches the process to `uid`/`gid` with no supplementary groups. Called before any
+/// other thread exists, so the change applies to the whole process.
+pub fn drop_privileges(uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: plain system calls with integer arguments; setgroups gets a null list of
+    // length 0.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::setgid(gid) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::setuid(uid) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    // SECURITY: make sure root can't be regained.
+    if rustix::process::getuid().as_raw() != uid || (uid != 0 && libc_setuid_root_succeeds()) {
+        return Err(io::Error::other("privileges were not dropped"));
+    }
+    Ok(())
+}
+
+fn libc_setuid_root_succeeds() -> bool {
+    // SAFETY: setuid(0) only succeeds if we still hold privileges, which is what we check.
+    unsafe { libc::setuid(0) == 0 }
+}

@@ -4,26 +4,13 @@
 //! listens), sets up logging, binds the listeners, drops privileges if asked, and hands over
 //! to the accept loop (or, with `--inetd`, serves the one session on stdin/stdout).
 
-mod auth;
-mod command;
-mod config;
-mod control;
-mod crypt;
-mod data;
-mod list;
-mod logging;
-mod reply;
-mod server;
-mod session;
-mod sys;
-mod vfs;
-
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use config::{Action, Config};
+use edgeftpd::config::{self, Action, Config};
+use edgeftpd::{logging, server, session, sys, vfs};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

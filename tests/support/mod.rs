@@ -1,0 +1,409 @@
+//! Test harness: starts the real edgeftpd binary on 127.0.0.1 port 0 with a temporary root,
+//! and speaks FTP to it over real loopback sockets.
+//!
+//! `EDGEFTPD_BIN` overrides the binary (a cross-built one) and `EDGEFTPD_RUNNER` a command
+//! prefix to run it with (`qemu-arm-static`), as ripgrep's cross runner does.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// How long to wait for anything: generous, because the binary may run under qemu.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// A temporary directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let p =
+            std::env::temp_dir().join(format!("edgeftpd-test-{}-{tag}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+    /// Writes a file (creating parent directories).
+    pub fn write(&self, rel: &str, data: &[u8]) -> PathBuf {
+        let p = self.0.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The server binary and the runner prefix (empty for native).
+pub fn binary() -> (PathBuf, Vec<String>) {
+    let bin = std::env::var_os("EDGEFTPD_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_edgeftpd")));
+    let runner = std::env::var("EDGEFTPD_RUNNER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
+    (bin, runner)
+}
+
+/// A `Command` for the server binary with the runner applied.
+pub fn server_command() -> Command {
+    let (bin, runner) = binary();
+    match runner.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    }
+}
+
+/// Pseudo-random data of `len` bytes (deterministic per seed).
+pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407)
+        | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A running server; killed when dropped.
+pub struct Server {
+    child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// Starts the server with `args`; adds `--listen 127.0.0.1:0` unless `--listen` is given.
+    pub fn start(args: &[&str]) -> Server {
+        Server::start_env(args, &[])
+    }
+
+    pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut cmd = server_command();
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        if !args.contains(&"--pasv-ports") {
+            cmd.args(["--pasv-ports", "40000-44999"]);
+        }
+        cmd.args(args);
+        cmd.env("RUST_LOG", "debug");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start edgeftpd");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let l2 = Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if !sent && let Some(i) = line.find("listening on ") {
+                    let addr: SocketAddr = line[i + 13..].trim().parse().unwrap();
+                    let _ = tx.send(addr);
+                    sent = true;
+                }
+                let mut g = l2.lock().unwrap();
+                g.push_str(&line);
+                g.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(WAIT) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start; log:\n{}", log.lock().unwrap());
+            }
+        };
+        Server { child, addr, log }
+    }
+
+    /// Anonymous, read-only, on `root`.
+    pub fn anon(root: &Path) -> Server {
+        Server::start(&["--anonymous", "--root", root.to_str().unwrap()])
+    }
+
+    /// Anonymous with write access, on `root`.
+    pub fn anon_rw(root: &Path) -> Server {
+        Server::start(&["--anonymous", "--write", "--root", root.to_str().unwrap()])
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_log(&self, needle: &str) -> bool {
+        let end = Instant::now() + WAIT;
+        while Instant::now() < end {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    pub fn client(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// A logged-in anonymous client.
+    pub fn anon_client(&self) -> Client {
+        let mut c = self.client();
+        c.login("anonymous", "guest@example.com");
+        c
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let end = Instant::now() + WAIT;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st;
+            }
+            assert!(Instant::now() < end, "server did not exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw FTP control connection.
+pub struct Client {
+    pub ctl: BufReader<TcpStream>,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut c = Client {
+            ctl: BufReader::new(s),
+        };
+        let greet = c.reply();
+        assert!(greet.starts_with("220 "), "greeting: {greet}");
+        c
+    }
+
+    pub fn stream(&self) -> &TcpStream {
+        self.ctl.get_ref()
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.ctl.get_mut().write_all(bytes).unwrap();
+    }
+
+    /// Reads one reply (all lines of a multi-line one), lossily as text, CRLFs kept.
+    pub fn reply(&mut self) -> String {
+        String::from_utf8_lossy(&self.reply_bytes()).into_owned()
+    }
+
+    pub fn reply_bytes(&mut self) -> Vec<u8> {
+        let mut all = Vec::new();
+        let mut first = Vec::new();
+        self.ctl.read_until(b'\n', &mut first).unwrap();
+        assert!(
+            !first.is_empty(),
+            "connection closed while waiting for a reply"
+        );
+        all.extend_from_slice(&first);
+        if first.len() >= 4 && first[3] == b'-' {
+            let code = first[..3].to_vec();
+            loop {
+                let mut l = Vec::new();
+                self.ctl.read_until(b'\n', &mut l).unwrap();
+                assert!(!l.is_empty(), "closed inside a multi-line reply");
+                all.extend_from_slice(&l);
+                if l.len() >= 4 && l[..3] == code[..] && l[3] == b' ' {
+                    break;
+                }
+            }
+        }
+        all
+    }
+
+    /// Sends a command line (CRLF added) and returns the reply.
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send_raw(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    pub fn cmd_bytes(&mut self, line: &[u8]) -> String {
+        let mut l = line.to_vec();
+        l.extend_from_slice(b"\r\n");
+        self.send_raw(&l);
+        self.reply()
+    }
+
+    /// Sends a command and asserts the reply's code; returns the reply.
+    pub fn expect(&mut self, line: &str, code: u16) -> String {
+        let r = self.cmd(line);
+        assert!(
+            r.starts_with(&format!("{code}")),
+            "{line:?}: expected {code}, got {r:?}"
+        );
+        r
+    }
+
+    /// True when the server has closed the connection (reads EOF within the wait time).
+    pub fn closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.ctl.read(&mut b), Ok(0) | Err(_))
+    }
+
+    pub fn login(&mut self, user: &str, pass: &str) {
+        self.expect(&format!("USER {user}"), 331);
+        self.expect(&format!("PASS {pass}"), 230);
+    }
+
+    /// PASV and connect to the advertised port.
+    pub fn pasv(&mut self) -> TcpStream {
+        let r = self.expect("PASV", 227);
+        let inner = &r[r.find('(').unwrap() + 1..r.find(')').unwrap()];
+        let n: Vec<u16> = inner
+            .split(',')
+            .map(|x| x.trim().parse().unwrap())
+            .collect();
+        let addr = format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], n[4] * 256 + n[5]);
+        let s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s
+    }
+
+    /// The port of an EPSV reply (not connected).
+    pub fn epsv_port(&mut self) -> u16 {
+        let r = self.expect("EPSV", 229);
+        let inner = &r[r.find("(|||").unwrap() + 4..];
+        inner[..inner.find('|').unwrap()].parse().unwrap()
+    }
+
+    /// EPSV and connect.
+    pub fn epsv(&mut self) -> TcpStream {
+        let port = self.epsv_port();
+        let ip = self.stream().peer_addr().unwrap().ip();
+        let s = TcpStream::connect(SocketAddr::new(ip, port)).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        s
+    }
+
+    /// Runs a download-style command over passive mode: returns (data, 150 reply, final reply).
+    pub fn get(&mut self, line: &str) -> (Vec<u8>, String, String) {
+        let mut d = self.epsv();
+        let first = self.cmd(line);
+        if !first.starts_with("150") {
+            return (Vec::new(), first, String::new());
+        }
+        let mut data = Vec::new();
+        d.read_to_end(&mut data).unwrap();
+        let last = self.reply();
+        (data, first, last)
+    }
+
+    /// Downloads a file in binary mode; asserts success.
+    pub fn retr(&mut self, path: &str) -> Vec<u8> {
+        self.expect("TYPE I", 200);
+        let (data, first, last) = self.get(&format!("RETR {path}"));
+        assert!(first.starts_with("150"), "RETR {path}: {first}");
+        assert!(last.starts_with("226"), "RETR {path}: {last}");
+        data
+    }
+
+    /// Uploads with `verb` (STOR/APPE/STOU) in passive mode: returns (150 reply, final reply).
+    pub fn put(&mut self, line: &str, data: &[u8]) -> (String, String) {
+        let mut d = self.epsv();
+        let first = self.cmd(line);
+        if !first.starts_with("150") {
+            return (first, String::new());
+        }
+        d.write_all(data).unwrap();
+        drop(d);
+        let last = self.reply();
+        (first, last)
+    }
+
+    /// A listing command's data, as text.
+    pub fn list(&mut self, line: &str) -> String {
+        let (data, first, last) = self.get(line);
+        assert!(first.starts_with("150"), "{line}: {first}");
+        assert!(last.starts_with("226"), "{line}: {last}");
+        String::from_utf8_lossy(&data).into_owned()
+    }
+}
+
+/// Runs a shell command line; returns (success, stdout, stderr).
+pub fn sh(script: &str) -> (bool, String, String) {
+    let out = Command::new("bash").arg("-c").arg(script).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A users-file line for `name` with password `pw` (SHA-512 crypt, via openssl or busybox).
+pub fn user_line(name: &str, pw: &str, home: &Path, perm: &str) -> String {
+    let (ok, hash, err) = sh(&format!(
+        "openssl passwd -6 -salt testsalt '{pw}' 2>/dev/null || busybox mkpasswd -m sha512 '{pw}' testsalt"
+    ));
+    assert!(ok, "cannot make a hash: {err}");
+    format!("{name}:{}:{}:{perm}\n", hash.trim(), home.display())
+}

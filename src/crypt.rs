@@ -9,9 +9,9 @@
 //! exist only to serve crypt, not as general-purpose hashes.
 
 /// Most `rounds=` accepted for `$5$`/`$6$`; larger values are unsupported.
-/// Drepper's spec allows up to 999,999,999, but that takes over 20 minutes per
-/// login on a desktop CPU (1,000,000 already takes about 1.4 s), so a users
-/// file line must not be allowed to turn every login into a CPU DoS.
+/// Drepper's spec allows up to 999,999,999, but that takes about ten minutes
+/// per login on a desktop CPU (1,000,000 already takes over half a second, and
+/// armv7 is far slower): a users file line must not make every login a CPU DoS.
 const MAX_ROUNDS: u32 = 1_000_000;
 /// Fewest rounds: smaller `rounds=` values are raised to this, as the spec says.
 const MIN_ROUNDS: u32 = 1000;

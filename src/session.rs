@@ -914,57 +914,95 @@ impl Session {
         let p = self.path(arg)?;
         let writable = self.logged_in().writable;
         let jail = &self.logged_in().jail;
-        let meta = jail.stat(&p)?;
         let now = list::now();
         let mut out = Vec::new();
-        if meta.kind == Kind::Dir {
-            let fd = jail.open_dir(&p)?;
-            let mut entries = jail.read_dir(&fd)?;
-            list::sort(&mut entries);
-            if kind == ListKind::Machine {
-                list::facts(&mut out, &meta, true, writable);
-                out.extend_from_slice(b".\r\n");
-            }
-            for e in &entries {
-                match kind {
-                    ListKind::Long => {
-                        list::ls_line(&mut out, &e.name, &e.meta, e.link.as_deref(), now)
-                    }
-                    ListKind::Names => {
-                        if !arg.is_empty() {
-                            out.extend_from_slice(arg);
-                            if !arg.ends_with(b"/") {
-                                out.push(b'/');
-                            }
+        // `NLST *.txt` / `LIST sub/*.c` (tnftp's mget): a pattern in the last component
+        // that names nothing is matched against the directory's entries.
+        let pattern = p
+            .file_name()
+            .filter(|n| list::has_glob(n))
+            .map(<[u8]>::to_vec);
+        let meta = match jail.stat(&p) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && pattern.is_some() => None,
+            Err(e) => return Err(e.into()),
+        };
+        match meta {
+            Some(meta) if meta.kind == Kind::Dir => {
+                let fd = jail.open_dir(&p)?;
+                let mut entries = jail.read_dir(&fd)?;
+                list::sort(&mut entries);
+                if kind == ListKind::Machine {
+                    list::facts(&mut out, &meta, true, writable);
+                    out.extend_from_slice(b".\r\n");
+                }
+                let mut prefix = arg.to_vec();
+                if !prefix.is_empty() && !prefix.ends_with(b"/") {
+                    prefix.push(b'/');
+                }
+                for e in &entries {
+                    match kind {
+                        ListKind::Long => {
+                            list::ls_line(&mut out, &e.name, &e.meta, e.link.as_deref(), now)
                         }
-                        out.extend_from_slice(&e.name);
-                        out.extend_from_slice(b"\r\n");
-                    }
-                    ListKind::Machine => {
-                        // A symlink is described by what it points to inside the jail.
-                        let m = if e.meta.kind == Kind::Symlink {
-                            jail.stat(&p.child(&e.name)).unwrap_or(e.meta)
-                        } else {
-                            e.meta
-                        };
-                        list::facts(&mut out, &m, false, writable);
-                        out.extend_from_slice(&e.name);
-                        out.extend_from_slice(b"\r\n");
+                        ListKind::Names => {
+                            out.extend_from_slice(&prefix);
+                            out.extend_from_slice(&e.name);
+                            out.extend_from_slice(b"\r\n");
+                        }
+                        ListKind::Machine => {
+                            // A symlink is described by what it points to inside the jail.
+                            let m = if e.meta.kind == Kind::Symlink {
+                                jail.stat(&p.child(&e.name)).unwrap_or(e.meta)
+                            } else {
+                                e.meta
+                            };
+                            list::facts(&mut out, &m, false, writable);
+                            out.extend_from_slice(&e.name);
+                            out.extend_from_slice(b"\r\n");
+                        }
                     }
                 }
             }
-        } else {
-            match kind {
-                ListKind::Machine => {
-                    return Err(Fail::Reply(
-                        BAD_ARGUMENTS,
-                        "MLSD needs a directory; use MLST.",
-                    ));
-                }
-                ListKind::Long => list::ls_line(&mut out, arg, &meta, None, now),
-                ListKind::Names => {
+            Some(_) if kind == ListKind::Machine => {
+                return Err(Fail::Reply(
+                    BAD_ARGUMENTS,
+                    "MLSD needs a directory; use MLST.",
+                ));
+            }
+            Some(meta) => {
+                if kind == ListKind::Long {
+                    list::ls_line(&mut out, arg, &meta, None, now);
+                } else {
                     out.extend_from_slice(arg);
                     out.extend_from_slice(b"\r\n");
+                }
+            }
+            None => {
+                let pattern = pattern.unwrap_or_default();
+                if kind == ListKind::Machine {
+                    return Err(Fail::Fs(io::ErrorKind::NotFound.into()));
+                }
+                let fd = jail.open_dir(&p.parent())?;
+                let mut entries = jail.read_dir(&fd)?;
+                entries.retain(|e| list::glob_match(&pattern, &e.name));
+                if entries.is_empty() {
+                    return Err(Fail::Fs(io::ErrorKind::NotFound.into()));
+                }
+                list::sort(&mut entries);
+                let prefix = match arg.iter().rposition(|&b| b == b'/') {
+                    Some(i) => &arg[..=i],
+                    None => b"",
+                };
+                for e in &entries {
+                    let mut name = prefix.to_vec();
+                    name.extend_from_slice(&e.name);
+                    if kind == ListKind::Long {
+                        list::ls_line(&mut out, &name, &e.meta, e.link.as_deref(), now);
+                    } else {
+                        out.extend_from_slice(&name);
+                        out.extend_from_slice(b"\r\n");
+                    }
                 }
             }
         }

@@ -15,10 +15,11 @@ build:
 release:
 	$(CARGO) build --release
 
-# Serve demo/ anonymously, read-only, on 127.0.0.1:$(PORT).
+# Serve demo/ anonymously, read-only, on 127.0.0.1:$(PORT); USERS=file adds a users file.
 run: release
 	@echo "serving ./demo on ftp://127.0.0.1:$(PORT)/ (anonymous, read-only); Ctrl-C stops"
-	RUST_LOG=$${RUST_LOG:-info} $(BIN) --listen 127.0.0.1:$(PORT) --root demo --anonymous --pasv-ports 50000-50099
+	RUST_LOG=$${RUST_LOG:-info} $(BIN) --listen 127.0.0.1:$(PORT) --root demo --anonymous \
+	  --pasv-ports 50000-50099 $(if $(USERS),--users $(USERS))
 
 # Every test: unit tests, protocol tests over loopback, real clients.
 test: deps

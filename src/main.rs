@@ -29,7 +29,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    logging::init(cfg.syslog);
+    // Under inetd, stderr is often the client's socket too: log lines there would corrupt
+    // the control connection, so they go to syslog instead.
+    logging::init(cfg.syslog || (cfg.inetd && stderr_is_socket()));
     match run(cfg) {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
@@ -92,6 +94,14 @@ fn run(cfg: Config) -> Result<(), String> {
     server::handle_signals(Arc::clone(&shared), &listeners).map_err(|e| format!("signals: {e}"))?;
     server::run(shared, listeners);
     Ok(())
+}
+
+fn stderr_is_socket() -> bool {
+    rustix::fs::fstat(std::io::stderr())
+        .map(|st| {
+            rustix::fs::FileType::from_raw_mode(st.st_mode as _) == rustix::fs::FileType::Socket
+        })
+        .unwrap_or(false)
 }
 
 /// uid and gid of `user` from /etc/passwd (read directly: no NSS in a static binary).

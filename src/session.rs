@@ -874,12 +874,13 @@ impl Session {
         let mut outcome = t.recv_file(&mut file, self.ty == Type::Ascii);
         let bytes = t.bytes;
         drop(t);
-        if let Outcome::Complete = outcome {
-            // Make sure the data reached the disk before claiming success (and before the
-            // rename makes it visible): a full disk may only show up here.
-            if let Err(e) = file.sync_data() {
-                outcome = Outcome::LocalError(e);
-            }
+        // Before a rename replaces a good file, the new data must be on disk: after a power
+        // cut the directory could otherwise point at an empty file. New files skip the cost.
+        if matches!(outcome, Outcome::Complete)
+            && upload.as_ref().is_some_and(|u| u.replaces())
+            && let Err(e) = file.sync_data()
+        {
+            outcome = Outcome::LocalError(e);
         }
         drop(file);
         if let (Outcome::Complete, Some(up)) = (&outcome, upload)

@@ -366,22 +366,27 @@ impl Jail {
             return Err(err(rustix::io::Errno::ISDIR));
         };
         let c = cname(&name)?;
-        match rustix::fs::statat(&loc.dir, &c, AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(st) if FileType::from_raw_mode(st.st_mode as _) == FileType::Directory => {
-                return Err(err(rustix::io::Errno::ISDIR));
-            }
-            _ => {}
+        let old = match rustix::fs::statat(&loc.dir, &c, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Some(Meta::from_stat(&st)),
+            Err(rustix::io::Errno::NOENT) => None,
+            Err(e) => return Err(e.into()),
+        };
+        if old.is_some_and(|m| m.kind == Kind::Dir) {
+            return Err(err(rustix::io::Errno::ISDIR));
         }
         let (fd, tmp) = create_temp(&loc.dir)?;
-        Ok((
-            File::from(fd),
-            Upload {
-                dir: loc.dir,
-                tmp,
-                target: c,
-                done: false,
-            },
-        ))
+        let upload = Upload {
+            dir: loc.dir,
+            tmp,
+            target: c,
+            done: false,
+            replaces: old.is_some_and(|m| m.kind == Kind::File),
+        };
+        // A replaced file keeps its permission bits.
+        if let Some(m) = old.filter(|m| m.kind == Kind::File) {
+            rustix::fs::fchmod(&fd, Mode::from_bits_truncate(m.mode & 0o7777))?;
+        }
+        Ok((File::from(fd), upload))
     }
 
     /// Creates a file that does not exist yet (STOU), trying `base`, then `base.1`, `base.2`...
@@ -567,9 +572,15 @@ pub struct Upload {
     tmp: CString,
     target: CString,
     done: bool,
+    replaces: bool,
 }
 
 impl Upload {
+    /// True when the upload will replace an existing file (which must not be lost).
+    pub fn replaces(&self) -> bool {
+        self.replaces
+    }
+
     /// Renames the finished temporary file over the target, atomically.
     pub fn commit(mut self) -> io::Result<()> {
         rustix::fs::renameat(&self.dir, &self.tmp, &self.dir, &self.target)?;

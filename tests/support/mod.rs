@@ -407,3 +407,200 @@ pub fn user_line(name: &str, pw: &str, home: &Path, perm: &str) -> String {
     assert!(ok, "cannot make a hash: {err}");
     format!("{name}:{}:{}:{perm}\n", hash.trim(), home.display())
 }
+
+// ---- Helpers for the protocol conformance tests (tests/protocol_*.rs, tests/cli.rs) ----
+
+/// A `Command` running the server binary behind `wrapper` (such as `["prlimit", "--fsize=1"]`
+/// or `["unshare", "-m", "sh", "-c", "...; exec \"$@\"", "sh"]`), runner applied.
+pub fn wrapped_command(wrapper: &[&str]) -> Command {
+    let (bin, runner) = binary();
+    let mut c = Command::new(wrapper[0]);
+    c.args(&wrapper[1..]).args(runner).arg(bin);
+    c
+}
+
+impl Server {
+    /// Starts the server from a prepared command, capturing stderr as `start` does. Nothing
+    /// is added: give `--listen`, `--pasv-ports` and `RUST_LOG` yourself.
+    pub fn spawn(mut cmd: Command) -> Server {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("start edgeftpd");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let l2 = Arc::clone(&log);
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if !sent && let Some(i) = line.find("listening on ") {
+                    let addr: SocketAddr = line[i + 13..].trim().parse().unwrap();
+                    let _ = tx.send(addr);
+                    sent = true;
+                }
+                let mut g = l2.lock().unwrap();
+                g.push_str(&line);
+                g.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(WAIT) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("server did not start; log:\n{}", log.lock().unwrap());
+            }
+        };
+        Server { child, addr, log }
+    }
+
+    /// Like `start`, with the binary run behind `wrapper` (see [`wrapped_command`]).
+    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Server {
+        let mut cmd = wrapped_command(wrapper);
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        if !args.contains(&"--pasv-ports") {
+            cmd.args(["--pasv-ports", "40000-44999"]);
+        }
+        cmd.args(args).env("RUST_LOG", "debug");
+        Server::spawn(cmd)
+    }
+}
+
+/// A TCP connection to `to` from the local address `from` (such as 127.0.0.2), port chosen
+/// by the kernel: lets a test be "another host" on loopback.
+pub fn connect_from(from: std::net::IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
+    use rustix::net::{AddressFamily, SocketType};
+    let family = if from.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let fd = rustix::net::socket(family, SocketType::STREAM, None)?;
+    rustix::net::bind(&fd, &SocketAddr::new(from, 0))?;
+    rustix::net::connect(&fd, &to)?;
+    let s = TcpStream::from(fd);
+    s.set_read_timeout(Some(WAIT))?;
+    Ok(s)
+}
+
+/// Closes `s` with a TCP reset (SO_LINGER 0) instead of an orderly FIN.
+pub fn reset(s: TcpStream) {
+    let _ = rustix::net::sockopt::set_socket_linger(&s, Some(Duration::ZERO));
+    drop(s);
+}
+
+/// Reads until EOF (or a reset, or the wait time): true when the peer closed.
+pub fn read_until_closed(s: &mut TcpStream) -> (Vec<u8>, bool) {
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut all = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (all, true),
+            Ok(n) => all.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (all, true),
+            Err(_) => return (all, false),
+        }
+    }
+}
+
+/// True when a connection arrives on `l` within `within`.
+pub fn connection_arrives(l: &std::net::TcpListener, within: Duration) -> bool {
+    l.set_nonblocking(true).unwrap();
+    let end = Instant::now() + within;
+    while Instant::now() < end {
+        if l.accept().is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+impl Client {
+    /// Connects to `addr` from the local address `from`; asserts the 220 greeting.
+    pub fn connect_from(from: std::net::IpAddr, addr: SocketAddr) -> Client {
+        let s = connect_from(from, addr).expect("connect");
+        let mut c = Client {
+            ctl: BufReader::new(s),
+        };
+        let greet = c.reply();
+        assert!(greet.starts_with("220 "), "greeting: {greet}");
+        c
+    }
+
+    /// Like `get` with a command line given as bytes (names that are not UTF-8).
+    pub fn get_bytes(&mut self, line: &[u8]) -> (Vec<u8>, String, String) {
+        let mut d = self.epsv();
+        let first = self.cmd_bytes(line);
+        if !first.starts_with("150") {
+            return (Vec::new(), first, String::new());
+        }
+        let mut data = Vec::new();
+        d.read_to_end(&mut data).unwrap();
+        let last = self.reply();
+        (data, first, last)
+    }
+
+    /// Like `put`, but a data connection the server closes early (a refused upload) is not a
+    /// test failure: returns (150 reply, final reply) all the same.
+    pub fn put_lossy(&mut self, line: &str, data: &[u8]) -> (String, String) {
+        let mut d = self.epsv();
+        let first = self.cmd(line);
+        if !first.starts_with("150") {
+            return (first, String::new());
+        }
+        let _ = d.write_all(data);
+        drop(d);
+        let last = self.reply();
+        (first, last)
+    }
+
+    /// Sends PORT (or EPRT when `eprt`) for a fresh listener on the control connection's
+    /// local address and returns the listener; asserts the 200.
+    pub fn active(&mut self, eprt: bool) -> std::net::TcpListener {
+        let ip = self.stream().local_addr().unwrap().ip();
+        let l = std::net::TcpListener::bind(SocketAddr::new(ip, 0)).unwrap();
+        let port = l.local_addr().unwrap().port();
+        let line = match (eprt, ip) {
+            (false, std::net::IpAddr::V4(v4)) => {
+                let o = v4.octets();
+                format!(
+                    "PORT {},{},{},{},{},{}",
+                    o[0],
+                    o[1],
+                    o[2],
+                    o[3],
+                    port >> 8,
+                    port & 0xff
+                )
+            }
+            (_, std::net::IpAddr::V4(v4)) => format!("EPRT |1|{v4}|{port}|"),
+            (_, std::net::IpAddr::V6(v6)) => format!("EPRT |2|{v6}|{port}|"),
+        };
+        self.expect(&line, 200);
+        l
+    }
+}
+
+// ---- Helpers for the hardening tests (tests/hardening_*.rs) ----
+
+impl Server {
+    /// Waits up to `within` for the process to exit: its status, or `None` if still running.
+    pub fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let end = Instant::now() + within;
+        loop {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return Some(st);
+            }
+            if Instant::now() >= end {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

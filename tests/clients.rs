@@ -1010,6 +1010,8 @@ fn tnftp_scripted_session() {
              rename tn.bin tnd/tn2.bin\n\
              mlsd tnd\n\
              quote SYST\n\
+             prompt\n\
+             mget *.txt\n\
              passive off\n\
              get hello.txt active.txt\n\
              put up.bin active.bin\n\
@@ -1058,6 +1060,8 @@ fn tnftp_scripted_session() {
     );
     assert_same_file(&fx.w("got.bin"), &fx.home.join("big.bin"));
     assert_same_file(&fx.w("re.bin"), &fx.home.join("big.bin"));
+    // mget sends `NLST *.txt` and fetches what the pattern matched.
+    assert_same_file(&fx.w("hello.txt"), &fx.home.join("hello.txt"));
     assert_same_file(&fx.w("active.txt"), &fx.home.join("hello.txt"));
     assert_same_file(&fx.w("pasv.txt"), &fx.home.join("sub/a.txt"));
     assert_same_file(&fx.home.join("active.bin"), &fx.w("up.bin"));

@@ -102,6 +102,11 @@ impl Users {
         Ok(Users { users })
     }
 
+    /// Every account, in file order.
+    pub fn iter(&self) -> impl Iterator<Item = &User> {
+        self.users.iter()
+    }
+
     /// Looks a user up by name (exact, case-sensitive as on Unix).
     pub fn get(&self, name: &[u8]) -> Option<&User> {
         self.users.iter().find(|u| u.name.as_bytes() == name)

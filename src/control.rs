@@ -114,9 +114,15 @@ impl Control {
                 // Give back memory a long line may have taken: idle sessions stay small.
                 self.buf = Vec::new();
             }
+            // The limit holds however the line was split into reads: a line that arrived
+            // whole (its LF in the same read as the byte past the limit) is too long as well.
+            if line.len() > limits::MAX_LINE {
+                return Some(Input::TooLong);
+            }
             return Some(Input::Line(line));
         }
-        if self.buf.len() > limits::MAX_LINE {
+        // +1: a line of exactly MAX_LINE bytes may be waiting for the LF after its CR.
+        if self.buf.len() > limits::MAX_LINE + 1 {
             self.buf = Vec::new();
             self.discarding = true;
             return Some(Input::TooLong);
@@ -243,6 +249,22 @@ mod tests {
         let (mut ctl, _c) = pair();
         ctl.absorb(b"\xff\xf4\xffABOR\r\n");
         assert_eq!(ctl.take_line(), Some(Input::Line(b"ABOR".to_vec())));
+    }
+
+    // The limit must not depend on how the line was cut into reads.
+    #[test]
+    fn the_limit_is_the_same_whole_or_split() {
+        let (mut ctl, _c) = pair();
+        let mut long = vec![b'x'; limits::MAX_LINE + 1];
+        long.extend_from_slice(b"\r\n");
+        ctl.absorb(&long);
+        assert_eq!(ctl.take_line(), Some(Input::TooLong));
+        let max = vec![b'y'; limits::MAX_LINE];
+        ctl.absorb(&max);
+        ctl.absorb(b"\r");
+        assert_eq!(ctl.take_line(), None);
+        ctl.absorb(b"\n");
+        assert_eq!(ctl.take_line(), Some(Input::Line(max)));
     }
 
     #[test]

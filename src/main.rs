@@ -47,14 +47,24 @@ fn run(cfg: Config) -> Result<(), String> {
     let anon_jail = if cfg.anonymous {
         let jail = vfs::Jail::open(&cfg.root)
             .map_err(|e| format!("--root {}: {e}", cfg.root.display()))?;
-        let swept = jail.sweep_temp_files();
-        if swept > 0 {
-            log::info!("removed {swept} stale temporary upload files");
-        }
         Some(jail)
     } else {
         None
     };
+    // Temporary upload files left by a crash are removed at start-up, in every root a client
+    // can write to. Not under inetd: there each connection is a process of its own, and the
+    // temporary files may be the uploads in flight of the other sessions.
+    if !cfg.inetd {
+        if let Some(jail) = &anon_jail {
+            sweep(jail, &cfg.root);
+        }
+        for user in cfg.users.iter().flat_map(|u| u.iter()) {
+            match vfs::Jail::open(&user.home) {
+                Ok(jail) => sweep(&jail, &user.home),
+                Err(e) => log::warn!("user {}: home {}: {e}", user.name, user.home.display()),
+            }
+        }
+    }
 
     if cfg.inetd {
         let fd = std::io::stdin()
@@ -102,6 +112,17 @@ fn stderr_is_socket() -> bool {
             rustix::fs::FileType::from_raw_mode(st.st_mode as _) == rustix::fs::FileType::Socket
         })
         .unwrap_or(false)
+}
+
+/// Removes stale temporary upload files below `dir` (opened as `jail`).
+fn sweep(jail: &vfs::Jail, dir: &std::path::Path) {
+    let swept = jail.sweep_temp_files();
+    if swept > 0 {
+        log::info!(
+            "removed {swept} stale temporary upload files in {}",
+            dir.display()
+        );
+    }
 }
 
 /// uid and gid of `user` from /etc/passwd (read directly: no NSS in a static binary).

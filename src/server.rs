@@ -120,7 +120,12 @@ pub fn run(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
             fds.iter().map(|f| !f.revents().is_empty()).collect()
         };
         if shared.stopping.load(Ordering::SeqCst) {
-            return;
+            // No more accepting. The signal thread ends the process once the transfers in
+            // flight are done (or the grace period is over): returning here would end `main`
+            // and cut them short at once.
+            loop {
+                std::thread::park();
+            }
         }
         for (l, _) in listeners.iter().zip(ready).filter(|(_, r)| *r) {
             match l.accept() {

@@ -274,8 +274,9 @@ impl Session {
                 text.extend_from_slice(b" is the current directory.");
                 self.reply(PATH_CREATED, text)?;
             }
-            Command::Cwd(arg) => self.cwd(&arg)?,
-            Command::Cdup => self.cwd(b"..")?,
+            Command::Cwd(arg) => self.cwd(&arg, FILE_ACTION_OK)?,
+            // RFC 959 gives CDUP 200 and CWD 250 (also for `CWD ..`).
+            Command::Cdup => self.cwd(b"..", OK)?,
             Command::Type(t) => {
                 self.ty = t;
                 let text = match t {
@@ -579,14 +580,15 @@ impl Session {
         self.multi(code, "Status follows:", &body, "End of status")
     }
 
-    fn cwd(&mut self, arg: &[u8]) -> Result {
+    fn cwd(&mut self, arg: &[u8], code: u16) -> Result {
         let p = self.path(arg)?;
         let m = self.logged_in().jail.stat(&p)?;
         if m.kind != Kind::Dir {
             return Err(Fail::Reply(FILE_UNAVAILABLE, "Not a directory."));
         }
+        // A directory without search permission can't be entered (550, as chdir says).
+        self.logged_in().jail.check_search(&p)?;
         self.cwd = p;
-        let code = if arg == b".." { OK } else { FILE_ACTION_OK };
         self.reply(code, "Directory successfully changed.")
     }
 
@@ -816,29 +818,35 @@ impl Session {
     fn store(&mut self, arg: &[u8], kind: StoreKind) -> Result {
         let rest = std::mem::take(&mut self.rest);
         self.need_write()?;
+        // Checks that touch nothing come first, then the data connection, and only then is a
+        // file created or truncated: a refused or failed upload leaves no trace.
+        let p = match kind {
+            StoreKind::Stou => self.path(if arg.is_empty() { b"ftp" } else { arg })?,
+            _ => self.path(arg)?,
+        };
+        if kind == StoreKind::Stor && rest > 0 {
+            let meta = self.logged_in().jail.stat(&p)?;
+            if meta.kind != Kind::File || rest > meta.size {
+                return Err(Fail::Reply(
+                    INVALID_REST,
+                    "Restart offset is beyond the end of the file.",
+                ));
+            }
+        }
+        let stream = self.connect_data()?;
         let jail = &self.logged_in().jail;
         let (mut file, upload, p, unique) = match kind {
             StoreKind::Stou => {
-                let base: &[u8] = if arg.is_empty() { b"ftp" } else { arg };
-                let want = self.path(base)?;
-                let name = want.file_name().unwrap_or(b"ftp").to_vec();
-                let (f, p) = jail.create_unique(&want.parent(), &name)?;
+                let name = p.file_name().unwrap_or(b"ftp").to_vec();
+                let (f, p) = jail.create_unique(&p.parent(), &name)?;
                 (f, None, p, true)
             }
             StoreKind::Appe => {
-                let p = self.path(arg)?;
                 let (f, _) = jail.open_write_in_place(&p, true)?;
                 (f, None, p, false)
             }
             StoreKind::Stor if rest > 0 => {
-                let p = self.path(arg)?;
-                let (mut f, meta) = jail.open_write_in_place(&p, false)?;
-                if rest > meta.size {
-                    return Err(Fail::Reply(
-                        INVALID_REST,
-                        "Restart offset is beyond the end of the file.",
-                    ));
-                }
+                let (mut f, _) = jail.open_write_in_place(&p, false)?;
                 use std::io::{Seek, SeekFrom};
                 f.set_len(rest)?;
                 f.seek(SeekFrom::Start(rest))?;
@@ -846,18 +854,8 @@ impl Session {
             }
             StoreKind::Stor => {
                 // Atomic: the data goes to a temporary file renamed over the target at the end.
-                let p = self.path(arg)?;
                 let (f, up) = jail.create_upload(&p)?;
                 (f, Some(up), p, false)
-            }
-        };
-        let stream = match self.connect_data() {
-            Ok(s) => s,
-            Err(e) => {
-                if unique {
-                    let _ = self.logged_in().jail.unlink(&p);
-                }
-                return Err(e);
             }
         };
         let mut text = if unique {

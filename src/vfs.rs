@@ -331,6 +331,16 @@ impl Jail {
         Ok((File::from(fd), meta))
     }
 
+    /// Checks that the directory `path` may be entered, as chdir(2) would: the walk uses
+    /// `O_PATH`, which never checks the last directory's own search permission, so look up
+    /// `.` inside it (EACCES without search permission).
+    pub fn check_search(&self, path: &VPath) -> io::Result<()> {
+        let loc = self.resolve(path, true)?;
+        let fd = Self::open_loc(&loc, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+        rustix::fs::statat(&fd, c".", AtFlags::empty())?;
+        Ok(())
+    }
+
     /// Opens a directory for reading its entries.
     pub fn open_dir(&self, path: &VPath) -> io::Result<OwnedFd> {
         let loc = self.resolve(path, true)?;

@@ -1,0 +1,308 @@
+//! Command line: every configuration problem (bad flag, missing root, unreadable or malformed
+//! users file, bad port range, bad numbers and addresses) is one line on stderr naming the
+//! problem, exit status 2, and nothing bound. `--help` and `--version` exit 0.
+//!
+//! "Nothing listening" is checked by giving `--listen` a port this test already holds: a
+//! server that bound before validating would report the bind failure instead of the real
+//! problem, and one that started serving would never exit.
+mod support;
+use support::*;
+
+use std::net::TcpListener;
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs the binary with `args` (nothing added), waiting at most [`WAIT`]; kills it then.
+fn run(args: &[&str]) -> Output {
+    let mut cmd = server_command();
+    cmd.args(args)
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("start edgeftpd");
+    let end = Instant::now() + WAIT;
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "edgeftpd {args:?} did not exit; stderr:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs with `args` plus a `--listen` on a port held by this test; asserts exit status 2,
+/// nothing on stdout, and exactly one stderr line, which is returned (without the newline).
+fn config_error(args: &[&str]) -> String {
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = held.local_addr().unwrap().to_string();
+    let mut all = vec!["--listen", &listen];
+    all.extend_from_slice(args);
+    let out = run(&all);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: stderr {stderr:?}");
+    assert!(out.stdout.is_empty(), "{args:?}: stdout {:?}", out.stdout);
+    assert_eq!(
+        stderr.matches('\n').count(),
+        1,
+        "{args:?}: not one line: {stderr:?}"
+    );
+    assert!(stderr.ends_with('\n'));
+    assert!(!stderr.contains("listening"), "{stderr}");
+    stderr.trim_end().to_string()
+}
+
+fn dir() -> TempDir {
+    TempDir::new("cli")
+}
+
+#[test]
+fn bad_flag_is_one_line_and_status_2() {
+    let d = dir();
+    let root = d.path().to_str().unwrap();
+    let e = config_error(&["--anonymous", "--root", root, "--bogus"]);
+    assert!(e.starts_with("edgeftpd: ") && e.contains("bogus"), "{e}");
+    let e = config_error(&["--anonymous", "--root", root, "stray"]);
+    assert_eq!(e, "edgeftpd: unexpected argument: stray");
+    let e = config_error(&["--anonymous", "--root"]);
+    assert!(e.starts_with("edgeftpd: ") && e.contains("root"), "{e}");
+}
+
+#[test]
+fn missing_or_non_directory_root_is_refused() {
+    let d = dir();
+    let missing = d.join("no-such-dir");
+    let e = config_error(&["--anonymous", "--root", missing.to_str().unwrap()]);
+    assert_eq!(
+        e,
+        format!("edgeftpd: --root {}: not a directory", missing.display())
+    );
+    let file = d.write("plain-file", b"x");
+    let e = config_error(&["--anonymous", "--root", file.to_str().unwrap()]);
+    assert_eq!(
+        e,
+        format!("edgeftpd: --root {}: not a directory", file.display())
+    );
+}
+
+#[test]
+fn unreadable_users_file_is_refused() {
+    let d = dir();
+    let missing = d.join("no-users");
+    let e = config_error(&["--users", missing.to_str().unwrap()]);
+    assert!(
+        e.starts_with(&format!("edgeftpd: --users {}: ", missing.display())),
+        "{e}"
+    );
+    assert!(e.contains("No such file"), "{e}");
+    // A directory can't be read as a file, even by root.
+    let e = config_error(&["--users", d.path().to_str().unwrap()]);
+    assert!(
+        e.starts_with(&format!("edgeftpd: --users {}: ", d.path().display())),
+        "{e}"
+    );
+    // Without read permission (only meaningful when not root: root reads anything).
+    if !rustix::process::getuid().is_root() {
+        let f = d.write("locked-users", b"");
+        std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o000)).unwrap();
+        let e = config_error(&["--users", f.to_str().unwrap()]);
+        assert!(e.contains("Permission denied"), "{e}");
+    }
+}
+
+#[test]
+fn malformed_users_file_names_the_line() {
+    let d = dir();
+    let home = d.path().to_str().unwrap();
+    let good = user_line("alice", "pw", d.path(), "rw");
+    let hash = good.split(':').nth(1).unwrap().to_string();
+    let cases: Vec<(String, usize, String)> = vec![
+        (
+            format!("# comment\n\n{good}bob:{hash}:{home}\n"),
+            4,
+            "expected name:hash:home:perm (4 fields)".into(),
+        ),
+        (
+            format!("{good}bob:{hash}:{home}:rx\n"),
+            2,
+            "perm must be ro or rw, not \"rx\"".into(),
+        ),
+        (
+            format!("bob:{hash}:relative/home:ro\n"),
+            1,
+            "home relative/home must be an absolute path".into(),
+        ),
+        (
+            format!("bob:{hash}:{home}/missing:ro\n"),
+            1,
+            format!("home {home}/missing is not a directory"),
+        ),
+        (
+            format!("\n\nbob:plaintext:{home}:ro\n"),
+            3,
+            "hash must be a $1$, $5$ or $6$ crypt string (openssl passwd -6)".into(),
+        ),
+        (
+            format!("{good}alice:{hash}:{home}:ro\n"),
+            2,
+            "user alice appears twice".into(),
+        ),
+    ];
+    for (i, (text, line, msg)) in cases.iter().enumerate() {
+        let f = d.write(&format!("users-{i}"), text.as_bytes());
+        let e = config_error(&["--users", f.to_str().unwrap()]);
+        assert_eq!(e, format!("edgeftpd: {}:{line}: {msg}", f.display()));
+    }
+}
+
+#[test]
+fn empty_reversed_or_privileged_port_ranges_are_refused() {
+    let d = dir();
+    let root = d.path().to_str().unwrap();
+    for r in [
+        "50099-50000",
+        "",
+        "-",
+        "50000-",
+        "5000",
+        "100-200",
+        "0-0",
+        "a-b",
+    ] {
+        let e = config_error(&["--anonymous", "--root", root, "--pasv-ports", r]);
+        assert_eq!(
+            e,
+            format!(
+                "edgeftpd: --pasv-ports {r}: expected MIN-MAX with 1024 <= MIN <= MAX <= 65535"
+            )
+        );
+    }
+}
+
+#[test]
+fn bad_numbers_and_addresses_are_refused() {
+    let d = dir();
+    let root = d.path().to_str().unwrap();
+    let base = ["--anonymous", "--root", root];
+    let with = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        config_error(&a)
+    };
+    for flag in [
+        "--max-clients",
+        "--max-per-ip",
+        "--idle-timeout",
+        "--data-timeout",
+    ] {
+        for v in ["0", "x", "-1"] {
+            assert_eq!(
+                with(&[flag, v]),
+                format!("edgeftpd: {flag} {v}: expected a whole number from 1 to 1000000")
+            );
+        }
+    }
+    assert_eq!(
+        with(&["--listen", "nowhere"]),
+        "edgeftpd: --listen nowhere: expected ADDR:PORT, such as 0.0.0.0:21 or [::]:21"
+    );
+    assert_eq!(
+        with(&["--pasv-address", "not-an-ip"]),
+        "edgeftpd: --pasv-address not-an-ip: not an IP address"
+    );
+    assert_eq!(
+        with(&["--pasv-address", "::1"]),
+        "edgeftpd: --pasv-address: PASV can only advertise an IPv4 address"
+    );
+}
+
+#[test]
+fn nobody_able_to_log_in_is_refused() {
+    let e = config_error(&[]);
+    assert_eq!(
+        e,
+        "edgeftpd: nobody can log in: give --anonymous, --users FILE, or both"
+    );
+    let d = dir();
+    let e = config_error(&["--write", "--root", d.path().to_str().unwrap()]);
+    assert_eq!(
+        e,
+        "edgeftpd: --write needs --anonymous (it applies to anonymous users)"
+    );
+}
+
+#[test]
+fn address_in_use_exits_2() {
+    let d = dir();
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = held.local_addr().unwrap().to_string();
+    let out = run(&[
+        "--listen",
+        &listen,
+        "--anonymous",
+        "--root",
+        d.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("edgeftpd: --listen {listen}: ")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_lists_every_flag_and_exits_0() {
+    let out = run(&["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--listen",
+        "--root",
+        "--anonymous",
+        "--write",
+        "--users",
+        "--pasv-ports",
+        "--pasv-address",
+        "--max-clients",
+        "--max-per-ip",
+        "--idle-timeout",
+        "--data-timeout",
+        "--inetd",
+        "--help",
+        "--version",
+    ] {
+        assert!(text.contains(flag), "--help lacks {flag}:\n{text}");
+    }
+}
+
+#[test]
+fn version_prints_name_and_version() {
+    let out = run(&["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("edgeftpd {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn inetd_without_a_socket_exits_2() {
+    let d = dir();
+    let out = run(&[
+        "--inetd",
+        "--anonymous",
+        "--root",
+        d.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--inetd"), "{stderr}");
+}

@@ -1,0 +1,392 @@
+//! Protocol conformance, listings and names: LIST `ls -l` lines byte for byte (mode, links,
+//! owner, group, size, `Mon dd HH:MM` within six months and `Mon dd  YYYY` otherwise,
+//! `name -> target` for symlinks), LIST options ignored, LIST of a file, NLST, MLSD/MLST
+//! facts, STAT with a path over the control connection, names that are not UTF-8 listed and
+//! retrieved by their exact bytes, and UTF-8 names after `OPTS UTF8 ON`.
+mod support;
+use support::*;
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::Path;
+
+const OLD: &str = "2020-06-09 12:34:56 UTC";
+
+fn touch(p: &Path, when: &str) {
+    let (ok, _, err) = sh(&format!("touch -h -d '{when}' '{}'", p.display()));
+    assert!(ok, "touch: {err}");
+}
+
+fn chmod(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// The `ls -l` columns before the date, from the file's real metadata.
+fn cols(p: &Path, mode: &str) -> String {
+    let m = std::fs::symlink_metadata(p).unwrap();
+    format!(
+        "{mode} {:>4} {:<8} {:<8} {:>12}",
+        m.nlink(),
+        m.uid(),
+        m.gid(),
+        m.len()
+    )
+}
+
+/// `Mon dd HH:MM` for a recent time, by date(1), in UTC as the server shows times.
+fn recent_date(epoch: i64) -> String {
+    let (ok, out, _) = sh(&format!("date -u -d @{epoch} '+%b %e %H:%M'"));
+    assert!(ok);
+    out.trim_end_matches('\n').to_string()
+}
+
+/// A tree with known modes and times:
+/// old.txt (0644, 2020), new.bin (0600, two days ago), sub/ (0755, 2020) with inner.txt,
+/// link -> sub/inner.txt (2020).
+fn tree() -> (TempDir, i64) {
+    let root = TempDir::new("listing");
+    root.write("old.txt", b"12345");
+    root.write("new.bin", &[7u8; 1000]);
+    root.write("sub/inner.txt", b"inner");
+    std::os::unix::fs::symlink("sub/inner.txt", root.join("link")).unwrap();
+    chmod(&root.join("old.txt"), 0o644);
+    chmod(&root.join("new.bin"), 0o600);
+    chmod(&root.join("sub"), 0o755);
+    chmod(&root.join("sub/inner.txt"), 0o444);
+    let recent = list_now() - 2 * 86400 - 3600;
+    touch(&root.join("old.txt"), OLD);
+    touch(&root.join("new.bin"), &format!("@{recent}"));
+    touch(&root.join("sub/inner.txt"), OLD);
+    touch(&root.join("sub"), OLD);
+    touch(&root.join("link"), OLD);
+    touch(root.path(), OLD);
+    (root, recent)
+}
+
+fn list_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+#[test]
+fn list_is_ls_l_byte_for_byte() {
+    let (root, recent) = tree();
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    let l = c.list("LIST");
+    let expected = format!(
+        "{} Jun  9  2020 link -> sub/inner.txt\r\n\
+         {} {} new.bin\r\n\
+         {} Jun  9  2020 old.txt\r\n\
+         {} Jun  9  2020 sub\r\n",
+        cols(&root.join("link"), "lrwxrwxrwx"),
+        cols(&root.join("new.bin"), "-rw-------"),
+        recent_date(recent),
+        cols(&root.join("old.txt"), "-rw-r--r--"),
+        cols(&root.join("sub"), "drwxr-xr-x"),
+    );
+    assert_eq!(l, expected);
+    // The size column of the link is the length of its target, as ls shows it.
+    assert!(l.starts_with("lrwxrwxrwx "));
+    assert!(cols(&root.join("link"), "l").ends_with(" 13"));
+}
+
+#[test]
+fn list_options_are_ignored() {
+    let (root, _) = tree();
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    let plain = c.list("LIST");
+    for opt in ["LIST -a", "LIST -l", "LIST -la", "LIST -aL", "list -a -l"] {
+        assert_eq!(c.list(opt), plain, "{opt}");
+    }
+    let sub = c.list("LIST sub");
+    assert_eq!(
+        sub,
+        format!(
+            "{} Jun  9  2020 inner.txt\r\n",
+            cols(&root.join("sub/inner.txt"), "-r--r--r--")
+        )
+    );
+    assert_eq!(c.list("LIST -la sub"), sub);
+    assert_eq!(c.list("LIST /sub/"), sub);
+}
+
+#[test]
+fn list_of_a_file_lists_that_file() {
+    let (root, _) = tree();
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    let old = cols(&root.join("old.txt"), "-rw-r--r--");
+    assert_eq!(
+        c.list("LIST old.txt"),
+        format!("{old} Jun  9  2020 old.txt\r\n")
+    );
+    assert_eq!(
+        c.list("LIST -l old.txt"),
+        format!("{old} Jun  9  2020 old.txt\r\n")
+    );
+    assert_eq!(
+        c.list("LIST sub/inner.txt"),
+        format!(
+            "{} Jun  9  2020 sub/inner.txt\r\n",
+            cols(&root.join("sub/inner.txt"), "-r--r--r--")
+        )
+    );
+    // Missing: 550 before any data connection is used.
+    let (_, first, _) = c.get("LIST nothing");
+    assert_eq!(first, "550 No such file or directory.\r\n");
+    assert_eq!(c.cmd("NOOP"), "200 NOOP ok.\r\n");
+}
+
+#[test]
+fn list_dates_switch_to_the_year_after_six_months() {
+    let root = TempDir::new("dates");
+    let now = list_now();
+    let cases = [
+        ("a-hour-ago", now - 3600, true),
+        ("five-months", now - 150 * 86400, true),
+        ("seven-months", now - 210 * 86400, false),
+        ("years-ago", 946_771_200, false), // 2000-01-02
+        ("next-year", now + 400 * 86400, false),
+    ];
+    for (name, t, _) in cases {
+        chmod(&root.write(name, b"x"), 0o644);
+        touch(&root.join(name), &format!("@{t}"));
+    }
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    let l = c.list("LIST");
+    for (name, t, recent) in cases {
+        let date = if recent {
+            recent_date(t)
+        } else {
+            let (_, out, _) = sh(&format!("date -u -d @{t} '+%b %e  %Y'"));
+            out.trim_end().to_string()
+        };
+        let line = format!("{} {date} {name}\r\n", cols(&root.join(name), "-rw-r--r--"));
+        assert!(l.contains(&line), "{name}: want {line:?} in\n{l}");
+    }
+}
+
+#[test]
+fn nlst_is_names_only() {
+    let (root, _) = tree();
+    // A stale temporary upload file is never listed.
+    root.write(".edgeftpd-upload.1.2", b"partial");
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    assert_eq!(c.list("NLST"), "link\r\nnew.bin\r\nold.txt\r\nsub\r\n");
+    assert_eq!(c.list("NLST -l"), "link\r\nnew.bin\r\nold.txt\r\nsub\r\n");
+    assert_eq!(c.list("NLST sub"), "sub/inner.txt\r\n");
+    assert_eq!(c.list("NLST old.txt"), "old.txt\r\n");
+    assert!(!c.list("LIST").contains("edgeftpd-upload"));
+}
+
+#[test]
+fn mlsd_and_mlst_facts() {
+    let (root, _) = tree();
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    let uniq = |p: &Path| {
+        let m = std::fs::metadata(p).unwrap();
+        format!("{:x}U{:x}", m.dev(), m.ino())
+    };
+    let new_mod = {
+        let t = std::fs::metadata(root.join("new.bin")).unwrap().mtime();
+        let (_, out, _) = sh(&format!("date -u -d @{t} +%Y%m%d%H%M%S"));
+        out.trim().to_string()
+    };
+    let expected = format!(
+        "type=cdir;modify=20200609123456;perm=el;unique={}; .\r\n\
+         type=file;size=5;modify=20200609123456;perm=r;unique={}; link\r\n\
+         type=file;size=1000;modify={new_mod};perm=r;unique={}; new.bin\r\n\
+         type=file;size=5;modify=20200609123456;perm=r;unique={}; old.txt\r\n\
+         type=dir;modify=20200609123456;perm=el;unique={}; sub\r\n",
+        uniq(root.path()),
+        uniq(&root.join("sub/inner.txt")),
+        uniq(&root.join("new.bin")),
+        uniq(&root.join("old.txt")),
+        uniq(&root.join("sub")),
+    );
+    assert_eq!(c.list("MLSD"), expected);
+    assert_eq!(c.list("MLSD /"), expected);
+    // MLSD of a file is an error; MLST describes one object on the control connection.
+    let (_, first, _) = c.get("MLSD old.txt");
+    assert_eq!(first, "501 MLSD needs a directory; use MLST.\r\n");
+    assert_eq!(
+        c.cmd("MLST sub/inner.txt"),
+        format!(
+            "250-Listing\r\n type=file;size=5;modify=20200609123456;perm=r;unique={}; \
+             /sub/inner.txt\r\n250 End\r\n",
+            uniq(&root.join("sub/inner.txt"))
+        )
+    );
+    // FEAT advertises exactly these facts.
+    assert!(
+        c.cmd("FEAT")
+            .contains("\r\n MLST type*;size*;modify*;perm*;unique*;\r\n")
+    );
+}
+
+#[test]
+fn mlsd_perm_fact_follows_write_access() {
+    let (root, _) = tree();
+    let srv = Server::anon_rw(root.path());
+    let mut c = srv.anon_client();
+    let l = c.list("MLSD");
+    assert!(
+        l.starts_with("type=cdir;modify=20200609123456;perm=flcdmpe;"),
+        "{l}"
+    );
+    assert!(
+        l.contains(";perm=adfrw;") && l.contains("type=dir;modify=20200609123456;perm=flcdmpe;")
+    );
+}
+
+#[test]
+fn stat_with_a_path_lists_over_the_control_connection() {
+    let (root, _) = tree();
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    let old = cols(&root.join("old.txt"), "-rw-r--r--");
+    assert_eq!(
+        c.cmd("STAT old.txt"),
+        format!("213-Status follows:\r\n {old} Jun  9  2020 old.txt\r\n213 End of status\r\n")
+    );
+    let inner = cols(&root.join("sub/inner.txt"), "-r--r--r--");
+    let dir =
+        format!("212-Status follows:\r\n {inner} Jun  9  2020 inner.txt\r\n212 End of status\r\n");
+    assert_eq!(c.cmd("STAT sub"), dir);
+    assert_eq!(c.cmd("STAT -la sub"), dir);
+    assert_eq!(c.cmd("STAT missing"), "550 No such file or directory.\r\n");
+    // The directory form matches LIST line for line (each with a leading space).
+    let list = c.list("LIST");
+    let stat = c.cmd("STAT /");
+    let body: String = list.lines().map(|l| format!(" {l}\r\n")).collect();
+    assert_eq!(
+        stat,
+        format!("212-Status follows:\r\n{body}212 End of status\r\n")
+    );
+}
+
+#[test]
+fn stat_listing_cannot_end_the_reply_early() {
+    // A name that looks like the closing line of a multi-line reply.
+    let root = TempDir::new("statname");
+    root.write("212 End of status", b"x");
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    let r = c.cmd("STAT /");
+    assert!(
+        r.ends_with(" 212 End of status\r\n212 End of status\r\n"),
+        "{r}"
+    );
+    assert_eq!(c.cmd("NOOP"), "200 NOOP ok.\r\n");
+}
+
+#[test]
+fn names_that_are_not_utf8_are_bytes_end_to_end() {
+    let root = TempDir::new("latin1");
+    let name: &[u8] = b"caf\xe9 \xff\xfe.txt";
+    std::fs::write(root.path().join(OsStr::from_bytes(name)), b"latin-1 bytes").unwrap();
+    std::fs::create_dir(root.path().join(OsStr::from_bytes(b"r\xe9p"))).unwrap();
+    let srv = Server::anon_rw(root.path());
+    let mut c = srv.anon_client();
+    c.expect("TYPE I", 200);
+    // NLST gives the exact bytes (IAC in a data connection is not doubled).
+    let (data, _, last) = c.get("NLST");
+    assert!(last.starts_with("226"));
+    assert_eq!(data, b"caf\xe9 \xff\xfe.txt\r\nr\xe9p\r\n");
+    let (data, _, _) = c.get("LIST");
+    assert!(
+        data.windows(name.len() + 2)
+            .any(|w| w == [name, b"\r\n"].concat().as_slice()),
+        "{}",
+        String::from_utf8_lossy(&data)
+    );
+    // On the control connection 0xFF must be sent as IAC IAC.
+    let (data, first, last) = c.get_bytes(b"RETR caf\xe9 \xff\xff\xfe.txt");
+    assert!(first.starts_with("150 "), "{first}");
+    assert!(last.starts_with("226 "), "{last}");
+    assert_eq!(data, b"latin-1 bytes");
+    assert_eq!(c.cmd_bytes(b"SIZE caf\xe9 \xff\xff\xfe.txt"), "213 13\r\n");
+    assert_eq!(
+        c.cmd_bytes(b"CWD r\xe9p"),
+        "250 Directory successfully changed.\r\n"
+    );
+    c.send_raw(b"PWD\r\n");
+    assert_eq!(
+        c.reply_bytes(),
+        b"257 \"/r\xe9p\" is the current directory.\r\n"
+    );
+    // Upload and mkdir with such names create exactly those bytes.
+    let mut d = c.epsv();
+    c.send_raw(b"STOR n\xe4me\r\n");
+    assert!(c.reply().starts_with("150 "));
+    std::io::Write::write_all(&mut d, b"up").unwrap();
+    drop(d);
+    assert!(c.reply().starts_with("226 "));
+    assert_eq!(
+        std::fs::read(root.path().join(OsStr::from_bytes(b"r\xe9p/n\xe4me"))).unwrap(),
+        b"up"
+    );
+    c.send_raw(b"MKD d\xf6r\r\n");
+    assert_eq!(c.reply_bytes(), b"257 \"/r\xe9p/d\xf6r\" created.\r\n");
+    assert!(
+        root.path()
+            .join(OsStr::from_bytes(b"r\xe9p/d\xf6r"))
+            .is_dir()
+    );
+}
+
+#[test]
+fn utf8_names_work_with_opts_utf8_on() {
+    let root = TempDir::new("utf8");
+    root.write("grüße.txt", "grüße".as_bytes());
+    let srv = Server::anon_rw(root.path());
+    let mut c = srv.anon_client();
+    assert_eq!(c.cmd("OPTS UTF8 ON"), "200 Always in UTF8 mode.\r\n");
+    assert!(c.cmd("FEAT").contains("\r\n UTF8\r\n"));
+    assert_eq!(c.retr("grüße.txt"), "grüße".as_bytes());
+    assert_eq!(c.cmd("MKD 日本語"), "257 \"/日本語\" created.\r\n");
+    assert_eq!(
+        c.cmd("CWD 日本語"),
+        "250 Directory successfully changed.\r\n"
+    );
+    assert_eq!(
+        c.cmd("PWD"),
+        "257 \"/日本語\" is the current directory.\r\n"
+    );
+    let (first, last) = c.put("STOR ファイル.txt", "内容".as_bytes());
+    assert!(first.starts_with("150 ") && last.starts_with("226 "));
+    assert_eq!(c.list("NLST"), "ファイル.txt\r\n");
+    assert_eq!(
+        std::fs::read(root.join("日本語/ファイル.txt")).unwrap(),
+        "内容".as_bytes()
+    );
+    assert!(c.list("LIST /").contains(" grüße.txt\r\n"));
+    assert_eq!(c.cmd("SIZE /grüße.txt"), "213 7\r\n");
+}
+
+// wget sends `LIST -a`, ncftp `LIST -a ./dir`: options then a path, which may hold spaces.
+#[test]
+fn list_paths_with_spaces_after_options() {
+    let root = TempDir::new("spaces");
+    root.write("my dir/a file.txt", b"x");
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    assert_eq!(c.list("NLST my dir"), "my dir/a file.txt\r\n");
+    let plain = c.list("LIST my dir");
+    assert!(plain.ends_with(" a file.txt\r\n"), "{plain}");
+    assert_eq!(c.list("LIST -a my dir"), plain);
+    assert_eq!(c.list("LIST -la ./my dir"), plain);
+    assert_eq!(c.retr("my dir/a file.txt"), b"x");
+    assert_eq!(
+        c.cmd("SIZE  my dir/a file.txt"),
+        "550 No such file or directory.\r\n"
+    );
+}

@@ -1,13 +1,14 @@
 # bench/bench.mk — `make bench`: edgeftpd vs vsftpd vs pure-ftpd on loopback
 # (figures, not tests). Included by the top Makefile. See bench/README.md.
-#   make bench                  full run (~10 min on 2 cores)
+#   make bench                  full run (~6 min on 2 cores)
 #   make bench BENCH_QUICK=1    short run (fewer runs, 256 MiB file, 2 s session runs)
 #   make bench BENCH_SERVERS="vsftpd pure-ftpd"   peers only (skips the edgeftpd build)
 #   make bench-setup            only install the peers into bench/peers/
 # Other knobs (environment or make variables): BENCH_RUNS, BENCH_BIG_RUNS,
 # BENCH_BIG_MB, BENCH_SESSION_SECS, BENCH_CLIENTS, BENCH_IDLE_SESSIONS,
 # BENCH_MEM_RUNS, BENCH_LIST_ENTRIES, BENCH_LIST_RUNS, BENCH_WORKLOADS,
-# BENCH_PORT_BASE, BENCH_RUST_LOG, BENCH_VSFTPD_ISOLATE_NETWORK.
+# BENCH_PORT_BASE, BENCH_RUST_LOG, BENCH_EDGEFTPD_ARGS, EDGEFTPD_BIN,
+# BENCH_VSFTPD_ISOLATE_NETWORK.
 
 BENCH_SERVERS ?= edgeftpd vsftpd pure-ftpd
 export BENCH_SERVERS

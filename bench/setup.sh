@@ -27,9 +27,6 @@ apt_update_once() {
 # because a fresh machine's package lists may be missing or stale.
 download() {  # download PKG... into $PEERS/debs
     mkdir -p "$PEERS/debs"
-    # apt's sandbox user _apt cannot write into a root-owned 0700 tree; chmod the
-    # download dir so the download is not "performed unsandboxed" noisily.
-    chmod 0777 "$PEERS/debs" 2>/dev/null || true
     ( cd "$PEERS/debs" && { apt-get download -q "$@" 2>/dev/null \
         || { apt_update_once && apt-get download -q "$@"; }; } )
 }

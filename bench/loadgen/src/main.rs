@@ -45,7 +45,9 @@ struct Ctrl {
 fn is_loopback(ip: &IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
     }
 }
 
@@ -56,7 +58,9 @@ fn resolve(addr: &str) -> Res<SocketAddr> {
         .next()
         .ok_or_else(|| format!("address {addr} resolves to nothing"))?;
     if !is_loopback(&sa.ip()) {
-        return Err(format!("refusing non-loopback address {sa}: benchmarks stay on loopback"));
+        return Err(format!(
+            "refusing non-loopback address {sa}: benchmarks stay on loopback"
+        ));
     }
     Ok(sa)
 }
@@ -72,14 +76,20 @@ fn connect(sa: &SocketAddr) -> Res<TcpStream> {
 impl Ctrl {
     fn open(sa: &SocketAddr) -> Res<Ctrl> {
         let s = connect(sa)?;
-        let mut c = Ctrl { rd: BufReader::with_capacity(4096, s), peer: sa.ip() };
+        let mut c = Ctrl {
+            rd: BufReader::with_capacity(4096, s),
+            peer: sa.ip(),
+        };
         c.expect(&[220], "greeting")?;
         Ok(c)
     }
 
     fn read_line(&mut self) -> Res<String> {
         let mut line = String::new();
-        let n = self.rd.read_line(&mut line).map_err(|e| format!("read reply: {e}"))?;
+        let n = self
+            .rd
+            .read_line(&mut line)
+            .map_err(|e| format!("read reply: {e}"))?;
         if n == 0 {
             return Err("control connection closed by server".into());
         }
@@ -104,7 +114,10 @@ impl Ctrl {
                 }
             }
         }
-        Ok(Reply { code, text: text.trim_end().to_string() })
+        Ok(Reply {
+            code,
+            text: text.trim_end().to_string(),
+        })
     }
 
     fn expect(&mut self, codes: &[u32], what: &str) -> Res<Reply> {
@@ -118,7 +131,8 @@ impl Ctrl {
 
     fn send(&mut self, cmd: &str) -> Res<()> {
         let s = self.rd.get_mut();
-        s.write_all(format!("{cmd}\r\n").as_bytes()).map_err(|e| format!("send {cmd}: {e}"))
+        s.write_all(format!("{cmd}\r\n").as_bytes())
+            .map_err(|e| format!("send {cmd}: {e}"))
     }
 
     fn cmd(&mut self, cmd: &str, codes: &[u32]) -> Res<Reply> {
@@ -139,8 +153,14 @@ impl Ctrl {
     /// for its port, so a data connection can never leave loopback).
     fn pasv(&mut self) -> Res<TcpStream> {
         let r = self.cmd("PASV", &[227])?;
-        let open = r.text.find('(').ok_or_else(|| format!("227 without '(': {}", r.text))?;
-        let close = r.text[open..].find(')').ok_or_else(|| format!("227 without ')': {}", r.text))? + open;
+        let open = r
+            .text
+            .find('(')
+            .ok_or_else(|| format!("227 without '(': {}", r.text))?;
+        let close = r.text[open..]
+            .find(')')
+            .ok_or_else(|| format!("227 without ')': {}", r.text))?
+            + open;
         let nums: Vec<u32> = r.text[open + 1..close]
             .split(',')
             .map(|x| x.trim().parse::<u32>())
@@ -275,7 +295,12 @@ fn mode_sessions(a: &Args, sa: SocketAddr) -> Res<()> {
     let deadline = start + Duration::from_secs_f64(a.duration);
     let mut hs = Vec::new();
     for _ in 0..a.clients {
-        let (done, errors, stop, first_err) = (done.clone(), errors.clone(), stop.clone(), first_err.clone());
+        let (done, errors, stop, first_err) = (
+            done.clone(),
+            errors.clone(),
+            stop.clone(),
+            first_err.clone(),
+        );
         let path = a.path.clone();
         let expect = a.expect;
         hs.push(thread::spawn(move || {
@@ -306,7 +331,10 @@ fn mode_sessions(a: &Args, sa: SocketAddr) -> Res<()> {
     if let Some(msg) = first_err.lock().unwrap().as_ref() {
         eprintln!("loadgen: {e} failed sessions; first error: {msg}");
     }
-    println!("sessions={d} errors={e} seconds={secs:.3} rate={:.1}", d as f64 / secs);
+    println!(
+        "sessions={d} errors={e} seconds={secs:.3} rate={:.1}",
+        d as f64 / secs
+    );
     Ok(())
 }
 

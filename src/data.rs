@@ -197,7 +197,7 @@ impl Transfer<'_> {
     /// Sends a file from `offset`. Binary: sendfile in chunks; ASCII: LF becomes CRLF.
     pub fn send_file(&mut self, file: &mut File, offset: u64, ascii: bool) -> Outcome {
         if ascii {
-            return self.send_ascii(file, offset);
+            return self.send_buffered(file, offset, true);
         }
         let mut off = offset;
         loop {
@@ -212,7 +212,7 @@ impl Transfer<'_> {
                 Err(rustix::io::Errno::AGAIN) => return Outcome::TimedOut,
                 // Some file systems can't sendfile: copy through a buffer instead.
                 Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) if self.bytes == 0 => {
-                    return self.send_copy(file, off);
+                    return self.send_buffered(file, off, false);
                 }
                 Err(e @ (rustix::io::Errno::IO | rustix::io::Errno::NOMEM)) => {
                     return Outcome::LocalError(e.into());
@@ -222,32 +222,14 @@ impl Transfer<'_> {
         }
     }
 
-    fn send_copy(&mut self, file: &mut File, offset: u64) -> Outcome {
-        use std::io::{Seek, SeekFrom};
-        if let Err(e) = file.seek(SeekFrom::Start(offset)) {
-            return Outcome::LocalError(e);
-        }
-        let mut buf = vec![0u8; limits::RECV_BUF];
-        loop {
-            let n = match file.read(&mut buf) {
-                Ok(0) => return Outcome::Complete,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Outcome::LocalError(e),
-            };
-            if let Some(o) = self.write_all(&buf[..n]) {
-                return o;
-            }
-        }
-    }
-
-    fn send_ascii(&mut self, file: &mut File, offset: u64) -> Outcome {
+    /// Sends through a buffer: ASCII mode (LF becomes CRLF), or binary where sendfile can't.
+    fn send_buffered(&mut self, file: &mut File, offset: u64, ascii: bool) -> Outcome {
         use std::io::{Seek, SeekFrom};
         if let Err(e) = file.seek(SeekFrom::Start(offset)) {
             return Outcome::LocalError(e);
         }
         let mut buf = vec![0u8; limits::RECV_BUF / 2];
-        let mut out = Vec::with_capacity(limits::RECV_BUF);
+        let mut out = Vec::new();
         let mut prev_cr = false;
         loop {
             let n = match file.read(&mut buf) {
@@ -256,9 +238,14 @@ impl Transfer<'_> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Outcome::LocalError(e),
             };
-            out.clear();
-            prev_cr = to_crlf(&buf[..n], &mut out, prev_cr);
-            if let Some(o) = self.write_all(&out) {
+            let chunk = if ascii {
+                out.clear();
+                prev_cr = to_crlf(&buf[..n], &mut out, prev_cr);
+                &out[..]
+            } else {
+                &buf[..n]
+            };
+            if let Some(o) = self.write_all(chunk) {
                 return o;
             }
         }

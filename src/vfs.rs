@@ -321,14 +321,7 @@ impl Jail {
     pub fn open_read(&self, path: &VPath) -> io::Result<(File, Meta)> {
         let loc = self.resolve(path, true)?;
         let fd = Self::open_loc(&loc, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
-        let meta = Meta::from_stat(&rustix::fs::fstat(&fd)?);
-        match meta.kind {
-            Kind::File => {}
-            Kind::Dir => return Err(err(rustix::io::Errno::ISDIR)),
-            _ => return Err(not_regular()),
-        }
-        clear_nonblock(&fd)?;
-        Ok((File::from(fd), meta))
+        regular_file(fd)
     }
 
     /// Checks that the directory `path` may be entered, as chdir(2) would: the walk uses
@@ -358,14 +351,7 @@ impl Jail {
             flags |= OFlags::APPEND;
         }
         let fd = Self::open_loc(&loc, flags, Mode::from_bits_truncate(0o644))?;
-        let meta = Meta::from_stat(&rustix::fs::fstat(&fd)?);
-        match meta.kind {
-            Kind::File => {}
-            Kind::Dir => return Err(err(rustix::io::Errno::ISDIR)),
-            _ => return Err(not_regular()),
-        }
-        clear_nonblock(&fd)?;
-        Ok((File::from(fd), meta))
+        regular_file(fd)
     }
 
     /// Starts an atomic upload to `path`: a new temporary file in the same directory that
@@ -625,6 +611,19 @@ fn create_temp(dir: &OwnedFd) -> io::Result<(OwnedFd, CString)> {
         }
     }
     Err(err(rustix::io::Errno::EXIST))
+}
+
+/// Accepts a descriptor opened with `O_NONBLOCK` only if it is a regular file, then makes it
+/// blocking again. (A FIFO opened without `O_NONBLOCK` would have blocked the open itself.)
+fn regular_file(fd: OwnedFd) -> io::Result<(File, Meta)> {
+    let meta = Meta::from_stat(&rustix::fs::fstat(&fd)?);
+    match meta.kind {
+        Kind::File => {}
+        Kind::Dir => return Err(err(rustix::io::Errno::ISDIR)),
+        _ => return Err(not_regular()),
+    }
+    clear_nonblock(&fd)?;
+    Ok((File::from(fd), meta))
 }
 
 fn clear_nonblock(fd: &OwnedFd) -> io::Result<()> {

@@ -48,8 +48,9 @@ pub fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
 
 /// `YYYYMMDDHHMMSS` in UTC, as MDTM and MLSD's `modify` fact want it.
 pub fn timeval(secs: i64) -> String {
-    let (y, mo, d, h, mi, s) = civil(secs);
-    format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}")
+    let mut out = Vec::with_capacity(14);
+    push_timeval(&mut out, secs);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Seconds since the epoch, now.
@@ -92,27 +93,88 @@ fn mode_string(m: &Meta) -> [u8; 10] {
     s
 }
 
+/// Appends `n` in decimal, padded with spaces to `width` (right-aligned, or left-aligned
+/// when `left`). Listings format tens of thousands of numbers: this is the hot path of LIST,
+/// and `core::fmt` with padding costs several times more.
+fn push_num(out: &mut Vec<u8>, n: u64, width: usize, left: bool) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    let len = digits.len() - i;
+    let pad = width.saturating_sub(len);
+    if !left {
+        out.resize(out.len() + pad, b' ');
+    }
+    out.extend_from_slice(&digits[i..]);
+    if left {
+        out.resize(out.len() + pad, b' ');
+    }
+}
+
+/// Appends `n` as exactly `width` digits with leading zeros (`n` < 10^width).
+fn push_zero_padded(out: &mut Vec<u8>, n: u64, width: u32) {
+    let mut div = 10u64.pow(width - 1);
+    while div > 0 {
+        out.push(b'0' + (n / div % 10) as u8);
+        div /= 10;
+    }
+}
+
+fn push_hex(out: &mut Vec<u8>, n: u64) {
+    let mut started = false;
+    for shift in (0..16).rev() {
+        let d = ((n >> (shift * 4)) & 0xf) as u8;
+        if d != 0 || started || shift == 0 {
+            started = true;
+            out.push(b"0123456789abcdef"[d as usize]);
+        }
+    }
+}
+
+/// `YYYYMMDDHHMMSS` appended to `out`.
+fn push_timeval(out: &mut Vec<u8>, secs: i64) {
+    let (y, mo, d, h, mi, s) = civil(secs);
+    push_zero_padded(out, y.clamp(0, 9999) as u64, 4);
+    for v in [mo, d, h, mi, s] {
+        push_zero_padded(out, u64::from(v), 2);
+    }
+}
+
 /// One `ls -l` line (with CRLF), as every client's LIST parser expects:
 /// `-rw-r--r--    1 0        0            1048576 Nov 21 16:00 big.bin`.
 pub fn ls_line(out: &mut Vec<u8>, name: &[u8], m: &Meta, link: Option<&[u8]>, now: i64) {
-    use std::io::Write;
     let (y, mo, d, h, mi, _) = civil(m.mtime);
     out.extend_from_slice(&mode_string(m));
-    let _ = write!(
-        out,
-        " {:>4} {:<8} {:<8} {:>12} {} {:>2} ",
-        m.nlink,
-        m.uid,
-        m.gid,
-        m.size,
-        MONTHS[(mo - 1) as usize],
-        d
-    );
+    out.push(b' ');
+    push_num(out, m.nlink, 4, false);
+    out.push(b' ');
+    push_num(out, u64::from(m.uid), 8, true);
+    out.push(b' ');
+    push_num(out, u64::from(m.gid), 8, true);
+    out.push(b' ');
+    push_num(out, m.size, 12, false);
+    out.push(b' ');
+    out.extend_from_slice(MONTHS[(mo - 1) as usize].as_bytes());
+    out.push(b' ');
+    push_num(out, u64::from(d), 2, false);
+    out.push(b' ');
     if m.mtime > now - SIX_MONTHS && m.mtime <= now + 3600 {
-        let _ = write!(out, "{h:02}:{mi:02} ");
+        push_zero_padded(out, u64::from(h), 2);
+        out.push(b':');
+        push_zero_padded(out, u64::from(mi), 2);
     } else {
-        let _ = write!(out, " {y:4} ");
+        out.push(b' ');
+        push_num(out, y.max(0) as u64, 4, false);
     }
+    out.push(b' ');
     out.extend_from_slice(name);
     if let Some(t) = link {
         out.extend_from_slice(b" -> ");
@@ -124,31 +186,34 @@ pub fn ls_line(out: &mut Vec<u8>, name: &[u8], m: &Meta, link: Option<&[u8]>, no
 /// MLSD/MLST facts followed by one space (RFC 3659 section 7): the caller appends the name.
 /// `kind` may differ from `m.kind` for a symlink whose target was looked up.
 pub fn facts(out: &mut Vec<u8>, m: &Meta, cdir: bool, writable: bool) {
-    use std::io::Write;
-    let ty = match m.kind {
-        _ if cdir => "cdir",
-        Kind::Dir => "dir",
-        Kind::File => "file",
-        Kind::Symlink => "OS.unix=symlink",
-        Kind::Other => "OS.unix=special",
+    let ty: &[u8] = match m.kind {
+        _ if cdir => b"cdir",
+        Kind::Dir => b"dir",
+        Kind::File => b"file",
+        Kind::Symlink => b"OS.unix=symlink",
+        Kind::Other => b"OS.unix=special",
     };
-    let perm = match (m.kind, writable) {
-        (Kind::Dir, true) => "flcdmpe",
-        (Kind::Dir, false) => "el",
-        (_, true) => "adfrw",
-        (_, false) => "r",
+    let perm: &[u8] = match (m.kind, writable) {
+        (Kind::Dir, true) => b"flcdmpe",
+        (Kind::Dir, false) => b"el",
+        (_, true) => b"adfrw",
+        (_, false) => b"r",
     };
-    let _ = write!(out, "type={ty};");
+    out.extend_from_slice(b"type=");
+    out.extend_from_slice(ty);
     if m.kind == Kind::File {
-        let _ = write!(out, "size={};", m.size);
+        out.extend_from_slice(b";size=");
+        push_num(out, m.size, 0, false);
     }
-    let _ = write!(
-        out,
-        "modify={};perm={perm};unique={:x}U{:x}; ",
-        timeval(m.mtime),
-        m.dev,
-        m.ino
-    );
+    out.extend_from_slice(b";modify=");
+    push_timeval(out, m.mtime);
+    out.extend_from_slice(b";perm=");
+    out.extend_from_slice(perm);
+    out.extend_from_slice(b";unique=");
+    push_hex(out, m.dev);
+    out.push(b'U');
+    push_hex(out, m.ino);
+    out.extend_from_slice(b"; ");
 }
 
 /// True when a name contains shell pattern characters.
@@ -221,8 +286,26 @@ fn class(pat: &[u8], c: u8) -> Option<(bool, usize)> {
 }
 
 /// The names of a directory, sorted bytewise, as NLST and every listing emit them.
-pub fn sort(entries: &mut [Entry]) {
-    entries.sort_unstable_by(|a, b| a.name.cmp(&b.name));
+/// Sorts small (key, index) pairs rather than the entries themselves: the first eight bytes
+/// of a name decide most comparisons without touching the name, and each entry moves once.
+pub fn sort(entries: &mut Vec<Entry>) {
+    let key = |name: &[u8]| {
+        let mut k = [0u8; 8];
+        let n = name.len().min(8);
+        k[..n].copy_from_slice(&name[..n]);
+        u64::from_be_bytes(k)
+    };
+    let mut order: Vec<(u64, u32)> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (key(&e.name), i as u32))
+        .collect();
+    order.sort_unstable_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| entries[a.1 as usize].name.cmp(&entries[b.1 as usize].name))
+    });
+    let mut slots: Vec<Option<Entry>> = std::mem::take(entries).into_iter().map(Some).collect();
+    entries.extend(order.iter().filter_map(|&(_, i)| slots[i as usize].take()));
 }
 
 #[cfg(test)]
@@ -307,6 +390,35 @@ mod tests {
         assert!(!glob_match(b"a*b", b"a"));
         let long = vec![b'a'; 5000];
         assert!(!glob_match(b"*a*a*a*a*a*a*b", &long));
+    }
+
+    #[test]
+    fn sorting_is_bytewise() {
+        let names: [&[u8]; 6] = [b"b", b"abcdefghZ", b"abcdefghA", b"a", b"", b"\xff"];
+        let mut v: Vec<Entry> = names
+            .iter()
+            .map(|n| Entry {
+                name: n.to_vec(),
+                meta: meta(Kind::File, 0, 0, 0),
+                link: None,
+            })
+            .collect();
+        sort(&mut v);
+        let got: Vec<&[u8]> = v.iter().map(|e| e.name.as_slice()).collect();
+        let want: [&[u8]; 6] = [b"", b"a", b"abcdefghA", b"abcdefghZ", b"b", b"\xff"];
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn numbers() {
+        let mut o = Vec::new();
+        push_num(&mut o, 0, 4, false);
+        push_num(&mut o, 42, 8, true);
+        push_num(&mut o, u64::MAX, 4, false);
+        o.push(b'|');
+        push_hex(&mut o, 0);
+        push_hex(&mut o, 0xfe00);
+        assert_eq!(o, b"   042      18446744073709551615|0fe00");
     }
 
     #[test]

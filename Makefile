@@ -49,3 +49,4 @@ clean:
 
 -include cross/cross.mk
 -include bench/bench.mk
+-include fuzz/fuzz.mk

@@ -1,0 +1,338 @@
+#!/usr/bin/env bash
+# cross/build.sh — cross-builds edgeftpd for the routers' CPUs and checks the results.
+# The make targets in cross/cross.mk only call this script.
+#
+#   cross/build.sh setup              install what a fresh machine lacks, and only that:
+#                                     the nightly toolchain + rust-src (rustup), ziglang and
+#                                     cargo-zigbuild (PyPI), qemu-user-static (Debian)
+#   cross/build.sh build [TRIPLE...]  build dist/edgeftpd-TRIPLE: static, stripped,
+#                                     size-optimised, panic=unwind; then check the budgets
+#   cross/build.sh size  [TRIPLE...]  print each binary's size; exit 1 if one is over budget
+#   cross/build.sh panic-check [TRIPLE...]
+#                                     build cross/panic-check the same way and run it under
+#                                     qemu: a panic in a thread must be caught (panic=unwind)
+#   cross/build.sh test  [TRIPLE...]  `cargo test` on the host against each dist binary,
+#                                     run under qemu (EDGEFTPD_BIN, EDGEFTPD_RUNNER)
+#   cross/build.sh bloat [TRIPLE...]  build unstripped (in $CROSS_TARGET_DIR-bloat) and show
+#                                     what costs the most: sections, crates, functions
+#
+# The targets, their qemu runners and size budgets are listed in cross/targets; no TRIPLE
+# means all of them (or those in $CROSS_TARGETS).
+#
+# How the binaries are made (one recipe for all four targets):
+#   cargo +nightly zigbuild --release -Z build-std=std,panic_unwind \
+#         -Z build-std-features=panic-unwind,optimize_for_size --target TRIPLE
+#   - build-std: mips/mipsel (tier 3) have no prebuilt std at all; for armv7/aarch64
+#     rebuilding std lets it be compiled with our size profile and LTO'd with the server
+#     (a threaded hello-world on aarch64: 382 KB with the prebuilt std, 166 KB like this).
+#   - build-std-features without the default `backtrace`: drops the backtrace symboliser
+#     (addr2line, gimli, miniz_oxide), the biggest single piece of std (mipsel hello-world
+#     526 KB -> 271 KB). Panics still unwind and print their message and location; a
+#     backtrace (RUST_BACKTRACE=1) is printed without symbol names.
+#   - panic-unwind: the server catches a panicking session thread (see Cargo.toml).
+#   - zig (cargo-zigbuild) is the C toolchain and linker, with its own musl and libunwind:
+#     no cross gcc needed. Hence -C link-self-contained=no (rustc ships no crt objects for
+#     the tier 3 targets).
+#   - -C relocation-model=static: plain static executables, not static-pie. On mips/mipsel
+#     the default static-pie binaries crash (SIGSEGV writing at the load address) as soon
+#     as a thread is spawned or a panic unwinds; non-PIC MIPS code is smaller too. The
+#     arm/aarch64 binaries were non-PIE already.
+#   - -A linker_messages: zig's harmless "unable to open library directory" warning.
+#
+# Settings (environment; cross/cross.mk passes its make variables through):
+#   CROSS_TARGETS     triples to work on (default: all in cross/targets)
+#   CROSS_TOOLCHAIN   rustup toolchain for the cross builds (default: nightly)
+#   CROSS_TARGET_DIR  cargo target dir of the cross builds (default: target/cross)
+#   CROSS_TESTS       test targets (tests/NAME.rs) for `test` (default: all: --tests)
+#   CROSS_TEST_ARGS   arguments for the test binaries (default: --test-threads=4)
+#   DIST              output folder (default: dist)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+TOOLCHAIN=${CROSS_TOOLCHAIN:-nightly}
+TARGET_DIR=${CROSS_TARGET_DIR:-target/cross}
+DIST=${DIST:-dist}
+TEST_ARGS=${CROSS_TEST_ARGS:---test-threads=4}
+# PyPI versions installed by `setup` when the tools are missing (the ones verified here).
+ZIGLANG_VERSION=${ZIGLANG_VERSION:-0.17.1}
+CARGO_ZIGBUILD_VERSION=${CARGO_ZIGBUILD_VERSION:-0.24.0}
+
+BUILD_STD=(-Z build-std=std,panic_unwind -Z build-std-features=panic-unwind,optimize_for_size)
+CROSS_RUSTFLAGS="-C link-self-contained=no -C relocation-model=static -A linker_messages"
+
+die() { echo "cross: $*" >&2; exit 1; }
+note() { echo "cross: $*" >&2; }
+
+# Sets ROWS to the rows of cross/targets ("triple runner budget") for the requested
+# triples (arguments, else $CROSS_TARGETS, else all).
+ROWS=()
+select_rows() {
+    local want=("$@") triple runner budget w hit
+    if [ ${#want[@]} -eq 0 ] && [ -n "${CROSS_TARGETS:-}" ]; then
+        read -r -a want <<<"$CROSS_TARGETS"
+    fi
+    for w in "${want[@]}"; do
+        grep -Eq "^[[:space:]]*$w[[:space:]]" cross/targets || die "$w is not in cross/targets"
+    done
+    ROWS=()
+    while read -r triple runner budget _; do
+        case $triple in '' | '#'*) continue ;; esac
+        [ -n "$runner" ] || die "cross/targets: no runner for $triple"
+        if [ ${#want[@]} -gt 0 ]; then
+            hit=no
+            for w in "${want[@]}"; do [ "$w" = "$triple" ] && hit=yes; done
+            [ $hit = yes ] || continue
+        fi
+        ROWS+=("$triple $runner ${budget:--}")
+    done <cross/targets
+    [ ${#ROWS[@]} -gt 0 ] || die "no targets selected"
+}
+
+# Directories where pip puts console scripts (so a fresh install is found without a new shell).
+add_pip_bins_to_path() {
+    local d
+    for d in "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null)" \
+        "$(python3 -c 'import site; print(site.USER_BASE)' 2>/dev/null)/bin"; do
+        if [ -d "$d" ] && [[ ":$PATH:" != *":$d:"* ]]; then PATH="$PATH:$d"; fi
+    done
+    export PATH
+}
+
+have_zig() { command -v zig >/dev/null 2>&1 || python3 -m ziglang version >/dev/null 2>&1; }
+
+host_triple() { rustc -vV | sed -n 's/^host: //p'; }
+
+have_toolchain() {
+    local name=$1
+    rustup toolchain list | awk '{print $1}' | grep -qx -e "$name" -e "$name-$(host_triple)"
+}
+
+# llvm-objcopy of the cross toolchain's llvm-tools component (knows every ELF machine).
+llvm_tool() { echo "$(rustup run "$TOOLCHAIN" rustc --print sysroot)/lib/rustlib/$(host_triple)/bin/$1"; }
+objcopy_path() { llvm_tool llvm-objcopy; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+cmd_setup() {
+    local t0=$SECONDS row
+    select_rows
+    command -v rustup >/dev/null || die "rustup is needed (https://rustup.rs)"
+
+    if have_toolchain "$TOOLCHAIN"; then
+        note "toolchain $TOOLCHAIN: present ($(rustup run "$TOOLCHAIN" rustc -V))"
+    else
+        note "installing toolchain $TOOLCHAIN (minimal profile, rust-src)"
+        rustup toolchain install "$TOOLCHAIN" --profile minimal --component rust-src
+    fi
+    local sysroot
+    sysroot=$(rustup run "$TOOLCHAIN" rustc --print sysroot)
+    if [ -f "$sysroot/lib/rustlib/src/rust/library/Cargo.lock" ]; then
+        note "rust-src for $TOOLCHAIN: present"
+    else
+        note "installing rust-src for $TOOLCHAIN"
+        rustup component add rust-src --toolchain "$TOOLCHAIN"
+    fi
+
+    if [ -x "$(objcopy_path)" ]; then
+        note "llvm-tools for $TOOLCHAIN: present"
+    else
+        note "installing llvm-tools for $TOOLCHAIN (llvm-objcopy, llvm-nm, llvm-size)"
+        rustup component add llvm-tools --toolchain "$TOOLCHAIN"
+    fi
+
+    add_pip_bins_to_path
+    if command -v cargo-zigbuild >/dev/null 2>&1 && have_zig; then
+        note "cargo-zigbuild and zig: present ($(cargo-zigbuild --version 2>/dev/null | head -n1))"
+    else
+        note "installing ziglang==$ZIGLANG_VERSION cargo-zigbuild==$CARGO_ZIGBUILD_VERSION from PyPI"
+        python3 -m pip install --quiet --disable-pip-version-check \
+            "ziglang==$ZIGLANG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION" ||
+            python3 -m pip install --quiet --disable-pip-version-check --user \
+                "ziglang==$ZIGLANG_VERSION" "cargo-zigbuild==$CARGO_ZIGBUILD_VERSION"
+        if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
+        hash -r
+        add_pip_bins_to_path
+        command -v cargo-zigbuild >/dev/null || die "cargo-zigbuild installed but not on PATH"
+        have_zig || die "ziglang installed but neither zig nor python3 -m ziglang works"
+    fi
+
+    local missing="" runner
+    for row in "${ROWS[@]}"; do
+        read -r _ runner _ <<<"$row"
+        command -v "$runner" >/dev/null 2>&1 || missing=yes
+    done
+    if [ -n "$missing" ]; then
+        note "installing qemu-user-static (Debian)"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static >/dev/null
+    else
+        note "qemu-user-static: present"
+    fi
+    for row in "${ROWS[@]}"; do
+        read -r _ runner _ <<<"$row"
+        command -v "$runner" >/dev/null 2>&1 || die "$runner still missing after setup"
+    done
+    note "setup done in $((SECONDS - t0)) s"
+}
+
+need_tools() {
+    add_pip_bins_to_path
+    have_toolchain "$TOOLCHAIN" || die "no $TOOLCHAIN toolchain: run make cross-setup"
+    command -v cargo-zigbuild >/dev/null 2>&1 || die "no cargo-zigbuild: run make cross-setup"
+    have_zig || die "no zig: run make cross-setup"
+    [ -x "$(objcopy_path)" ] || die "no llvm-objcopy (llvm-tools): run make cross-setup"
+}
+
+# zigbuild MANIFEST TRIPLE [cargo args...]: the one cross-build recipe (see the header).
+zigbuild() {
+    local manifest=$1 triple=$2
+    shift 2
+    RUSTFLAGS="$CROSS_RUSTFLAGS" cargo "+$TOOLCHAIN" zigbuild --release \
+        --manifest-path "$manifest" --target "$triple" --target-dir "$TARGET_DIR" \
+        "${BUILD_STD[@]}" "$@"
+}
+
+# Fails unless FILE is a statically linked (no interpreter, no dynamic section), stripped ELF.
+check_static() {
+    local f=$1
+    if ! command -v readelf >/dev/null 2>&1; then
+        note "readelf missing (binutils): not checking that $f is static and stripped"
+        return 0
+    fi
+    local ph sh
+    ph=$(readelf -lW "$f") || die "$f: not an ELF file"
+    sh=$(readelf -SW "$f")
+    if grep -Eq '^[[:space:]]*(INTERP|DYNAMIC)[[:space:]]' <<<"$ph"; then
+        die "$f is dynamically linked"
+    fi
+    if grep -Eq '\.(symtab|pdr|debug_[a-z]+)[[:space:]]' <<<"$sh"; then die "$f is not stripped"; fi
+}
+
+cmd_build() {
+    need_tools
+    local triple runner budget row t0=$SECONDS t
+    select_rows "$@"
+    mkdir -p "$DIST"
+    for row in "${ROWS[@]}"; do
+        read -r triple runner budget <<<"$row"
+        t=$SECONDS
+        note "building $triple"
+        zigbuild Cargo.toml "$triple" --bin edgeftpd
+        # The linker's --strip-all keeps non-allocated sections: drop the MIPS .pdr
+        # (procedure descriptors for old debuggers: 86 KiB, 15% of a mips binary) and
+        # .comment (linker versions). Nothing at run time reads them.
+        "$(objcopy_path)" --strip-all --remove-section=.pdr --remove-section=.comment \
+            "$TARGET_DIR/$triple/release/edgeftpd" "$DIST/edgeftpd-$triple.tmp"
+        chmod 0755 "$DIST/edgeftpd-$triple.tmp"
+        mv -f "$DIST/edgeftpd-$triple.tmp" "$DIST/edgeftpd-$triple"
+        check_static "$DIST/edgeftpd-$triple"
+        note "$DIST/edgeftpd-$triple: static, stripped ($((SECONDS - t)) s)"
+    done
+    note "cross build done in $((SECONDS - t0)) s"
+    cmd_size "$@"
+}
+
+cmd_size() {
+    local triple runner budget row f bytes over=0 verdict
+    select_rows "$@"
+    printf '%-42s %10s %9s  %s\n' binary bytes KiB budget
+    for row in "${ROWS[@]}"; do
+        read -r triple runner budget <<<"$row"
+        f="$DIST/edgeftpd-$triple"
+        if [ ! -f "$f" ]; then
+            printf '%-42s %10s %9s  %s\n' "edgeftpd-$triple" - - "not built (make cross)"
+            continue
+        fi
+        bytes=$(stat -c %s "$f")
+        if [ "$budget" = - ]; then
+            verdict="-"
+        elif [ "$bytes" -le $((budget * 1024)) ]; then
+            verdict="$budget KiB: ok"
+        else
+            verdict="$budget KiB: OVER BUDGET"
+            over=1
+        fi
+        printf '%-42s %10d %9s  %s\n' "edgeftpd-$triple" "$bytes" \
+            "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1024 }')" "$verdict"
+    done
+    [ $over = 0 ] || die "a binary is over its size budget (cross/targets)"
+}
+
+cmd_panic_check() {
+    need_tools
+    local triple runner budget row out failed=""
+    select_rows "$@"
+    for row in "${ROWS[@]}"; do
+        read -r triple runner budget <<<"$row"
+        command -v "$runner" >/dev/null 2>&1 || die "no $runner: run make cross-setup"
+        note "panic-check $triple"
+        zigbuild cross/panic-check/Cargo.toml "$triple"
+        if out=$("$runner" "$TARGET_DIR/$triple/release/panic-check" 2>/dev/null) &&
+            grep -qx 'panic-check: ok' <<<"$out"; then
+            note "$triple: a panicking thread was caught, the process went on"
+        else
+            echo "$out" >&2
+            note "$triple: FAILED: the panic was not caught"
+            failed="$failed $triple"
+        fi
+    done
+    [ -z "$failed" ] || die "panic=unwind does not work on:$failed"
+}
+
+cmd_test() {
+    local triple runner budget row bin failed="" sel=() t t0=$SECONDS
+    select_rows "$@"
+    if [ -n "${CROSS_TESTS:-}" ]; then
+        for t in $CROSS_TESTS; do sel+=(--test "$t"); done
+    else
+        sel=(--tests)
+    fi
+    local args=()
+    read -r -a args <<<"$TEST_ARGS"
+    for row in "${ROWS[@]}"; do
+        read -r triple runner budget <<<"$row"
+        bin="$ROOT/$DIST/edgeftpd-$triple"
+        [ -x "$bin" ] || die "$bin missing: run make cross first"
+        command -v "$runner" >/dev/null 2>&1 || die "no $runner: run make cross-setup"
+        "$runner" "$bin" --version >/dev/null || die "$runner $bin --version failed"
+        note "testing $triple under $runner: cargo test ${sel[*]} -- ${args[*]}"
+        t=$SECONDS
+        if EDGEFTPD_BIN="$bin" EDGEFTPD_RUNNER="$runner" cargo test "${sel[@]}" -- "${args[@]}"; then
+            note "$triple: tests passed ($((SECONDS - t)) s)"
+        else
+            note "$triple: tests FAILED ($((SECONDS - t)) s)"
+            failed="$failed $triple"
+        fi
+    done
+    note "cross tests done in $((SECONDS - t0)) s"
+    [ -z "$failed" ] || die "tests failed for:$failed"
+}
+
+cmd_bloat() {
+    need_tools
+    local triple runner budget row
+    select_rows "$@"
+    for row in "${ROWS[@]}"; do
+        read -r triple runner budget <<<"$row"
+        note "building $triple unstripped (in $TARGET_DIR-bloat) to see what costs the most"
+        CARGO_PROFILE_RELEASE_STRIP=false TARGET_DIR="$TARGET_DIR-bloat" \
+            zigbuild Cargo.toml "$triple" --bin edgeftpd
+        echo "=== $triple"
+        python3 cross/bloat.py "$(dirname "$(objcopy_path)")" \
+            "$TARGET_DIR-bloat/$triple/release/edgeftpd" "${BLOAT_TOP:-30}"
+    done
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case $cmd in
+setup) cmd_setup ;;
+build) cmd_build "$@" ;;
+size) cmd_size "$@" ;;
+panic-check) cmd_panic_check "$@" ;;
+test) cmd_test "$@" ;;
+bloat) cmd_bloat "$@" ;;
+*) die "usage: cross/build.sh setup | build | size | panic-check | test | bloat [TRIPLE...]" ;;
+esac

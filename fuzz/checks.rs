@@ -1,0 +1,346 @@
+//! The checks behind the fuzz targets, shared by the targets (fuzz/fuzz_targets/*.rs, run by
+//! cargo-fuzz on nightly) and by tests/fuzz_corpus.rs (which replays the stored corpus on
+//! stable, so CI catches a regression without nightly). Both include this file with `#[path]`.
+//!
+//! - [`check_parse`]: the command parser and the lexical path join never panic, and what they
+//!   return keeps its promises (path arguments byte-exact, normalised paths without `.`, `..`
+//!   or empty components, the pre-login verb check agreeing with the parsed command).
+//! - [`Fixture`] + [`check_jail`]: a small tree with symlinks pointing out of the root in every
+//!   way, and canaries outside; stat, lstat, open_read, open_dir + read_dir, mkdir + rmdir and
+//!   an uncommitted upload of any path never reach an object outside the root (every inode
+//!   they reach is one of the root's), never read a canary, and change nothing outside.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeSet, HashSet};
+use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, symlink};
+use std::path::{Path, PathBuf};
+
+use edgeftpd::command::{self, Command};
+use edgeftpd::config::limits;
+use edgeftpd::vfs::{Jail, VPath};
+
+/// What every file outside the root contains.
+pub const MARKER: &[u8] = b"EDGEFTPD-FUZZ-CANARY-OUTSIDE";
+
+// ---------------------------------------------------------------------------------------
+// The command parser and VPath::join
+
+/// Checks one control line (and the lexical path join on the same bytes).
+pub fn check_parse(data: &[u8]) {
+    let parsed = command::parse(data);
+    if let Ok(cmd) = &parsed {
+        // The login gate uses both; they must agree on every line that parses.
+        assert_eq!(
+            command::allowed_before_login(cmd),
+            command::verb_allowed_before_login(data),
+            "pre-login checks disagree on {data:?} ({cmd:?})"
+        );
+        check_command(data, cmd);
+    }
+    // Paths: the whole input, and (split at the first LF) a working directory and an argument.
+    check_join(&VPath::root(), data);
+    let (cwd, arg) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &data[..0]),
+    };
+    if let Ok(base) = VPath::root().join(cwd) {
+        check_vpath(&base);
+        check_join(&base, arg);
+    }
+}
+
+/// The argument after the verb and one space, as the parser sees it.
+fn argument(line: &[u8]) -> &[u8] {
+    match line.iter().position(|&b| b == b' ') {
+        Some(i) => &line[i + 1..],
+        None => &line[line.len()..],
+    }
+}
+
+fn check_command(line: &[u8], cmd: &Command) {
+    let arg = argument(line);
+    match cmd {
+        // Path arguments are passed on byte for byte (names are bytes; spaces count).
+        Command::Cwd(p)
+        | Command::Retr(p)
+        | Command::Stor(p)
+        | Command::Appe(p)
+        | Command::Size(p)
+        | Command::Mdtm(p)
+        | Command::Dele(p)
+        | Command::Rmd(p)
+        | Command::Mkd(p)
+        | Command::Rnfr(p)
+        | Command::Rnto(p) => {
+            assert!(!p.is_empty(), "empty path from {line:?}");
+            assert_eq!(p.as_slice(), arg, "path altered: {line:?}");
+        }
+        Command::Port(a) => assert!(a.is_ipv4(), "PORT gave {a} from {line:?}"),
+        Command::Rest(n) => {
+            let digits = arg.trim_ascii();
+            assert_eq!(
+                std::str::from_utf8(digits)
+                    .ok()
+                    .and_then(|s| s.parse().ok()),
+                Some(*n),
+                "REST {line:?}"
+            );
+        }
+        Command::Mfmt(_, p) | Command::SiteChmod(_, p) => assert!(!p.is_empty()),
+        _ => {}
+    }
+}
+
+fn check_join(base: &VPath, arg: &[u8]) {
+    match base.join(arg) {
+        Ok(p) => {
+            assert!(!arg.contains(&0), "NUL accepted in {arg:?}");
+            check_vpath(&p);
+            // Joining an absolute path ignores the base.
+            if arg.first() == Some(&b'/') {
+                assert_eq!(VPath::root().join(arg).as_ref(), Ok(&p));
+            }
+        }
+        Err(_) => {
+            // Refused only for a NUL, or a path or name over the limits.
+            let long_name = arg
+                .split(|&b| b == b'/')
+                .any(|c| c.len() > limits::MAX_NAME);
+            assert!(
+                arg.contains(&0) || arg.len() > limits::MAX_PATH || long_name,
+                "join refused {arg:?}"
+            );
+        }
+    }
+}
+
+/// A normalised path: absolute, no empty, `.` or `..` component, names within the limits,
+/// and stable (parsing its own text gives it back).
+fn check_vpath(p: &VPath) {
+    let b = p.to_bytes();
+    assert_eq!(b.first(), Some(&b'/'));
+    if b.len() > 1 {
+        for comp in b[1..].split(|&c| c == b'/') {
+            assert!(
+                !comp.is_empty() && comp != b"." && comp != b"..",
+                "component {comp:?} in {b:?}"
+            );
+            assert!(!comp.contains(&0) && comp.len() <= limits::MAX_NAME);
+        }
+    }
+    if b.len() <= limits::MAX_PATH {
+        assert_eq!(VPath::root().join(&b).as_ref(), Ok(p), "unstable: {b:?}");
+    }
+    match p.file_name() {
+        Some(name) => assert_eq!(&p.parent().child(name), p),
+        None => assert_eq!(b, b"/"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Path resolution inside the jail
+
+/// A served root with symlinks pointing out, next to an `outside` tree of canaries.
+pub struct Fixture {
+    pub base: PathBuf,
+    pub root: PathBuf,
+    jail: Jail,
+    /// (dev, ino) of every object in the root, the root itself included.
+    inside: HashSet<(u64, u64)>,
+    /// The tree outside the root, and the root's own tree, as they must stay.
+    outside_state: BTreeSet<String>,
+    root_state: BTreeSet<String>,
+}
+
+impl Fixture {
+    /// Builds the tree in `base` (an empty or missing directory).
+    pub fn new(base: &Path) -> Fixture {
+        let _ = std::fs::remove_dir_all(base);
+        let root = base.join("root");
+        let out = base.join("outside");
+        std::fs::create_dir_all(out.join("dir")).unwrap();
+        std::fs::write(out.join("canary.txt"), MARKER).unwrap();
+        std::fs::write(out.join("dir/canary2.txt"), MARKER).unwrap();
+        std::fs::write(base.join("canary-parent.txt"), MARKER).unwrap();
+        std::fs::create_dir_all(root.join("dir/sub")).unwrap();
+        std::fs::write(root.join("a.txt"), b"inside a\n").unwrap();
+        std::fs::write(root.join("dir/b.txt"), b"inside b\n").unwrap();
+        std::fs::write(root.join("dir/sub/c.txt"), b"inside c\n").unwrap();
+        let o = out.display().to_string();
+        for (name, target) in [
+            ("up", "../outside".to_string()),
+            ("abs", o.clone()),
+            ("rootlink", "/".into()),
+            ("file_out", format!("{o}/canary.txt")),
+            ("parent_file", "../canary-parent.txt".into()),
+            ("dotdot", "../../../..".into()),
+            ("dir/back", "..".into()),
+            ("dir/self", ".".into()),
+            ("dir/sub/deep_out", "../../../outside/dir".into()),
+            ("loop", "loop".into()),
+            ("chain", "dir/back/up".into()),
+            ("inner", "dir/sub".into()),
+            ("inner_abs", "/dir/sub/c.txt".into()),
+            ("etc", "/etc".into()),
+            ("proc_self", "/proc/self/root".into()),
+            ("dangling", "nothing/here".into()),
+        ] {
+            symlink(&target, root.join(name)).unwrap();
+        }
+        let dir = std::fs::File::open(&root).unwrap();
+        rustix::fs::mknodat(
+            &dir,
+            "fifo",
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_bits_truncate(0o644),
+            0,
+        )
+        .unwrap();
+        let mut inside = HashSet::new();
+        walk(&root, &mut |p, m| {
+            let _ = p;
+            inside.insert((m.dev(), m.ino()));
+        });
+        let jail = Jail::open(&root).unwrap();
+        let mut f = Fixture {
+            base: base.to_path_buf(),
+            root,
+            jail,
+            inside,
+            outside_state: BTreeSet::new(),
+            root_state: BTreeSet::new(),
+        };
+        f.outside_state = f.outside_now();
+        f.root_state = state(&f.root);
+        f
+    }
+
+    /// The outside tree and the entries beside the root.
+    fn outside_now(&self) -> BTreeSet<String> {
+        let mut s = state(&self.base.join("outside"));
+        for e in std::fs::read_dir(&self.base).unwrap() {
+            s.insert(format!("base/{:?}", e.unwrap().file_name()));
+        }
+        s
+    }
+
+    /// Asserts that (dev, ino) is one of the root's objects.
+    pub fn assert_inside(&self, what: &str, dev: u64, ino: u64) {
+        assert!(
+            self.inside.contains(&(dev, ino)),
+            "{what}: reached an object outside the root (dev {dev}, ino {ino})"
+        );
+    }
+}
+
+/// Calls `f` for `p` and everything below it, symlinks not followed.
+fn walk(p: &Path, f: &mut dyn FnMut(&Path, &std::fs::Metadata)) {
+    let m = std::fs::symlink_metadata(p).unwrap();
+    f(p, &m);
+    if m.is_dir() {
+        for e in std::fs::read_dir(p).unwrap() {
+            walk(&e.unwrap().path(), f);
+        }
+    }
+}
+
+/// Names, types, sizes and modes of a tree: equal states mean nothing was added, removed,
+/// renamed, written or chmod-ed.
+fn state(p: &Path) -> BTreeSet<String> {
+    let mut s = BTreeSet::new();
+    walk(p, &mut |q, m| {
+        s.insert(format!("{q:?} {:o} {}", m.mode(), m.len()));
+    });
+    s
+}
+
+/// Turns fuzz input into a path: a working directory and an argument split at the first LF,
+/// as a session joins them.
+fn fuzz_path(data: &[u8]) -> Option<VPath> {
+    let (cwd, arg) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (&data[..0], data),
+    };
+    VPath::root().join(cwd).ok()?.join(arg).ok()
+}
+
+/// Checks one path against the jail: see the module comment.
+pub fn check_jail(fx: &Fixture, data: &[u8]) {
+    let Some(p) = fuzz_path(data) else {
+        return;
+    };
+    let jail = &fx.jail;
+    let what = format!("{:?}", String::from_utf8_lossy(&p.to_bytes()));
+    if let Ok(m) = jail.stat(&p) {
+        fx.assert_inside(&format!("stat {what}"), m.dev, m.ino);
+    }
+    if let Ok(m) = jail.lstat(&p) {
+        fx.assert_inside(&format!("lstat {what}"), m.dev, m.ino);
+    }
+    if let Ok((mut file, m)) = jail.open_read(&p) {
+        fx.assert_inside(&format!("open_read {what}"), m.dev, m.ino);
+        let fm = file.metadata().unwrap();
+        fx.assert_inside(&format!("open_read fd {what}"), fm.dev(), fm.ino());
+        let mut content = Vec::new();
+        let _ = (&mut file).take(1 << 16).read_to_end(&mut content);
+        assert!(
+            !content.windows(MARKER.len()).any(|w| w == MARKER),
+            "open_read {what}: read a canary"
+        );
+    }
+    if let Ok(fd) = jail.open_dir(&p) {
+        let st = rustix::fs::fstat(&fd).unwrap();
+        #[allow(clippy::unnecessary_cast)]
+        fx.assert_inside(
+            &format!("open_dir {what}"),
+            st.st_dev as u64,
+            st.st_ino as u64,
+        );
+        for e in jail.read_dir(&fd).unwrap() {
+            fx.assert_inside(&format!("read_dir {what}"), e.meta.dev, e.meta.ino);
+            assert!(
+                !e.name.starts_with(b"canary"),
+                "read_dir {what}: lists a canary"
+            );
+        }
+    }
+    // Writes, undone at once: a directory made and removed, an upload never committed.
+    if jail.mkdir(&p).is_ok() {
+        let m = jail
+            .lstat(&p)
+            .expect("the new directory is where mkdir put it");
+        assert!(
+            !fx.inside.contains(&(m.dev, m.ino)),
+            "mkdir {what}: not new"
+        );
+        assert_eq!(
+            fx.outside_now(),
+            fx.outside_state,
+            "mkdir {what}: outside changed"
+        );
+        jail.rmdir(&p).expect("rmdir of the directory just made");
+    }
+    if let Ok((mut file, upload)) = jail.create_upload(&p) {
+        let _ = file.write_all(b"fuzz");
+        let fm = file.metadata().unwrap();
+        assert!(fm.nlink() == 1 && fm.len() == 4);
+        assert_eq!(
+            fx.outside_now(),
+            fx.outside_state,
+            "create_upload {what}: outside changed"
+        );
+        drop(upload);
+    }
+    assert_eq!(
+        fx.outside_now(),
+        fx.outside_state,
+        "{what}: outside changed"
+    );
+    assert_eq!(
+        state(&fx.root),
+        fx.root_state,
+        "{what}: the root was left changed"
+    );
+}

@@ -1,0 +1,9 @@
+//! Fuzz target: the control-line parser and the lexical path join (see ../checks.rs).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "../checks.rs"]
+mod checks;
+
+fuzz_target!(|data: &[u8]| checks::check_parse(data));

@@ -1,0 +1,491 @@
+//! Hardening, privileges and crash safety:
+//! - `--run-as USER` switches uid and gid (and drops supplementary groups and capabilities)
+//!   after binding, so a port below 1024 works; an unknown user, or a switch that fails,
+//!   stops the server with status 2 before it serves anyone. Root without `--run-as` warns.
+//! - SIGKILL in the middle of an upload leaves the target byte-identical and at most a
+//!   temporary file; the next start removes stale temporary files of the server's own naming
+//!   (in the anonymous root and in users' homes), and only those: look-alike names, a
+//!   directory or symlink with the prefix, and files outside the root reached by a symlink
+//!   stay.
+//! - SIGTERM/SIGINT: the server stops accepting, lets a transfer in flight finish, exits 0
+//!   with a log line; a transfer that does not finish is cut after the grace period.
+
+mod hardening_util;
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::symlink;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use hardening_util::*;
+use support::*;
+
+#[test]
+fn run_as_switches_uid_gid_and_groups_after_binding_a_low_port() {
+    require_root("--run-as");
+    let root = TempDir::new("run-as");
+    root.write("f.txt", b"file\n");
+    // A privileged port proves the listener is bound before the switch.
+    let port = (700..1024)
+        .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port below 1024");
+    let listen = format!("127.0.0.1:{port}");
+    let srv = Server::start(&[
+        "--listen",
+        &listen,
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--run-as",
+        "nobody",
+    ]);
+    assert!(srv.wait_log("running as nobody (uid 65534, gid 65534)"));
+    let pid = srv.pid();
+    // Every thread: real, effective, saved and file-system ids; no groups, no capabilities.
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let status = std::fs::read_to_string(t.unwrap().path().join("status")).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                .unwrap()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(field("Uid"), "65534 65534 65534 65534");
+        assert_eq!(field("Gid"), "65534 65534 65534 65534");
+        assert_eq!(field("Groups"), "");
+        assert_eq!(field("CapEff"), "0000000000000000");
+        assert_eq!(field("CapPrm"), "0000000000000000");
+    }
+    assert!(!srv.log().contains("running as root"));
+    let mut c = srv.anon_client();
+    assert_eq!(c.retr("f.txt"), b"file\n");
+}
+
+/// Runs the binary with `args` (as `wrapper` if given) to its end: (exit code, stderr).
+fn run_to_exit(wrapper: &[&str], args: &[&str]) -> (Option<i32>, String) {
+    let mut cmd = if wrapper.is_empty() {
+        server_command()
+    } else {
+        wrapped_command(wrapper)
+    };
+    let mut child = cmd
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let end = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("the server kept running: it must refuse to go on");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
+
+#[test]
+fn run_as_an_unknown_user_exits_2() {
+    let root = TempDir::new("run-as-unknown");
+    let (code, err) = run_to_exit(
+        &[],
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--anonymous",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--run-as",
+            "no-such-user-edgeftpd",
+        ],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("--run-as no-such-user-edgeftpd: no such user"),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_as_that_cannot_switch_exits_2() {
+    // Started as nobody, the server cannot switch to daemon: it must not go on as nobody.
+    require_root("setpriv to nobody");
+    let root = TempDir::new("run-as-fail");
+    let (code, err) = run_to_exit(
+        &[
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--",
+        ],
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--anonymous",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--run-as",
+            "daemon",
+        ],
+    );
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--run-as daemon: "), "{err}");
+}
+
+#[test]
+fn root_without_run_as_logs_a_warning() {
+    require_root("the root warning");
+    let root = TempDir::new("root-warn");
+    let srv = Server::anon(root.path());
+    assert!(
+        srv.wait_log("running as root; consider --run-as USER"),
+        "{}",
+        srv.log()
+    );
+    // Not as an ordinary user.
+    let srv2 = Server::start_wrapped(
+        &[
+            "setpriv",
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "--",
+        ],
+        &["--anonymous", "--root", root.path().to_str().unwrap()],
+    );
+    let mut c = srv2.anon_client();
+    c.expect("NOOP", 200);
+    assert!(!srv2.log().contains("running as root"), "{}", srv2.log());
+}
+
+fn temp_names(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".edgeftpd-upload."))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Files that look like ours but are not (or are not files): the start-up sweep keeps them.
+const LOOKALIKES: &[&str] = &[
+    ".edgeftpd-upload",
+    ".edgeftpd-upload-1.2",
+    ".edgeftpd-uploadX.1",
+    "edgeftpd-upload.1.2",
+    "x.edgeftpd-upload.1.2",
+    ".Edgeftpd-upload.1.2",
+];
+
+#[test]
+fn sigkill_mid_upload_leaves_the_old_file_and_the_next_start_sweeps_only_ours() {
+    let c = Canary::new("kill");
+    let root = &c.root;
+    let old = pattern(1 << 20, 1);
+    std::fs::write(root.join("target.bin"), &old).unwrap();
+    for n in LOOKALIKES {
+        std::fs::write(root.join(n), b"keep me\n").unwrap();
+    }
+    // A directory and a symlink with our prefix are not our temporary files either, and the
+    // sweep must never follow a link out of the root (outside holds a file with our prefix).
+    std::fs::create_dir(root.join(".edgeftpd-upload.dir")).unwrap();
+    std::fs::write(root.join(".edgeftpd-upload.dir/keep"), b"keep\n").unwrap();
+    symlink(
+        c.outside.join("secret-canary.txt"),
+        root.join(".edgeftpd-upload.link"),
+    )
+    .unwrap();
+    std::fs::write(c.outside.join(".edgeftpd-upload.1.1"), MARKER).unwrap();
+    std::fs::write(c.outside.join("sub/.edgeftpd-upload.2.2"), MARKER).unwrap();
+    // Stale ones of ours below the root, at two depths.
+    std::fs::create_dir_all(root.join("pub/deeper")).unwrap();
+    std::fs::write(root.join("pub/.edgeftpd-upload.77.1"), b"stale").unwrap();
+    std::fs::write(root.join("pub/deeper/.edgeftpd-upload.77.2"), b"stale").unwrap();
+    let before = c.snapshot();
+
+    let mut srv = Server::anon_rw(root);
+    assert!(
+        srv.wait_log("removed 2 stale temporary upload files"),
+        "{}",
+        srv.log()
+    );
+    assert!(!root.join("pub/.edgeftpd-upload.77.1").exists());
+    assert!(!root.join("pub/deeper/.edgeftpd-upload.77.2").exists());
+
+    let mut cl = srv.anon_client();
+    cl.expect("TYPE I", 200);
+    let mut d = cl.epsv();
+    assert!(cl.cmd("STOR target.bin").starts_with("150"));
+    d.write_all(&pattern(3 << 20, 2)).unwrap();
+    let grew = eventually(WAIT, || {
+        temp_names(root).iter().any(|n| {
+            std::fs::metadata(root.join(n))
+                .map(|m| m.len())
+                .unwrap_or(0)
+                > 1 << 20
+        })
+    });
+    assert!(
+        grew,
+        "no temporary file is being written: {:?}",
+        temp_names(root)
+    );
+    signal(srv.pid(), "KILL");
+    assert!(srv.wait_exit(WAIT).is_some());
+    drop(d);
+
+    // The target is untouched; beside it there is at most the one temporary file.
+    assert!(
+        std::fs::read(root.join("target.bin")).unwrap() == old,
+        "target damaged"
+    );
+    let left: Vec<String> = temp_names(root)
+        .into_iter()
+        .filter(|n| n != ".edgeftpd-upload.dir" && n != ".edgeftpd-upload.link")
+        .collect();
+    assert!(left.len() <= 1, "{left:?}");
+
+    // The next start removes it, and nothing else.
+    let srv = Server::anon_rw(root);
+    let n = left.len();
+    assert!(
+        srv.wait_log(&format!("removed {n} stale temporary upload files")) || n == 0,
+        "{}",
+        srv.log()
+    );
+    assert_eq!(
+        temp_names(root),
+        vec![".edgeftpd-upload.dir", ".edgeftpd-upload.link"]
+    );
+    for n in LOOKALIKES {
+        assert_eq!(std::fs::read(root.join(n)).unwrap(), b"keep me\n", "{n}");
+    }
+    assert!(root.join(".edgeftpd-upload.dir/keep").exists());
+    assert!(std::fs::read(root.join("target.bin")).unwrap() == old);
+    assert_eq!(
+        c.snapshot(),
+        before,
+        "the sweep touched something outside the root"
+    );
+    let mut cl = srv.anon_client();
+    assert!(cl.retr("target.bin") == old);
+}
+
+#[test]
+fn stale_temporary_files_in_user_homes_are_swept_at_start() {
+    let base = TempDir::new("sweep-homes");
+    let home = base.join("home");
+    std::fs::create_dir_all(home.join("sub")).unwrap();
+    std::fs::write(home.join(".edgeftpd-upload.5.5"), b"stale").unwrap();
+    std::fs::write(home.join("sub/.edgeftpd-upload.5.6"), b"stale").unwrap();
+    std::fs::write(home.join(".edgeftpd-upload-x"), b"keep").unwrap();
+    let users = base.write(
+        "users",
+        user_line("alice", "secret", &home, "rw").as_bytes(),
+    );
+    let srv = Server::start(&["--users", users.to_str().unwrap()]);
+    assert!(
+        srv.wait_log("removed 2 stale temporary upload files"),
+        "{}",
+        srv.log()
+    );
+    assert!(!home.join(".edgeftpd-upload.5.5").exists());
+    assert!(!home.join("sub/.edgeftpd-upload.5.6").exists());
+    assert!(home.join(".edgeftpd-upload-x").exists());
+}
+
+/// The server refuses new connections: connecting fails, or gets no greeting.
+fn not_accepting(addr: std::net::SocketAddr) -> bool {
+    match TcpStream::connect_timeout(&addr, Duration::from_secs(2)) {
+        Err(_) => true,
+        Ok(s) => {
+            s.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
+            let mut b = [0u8; 3];
+            !matches!((&s).read(&mut b), Ok(3) if &b == b"220")
+        }
+    }
+}
+
+#[test]
+fn sigterm_lets_a_transfer_in_flight_finish_then_exits_0() {
+    let root = TempDir::new("sigterm");
+    let file = pattern(24 << 20, 3);
+    root.write("big.bin", &file);
+    let mut srv = Server::anon(root.path());
+    let addr = srv.addr;
+    let mut cl = srv.anon_client();
+    cl.expect("TYPE I", 200);
+    let mut d = cl.epsv();
+    assert!(cl.cmd("RETR big.bin").starts_with("150"));
+    // Take 2 MB and stop reading: the server, with at most the socket buffers sent ahead,
+    // is in the middle of the transfer when the signal comes.
+    let mut head = vec![0u8; 2 << 20];
+    d.read_exact(&mut head).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    signal(srv.pid(), "TERM");
+    // Then read the rest at full speed, well within the grace period.
+    let reader = std::thread::spawn(move || {
+        d.read_to_end(&mut head).unwrap();
+        head
+    });
+    assert!(
+        eventually(WAIT, || not_accepting(addr)),
+        "still accepting after SIGTERM"
+    );
+    let got = reader.join().unwrap();
+    assert!(
+        got == file,
+        "the transfer was cut: {} of {} bytes",
+        got.len(),
+        file.len()
+    );
+    assert_eq!(cl.reply(), "226 Transfer complete.\r\n");
+    let st = srv.wait_exit(WAIT).expect("the server did not exit");
+    assert_eq!(st.code(), Some(0));
+    assert!(
+        srv.wait_log("signal 15: no longer accepting"),
+        "{}",
+        srv.log()
+    );
+    assert!(
+        srv.wait_log("exiting (0 transfers cut short)"),
+        "{}",
+        srv.log()
+    );
+}
+
+#[test]
+fn sigint_with_idle_sessions_exits_0_at_once() {
+    let root = TempDir::new("sigint");
+    let mut srv = Server::anon(root.path());
+    let mut idle = srv.anon_client();
+    idle.expect("NOOP", 200);
+    let t0 = Instant::now();
+    signal(srv.pid(), "INT");
+    let st = srv.wait_exit(WAIT).expect("the server did not exit");
+    assert_eq!(st.code(), Some(0));
+    assert!(t0.elapsed() < Duration::from_secs(3), "{:?}", t0.elapsed());
+    assert!(srv.wait_log("signal 2: no longer accepting"));
+    assert!(idle.closed());
+}
+
+#[test]
+fn sigterm_cuts_a_stalled_transfer_after_the_grace_period() {
+    let root = TempDir::new("sigterm-stall");
+    root.write("big.bin", &pattern(32 << 20, 4));
+    let mut srv = Server::start(&[
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--data-timeout",
+        "120",
+    ]);
+    let mut cl = srv.anon_client();
+    cl.expect("TYPE I", 200);
+    let d = cl.epsv();
+    assert!(cl.cmd("RETR big.bin").starts_with("150"));
+    std::thread::sleep(Duration::from_millis(300));
+    let t0 = Instant::now();
+    signal(srv.pid(), "TERM");
+    let st = srv.wait_exit(WAIT).expect("the server did not exit");
+    let took = t0.elapsed();
+    assert_eq!(st.code(), Some(0));
+    assert!(
+        took >= Duration::from_secs(4) && took < Duration::from_secs(15),
+        "{took:?}"
+    );
+    assert!(
+        srv.wait_log("exiting (1 transfers cut short)"),
+        "{}",
+        srv.log()
+    );
+    drop(d);
+}
+
+/// One `--inetd` session: the server process gets the accepted connection as stdin.
+struct Inetd {
+    child: std::process::Child,
+}
+
+impl Inetd {
+    fn start(l: &TcpListener, args: &[&str]) -> (Inetd, Client) {
+        let addr = l.local_addr().unwrap();
+        let client = std::thread::spawn(move || Client::connect(addr));
+        let (s, _) = l.accept().unwrap();
+        let fd = std::os::fd::OwnedFd::from(s);
+        let mut child = server_command()
+            .arg("--inetd")
+            .args(args)
+            .env("RUST_LOG", "debug")
+            .stdin(Stdio::from(fd))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let c = client.join().unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("no greeting from the inetd session")
+        });
+        (Inetd { child }, c)
+    }
+}
+
+impl Drop for Inetd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn an_inetd_session_starting_does_not_remove_another_sessions_upload() {
+    // Under inetd every connection is a new process: one starting must not take another's
+    // upload in progress for a stale temporary file.
+    let root = TempDir::new("inetd-sweep");
+    let r = root.path().to_str().unwrap();
+    let args = [
+        "--anonymous",
+        "--write",
+        "--root",
+        r,
+        "--pasv-ports",
+        "40000-44999",
+    ];
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (_a, mut a) = Inetd::start(&l, &args);
+    a.login("anonymous", "x");
+    a.expect("TYPE I", 200);
+    let data = pattern(2 << 20, 9);
+    let mut d = a.epsv();
+    assert!(a.cmd("STOR up.bin").starts_with("150"));
+    d.write_all(&data[..1 << 20]).unwrap();
+    assert!(eventually(WAIT, || !temp_names(root.path()).is_empty()));
+    // Another session starts while the upload is in flight.
+    let (_b, mut b) = Inetd::start(&l, &args);
+    b.login("anonymous", "x");
+    b.expect("NOOP", 200);
+    d.write_all(&data[1 << 20..]).unwrap();
+    drop(d);
+    assert_eq!(a.reply(), "226 Transfer complete.\r\n");
+    assert!(std::fs::read(root.join("up.bin")).unwrap() == data);
+}

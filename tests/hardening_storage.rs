@@ -1,0 +1,348 @@
+//! Hardening, storage and concurrency: a full file system (a 1 MiB tmpfs, mounted in a
+//! private mount namespace of the server) and a file-size limit (RLIMIT_FSIZE) during STOR
+//! and APPE give 452/552, keep the old file of an overwrite intact, leave no temporary file,
+//! and the session and the process go on. Concurrent access to one file: a download while
+//! another client overwrites the file gets the old or the new file whole, two uploads of one
+//! name leave one complete file, a rename or delete of a file being downloaded does not spoil
+//! the download. And 200 sessions transferring at once, all byte-exact.
+
+mod hardening_util;
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use hardening_util::*;
+use support::*;
+
+fn temp_files(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".edgeftpd-upload."))
+        .collect()
+}
+
+/// Uploads `data` with `line`, writing in pieces and ignoring a data connection the server
+/// closes early (it stops reading when the disk is full): (150 reply, final reply).
+fn upload(cl: &mut Client, line: &str, data: &[u8]) -> (String, String) {
+    let mut d = cl.epsv();
+    let first = cl.cmd(line);
+    if !first.starts_with("150") {
+        return (first, String::new());
+    }
+    for c in data.chunks(64 << 10) {
+        if d.write_all(c).is_err() {
+            break;
+        }
+    }
+    drop(d);
+    (first, cl.reply())
+}
+
+/// Runs the server with its root on a fresh 1 MiB tmpfs, mounted in a mount namespace of its
+/// own (nothing leaks into the host's mount table, even if the test dies). `seed` is copied
+/// in as `old.bin` first. The test sees the tmpfs through /proc/PID/root.
+fn server_on_small_tmpfs(dir: &Path, seed: &Path) -> (Server, PathBuf) {
+    let script = format!(
+        "mount -t tmpfs -o size=1m edgeftpd-test '{d}' && cp '{s}' '{d}/old.bin' && exec \"$@\"",
+        d = dir.display(),
+        s = seed.display()
+    );
+    let root = dir.to_str().unwrap();
+    let srv = Server::start_wrapped(
+        &[
+            "unshare",
+            "-m",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+            "sh",
+        ],
+        &["--anonymous", "--write", "--root", root],
+    );
+    let view = PathBuf::from(format!("/proc/{}/root{}", srv.pid(), dir.display()));
+    let (ok, out, _) = sh(&format!("stat -f -c '%T %b %S' '{}'", view.display()));
+    assert!(
+        ok && out.trim() == "tmpfs 256 4096",
+        "no 1 MiB tmpfs at the root: {out}"
+    );
+    (srv, view)
+}
+
+#[test]
+fn full_file_system_during_stor_and_appe_keeps_the_old_file() {
+    require_root("mounting a tmpfs");
+    let t = TempDir::new("tmpfs");
+    let old = pattern(200 << 10, 1);
+    let seed = t.write("seed.bin", &old);
+    std::fs::create_dir(t.join("root")).unwrap();
+    let (mut srv, view) = server_on_small_tmpfs(&t.join("root"), &seed);
+    let mut cl = srv.anon_client();
+    cl.expect("TYPE I", 200);
+    let too_big = pattern(3 << 20, 2);
+
+    // Overwrite: the old file stays byte-identical and the temporary file goes.
+    let (first, last) = upload(&mut cl, "STOR old.bin", &too_big);
+    assert!(first.starts_with("150"), "{first}");
+    assert_eq!(last, "452 Insufficient storage space.\r\n");
+    assert!(std::fs::read(view.join("old.bin")).unwrap() == old);
+    assert!(temp_files(&view).is_empty(), "{:?}", temp_files(&view));
+    assert_eq!(cl.cmd("NOOP"), "200 NOOP ok.\r\n");
+    // A new name: nothing is left under it.
+    let (_, last) = upload(&mut cl, "STOR new.bin", &too_big);
+    assert_eq!(last, "452 Insufficient storage space.\r\n");
+    assert!(!view.join("new.bin").exists());
+    assert!(temp_files(&view).is_empty());
+    // APPE writes in place: the old bytes stay, whatever was appended is after them.
+    let (first, last) = upload(&mut cl, "APPE old.bin", &too_big);
+    assert!(first.starts_with("150"), "{first}");
+    assert_eq!(last, "452 Insufficient storage space.\r\n");
+    let now = std::fs::read(view.join("old.bin")).unwrap();
+    assert!(
+        now[..old.len()] == old[..],
+        "APPE damaged the existing bytes"
+    );
+    assert!(now[old.len()..] == too_big[..now.len() - old.len()]);
+    // The session goes on, and once there is room again uploads work.
+    assert_eq!(cl.cmd("NOOP"), "200 NOOP ok.\r\n");
+    cl.expect("DELE old.bin", 250);
+    let small = pattern(100 << 10, 3);
+    let (first, last) = upload(&mut cl, "STOR small.bin", &small);
+    assert!(first.starts_with("150"));
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    assert!(cl.retr("small.bin") == small);
+    assert!(srv.alive());
+    assert!(srv.wait_log("No space left on device"), "{}", srv.log());
+}
+
+#[test]
+fn file_size_limit_during_stor_and_appe_is_552_and_not_fatal() {
+    // RLIMIT_FSIZE makes a write past the limit raise SIGXFSZ, which kills a process that
+    // does not ignore it.
+    let root = TempDir::new("fsize");
+    let old = pattern(300 << 10, 4);
+    root.write("old.bin", &old);
+    let mut srv = Server::start(&[
+        "--anonymous",
+        "--write",
+        "--root",
+        root.path().to_str().unwrap(),
+    ]);
+    prlimit(srv.pid(), "--fsize=1048576:1048576");
+    let mut cl = srv.anon_client();
+    cl.expect("TYPE I", 200);
+    let too_big = pattern(3 << 20, 5);
+
+    let (first, last) = upload(&mut cl, "STOR old.bin", &too_big);
+    assert!(first.starts_with("150"), "{first}");
+    assert_eq!(last, "552 Exceeded storage allocation.\r\n");
+    assert!(srv.alive(), "SIGXFSZ killed the server");
+    assert!(std::fs::read(root.join("old.bin")).unwrap() == old);
+    assert!(temp_files(root.path()).is_empty());
+    assert_eq!(cl.cmd("NOOP"), "200 NOOP ok.\r\n");
+
+    let (_, last) = upload(&mut cl, "APPE old.bin", &too_big);
+    assert_eq!(last, "552 Exceeded storage allocation.\r\n");
+    let now = std::fs::read(root.join("old.bin")).unwrap();
+    assert_eq!(now.len(), 1 << 20, "APPE stops exactly at the limit");
+    assert!(now[..old.len()] == old[..]);
+
+    cl.expect("REST 1000", 350);
+    let (_, last) = upload(&mut cl, "STOR old.bin", &too_big);
+    assert_eq!(last, "552 Exceeded storage allocation.\r\n");
+
+    let ok = pattern(500 << 10, 6);
+    let (_, last) = upload(&mut cl, "STOR ok.bin", &ok);
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    assert!(std::fs::read(root.join("ok.bin")).unwrap() == ok);
+    assert!(srv.alive());
+}
+
+const FILE: usize = 16 << 20;
+
+fn rw_server(root: &TempDir) -> Server {
+    Server::anon_rw(root.path())
+}
+
+/// Starts a binary download of `name` and reads its first MiB.
+fn start_download(cl: &mut Client, name: &str) -> (TcpStream, Vec<u8>) {
+    cl.expect("TYPE I", 200);
+    let mut d = cl.epsv();
+    let r = cl.cmd(&format!("RETR {name}"));
+    assert!(r.starts_with("150"), "{r}");
+    let mut head = vec![0u8; 1 << 20];
+    d.read_exact(&mut head).unwrap();
+    (d, head)
+}
+
+fn finish_download(cl: &mut Client, mut d: TcpStream, mut data: Vec<u8>) -> Vec<u8> {
+    d.read_to_end(&mut data).unwrap();
+    assert_eq!(cl.reply(), "226 Transfer complete.\r\n");
+    data
+}
+
+#[test]
+fn download_during_an_overwrite_gets_one_version_whole() {
+    let root = TempDir::new("read-vs-write");
+    let a = pattern(FILE, 10);
+    let b = pattern(FILE, 11);
+    root.write("f.bin", &a);
+    let srv = rw_server(&root);
+    let mut reader = srv.anon_client();
+    let mut writer = srv.anon_client();
+    let (d, head) = start_download(&mut reader, "f.bin");
+    writer.expect("TYPE I", 200);
+    let (first, last) = writer.put("STOR f.bin", &b);
+    assert!(first.starts_with("150") && last == "226 Transfer complete.\r\n");
+    let got = finish_download(&mut reader, d, head);
+    assert!(
+        got == a || got == b,
+        "the reader got a mix or a part ({} bytes)",
+        got.len()
+    );
+    assert!(reader.retr("f.bin") == b);
+}
+
+#[test]
+fn two_uploads_of_one_name_at_once_leave_one_whole_file() {
+    let root = TempDir::new("write-vs-write");
+    let srv = rw_server(&root);
+    let mut a = srv.anon_client();
+    let mut b = srv.anon_client();
+    a.expect("TYPE I", 200);
+    b.expect("TYPE I", 200);
+    for round in 0..3u64 {
+        let pa = pattern(4 << 20, 20 + round);
+        let pb = pattern(4 << 20, 30 + round);
+        let mut da = a.epsv();
+        let mut db = b.epsv();
+        assert!(a.cmd("STOR same.bin").starts_with("150"));
+        assert!(b.cmd("STOR same.bin").starts_with("150"));
+        // Interleave the two uploads in pieces.
+        for (ca, cb) in pa.chunks(256 << 10).zip(pb.chunks(256 << 10)) {
+            da.write_all(ca).unwrap();
+            db.write_all(cb).unwrap();
+        }
+        // Finish in a different order each round.
+        if round % 2 == 0 {
+            drop(da);
+            assert_eq!(a.reply(), "226 Transfer complete.\r\n");
+            drop(db);
+            assert_eq!(b.reply(), "226 Transfer complete.\r\n");
+        } else {
+            drop(db);
+            drop(da);
+            assert_eq!(b.reply(), "226 Transfer complete.\r\n");
+            assert_eq!(a.reply(), "226 Transfer complete.\r\n");
+        }
+        let got = std::fs::read(root.join("same.bin")).unwrap();
+        assert!(
+            got == pa || got == pb,
+            "round {round}: a mix of both uploads"
+        );
+        assert!(temp_files(root.path()).is_empty());
+    }
+}
+
+#[test]
+fn rename_or_delete_of_a_file_being_downloaded() {
+    let root = TempDir::new("rename-while-read");
+    let a = pattern(FILE, 40);
+    root.write("f.bin", &a);
+    let srv = rw_server(&root);
+    let mut reader = srv.anon_client();
+    let mut other = srv.anon_client();
+
+    let (d, head) = start_download(&mut reader, "f.bin");
+    other.expect("RNFR f.bin", 350);
+    other.expect("RNTO g.bin", 250);
+    assert!(finish_download(&mut reader, d, head) == a);
+    assert_eq!(
+        reader.cmd("SIZE f.bin"),
+        "550 No such file or directory.\r\n"
+    );
+    assert!(reader.retr("g.bin") == a);
+
+    let (d, head) = start_download(&mut reader, "g.bin");
+    other.expect("DELE g.bin", 250);
+    assert!(finish_download(&mut reader, d, head) == a);
+    assert!(!root.join("g.bin").exists());
+}
+
+#[test]
+fn two_hundred_sessions_transfer_at_once_byte_exact() {
+    const N: usize = 200;
+    let root = TempDir::new("200");
+    let size = |i: usize| 50_000 + i * 997;
+    for i in 0..N {
+        root.write(&format!("f{i}.bin"), &pattern(size(i), i as u64));
+    }
+    let srv = Server::start(&[
+        "--anonymous",
+        "--write",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--max-clients",
+        "250",
+        "--max-per-ip",
+        "250",
+    ]);
+    let pid = srv.pid();
+    let addr = srv.addr;
+    // All sessions connect and log in, the test counts them, then they all transfer. (Two
+    // counters rather than a Barrier: a client that fails must fail the test, not hang it.)
+    let ready = Arc::new(AtomicUsize::new(0));
+    let go = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..N)
+        .map(|i| {
+            let (ready, go) = (Arc::clone(&ready), Arc::clone(&go));
+            std::thread::Builder::new()
+                .stack_size(256 << 10)
+                .spawn(move || {
+                    let mut c = Client::connect(addr);
+                    c.login("anonymous", "x");
+                    c.expect("TYPE I", 200);
+                    ready.fetch_add(1, Ordering::SeqCst);
+                    assert!(eventually(WAIT, || go.load(Ordering::SeqCst)));
+                    let mine = pattern(size(i), i as u64);
+                    assert!(c.retr(&format!("f{i}.bin")) == mine, "session {i}: RETR");
+                    let up = pattern(size(N - 1 - i), 1000 + i as u64);
+                    let (f, l) = c.put(&format!("STOR up{i}.bin"), &up);
+                    assert!(f.starts_with("150") && l.starts_with("226"), "{i}: {f} {l}");
+                    assert!(c.retr(&format!("up{i}.bin")) == up, "session {i}: up");
+                    let other = N - 1 - i;
+                    assert!(c.retr(&format!("f{other}.bin")) == pattern(size(other), other as u64));
+                    c.expect("QUIT", 221);
+                })
+                .unwrap()
+        })
+        .collect();
+    let all_in = eventually(WAIT, || ready.load(Ordering::SeqCst) == N);
+    // All 200 sessions are live at once (plus the main and signal threads).
+    let live = threads(pid);
+    go.store(true, Ordering::SeqCst);
+    assert!(
+        all_in,
+        "only {} sessions got in",
+        ready.load(Ordering::SeqCst)
+    );
+    assert!(live > N, "only {live} threads");
+    for t in clients {
+        t.join().unwrap();
+    }
+    for i in 0..N {
+        let got = std::fs::read(root.join(&format!("up{i}.bin"))).unwrap();
+        assert!(
+            got == pattern(size(N - 1 - i), 1000 + i as u64),
+            "up{i}.bin on disk"
+        );
+    }
+    assert!(temp_files(root.path()).is_empty());
+    assert!(!srv.log().contains("panicked"));
+}

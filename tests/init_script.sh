@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# tests/init_script.sh — checks the busybox init script cross/init.d/edgeftpd.
+#
+# Runs the script with `busybox sh`, every command it calls being a busybox applet
+# (start-stop-daemon included, as on a router), against a real edgeftpd on a free
+# loopback port, with a temporary PIDFILE, CONFIG and FTP root:
+#   start   -> a "220" greeting on 127.0.0.1:PORT, status exits 0, start again is a no-op
+#   restart -> a new pid, serving again
+#   a second instance on the same (busy) port -> start fails, no pidfile left
+#   kill -9 -> status exits 1 (pidfile left), start starts a new server
+#   stop    -> the process is gone, the pidfile removed, status exits non-zero
+# The binary: $EDGEFTPD_BIN, else target/debug/edgeftpd. Run by tests/init_script.rs
+# (`cargo test`); needs bash, busybox and python3 (for a free port).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+SCRIPT=$PWD/cross/init.d/edgeftpd
+BIN=${EDGEFTPD_BIN:-$PWD/target/debug/edgeftpd}
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+[ -x "$BIN" ] || fail "no server binary $BIN (cargo build, or set EDGEFTPD_BIN)"
+command -v busybox >/dev/null || fail "busybox is not installed (make deps)"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/edgeftpd-init.XXXXXX")
+PIDFILE=$WORK/run/edgeftpd.pid
+CONFIG=$WORK/default-edgeftpd
+cleanup() {
+    local p
+    for p in $(cat "$PIDFILE" "$WORK/run/second.pid" 2>/dev/null); do
+        kill -9 "$p" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Busybox applets first in PATH, so the script meets busybox's start-stop-daemon, sleep,
+# date... and not the host's.
+mkdir -p "$WORK/bin" "$WORK/root"
+busybox --install -s "$WORK/bin" 2>/dev/null ||
+    for a in $(busybox --list); do ln -sf "$(command -v busybox)" "$WORK/bin/$a"; done
+[ "$(readlink -f "$WORK/bin/start-stop-daemon")" = "$(readlink -f "$(command -v busybox)")" ] ||
+    fail "busybox has no start-stop-daemon applet"
+echo "hello" >"$WORK/root/hello.txt"
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$CONFIG" <<EOF
+EDGEFTPD_OPTS="--listen 127.0.0.1:$PORT --root $WORK/root --anonymous --pasv-ports 45000-45099"
+EOF
+
+# initd ACTION: runs the init script as a router would.
+initd() {
+    env PATH="$WORK/bin:$PATH" DAEMON="$BIN" PIDFILE="$PIDFILE" CONFIG="$CONFIG" \
+        busybox sh "$SCRIPT" "$@"
+}
+
+# Waits (up to 10 s) for the FTP greeting on 127.0.0.1:$PORT; fails without one.
+greeting() {
+    local i line
+    for i in $(seq 1 50); do
+        if exec 3<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null; then
+            line=""
+            IFS= read -r -t 5 line <&3 || true
+            printf 'QUIT\r\n' >&3 2>/dev/null || true
+            exec 3<&- 3>&-
+            case $line in
+            220*)
+                echo "greeting: ${line%$'\r'}"
+                return 0
+                ;;
+            esac
+            fail "no 220 greeting, got: '$line'"
+        fi
+        sleep 0.2
+    done
+    fail "nothing listens on 127.0.0.1:$PORT"
+}
+
+# alive PID: the process exists and is not a zombie.
+alive() {
+    kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
+echo "== start"
+initd start || fail "start exited $?"
+[ -s "$PIDFILE" ] || fail "start wrote no pidfile"
+pid1=$(cat "$PIDFILE")
+alive "$pid1" || fail "pid $pid1 from the pidfile is not running"
+[ "$(readlink -f "/proc/$pid1/exe")" = "$(readlink -f "$BIN")" ] || fail "pid $pid1 is not $BIN"
+greeting
+initd status || fail "status exited $? while running"
+
+echo "== start again (already running)"
+initd start || fail "a second start exited $?"
+[ "$(cat "$PIDFILE")" = "$pid1" ] || fail "a second start changed the pid"
+
+echo "== restart"
+initd restart || fail "restart exited $?"
+pid2=$(cat "$PIDFILE")
+[ "$pid2" != "$pid1" ] || fail "restart kept pid $pid1"
+alive "$pid1" && fail "the old server $pid1 is still running after restart"
+alive "$pid2" || fail "the new server $pid2 is not running"
+greeting
+initd status || fail "status exited $? after restart"
+
+echo "== second instance on the busy port"
+rc=0
+env PATH="$WORK/bin:$PATH" DAEMON="$BIN" PIDFILE="$WORK/run/second.pid" CONFIG="$CONFIG" \
+    busybox sh "$SCRIPT" start || rc=$?
+[ $rc -ne 0 ] || fail "start succeeded although port $PORT is taken"
+[ ! -e "$WORK/run/second.pid" ] || fail "a failed start left its pidfile"
+alive "$pid2" || fail "the running server died"
+
+echo "== the server dies (kill -9): status says so, start replaces the stale pidfile"
+kill -9 "$pid2"
+for _ in $(seq 1 50); do alive "$pid2" || break; sleep 0.1; done
+rc=0
+initd status || rc=$?
+[ $rc -eq 1 ] || fail "status exited $rc for a dead server with a pidfile (want 1)"
+initd start || fail "start after a crash exited $?"
+pid3=$(cat "$PIDFILE")
+[ "$pid3" != "$pid2" ] || fail "start after a crash kept the stale pid"
+greeting
+
+echo "== stop"
+initd stop || fail "stop exited $?"
+alive "$pid3" && fail "server $pid3 still running after stop"
+[ ! -e "$PIDFILE" ] || fail "stop left the pidfile"
+rc=0
+initd status || rc=$?
+[ $rc -ne 0 ] || fail "status exited 0 after stop"
+if exec 3<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null; then
+    exec 3<&- 3>&-
+    fail "something still listens on $PORT after stop"
+fi
+
+echo "== stop again (not running)"
+initd stop || fail "stop of a stopped server exited $?"
+
+echo "init script: all checks passed"

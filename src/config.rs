@@ -31,6 +31,9 @@ pub mod limits {
     pub const SESSION_STACK: usize = 128 * 1024;
     /// Bytes sent per sendfile call between checks of the control connection for ABOR.
     pub const SEND_CHUNK: usize = 1024 * 1024;
+    /// Pipe size asked for splice(2) uploads (the kernel's default cap for unprivileged
+    /// processes, /proc/sys/fs/pipe-max-size, is 1 MiB).
+    pub const PIPE_SIZE: usize = 1024 * 1024;
     /// Receive buffer for uploads and ASCII transfers; allocated only while transferring.
     pub const RECV_BUF: usize = 256 * 1024;
     /// How deep the start-up sweep of stale temporary files descends.

@@ -131,7 +131,10 @@ impl Control {
     }
 
     /// Reads until a whole line (or EOF, or an error such as the idle timeout).
-    pub fn read_line(&mut self) -> io::Result<Input> {
+    /// `within` bounds the whole line, not each read: a client trickling one byte at a
+    /// time (each read well inside the socket's idle timeout) still times out.
+    pub fn read_line(&mut self, within: std::time::Duration) -> io::Result<Input> {
+        let started = std::time::Instant::now();
         loop {
             if let Some(l) = self.take_line() {
                 return Ok(l);
@@ -150,6 +153,9 @@ impl Control {
                 continue;
             }
             self.absorb(&chunk[..n]);
+            if started.elapsed() > within && !self.buf.contains(&b'\n') {
+                return Err(io::ErrorKind::TimedOut.into());
+            }
         }
     }
 

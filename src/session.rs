@@ -126,7 +126,7 @@ impl Session {
             return;
         }
         loop {
-            let input = match self.ctl.read_line() {
+            let input = match self.ctl.read_line(self.shared.cfg.idle_timeout) {
                 Ok(i) => i,
                 Err(e)
                     if matches!(
@@ -892,6 +892,10 @@ impl Session {
         } else {
             "Transfer complete."
         };
+        // STOU writes in place under a name it made up: a failed one leaves nothing behind.
+        if unique && !matches!(outcome, Outcome::Complete) {
+            let _ = self.logged_in().jail.unlink(&p);
+        }
         let result = self.finish(outcome, ok_text);
         let verb = match kind {
             StoreKind::Stor => "STOR",
@@ -1067,6 +1071,8 @@ fn fs_error(e: &io::Error) -> (u16, String) {
         Errno::NAMETOOLONG => (BAD_FILE_NAME, "File name too long."),
         Errno::INVAL => (FILE_UNAVAILABLE, "Invalid argument."),
         Errno::BUSY => (FILE_UNAVAILABLE, "Resource busy."),
+        // Opening a FIFO that has no reader for writing.
+        Errno::NXIO => (FILE_UNAVAILABLE, "Not a regular file."),
         Errno::ROFS => (NO_PERMISSION, "Read-only file system."),
         Errno::XDEV => (FILE_UNAVAILABLE, "Cannot move across file systems."),
         Errno::NOSPC => (NO_SPACE, "Insufficient storage space."),

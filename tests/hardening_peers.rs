@@ -92,6 +92,35 @@ fn one_byte_a_second_is_served_and_holds_up_nobody() {
     assert!(took >= Duration::from_secs(5));
 }
 
+// A trickling client can't hold a slot forever: each byte arrives well inside the idle
+// timeout, but a whole command line must arrive within it.
+#[test]
+fn a_line_trickled_byte_by_byte_still_times_out() {
+    let root = big_root("trickle");
+    let srv = start(&root, &["--idle-timeout", "2"]);
+    let mut slow = srv.client();
+    let t0 = Instant::now();
+    let mut closed = false;
+    for _ in 0..12 {
+        if slow.stream().write_all(b"N").is_err() {
+            closed = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        if t0.elapsed() > Duration::from_secs(4) {
+            break;
+        }
+    }
+    let mut rest = String::new();
+    let _ = slow.ctl.read_to_string(&mut rest);
+    assert!(
+        closed || rest.starts_with("421 "),
+        "no 421 for a line trickled past the idle timeout: {rest:?}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    assert!(srv.wait_log("idle timeout"));
+}
+
 #[test]
 fn a_client_that_stops_reading_during_retr_hits_the_data_timeout() {
     let root = big_root("stall");

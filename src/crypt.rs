@@ -675,9 +675,8 @@ mod tests {
         }
     }
 
-    /// Drepper's vectors with high round counts: seconds each without optimisation.
+    /// Drepper's vectors with high round counts (the dev profile is optimised enough for them).
     #[test]
-    #[cfg_attr(debug_assertions, ignore = "slow unoptimised; run with -O")]
     fn drepper_high_rounds() {
         for (pw, hash) in [
             (

@@ -82,8 +82,6 @@ pub struct Session {
     data: Setup,
     /// EPSV ALL was sent: only EPSV may set up data connections (RFC 2428).
     epsv_all: bool,
-    /// HOST was accepted (RFC 7151); we serve one virtual host, so it is only recorded.
-    host_given: bool,
 }
 
 /// Runs a session on an accepted control connection until it ends.
@@ -109,7 +107,6 @@ pub fn run(shared: Arc<Shared>, stream: TcpStream) {
         rename_from: None,
         data: Setup::None,
         epsv_all: false,
-        host_given: false,
     };
     log::info!("{peer}: connected");
     s.serve();
@@ -264,7 +261,7 @@ impl Session {
                 if self.pending_user.is_some() || self.login.is_some() {
                     self.reply(BAD_SEQUENCE, "HOST must come before USER.")?;
                 } else {
-                    self.host_given = true;
+                    // One virtual host is served, whatever name the client asked for.
                     self.reply(SERVICE_READY, "Host accepted.")?;
                 }
             }

@@ -10,7 +10,8 @@
 #   cross/build.sh size  [TRIPLE...]  print each binary's size; exit 1 if one is over budget
 #   cross/build.sh panic-check [TRIPLE...]
 #                                     build cross/panic-check the same way and run it under
-#                                     qemu: a panic in a thread must be caught (panic=unwind)
+#                                     qemu: a panic in a thread must be caught (panic=unwind),
+#                                     and a dlsym look-up must not crash
 #   cross/build.sh test  [TRIPLE...]  `cargo test` on the host against each dist binary,
 #                                     run under qemu (EDGEFTPD_BIN, EDGEFTPD_RUNNER)
 #   cross/build.sh bloat [TRIPLE...]  build unstripped (in $CROSS_TARGET_DIR-bloat) and show
@@ -35,9 +36,15 @@
 #     the tier 3 targets).
 #   - -C relocation-model=static: plain static executables, not static-pie. On mips/mipsel
 #     the default static-pie binaries crash (SIGSEGV writing at the load address) as soon
-#     as a thread is spawned or a panic unwinds; non-PIC MIPS code is smaller too. The
-#     arm/aarch64 binaries were non-PIE already.
+#     as a thread is spawned or a panic unwinds. Non-PIC code is also much smaller on MIPS
+#     (PIC + -no-pie made mipsel 530 KiB instead of 478). arm/aarch64 were non-PIE anyway.
+#   - -C link-arg=-fPIC: zig then builds its musl as PIC. On MIPS some musl functions are
+#     assembly that finds its GOT from $t9 (dlsym, which rustix and std call to look up
+#     optional functions such as statx); non-PIC Rust code calls them with `jal`, which
+#     doesn't set $t9, and they crashed (SIGBUS/SIGSEGV). With a PIC libc the linker puts
+#     a stub that sets $t9 in between (an LA25 thunk). panic-check calls dlsym to check.
 #   - -A linker_messages: zig's harmless "unable to open library directory" warning.
+#   - plus the target's own flags from cross/targets (time_t: see there).
 #
 # Settings (environment; cross/cross.mk passes its make variables through):
 #   CROSS_TARGETS     triples to work on (default: all in cross/targets)
@@ -45,6 +52,8 @@
 #   CROSS_TARGET_DIR  cargo target dir of the cross builds (default: target/cross)
 #   CROSS_TESTS       test targets (tests/NAME.rs) for `test` (default: all: --tests)
 #   CROSS_TEST_ARGS   arguments for the test binaries (default: --test-threads=4)
+#   CROSS_EXTRA_RUSTFLAGS  more rustc flags for the cross builds, e.g. -Zlocation-detail=none
+#                     (panic messages without file:line: mipsel -15 KiB)
 #   DIST              output folder (default: dist)
 set -euo pipefail
 
@@ -59,13 +68,16 @@ TEST_ARGS=${CROSS_TEST_ARGS:---test-threads=4}
 ZIGLANG_VERSION=${ZIGLANG_VERSION:-0.17.1}
 CARGO_ZIGBUILD_VERSION=${CARGO_ZIGBUILD_VERSION:-0.24.0}
 
+# shellcheck disable=SC2054 # the commas are part of the -Z values
 BUILD_STD=(-Z build-std=std,panic_unwind -Z build-std-features=panic-unwind,optimize_for_size)
-CROSS_RUSTFLAGS="-C link-self-contained=no -C relocation-model=static -A linker_messages"
+CROSS_RUSTFLAGS="-C link-self-contained=no -C relocation-model=static -C link-arg=-fPIC"
+CROSS_RUSTFLAGS="$CROSS_RUSTFLAGS -A linker_messages"
+CROSS_RUSTFLAGS="$CROSS_RUSTFLAGS ${CROSS_EXTRA_RUSTFLAGS:-}"
 
 die() { echo "cross: $*" >&2; exit 1; }
 note() { echo "cross: $*" >&2; }
 
-# Sets ROWS to the rows of cross/targets ("triple runner budget") for the requested
+# Sets ROWS to the rows of cross/targets ("triple runner budget flags...") for the requested
 # triples (arguments, else $CROSS_TARGETS, else all).
 ROWS=()
 select_rows() {
@@ -74,10 +86,10 @@ select_rows() {
         read -r -a want <<<"$CROSS_TARGETS"
     fi
     for w in "${want[@]}"; do
-        grep -Eq "^[[:space:]]*$w[[:space:]]" cross/targets || die "$w is not in cross/targets"
+        grep -Eq "^[[:space:]]*${w}[[:space:]]" cross/targets || die "$w is not in cross/targets"
     done
     ROWS=()
-    while read -r triple runner budget _; do
+    while read -r triple runner budget flags; do
         case $triple in '' | '#'*) continue ;; esac
         [ -n "$runner" ] || die "cross/targets: no runner for $triple"
         if [ ${#want[@]} -gt 0 ]; then
@@ -85,7 +97,7 @@ select_rows() {
             for w in "${want[@]}"; do [ "$w" = "$triple" ] && hit=yes; done
             [ $hit = yes ] || continue
         fi
-        ROWS+=("$triple $runner ${budget:--}")
+        ROWS+=("$triple $runner ${budget:--} $flags")
     done <cross/targets
     [ ${#ROWS[@]} -gt 0 ] || die "no targets selected"
 }
@@ -185,11 +197,12 @@ need_tools() {
     [ -x "$(objcopy_path)" ] || die "no llvm-objcopy (llvm-tools): run make cross-setup"
 }
 
-# zigbuild MANIFEST TRIPLE [cargo args...]: the one cross-build recipe (see the header).
+# zigbuild MANIFEST TRIPLE "FLAGS" [cargo args...]: the one cross-build recipe (see the
+# header); FLAGS are the target's own rustc flags from cross/targets.
 zigbuild() {
-    local manifest=$1 triple=$2
-    shift 2
-    RUSTFLAGS="$CROSS_RUSTFLAGS" cargo "+$TOOLCHAIN" zigbuild --release \
+    local manifest=$1 triple=$2 flags=$3
+    shift 3
+    RUSTFLAGS="$CROSS_RUSTFLAGS $flags" cargo "+$TOOLCHAIN" zigbuild --release \
         --manifest-path "$manifest" --target "$triple" --target-dir "$TARGET_DIR" \
         "${BUILD_STD[@]}" "$@"
 }
@@ -212,14 +225,14 @@ check_static() {
 
 cmd_build() {
     need_tools
-    local triple runner budget row t0=$SECONDS t
+    local triple runner budget flags row t0=$SECONDS t
     select_rows "$@"
     mkdir -p "$DIST"
     for row in "${ROWS[@]}"; do
-        read -r triple runner budget <<<"$row"
+        read -r triple runner budget flags <<<"$row"
         t=$SECONDS
         note "building $triple"
-        zigbuild Cargo.toml "$triple" --bin edgeftpd
+        zigbuild Cargo.toml "$triple" "$flags" --bin edgeftpd
         # The linker's --strip-all keeps non-allocated sections: drop the MIPS .pdr
         # (procedure descriptors for old debuggers: 86 KiB, 15% of a mips binary) and
         # .comment (linker versions). Nothing at run time reads them.
@@ -235,11 +248,11 @@ cmd_build() {
 }
 
 cmd_size() {
-    local triple runner budget row f bytes over=0 verdict
+    local triple runner budget flags row f bytes over=0 verdict
     select_rows "$@"
     printf '%-42s %10s %9s  %s\n' binary bytes KiB budget
     for row in "${ROWS[@]}"; do
-        read -r triple runner budget <<<"$row"
+        read -r triple runner budget flags <<<"$row"
         f="$DIST/edgeftpd-$triple"
         if [ ! -f "$f" ]; then
             printf '%-42s %10s %9s  %s\n' "edgeftpd-$triple" - - "not built (make cross)"
@@ -262,16 +275,16 @@ cmd_size() {
 
 cmd_panic_check() {
     need_tools
-    local triple runner budget row out failed=""
+    local triple runner budget flags row out failed=""
     select_rows "$@"
     for row in "${ROWS[@]}"; do
-        read -r triple runner budget <<<"$row"
+        read -r triple runner budget flags <<<"$row"
         command -v "$runner" >/dev/null 2>&1 || die "no $runner: run make cross-setup"
         note "panic-check $triple"
-        zigbuild cross/panic-check/Cargo.toml "$triple"
+        zigbuild cross/panic-check/Cargo.toml "$triple" "$flags"
         if out=$("$runner" "$TARGET_DIR/$triple/release/panic-check" 2>/dev/null) &&
             grep -qx 'panic-check: ok' <<<"$out"; then
-            note "$triple: a panicking thread was caught, the process went on"
+            note "$triple: ok: $(grep -v '^panic-check:' <<<"$out" | tr '\n' ' ')"
         else
             echo "$out" >&2
             note "$triple: FAILED: the panic was not caught"
@@ -282,7 +295,7 @@ cmd_panic_check() {
 }
 
 cmd_test() {
-    local triple runner budget row bin failed="" sel=() t t0=$SECONDS
+    local triple runner budget flags row bin failed="" sel=() t t0=$SECONDS
     select_rows "$@"
     if [ -n "${CROSS_TESTS:-}" ]; then
         for t in $CROSS_TESTS; do sel+=(--test "$t"); done
@@ -292,14 +305,15 @@ cmd_test() {
     local args=()
     read -r -a args <<<"$TEST_ARGS"
     for row in "${ROWS[@]}"; do
-        read -r triple runner budget <<<"$row"
+        read -r triple runner budget flags <<<"$row"
         bin="$ROOT/$DIST/edgeftpd-$triple"
         [ -x "$bin" ] || die "$bin missing: run make cross first"
         command -v "$runner" >/dev/null 2>&1 || die "no $runner: run make cross-setup"
         "$runner" "$bin" --version >/dev/null || die "$runner $bin --version failed"
-        note "testing $triple under $runner: cargo test ${sel[*]} -- ${args[*]}"
+        note "testing $triple under $runner: cargo test --no-fail-fast ${sel[*]} -- ${args[*]}"
         t=$SECONDS
-        if EDGEFTPD_BIN="$bin" EDGEFTPD_RUNNER="$runner" cargo test "${sel[@]}" -- "${args[@]}"; then
+        if EDGEFTPD_BIN="$bin" EDGEFTPD_RUNNER="$runner" \
+            cargo test --no-fail-fast "${sel[@]}" -- "${args[@]}"; then
             note "$triple: tests passed ($((SECONDS - t)) s)"
         else
             note "$triple: tests FAILED ($((SECONDS - t)) s)"
@@ -312,13 +326,13 @@ cmd_test() {
 
 cmd_bloat() {
     need_tools
-    local triple runner budget row
+    local triple runner budget flags row
     select_rows "$@"
     for row in "${ROWS[@]}"; do
-        read -r triple runner budget <<<"$row"
+        read -r triple runner budget flags <<<"$row"
         note "building $triple unstripped (in $TARGET_DIR-bloat) to see what costs the most"
         CARGO_PROFILE_RELEASE_STRIP=false TARGET_DIR="$TARGET_DIR-bloat" \
-            zigbuild Cargo.toml "$triple" --bin edgeftpd
+            zigbuild Cargo.toml "$triple" "$flags" --bin edgeftpd
         echo "=== $triple"
         python3 cross/bloat.py "$(dirname "$(objcopy_path)")" \
             "$TARGET_DIR-bloat/$triple/release/edgeftpd" "${BLOAT_TOP:-30}"

@@ -25,7 +25,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Timestamps};
 
@@ -593,7 +593,7 @@ impl Drop for Upload {
     }
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn create_temp(dir: &OwnedFd) -> io::Result<(OwnedFd, CString)> {
     let pid = std::process::id();

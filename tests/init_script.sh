@@ -29,6 +29,7 @@ PIDFILE=$WORK/run/edgeftpd.pid
 CONFIG=$WORK/default-edgeftpd
 cleanup() {
     local p
+    # shellcheck disable=SC2013 # one pid a file
     for p in $(cat "$PIDFILE" "$WORK/run/second.pid" 2>/dev/null); do
         kill -9 "$p" 2>/dev/null || true
     done
@@ -58,8 +59,8 @@ initd() {
 
 # Waits (up to 10 s) for the FTP greeting on 127.0.0.1:$PORT; fails without one.
 greeting() {
-    local i line
-    for i in $(seq 1 50); do
+    local line
+    for _ in $(seq 1 50); do
         if exec 3<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null; then
             line=""
             IFS= read -r -t 5 line <&3 || true

@@ -375,15 +375,23 @@ fn passive_ports_come_from_the_range() {
 #[test]
 fn passive_range_exhausted_is_425() {
     let root = TempDir::new("exhaust");
+    // A one-port range on a port the kernel just handed out as free (a fixed number could
+    // still be in TIME-WAIT from an earlier run).
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let range = format!("{port}-{port}");
     let srv = Server::start(&[
         "--anonymous",
         "--root",
         root.path().to_str().unwrap(),
         "--pasv-ports",
-        "47320-47320",
+        &range,
     ]);
     let mut a = srv.anon_client();
-    assert_eq!(a.epsv_port(), 47320);
+    assert_eq!(a.epsv_port(), port);
     let mut b = srv.anon_client();
     assert_eq!(
         b.cmd("EPSV"),
@@ -395,7 +403,7 @@ fn passive_range_exhausted_is_425() {
     );
     // Using the port frees it.
     a.list("NLST");
-    assert_eq!(b.epsv_port(), 47320);
+    assert_eq!(b.epsv_port(), port);
 }
 
 #[test]

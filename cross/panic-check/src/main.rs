@@ -1,8 +1,16 @@
 //! Prints "panic-check: ok" only if panics unwind on this target: a panicking thread is
 //! reported by `join` (with its message), destructors run during the unwind, and
 //! `catch_unwind` catches a panic in the main thread; the process then exits 0.
+//! It first looks up a symbol with dlsym, as rustix and std do for optional libc functions
+//! (statx...): on MIPS that crashed when musl's assembly dlsym was entered from non-PIC
+//! code without $t9 set (see cross/build.sh).
 
+use std::ffi::{c_char, c_void};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+unsafe extern "C" {
+    fn dlsym(handle: *mut c_void, name: *const c_char) -> *mut c_void;
+}
 
 static DROPS: AtomicUsize = AtomicUsize::new(0);
 
@@ -15,6 +23,9 @@ impl Drop for Guard {
 }
 
 fn main() {
+    // RTLD_DEFAULT is a null handle on musl; a static binary finds nothing, but must live.
+    let statx = unsafe { dlsym(std::ptr::null_mut(), c"statx".as_ptr()) };
+    println!("dlsym(statx): {statx:?}");
     // Depends on the arguments, so the compiler can't see the panic coming.
     let n = std::env::args().count();
     let joined = std::thread::Builder::new()

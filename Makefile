@@ -38,6 +38,7 @@ deps:
 	fi
 
 lint:
+	@rustup component add clippy rustfmt >/dev/null 2>&1 || true
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 

@@ -94,6 +94,18 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+/// Adds `--listen 127.0.0.1:0` and a passive range unless `args` name them, then `args`,
+/// and debug logging (every command is in the log).
+fn with_test_defaults(cmd: &mut Command, args: &[&str]) {
+    if !args.contains(&"--listen") {
+        cmd.args(["--listen", "127.0.0.1:0"]);
+    }
+    if !args.contains(&"--pasv-ports") {
+        cmd.args(["--pasv-ports", "40000-44999"]);
+    }
+    cmd.args(args).env("RUST_LOG", "debug");
+}
+
 /// A running server; killed when dropped.
 pub struct Server {
     child: Child,
@@ -109,47 +121,11 @@ impl Server {
 
     pub fn start_env(args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = server_command();
-        if !args.contains(&"--listen") {
-            cmd.args(["--listen", "127.0.0.1:0"]);
-        }
-        if !args.contains(&"--pasv-ports") {
-            cmd.args(["--pasv-ports", "40000-44999"]);
-        }
-        cmd.args(args);
-        cmd.env("RUST_LOG", "debug");
+        with_test_defaults(&mut cmd, args);
         for (k, v) in env {
             cmd.env(k, v);
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("start edgeftpd");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let l2 = Arc::clone(&log);
-        std::thread::spawn(move || {
-            let mut sent = false;
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if !sent && let Some(i) = line.find("listening on ") {
-                    let addr: SocketAddr = line[i + 13..].trim().parse().unwrap();
-                    let _ = tx.send(addr);
-                    sent = true;
-                }
-                let mut g = l2.lock().unwrap();
-                g.push_str(&line);
-                g.push('\n');
-            }
-        });
-        let addr = match rx.recv_timeout(WAIT) {
-            Ok(a) => a,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("server did not start; log:\n{}", log.lock().unwrap());
-            }
-        };
-        Server { child, addr, log }
+        Server::spawn(cmd)
     }
 
     /// Anonymous, read-only, on `root`.
@@ -458,13 +434,7 @@ impl Server {
     /// Like `start`, with the binary run behind `wrapper` (see [`wrapped_command`]).
     pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Server {
         let mut cmd = wrapped_command(wrapper);
-        if !args.contains(&"--listen") {
-            cmd.args(["--listen", "127.0.0.1:0"]);
-        }
-        if !args.contains(&"--pasv-ports") {
-            cmd.args(["--pasv-ports", "40000-44999"]);
-        }
-        cmd.args(args).env("RUST_LOG", "debug");
+        with_test_defaults(&mut cmd, args);
         Server::spawn(cmd)
     }
 }

@@ -258,7 +258,7 @@ fn parse_type(w: &[u8]) -> Result<Type, ParseError> {
 
 /// Leading `-options` of LIST/NLST (`LIST -la dir`) are accepted and ignored: clients send
 /// them whatever the server is (wget `LIST -a`, ncftp `LIST -a ./dir`).
-fn strip_ls_options(mut arg: &[u8]) -> &[u8] {
+pub fn strip_ls_options(mut arg: &[u8]) -> &[u8] {
     loop {
         arg = arg.trim_ascii_start();
         if arg.first() != Some(&b'-') {

@@ -549,7 +549,8 @@ impl Session {
             ];
             return self.multi(SYSTEM_STATUS, "edgeftpd status:", &body, "End of status");
         }
-        let arg = strip_options(arg);
+        // `STAT -la dir`: options before the path are ignored, as for LIST.
+        let arg = command::strip_ls_options(arg);
         let p = self.path(arg)?;
         let jail = &self.logged_in().jail;
         let meta = jail.stat(&p)?;
@@ -1037,17 +1038,6 @@ enum StoreKind {
     Stor,
     Appe,
     Stou,
-}
-
-/// `STAT -la dir`: options before the path are ignored, as for LIST.
-fn strip_options(mut arg: &[u8]) -> &[u8] {
-    while arg.first() == Some(&b'-') {
-        arg = match arg.iter().position(|&b| b == b' ') {
-            Some(i) => &arg[i + 1..],
-            None => b"",
-        };
-    }
-    arg
 }
 
 /// Maps a file-system error to a reply: the table every handler shares.

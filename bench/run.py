@@ -64,6 +64,71 @@ ALL_SERVERS = ["edgeftpd", "vsftpd", "pure-ftpd"]
 PEER_NAMES = ["vsftpd", "pure-ftpd"]
 
 output_lines = []  # everything printed, saved to bench/out at the end
+cpu_samples = {}  # workload -> {server: [CPU ms per unit]}, filled by the workloads
+
+
+def cgroup_base():
+    """Where per-server CPU-accounting cgroups can be made: (directory, kind) or (None, why).
+    cgroup v2 (usage in cpu.stat, always present) is preferred; v1 cpuacct otherwise."""
+    for d in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        if os.path.exists(os.path.join(d, "cgroup.procs")) and \
+                os.path.exists(os.path.join(d, "cgroup.controllers")):
+            return d, "v2"
+    d = "/sys/fs/cgroup/cpuacct"
+    if os.path.exists(os.path.join(d, "cpuacct.usage")):
+        return d, "v1"
+    return None, "no cgroup v2 or v1 cpuacct hierarchy"
+
+
+class CpuMeter:
+    """CPU time used by one server and every process it forks, from its own cgroup: a
+    forked session's time is counted even after it exits. None when no cgroup can be made
+    (not root, no hierarchy): the CPU figures are then n/a."""
+
+    def __init__(self, name):
+        self.path = None
+        base, kind = cgroup_base()
+        if base is None:
+            log(f"CPU figures n/a for {name}: {kind}")
+            return
+        path = os.path.join(base, f"edgeftpd-bench-{name}")
+        try:
+            os.makedirs(path, exist_ok=True)
+            self.path, self.kind = path, kind
+        except OSError as e:
+            log(f"CPU figures n/a for {name}: {e}")
+
+    def join(self):
+        """Moves the calling process into the cgroup (run in the child before exec)."""
+        if self.path:
+            with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+
+    def ms(self):
+        if not self.path:
+            return None
+        if self.kind == "v2":
+            with open(os.path.join(self.path, "cpu.stat")) as f:
+                for line in f:
+                    k, v = line.split()
+                    if k == "usage_usec":
+                        return int(v) / 1000.0
+            return None
+        with open(os.path.join(self.path, "cpuacct.usage")) as f:
+            return int(f.read()) / 1e6
+
+    def remove(self):
+        if self.path:
+            try:
+                os.rmdir(self.path)
+            except OSError:
+                pass
+
+
+def cpu_note(workload, server, before, after, per):
+    if before is not None and after is not None:
+        cpu_samples.setdefault(workload, {}).setdefault(server.name, []).append(
+            (after - before) / per)
 
 
 def say(line=""):
@@ -131,6 +196,7 @@ class Server:
         self.proc = None
         self.logpath = os.path.join(LOGS, f"{name}.log")
         self.workdir = os.path.join(BENCH, "target", "run", name)
+        self.cpu = CpuMeter(name)
 
     def url(self, path):
         return f"ftp://{HOST}:{self.port}{path}"
@@ -154,7 +220,8 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(BENCH, "reaper.py")] + cmd,
             stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
-            env=self.env(), cwd=self.workdir, start_new_session=True)
+            env=self.env(), cwd=self.workdir, start_new_session=True,
+            preexec_fn=self.cpu.join)
         logf.close()
         self.wait_ready()
 
@@ -437,6 +504,7 @@ def w_retr(servers):
     samples = {s.name: [] for s in servers}
     for order in orders(servers, BIG_RUNS):
         for s in order:
+            c0 = s.cpu.ms()
             out = run(["curl", "-sS", "--max-time", "300", "-o", "/dev/null",
                        "-w", "%{speed_download} %{size_download}", s.url("/" + BIG)],
                       330, f"RETR on {s.name}")
@@ -444,6 +512,7 @@ def w_retr(servers):
             if int(float(size)) != BIG_MB << 20:
                 raise BenchError(f"RETR on {s.name}: got {size} bytes, expected {BIG_MB << 20}")
             samples[s.name].append(float(speed) / 1e6)
+            cpu_note("retr", s, c0, s.cpu.ms(), BIG_MB / 1024)
     return samples
 
 
@@ -456,6 +525,7 @@ def w_stor(servers):
         for s in order:
             name = f"stor-{s.name}-{i}.bin"
             try:
+                c0 = s.cpu.ms()
                 out = run(["curl", "-sS", "--max-time", "300", "-T", path,
                            "-w", "%{speed_upload} %{size_upload}", s.url("/incoming/" + name)],
                           330, f"STOR on {s.name}")
@@ -465,6 +535,7 @@ def w_stor(servers):
                     raise BenchError(f"STOR on {s.name}: sent {size}, file has {got} bytes, "
                                      f"expected {BIG_MB << 20}")
                 samples[s.name].append(float(speed) / 1e6)
+                cpu_note("stor", s, c0, s.cpu.ms(), BIG_MB / 1024)
             finally:
                 try:
                     os.unlink(os.path.join(inc, name))
@@ -535,8 +606,10 @@ def w_list(servers, cmd, path):
     samples = {s.name: [] for s in servers}
     for order in orders(servers, 1):
         for s in order:
+            c0 = s.cpu.ms()
             out = run([LOADGEN, "list", "--addr", s.addr(), "--path", path, "--cmd", cmd,
                        "--runs", str(LIST_RUNS + 1)], 300, f"{cmd} on {s.name}")
+            cpu_note(cmd.lower(), s, c0, s.cpu.ms(), LIST_RUNS + 1)
             if out.startswith("unsupported"):
                 samples[s.name] = None
                 log(f"  {cmd} {s.name}: {out.strip()}")
@@ -552,7 +625,13 @@ def w_list(servers, cmd, path):
 
 # --- report --------------------------------------------------------------------
 
-HIGHER_IS_BETTER = {"MB/s": True, "sessions/s": True, "KiB/session": False, "ms": False}
+HIGHER_IS_BETTER = {"MB/s": True, "sessions/s": True, "KiB/session": False, "ms": False,
+                    "CPU ms": False, "CPU ms/GiB": False}
+
+
+def cpu_of(workload):
+    """The CPU samples the workload just run recorded (server CPU, from its cgroup)."""
+    return cpu_samples.get(workload, {})
 
 
 def fmt(v):
@@ -603,14 +682,18 @@ def main():
         if "list" in WORKLOADS:
             tag = f"{ENTRIES // 1000}k" if ENTRIES % 1000 == 0 else str(ENTRIES)
             plan.append((f"list_{tag}", "ms", lambda: w_list(servers, "LIST", listdir)))
+            plan.append((f"list_{tag}_cpu", "CPU ms", lambda: cpu_of("list")))
             plan.append((f"mlsd_{tag}", "ms", lambda: w_list(servers, "MLSD", listdir)))
+            plan.append((f"mlsd_{tag}_cpu", "CPU ms", lambda: cpu_of("mlsd")))
         if "sess" in WORKLOADS:
             for c in CLIENTS:
                 plan.append((f"sessions_c{c}", "sessions/s", lambda c=c: w_sessions(servers, c)))
         if "retr" in WORKLOADS:
             plan.append((f"retr_{big_name}", "MB/s", lambda: w_retr(servers)))
+            plan.append((f"retr_{big_name}_cpu", "CPU ms/GiB", lambda: cpu_of("retr")))
         if "stor" in WORKLOADS:
             plan.append((f"stor_{big_name}", "MB/s", lambda: w_stor(servers)))
+            plan.append((f"stor_{big_name}_cpu", "CPU ms/GiB", lambda: cpu_of("stor")))
         for name, unit, fn in plan:
             t0 = time.monotonic()
             log(f"workload {name}")
@@ -629,6 +712,7 @@ def main():
     finally:
         for s in servers:
             s.stop()
+            s.cpu.remove()
 
     report(results, servers)
     say(f"# total {time.monotonic() - t_start:.0f}s")
@@ -681,6 +765,8 @@ def report(results, servers):
     say("")
     say("ratio = edgeftpd / best peer; best = highest MB/s or sessions/s, lowest ms or KiB/session.")
     say("MB/s = 10^6 bytes/s. Values are medians; samples are in the BENCH lines.")
+    say("*_cpu = CPU time of the whole server (all its processes, from its own cgroup) per")
+    say("listing (login included) or per GiB moved: what the work costs a router's CPU.")
     say("")
     for line in bench_lines:
         say(line)

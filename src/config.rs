@@ -44,6 +44,14 @@ pub mod limits {
     pub const REFUSE_WRITE_MS: u64 = 1000;
     /// Time transfers in flight get to finish after SIGTERM before the process exits.
     pub const SHUTDOWN_GRACE_SECS: u64 = 5;
+    /// Entries stat'ed and formatted per piece of a listing sent (about 32 KiB of `ls` lines):
+    /// a listing is streamed, never held whole, so a huge directory costs its names only.
+    pub const LIST_CHUNK: usize = 512;
+    /// Entries per helper thread before a listing is split between threads: stat'ing 2048
+    /// entries takes a few milliseconds of kernel time, a thread costs some 30 microseconds.
+    pub const LIST_PARALLEL_MIN: usize = 2048;
+    /// Most helper threads one listing uses (besides the session's own), whatever the cores.
+    pub const LIST_HELPERS_MAX: usize = 3;
 }
 
 /// Who may log in and where they land.

@@ -10,6 +10,7 @@ pub mod control;
 pub mod crypt;
 pub mod data;
 pub mod list;
+pub mod listing;
 pub mod logging;
 pub mod reply;
 pub mod server;

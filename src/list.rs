@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::vfs::{Entry, Kind, Meta};
+use crate::vfs::{Kind, Meta};
 
 /// Six months, the `ls` threshold between `Mon dd HH:MM` and `Mon dd  YYYY`.
 const SIX_MONTHS: i64 = 183 * 86400;
@@ -119,32 +119,32 @@ fn push_num(out: &mut Vec<u8>, n: u64, width: usize, left: bool) {
     }
 }
 
-/// Appends `n` as exactly `width` digits with leading zeros (`n` < 10^width).
-fn push_zero_padded(out: &mut Vec<u8>, n: u64, width: u32) {
-    let mut div = 10u64.pow(width - 1);
-    while div > 0 {
-        out.push(b'0' + (n / div % 10) as u8);
-        div /= 10;
-    }
+/// Appends `n` (< 100) as two digits. Dates are made of these: constant divisors compile to
+/// multiplications, where a loop over a variable divisor costs a division per digit.
+fn push_2(out: &mut Vec<u8>, n: u32) {
+    out.extend_from_slice(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
 }
 
+/// Appends `n` (< 10000) as four digits.
+fn push_4(out: &mut Vec<u8>, n: u32) {
+    push_2(out, n / 100 % 100);
+    push_2(out, n % 100);
+}
+
+/// Appends `n` in lower-case hexadecimal without leading zeros.
 fn push_hex(out: &mut Vec<u8>, n: u64) {
-    let mut started = false;
-    for shift in (0..16).rev() {
-        let d = ((n >> (shift * 4)) & 0xf) as u8;
-        if d != 0 || started || shift == 0 {
-            started = true;
-            out.push(b"0123456789abcdef"[d as usize]);
-        }
+    let digits = (16 - n.leading_zeros() as usize / 4).max(1);
+    for i in (0..digits).rev() {
+        out.push(b"0123456789abcdef"[((n >> (i * 4)) & 0xf) as usize]);
     }
 }
 
 /// `YYYYMMDDHHMMSS` appended to `out`.
 fn push_timeval(out: &mut Vec<u8>, secs: i64) {
     let (y, mo, d, h, mi, s) = civil(secs);
-    push_zero_padded(out, y.clamp(0, 9999) as u64, 4);
+    push_4(out, y.clamp(0, 9999) as u32);
     for v in [mo, d, h, mi, s] {
-        push_zero_padded(out, u64::from(v), 2);
+        push_2(out, v);
     }
 }
 
@@ -167,9 +167,9 @@ pub fn ls_line(out: &mut Vec<u8>, name: &[u8], m: &Meta, link: Option<&[u8]>, no
     push_num(out, u64::from(d), 2, false);
     out.push(b' ');
     if m.mtime > now - SIX_MONTHS && m.mtime <= now + 3600 {
-        push_zero_padded(out, u64::from(h), 2);
+        push_2(out, h);
         out.push(b':');
-        push_zero_padded(out, u64::from(mi), 2);
+        push_2(out, mi);
     } else {
         out.push(b' ');
         push_num(out, y.max(0) as u64, 4, false);
@@ -285,29 +285,6 @@ fn class(pat: &[u8], c: u8) -> Option<(bool, usize)> {
     Some((c == b'[', 1))
 }
 
-/// The names of a directory, sorted bytewise, as NLST and every listing emit them.
-/// Sorts small (key, index) pairs rather than the entries themselves: the first eight bytes
-/// of a name decide most comparisons without touching the name, and each entry moves once.
-pub fn sort(entries: &mut Vec<Entry>) {
-    let key = |name: &[u8]| {
-        let mut k = [0u8; 8];
-        let n = name.len().min(8);
-        k[..n].copy_from_slice(&name[..n]);
-        u64::from_be_bytes(k)
-    };
-    let mut order: Vec<(u64, u32)> = entries
-        .iter()
-        .enumerate()
-        .map(|(i, e)| (key(&e.name), i as u32))
-        .collect();
-    order.sort_unstable_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| entries[a.1 as usize].name.cmp(&entries[b.1 as usize].name))
-    });
-    let mut slots: Vec<Option<Entry>> = std::mem::take(entries).into_iter().map(Some).collect();
-    entries.extend(order.iter().filter_map(|&(_, i)| slots[i as usize].take()));
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,23 +370,6 @@ mod tests {
     }
 
     #[test]
-    fn sorting_is_bytewise() {
-        let names: [&[u8]; 6] = [b"b", b"abcdefghZ", b"abcdefghA", b"a", b"", b"\xff"];
-        let mut v: Vec<Entry> = names
-            .iter()
-            .map(|n| Entry {
-                name: n.to_vec(),
-                meta: meta(Kind::File, 0, 0, 0),
-                link: None,
-            })
-            .collect();
-        sort(&mut v);
-        let got: Vec<&[u8]> = v.iter().map(|e| e.name.as_slice()).collect();
-        let want: [&[u8]; 6] = [b"", b"a", b"abcdefghA", b"abcdefghZ", b"b", b"\xff"];
-        assert_eq!(got, want);
-    }
-
-    #[test]
     fn numbers() {
         let mut o = Vec::new();
         push_num(&mut o, 0, 4, false);
@@ -418,7 +378,14 @@ mod tests {
         o.push(b'|');
         push_hex(&mut o, 0);
         push_hex(&mut o, 0xfe00);
-        assert_eq!(o, b"   042      18446744073709551615|0fe00");
+        o.push(b'|');
+        push_hex(&mut o, u64::MAX);
+        push_4(&mut o, 7);
+        push_2(&mut o, 59);
+        assert_eq!(
+            o,
+            b"   042      18446744073709551615|0fe00|ffffffffffffffff000759"
+        );
     }
 
     #[test]

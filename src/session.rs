@@ -15,9 +15,10 @@ use crate::config::limits;
 use crate::control::{Control, Input};
 use crate::data::{self, Outcome, Setup, Transfer};
 use crate::list;
+use crate::listing::{Listing, Style};
 use crate::reply::{self, *};
 use crate::server::Shared;
-use crate::vfs::{Jail, Kind, PathError, VPath};
+use crate::vfs::{Jail, Kind, Names, PathError, VPath};
 
 /// Why a command failed. Everything but `Ctl` becomes a reply and the session goes on.
 #[derive(Debug)]
@@ -296,9 +297,9 @@ impl Session {
             Command::Epsv(arg) => self.epsv(arg)?,
             Command::Port(a) => self.port(a, "PORT")?,
             Command::Eprt(a) => self.port(a, "EPRT")?,
-            Command::List(arg) => self.list(&arg, ListKind::Long)?,
-            Command::Nlst(arg) => self.list(&arg, ListKind::Names)?,
-            Command::Mlsd(arg) => self.list(&arg, ListKind::Machine)?,
+            Command::List(arg) => self.list(&arg, Style::Long)?,
+            Command::Nlst(arg) => self.list(&arg, Style::Names)?,
+            Command::Mlsd(arg) => self.list(&arg, Style::Machine)?,
             Command::Mlst(arg) => self.mlst(&arg)?,
             Command::Retr(arg) => self.retr(&arg)?,
             Command::Stor(arg) => self.store(&arg, StoreKind::Stor)?,
@@ -558,11 +559,19 @@ impl Session {
         let mut text = Vec::new();
         let code = if meta.kind == Kind::Dir {
             let fd = jail.open_dir(&p)?;
-            let mut entries = jail.read_dir(&fd)?;
-            list::sort(&mut entries);
-            for e in &entries {
-                list::ls_line(&mut text, &e.name, &e.meta, e.link.as_deref(), now);
-            }
+            let mut names = jail.read_names(&fd)?;
+            names.sort();
+            let listing = Listing {
+                jail,
+                dir: &fd,
+                path: &p,
+                names: &names,
+                style: Style::Long,
+                prefix: b"",
+                writable: false,
+                now,
+            };
+            listing.render_all(&mut text);
             DIR_STATUS
         } else {
             let m = jail.lstat(&p)?;
@@ -910,13 +919,11 @@ impl Session {
         result.map(|_| ())
     }
 
-    fn list(&mut self, arg: &[u8], kind: ListKind) -> Result {
+    fn list(&mut self, arg: &[u8], style: Style) -> Result {
         self.rest = 0;
         let p = self.path(arg)?;
         let writable = self.logged_in().writable;
         let jail = &self.logged_in().jail;
-        let now = list::now();
-        let mut out = Vec::new();
         // `NLST *.txt` / `LIST sub/*.c` (tnftp's mget): a pattern in the last component
         // that names nothing is matched against the directory's entries.
         let pattern = p
@@ -928,91 +935,84 @@ impl Session {
             Err(e) if e.kind() == io::ErrorKind::NotFound && pattern.is_some() => None,
             Err(e) => return Err(e.into()),
         };
-        match meta {
+        // What is listed: the lines of one file, or the entries of a directory (`dir`).
+        let mut head = Vec::new();
+        let (dir, dir_path, names, prefix) = match meta {
             Some(meta) if meta.kind == Kind::Dir => {
                 let fd = jail.open_dir(&p)?;
-                let mut entries = jail.read_dir(&fd)?;
-                list::sort(&mut entries);
-                if kind == ListKind::Machine {
-                    list::facts(&mut out, &meta, true, writable);
-                    out.extend_from_slice(b".\r\n");
+                let mut names = jail.read_names(&fd)?;
+                names.sort();
+                if style == Style::Machine {
+                    list::facts(&mut head, &meta, true, writable);
+                    head.extend_from_slice(b".\r\n");
                 }
-                let mut prefix = arg.to_vec();
-                if !prefix.is_empty() && !prefix.ends_with(b"/") {
-                    prefix.push(b'/');
-                }
-                for e in &entries {
-                    match kind {
-                        ListKind::Long => {
-                            list::ls_line(&mut out, &e.name, &e.meta, e.link.as_deref(), now)
-                        }
-                        ListKind::Names => {
-                            out.extend_from_slice(&prefix);
-                            out.extend_from_slice(&e.name);
-                            out.extend_from_slice(b"\r\n");
-                        }
-                        ListKind::Machine => {
-                            // A symlink is described by what it points to inside the jail.
-                            let m = if e.meta.kind == Kind::Symlink {
-                                jail.stat(&p.child(&e.name)).unwrap_or(e.meta)
-                            } else {
-                                e.meta
-                            };
-                            list::facts(&mut out, &m, false, writable);
-                            out.extend_from_slice(&e.name);
-                            out.extend_from_slice(b"\r\n");
-                        }
+                let mut prefix = Vec::new();
+                if style == Style::Names && !arg.is_empty() {
+                    prefix.extend_from_slice(arg);
+                    if !arg.ends_with(b"/") {
+                        prefix.push(b'/');
                     }
                 }
+                (Some(fd), p, names, prefix)
             }
-            Some(_) if kind == ListKind::Machine => {
+            Some(_) if style == Style::Machine => {
                 return Err(Fail::Reply(
                     BAD_ARGUMENTS,
                     "MLSD needs a directory; use MLST.",
                 ));
             }
             Some(meta) => {
-                if kind == ListKind::Long {
-                    list::ls_line(&mut out, arg, &meta, None, now);
+                if style == Style::Long {
+                    list::ls_line(&mut head, arg, &meta, None, list::now());
                 } else {
-                    out.extend_from_slice(arg);
-                    out.extend_from_slice(b"\r\n");
+                    head.extend_from_slice(arg);
+                    head.extend_from_slice(b"\r\n");
                 }
+                (None, p, Names::default(), Vec::new())
             }
             None => {
                 let pattern = pattern.unwrap_or_default();
-                if kind == ListKind::Machine {
+                if style == Style::Machine {
                     return Err(Fail::Fs(io::ErrorKind::NotFound.into()));
                 }
-                let fd = jail.open_dir(&p.parent())?;
-                let mut entries = jail.read_dir(&fd)?;
-                entries.retain(|e| list::glob_match(&pattern, &e.name));
-                if entries.is_empty() {
+                let parent = p.parent();
+                let fd = jail.open_dir(&parent)?;
+                let mut names = jail.read_names(&fd)?;
+                names.retain(|n| list::glob_match(&pattern, n));
+                if names.is_empty() {
                     return Err(Fail::Fs(io::ErrorKind::NotFound.into()));
                 }
-                list::sort(&mut entries);
+                names.sort();
                 let prefix = match arg.iter().rposition(|&b| b == b'/') {
-                    Some(i) => &arg[..=i],
-                    None => b"",
+                    Some(i) => arg[..=i].to_vec(),
+                    None => Vec::new(),
                 };
-                for e in &entries {
-                    let mut name = prefix.to_vec();
-                    name.extend_from_slice(&e.name);
-                    if kind == ListKind::Long {
-                        list::ls_line(&mut out, &name, &e.meta, e.link.as_deref(), now);
-                    } else {
-                        out.extend_from_slice(&name);
-                        out.extend_from_slice(b"\r\n");
-                    }
-                }
+                (Some(fd), parent, names, prefix)
             }
-        }
+        };
         let stream = self.connect_data()?;
         self.reply(OPENING_DATA, "Here comes the directory listing.")?;
         let mut t = Transfer::new(&mut self.ctl, stream, self.shared.cfg.data_timeout);
-        let outcome = t.send_bytes(&out).unwrap_or(Outcome::Complete);
+        let mut outcome = t.send_bytes(&head);
+        if let (None, Some(dir)) = (&outcome, &dir) {
+            let listing = Listing {
+                jail: &self.login.as_ref().expect("checked before dispatch").jail,
+                dir,
+                path: &dir_path,
+                names: &names,
+                style,
+                prefix: &prefix,
+                writable,
+                now: list::now(),
+            };
+            listing.stream(|piece| {
+                outcome = t.send_bytes(piece);
+                outcome.is_none()
+            });
+        }
         drop(t);
-        self.finish(outcome, "Directory send OK.").map(|_| ())
+        self.finish(outcome.unwrap_or(Outcome::Complete), "Directory send OK.")
+            .map(|_| ())
     }
 
     fn mlst(&mut self, arg: &[u8]) -> Result {
@@ -1024,13 +1024,6 @@ impl Session {
         line.extend_from_slice(&p.to_bytes());
         self.multi(FILE_ACTION_OK, "Listing", &[line], "End")
     }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum ListKind {
-    Long,
-    Names,
-    Machine,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

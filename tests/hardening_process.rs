@@ -27,20 +27,33 @@ fn run_as_switches_uid_gid_and_groups_after_binding_a_low_port() {
     require_root("--run-as");
     let root = TempDir::new("run-as");
     root.write("f.txt", b"file\n");
-    // A privileged port proves the listener is bound before the switch.
-    let port = (700..1024)
-        .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+    // A privileged port proves the listener is bound before the switch. Another process
+    // may take a free-looking port between our probe and the server's bind: try the next.
+    let srv = (700..1024)
+        .filter(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .take(20)
+        .find_map(|port| {
+            let listen = format!("127.0.0.1:{port}");
+            let mut cmd = server_command();
+            with_test_defaults(
+                &mut cmd,
+                &[
+                    "--listen",
+                    &listen,
+                    "--anonymous",
+                    "--root",
+                    root.path().to_str().unwrap(),
+                    "--run-as",
+                    "nobody",
+                ],
+            );
+            match Server::try_spawn(cmd) {
+                Ok(s) => Some(s),
+                Err(log) if log.contains("Address already in use") => None,
+                Err(log) => panic!("server did not start; log:\n{log}"),
+            }
+        })
         .expect("a free port below 1024");
-    let listen = format!("127.0.0.1:{port}");
-    let srv = Server::start(&[
-        "--listen",
-        &listen,
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--run-as",
-        "nobody",
-    ]);
     assert!(srv.wait_log("running as nobody (uid 65534, gid 65534)"));
     let pid = srv.pid();
     // Every thread: real, effective, saved and file-system ids; no groups, no capabilities.

@@ -390,3 +390,70 @@ fn list_paths_with_spaces_after_options() {
         "550 No such file or directory.\r\n"
     );
 }
+
+/// A directory big enough to be split between helper threads (more than twice
+/// `LIST_PARALLEL_MIN` entries): every entry once, in bytewise order, each line describing its
+/// own file, for LIST, MLSD, NLST and STAT alike.
+#[test]
+fn big_directory_lists_every_entry_once_in_order() {
+    let root = TempDir::new("bigdir");
+    let n = 7000;
+    let mut names = Vec::new();
+    for i in 0..n {
+        // Names sharing long prefixes, and some past 16 bytes, to exercise the sort keys.
+        let name = match i % 3 {
+            0 => format!("IMG_{i:05}.JPG"),
+            1 => format!("entry-with-a-long-common-prefix-{:05}", n - i),
+            _ => format!("z{}", i * 7919 % 10007),
+        };
+        root.write(&name, &vec![b'x'; i % 97]);
+        names.push(name);
+    }
+    std::fs::create_dir(root.join("a-directory")).unwrap();
+    std::os::unix::fs::symlink("IMG_00003.JPG", root.join("a-link")).unwrap();
+    names.push("a-directory".into());
+    names.push("a-link".into());
+    names.sort();
+    let size = |name: &str| std::fs::symlink_metadata(root.join(name)).unwrap().len();
+
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    let list = c.list("LIST");
+    let lines: Vec<&str> = list.split_terminator("\r\n").collect();
+    assert_eq!(lines.len(), names.len());
+    for (line, name) in lines.iter().zip(&names) {
+        let shown = line.split(' ').filter(|f| !f.is_empty()).nth(8).unwrap();
+        assert_eq!(shown, name, "{line}");
+        let cols: Vec<&str> = line.split(' ').filter(|f| !f.is_empty()).collect();
+        assert_eq!(cols[4], size(name).to_string(), "{line}");
+    }
+
+    let mlsd = c.list("MLSD");
+    let lines: Vec<&str> = mlsd.split_terminator("\r\n").skip(1).collect();
+    assert_eq!(lines.len(), names.len());
+    for (line, name) in lines.iter().zip(&names) {
+        let (facts, shown) = line.split_once("; ").unwrap();
+        assert_eq!(shown, name);
+        if name == "a-link" {
+            // Described by its target.
+            assert!(facts.starts_with("type=file;size=3;"), "{line}");
+        } else if name != "a-directory" {
+            assert!(
+                facts.starts_with(&format!("type=file;size={};", size(name))),
+                "{line}"
+            );
+        }
+    }
+
+    let nlst = c.list("NLST");
+    assert_eq!(
+        nlst,
+        names.iter().map(|n| format!("{n}\r\n")).collect::<String>()
+    );
+
+    // STAT lists over the control connection: the same lines as LIST, indented or not.
+    let stat = c.cmd("STAT /");
+    assert!(stat.starts_with("212-") && stat.ends_with("212 End of status\r\n"));
+    assert_eq!(stat.split_terminator("\r\n").count(), names.len() + 2);
+    assert_eq!(c.list("LIST"), list, "a second listing is the same");
+}

@@ -96,7 +96,7 @@ pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
 
 /// Adds `--listen 127.0.0.1:0` and a passive range unless `args` name them, then `args`,
 /// and debug logging (every command is in the log).
-fn with_test_defaults(cmd: &mut Command, args: &[&str]) {
+pub fn with_test_defaults(cmd: &mut Command, args: &[&str]) {
     if !args.contains(&"--listen") {
         cmd.args(["--listen", "127.0.0.1:0"]);
     }
@@ -398,7 +398,12 @@ pub fn wrapped_command(wrapper: &[&str]) -> Command {
 impl Server {
     /// Starts the server from a prepared command, capturing stderr as `start` does. Nothing
     /// is added: give `--listen`, `--pasv-ports` and `RUST_LOG` yourself.
-    pub fn spawn(mut cmd: Command) -> Server {
+    pub fn spawn(cmd: Command) -> Server {
+        Server::try_spawn(cmd).unwrap_or_else(|log| panic!("server did not start; log:\n{log}"))
+    }
+
+    /// Like `spawn`; a server that does not start gives its log instead of a panic.
+    pub fn try_spawn(mut cmd: Command) -> Result<Server, String> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
@@ -425,10 +430,13 @@ impl Server {
             Ok(a) => a,
             Err(_) => {
                 let _ = child.kill();
-                panic!("server did not start; log:\n{}", log.lock().unwrap());
+                let _ = child.wait();
+                // The reader thread may still be appending the last lines.
+                std::thread::sleep(Duration::from_millis(50));
+                return Err(log.lock().unwrap().clone());
             }
         };
-        Server { child, addr, log }
+        Ok(Server { child, addr, log })
     }
 
     /// Like `start`, with the binary run behind `wrapper` (see [`wrapped_command`]).

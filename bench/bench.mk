@@ -1,6 +1,6 @@
 # bench/bench.mk — `make bench`: edgeftpd vs vsftpd vs pure-ftpd on loopback
 # (figures, not tests). Included by the top Makefile. See bench/README.md.
-#   make bench                  full run (~6 min on 2 cores)
+#   make bench                  full run (~4 min on 2 cores)
 #   make bench BENCH_QUICK=1    short run (fewer runs, 256 MiB file, 2 s session runs)
 #   make bench BENCH_SERVERS="vsftpd pure-ftpd"   peers only (skips the edgeftpd build)
 #   make bench-setup            only install the peers into bench/peers/

@@ -10,7 +10,7 @@
 //! - A low open-file limit (accept fails with EMFILE): no spinning (CPU time from
 //!   /proc/PID/stat), no crash, accepting again once descriptors are free.
 //! - Thread creation failing (RLIMIT_NPROC for the unprivileged `--run-as` user): 421, and
-//!   the server lives on.
+//!   the server lives on; a big listing that can't have its helper thread is still whole.
 
 mod hardening_util;
 mod support;
@@ -476,6 +476,10 @@ fn thread_creation_failing_gives_421_and_the_server_lives_on() {
     require_root("--run-as nobody");
     let root = TempDir::new("nproc");
     root.write("f.txt", b"file\n");
+    // Big enough for a listing to want a helper thread on a multi-core machine.
+    for i in 0..5000 {
+        root.write(&format!("big/f{i:05}"), &vec![b'x'; i % 10]);
+    }
     let mut srv = Server::start(&[
         "--anonymous",
         "--root",
@@ -512,6 +516,18 @@ fn thread_creation_failing_gives_421_and_the_server_lives_on() {
     assert!(srv.wait_log("cannot start a session thread"));
     assert!(srv.alive());
     assert_eq!(first.retr("f.txt"), b"file\n");
+    // No thread for a listing helper either: the session does the whole listing itself.
+    let list = first.list("LIST big");
+    let names: Vec<&str> = list
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    let want: Vec<String> = (0..5000).map(|i| format!("f{i:05}")).collect();
+    assert_eq!(names, want);
+    for (i, line) in list.lines().enumerate() {
+        let size = line.split_whitespace().nth(4).unwrap();
+        assert_eq!(size, (i % 10).to_string(), "{line}");
+    }
     assert_eq!(first.cmd("QUIT"), "221 Goodbye.\r\n");
     drop(first);
     // The thread is gone, so there is room for one again.

@@ -50,6 +50,9 @@ pub mod limits {
     /// Entries per helper thread before a listing is split between threads: stat'ing 2048
     /// entries takes a few milliseconds of kernel time, a thread costs some 30 microseconds.
     pub const LIST_PARALLEL_MIN: usize = 2048;
+    /// Pieces of a listing helper threads may make ahead of what has been sent (about
+    /// 32 KiB each): what a listing holds when the client reads slowly.
+    pub const LIST_AHEAD: usize = 16;
     /// Most helper threads one listing uses (besides the session's own), whatever the cores.
     pub const LIST_HELPERS_MAX: usize = 3;
 }

@@ -17,8 +17,7 @@
 
 use std::ops::Range;
 use std::os::fd::OwnedFd;
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock};
 
 use crate::config::limits;
 use crate::list;
@@ -60,26 +59,28 @@ fn cores() -> usize {
     })
 }
 
-impl Listing<'_> {
-    /// Appends the lines of entries `range` to `out`. Entries that vanished since the
-    /// directory was read are left out. Stops early (returns false) when `stop` is set.
-    fn render(&self, range: Range<usize>, out: &mut Vec<u8>, stop: &AtomicBool) -> bool {
-        self.render_in(self.dir, range, out, stop)
-    }
+/// The pieces of a listing being made by several threads, under one lock.
+struct Work {
+    /// The next piece nobody has claimed yet.
+    next: usize,
+    /// Pieces sent so far (all before this one).
+    sent: usize,
+    /// Pieces made ahead of sending, by index.
+    made: Vec<Option<Vec<u8>>>,
+    /// Pieces a helper claimed and could not make (it panicked): the session thread makes
+    /// them itself rather than wait forever.
+    abandoned: Vec<usize>,
+    /// The transfer ended early: helpers stop.
+    stop: bool,
+}
 
-    /// [`Self::render`] looking the names up in `dir`, which is `self.dir` or a reopened copy.
-    fn render_in(
-        &self,
-        dir: &OwnedFd,
-        range: Range<usize>,
-        out: &mut Vec<u8>,
-        stop: &AtomicBool,
-    ) -> bool {
+impl Listing<'_> {
+    /// Appends the lines of entries `range` to `out`, looking the names up in `dir` (which
+    /// is `self.dir` or a reopened copy). Entries that vanished since the directory was read
+    /// are left out.
+    fn render(&self, dir: &OwnedFd, range: Range<usize>, out: &mut Vec<u8>) {
         let mut prefixed = Vec::new();
         for i in range {
-            if stop.load(Ordering::Relaxed) {
-                return false;
-            }
             let name = self.names.get(i);
             if self.style == Style::Names {
                 out.extend_from_slice(self.prefix);
@@ -112,19 +113,29 @@ impl Listing<'_> {
                 out.extend_from_slice(b"\r\n");
             }
         }
-        true
+    }
+
+    /// The entries of piece `p`.
+    fn piece(&self, p: usize) -> Range<usize> {
+        p * limits::LIST_CHUNK..((p + 1) * limits::LIST_CHUNK).min(self.names.len())
     }
 
     /// All the lines at once (STAT's reply on the control connection).
     pub fn render_all(&self, out: &mut Vec<u8>) {
-        self.render(0..self.names.len(), out, &AtomicBool::new(false));
+        self.render(self.dir, 0..self.names.len(), out);
     }
 
-    /// Streams the lines to `send` piece by piece, in order. `send` returns false to stop
-    /// (the transfer failed or was aborted); helpers then stop at their next entry.
+    /// Streams the lines to `send` piece by piece ([`limits::LIST_CHUNK`] entries), in
+    /// order. `send` returns false to stop (the transfer failed or was aborted).
+    ///
+    /// With helpers, every thread claims the next unclaimed piece, makes it, and hands it
+    /// over; the session thread sends the pieces in order, and makes one itself whenever
+    /// the piece it must send next is still being made. Work is shared piece by piece, so no
+    /// thread idles while another has a backlog, and helpers stay at most
+    /// [`limits::LIST_AHEAD`] pieces ahead of what is sent (bounding what is held).
     pub fn stream(&self, mut send: impl FnMut(&[u8]) -> bool) {
         let n = self.names.len();
-        let stop = AtomicBool::new(false);
+        let pieces = n.div_ceil(limits::LIST_CHUNK);
         let helpers = if self.style == Style::Names {
             0 // no stat: nothing worth sharing
         } else {
@@ -133,55 +144,111 @@ impl Listing<'_> {
                 .saturating_sub(1)
                 .min(limits::LIST_HELPERS_MAX)
         };
-        let parts = helpers + 1;
-        let bounds: Vec<Range<usize>> = (0..parts)
-            .map(|p| p * n / parts..(p + 1) * n / parts)
-            .collect();
         let mut out = Vec::new();
-        std::thread::scope(|scope| {
-            let mut later = Vec::new();
-            for r in &bounds[1..] {
-                let (range, stop) = (r.clone(), &stop);
-                let spawned = std::thread::Builder::new()
-                    .name("edgeftpd-list".into())
-                    .stack_size(limits::SESSION_STACK)
-                    .spawn_scoped(scope, move || {
-                        let mut buf = Vec::new();
-                        match self.jail.reopen_dir(self.dir) {
-                            Ok(own) => self.render_in(&own, range, &mut buf, stop),
-                            Err(_) => self.render(range, &mut buf, stop),
-                        };
-                        buf
-                    });
-                // No thread to be had (a process limit): this range is done inline later.
-                later.push((r.clone(), spawned.ok()));
-            }
-            let first = bounds[0].clone();
-            let mut at = first.start;
-            while at < first.end {
-                let end = (at + limits::LIST_CHUNK).min(first.end);
+        if helpers == 0 {
+            for p in 0..pieces {
                 out.clear();
-                self.render(at..end, &mut out, &stop);
+                self.render(self.dir, self.piece(p), &mut out);
                 if !out.is_empty() && !send(&out) {
-                    stop.store(true, Ordering::Relaxed);
                     return;
                 }
-                at = end;
             }
-            for (r, helper) in later {
-                let buf = match helper {
-                    Some(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
-                    None => {
-                        out.clear();
-                        self.render(r, &mut out, &stop);
-                        std::mem::take(&mut out)
+            return;
+        }
+        let work = Mutex::new(Work {
+            next: 0,
+            sent: 0,
+            made: vec![None; pieces],
+            abandoned: Vec::new(),
+            stop: false,
+        });
+        let changed = Condvar::new();
+        let lock = || work.lock().unwrap_or_else(|e| e.into_inner());
+        std::thread::scope(|scope| {
+            for _ in 0..helpers {
+                let (work, changed) = (&work, &changed);
+                // No thread to be had (a process limit): the session thread does more.
+                let _ = std::thread::Builder::new()
+                    .name("edgeftpd-list".into())
+                    .stack_size(limits::SESSION_STACK)
+                    .spawn_scoped(scope, move || self.help(work, changed, pieces));
+            }
+            for p in 0..pieces {
+                // Piece `p` to send: made by a helper, or made here.
+                let piece = loop {
+                    let mut w = lock();
+                    if let Some(made) = w.made[p].take() {
+                        break made;
+                    }
+                    let mine = if let Some(i) = w.abandoned.iter().position(|&a| a == p) {
+                        Some(w.abandoned.swap_remove(i))
+                    } else if w.next < pieces && w.next - w.sent < limits::LIST_AHEAD {
+                        w.next += 1;
+                        Some(w.next - 1)
+                    } else {
+                        None
+                    };
+                    match mine {
+                        Some(q) => {
+                            drop(w);
+                            out.clear();
+                            self.render(self.dir, self.piece(q), &mut out);
+                            if q == p {
+                                break std::mem::take(&mut out);
+                            }
+                            lock().made[q] = Some(std::mem::take(&mut out));
+                        }
+                        // Being made by a helper: wait for it.
+                        None => drop(changed.wait(w).unwrap_or_else(|e| e.into_inner())),
                     }
                 };
-                if !buf.is_empty() && !send(&buf) {
-                    stop.store(true, Ordering::Relaxed);
+                let ok = piece.is_empty() || send(&piece);
+                let mut w = lock();
+                w.sent = p + 1;
+                w.stop = !ok;
+                drop(w);
+                changed.notify_all();
+                if !ok {
                     return;
                 }
             }
         });
+    }
+
+    /// A helper thread of [`Self::stream`]: makes unclaimed pieces until there are none left
+    /// or the transfer stopped.
+    fn help(&self, work: &Mutex<Work>, changed: &Condvar, pieces: usize) {
+        // Its own open of the directory: threads looking up thousands of names through one
+        // open file contend for its reference count in the kernel.
+        let own = self.jail.reopen_dir(self.dir).ok();
+        let dir = own.as_ref().unwrap_or(self.dir);
+        let lock = || work.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            let p = {
+                let mut w = lock();
+                loop {
+                    if w.stop || w.next >= pieces {
+                        return;
+                    }
+                    if w.next - w.sent < limits::LIST_AHEAD {
+                        break;
+                    }
+                    w = changed.wait(w).unwrap_or_else(|e| e.into_inner());
+                }
+                w.next += 1;
+                w.next - 1
+            };
+            let mut buf = Vec::new();
+            let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.render(dir, self.piece(p), &mut buf)
+            }));
+            let mut w = lock();
+            match made {
+                Ok(()) => w.made[p] = Some(buf),
+                Err(_) => w.abandoned.push(p),
+            }
+            drop(w);
+            changed.notify_all();
+        }
     }
 }

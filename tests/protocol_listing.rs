@@ -2,11 +2,13 @@
 //! owner, group, size, `Mon dd HH:MM` within six months and `Mon dd  YYYY` otherwise,
 //! `name -> target` for symlinks), LIST options ignored, LIST of a file, NLST, MLSD/MLST
 //! facts, STAT with a path over the control connection, names that are not UTF-8 listed and
-//! retrieved by their exact bytes, and UTF-8 names after `OPTS UTF8 ON`.
+//! retrieved by their exact bytes, UTF-8 names after `OPTS UTF8 ON`, and big directories
+//! (split between threads): whole and in order, to a slow reader too, and ABOR midway.
 mod support;
 use support::*;
 
 use std::ffi::OsStr;
+use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -456,4 +458,82 @@ fn big_directory_lists_every_entry_once_in_order() {
     assert!(stat.starts_with("212-") && stat.ends_with("212 End of status\r\n"));
     assert_eq!(stat.split_terminator("\r\n").count(), names.len() + 2);
     assert_eq!(c.list("LIST"), list, "a second listing is the same");
+}
+
+/// A big directory (names 40 bytes long: about 1 MB of LIST).
+fn big_dir(n: usize) -> (TempDir, Vec<String>) {
+    let root = TempDir::new("bigslow");
+    let names: Vec<String> = (0..n)
+        .map(|i| format!("a-rather-long-file-name-number-{i:08}"))
+        .collect();
+    for (i, name) in names.iter().enumerate() {
+        root.write(name, &vec![b'y'; i % 5]);
+    }
+    (root, names)
+}
+
+/// A passive data connection with a small receive buffer: the server's sends block soon.
+fn epsv_small_window(c: &mut Client) -> std::net::TcpStream {
+    use rustix::net::{AddressFamily, SocketType, sockopt};
+    let port = c.epsv_port();
+    let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+    sockopt::set_socket_recv_buffer_size(&fd, 4096).unwrap();
+    let to = std::net::SocketAddr::new(c.stream().peer_addr().unwrap().ip(), port);
+    rustix::net::connect(&fd, &to).unwrap();
+    let s = std::net::TcpStream::from(fd);
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s
+}
+
+/// A client that reads the listing slowly holds the server back (helpers may only work a
+/// little ahead of what was sent): the listing still arrives whole and in order.
+#[test]
+fn big_listing_to_a_slow_reader_is_whole() {
+    let (root, names) = big_dir(12000);
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    let mut d = epsv_small_window(&mut c);
+    assert!(c.cmd("LIST").starts_with("150 "));
+    let mut data = Vec::new();
+    let mut buf = [0u8; 16384];
+    loop {
+        let k = d.read(&mut buf).unwrap();
+        if k == 0 {
+            break;
+        }
+        data.extend_from_slice(&buf[..k]);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    assert_eq!(c.reply(), "226 Directory send OK.\r\n");
+    let text = String::from_utf8(data).unwrap();
+    let shown: Vec<&str> = text
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    assert_eq!(shown, names);
+}
+
+/// ABOR while a big listing is in progress (held back by a client with a small window that
+/// stopped reading, and sent at once): 426 and 226, the helpers stop, the session goes on.
+#[test]
+fn abor_during_a_big_listing() {
+    // 20,000 names of 200 bytes: a 4.5 MB listing, more than socket buffers hold.
+    let root = TempDir::new("bigabor");
+    let pad = "n".repeat(190);
+    for i in 0..20000 {
+        root.write(&format!("{pad}{i:08}"), b"");
+    }
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    let mut d = epsv_small_window(&mut c);
+    assert!(c.cmd("LIST").starts_with("150 "));
+    c.send_raw(b"ABOR\r\n");
+    assert_eq!(c.reply(), "426 Connection closed; transfer aborted.\r\n");
+    assert_eq!(c.reply(), "226 ABOR successful.\r\n");
+    let (rest, closed) = read_until_closed(&mut d);
+    assert!(closed);
+    assert!(rest.len() < 2_000_000, "the listing was cut short");
+    assert_eq!(c.cmd("NOOP"), "200 NOOP ok.\r\n");
+    assert_eq!(c.list("NLST").lines().count(), 20000);
 }

@@ -1,18 +1,18 @@
 //! Producing a directory listing: the names are read in one pass and sorted first, then each
-//! entry is stat'ed and formatted in pieces of [`limits::LIST_CHUNK`] entries that are sent as
-//! soon as they are ready. A listing is never held whole, so a huge directory costs its names
-//! (about 30 bytes an entry) and one piece of output.
+//! entry is stat'ed and formatted in pieces of [`limits::LIST_CHUNK`] entries that are sent in
+//! order as soon as they are ready. A listing is never held whole, so a huge directory costs
+//! its names (about 30 bytes an entry) and a few pieces of output.
 //!
 //! Stat'ing is nearly all of a listing's cost (a name lookup in the kernel per entry). On a
-//! machine with more than one core, a big directory is split into contiguous ranges: helper
-//! threads stat and format the later ranges while the session thread streams the first, then
-//! their output follows in order. Output is identical either way; one core means no helpers.
+//! machine with more than one core, a big directory's pieces are shared with helper threads:
+//! each thread claims the next unclaimed piece and makes it; the session thread sends them in
+//! order, making a piece itself whenever the next one to send is still being made. Output is
+//! identical either way; one core means no helpers.
 //!
 //! ```text
-//!  names (sorted)  [ 0 ......... n/3 | n/3 ....... 2n/3 | 2n/3 ........ n ]
-//!                    session thread:   helper 1:          helper 2:
-//!                    stat+format+send  stat+format        stat+format
-//!                    piece by piece    -> buffer ---send-> -> buffer ---send->
+//!  pieces (sorted names)  [ 0 | 1 | 2 | 3 | 4 | 5 | ... ]
+//!  session thread:          make 0, send 0; make 2; send 1 (made by a helper), send 2; ...
+//!  helper:                  make 1; make 3; make 4; ...  (at most LIST_AHEAD ahead of sending)
 //! ```
 
 use std::ops::Range;

@@ -100,10 +100,27 @@ class CpuMeter:
             log(f"CPU figures n/a for {name}: {e}")
 
     def join(self):
-        """Moves the calling process into the cgroup (run in the child before exec)."""
+        """Moves the calling process into the cgroup (run in the child before exec). A
+        failure is not fatal here: `check` notices it."""
         if self.path:
-            with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
-                f.write(str(os.getpid()))
+            try:
+                with open(os.path.join(self.path, "cgroup.procs"), "w") as f:
+                    f.write(str(os.getpid()))
+            except OSError:
+                pass
+
+    def check(self, pid, name):
+        """Turns the figures off (n/a) unless `pid` really is in the cgroup."""
+        if not self.path:
+            return
+        try:
+            with open(os.path.join(self.path, "cgroup.procs")) as f:
+                inside = str(pid) in f.read().split()
+        except OSError:
+            inside = False
+        if not inside:
+            log(f"CPU figures n/a for {name}: could not join {self.path}")
+            self.path = None
 
     def ms(self):
         if not self.path:
@@ -224,6 +241,7 @@ class Server:
             env=self.env(), cwd=self.workdir, start_new_session=True,
             preexec_fn=self.cpu.join)
         logf.close()
+        self.cpu.check(self.proc.pid, self.name)
         self.wait_ready()
 
     def wait_ready(self, timeout=15):

@@ -3,7 +3,8 @@
 //! `name -> target` for symlinks), LIST options ignored, LIST of a file, NLST, MLSD/MLST
 //! facts, STAT with a path over the control connection, names that are not UTF-8 listed and
 //! retrieved by their exact bytes, UTF-8 names after `OPTS UTF8 ON`, and big directories
-//! (split between threads): whole and in order, to a slow reader too, and ABOR midway.
+//! (split between threads): whole and in order, to a slow reader too, with entries deleted
+//! meanwhile, and ABOR midway.
 mod support;
 use support::*;
 
@@ -536,4 +537,53 @@ fn abor_during_a_big_listing() {
     assert!(rest.len() < 2_000_000, "the listing was cut short");
     assert_eq!(c.cmd("NOOP"), "200 NOOP ok.\r\n");
     assert_eq!(c.list("NLST").lines().count(), 20000);
+}
+
+/// Entries deleted while a big listing is being made are left out or listed whole, never
+/// half: every line is well-formed, in order, once, and every entry that stayed is there.
+#[test]
+fn entries_deleted_during_a_big_listing() {
+    // 30,000 names of 200 bytes: a listing of 7 MB, more than socket buffers and the pieces
+    // made ahead hold, so most of it is made while the entries are being deleted.
+    let root = TempDir::new("bigdel");
+    let pad = "d".repeat(190);
+    let names: Vec<String> = (0..30000).map(|i| format!("{pad}{i:08}")).collect();
+    for name in &names {
+        root.write(name, b"");
+    }
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    let mut d = epsv_small_window(&mut c);
+    assert!(c.cmd("MLSD").starts_with("150 "));
+    for name in names.iter().step_by(2) {
+        std::fs::remove_file(root.join(name)).unwrap();
+    }
+    let mut data = Vec::new();
+    d.read_to_end(&mut data).unwrap();
+    assert_eq!(c.reply(), "226 Directory send OK.\r\n");
+    let text = String::from_utf8(data).unwrap();
+    let mut listed = Vec::new();
+    for line in text.lines().skip(1) {
+        let (facts, name) = line.split_once("; ").expect("a whole MLSD line");
+        assert!(
+            facts.starts_with("type=file;size=0;") && facts.contains(";unique="),
+            "{line}"
+        );
+        listed.push(name);
+    }
+    assert!(
+        listed.windows(2).all(|w| w[0] < w[1]),
+        "in order, each once"
+    );
+    let kept = names.iter().skip(1).step_by(2);
+    assert!(
+        kept.clone()
+            .all(|k| listed.binary_search(&k.as_str()).is_ok())
+    );
+    eprintln!(
+        "{} of {} deleted entries were listed",
+        listed.len() - kept.count(),
+        15000
+    );
+    assert_eq!(c.cmd("NOOP"), "200 NOOP ok.\r\n");
 }

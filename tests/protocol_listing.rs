@@ -473,6 +473,17 @@ fn big_dir(n: usize) -> (TempDir, Vec<String>) {
     (root, names)
 }
 
+/// `n` empty files with 198-byte names (sorted as created): listings of megabytes.
+fn long_names_dir(tag: &str, n: usize) -> (TempDir, Vec<String>) {
+    let root = TempDir::new(tag);
+    let pad = "n".repeat(190);
+    let names: Vec<String> = (0..n).map(|i| format!("{pad}{i:08}")).collect();
+    for name in &names {
+        root.write(name, b"");
+    }
+    (root, names)
+}
+
 /// A passive data connection with a small receive buffer: the server's sends block soon.
 fn epsv_small_window(c: &mut Client) -> std::net::TcpStream {
     use rustix::net::{AddressFamily, SocketType, sockopt};
@@ -519,12 +530,8 @@ fn big_listing_to_a_slow_reader_is_whole() {
 /// stopped reading, and sent at once): 426 and 226, the helpers stop, the session goes on.
 #[test]
 fn abor_during_a_big_listing() {
-    // 20,000 names of 200 bytes: a 4.5 MB listing, more than socket buffers hold.
-    let root = TempDir::new("bigabor");
-    let pad = "n".repeat(190);
-    for i in 0..20000 {
-        root.write(&format!("{pad}{i:08}"), b"");
-    }
+    // 20,000 names of 198 bytes: a 4.5 MB listing, more than socket buffers hold.
+    let (root, _) = long_names_dir("bigabor", 20000);
     let srv = Server::anon(root.path());
     let mut c = srv.anon_client();
     let mut d = epsv_small_window(&mut c);
@@ -543,14 +550,9 @@ fn abor_during_a_big_listing() {
 /// half: every line is well-formed, in order, once, and every entry that stayed is there.
 #[test]
 fn entries_deleted_during_a_big_listing() {
-    // 30,000 names of 200 bytes: a listing of 7 MB, more than socket buffers and the pieces
+    // 30,000 names of 198 bytes: a listing of 7 MB, more than socket buffers and the pieces
     // made ahead hold, so most of it is made while the entries are being deleted.
-    let root = TempDir::new("bigdel");
-    let pad = "d".repeat(190);
-    let names: Vec<String> = (0..30000).map(|i| format!("{pad}{i:08}")).collect();
-    for name in &names {
-        root.write(name, b"");
-    }
+    let (root, names) = long_names_dir("bigdel", 30000);
     let srv = Server::anon(root.path());
     let mut c = srv.anon_client();
     let mut d = epsv_small_window(&mut c);

@@ -1,4 +1,6 @@
-//! Who may log in: the users file, crypt(3) hashes and anonymous access.
+//! Who may log in: the users file, crypt(3) hashes and anonymous access, and the one
+//! function that decides a login, [`authenticate`]. Pure but for reading the users file at
+//! start-up: no sockets, no jails (the session opens the home a [`Login`] names).
 //!
 //! The users file has one account per line, `name:hash:home:perm`, where `hash` is a crypt(3)
 //! string as `openssl passwd -1/-5/-6` or busybox `mkpasswd` write it, `home` the absolute
@@ -17,6 +19,84 @@ impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(*******)")
     }
+}
+
+/// Constant time in the contents (only the lengths may show): no early exit at the first
+/// differing byte.
+impl PartialEq for Password {
+    fn eq(&self, other: &Self) -> bool {
+        let (a, b) = (&self.0, &other.0);
+        let mut diff = u8::from(a.len() != b.len());
+        for (x, y) in a.iter().zip(b.iter()) {
+            diff |= x ^ y;
+        }
+        std::hint::black_box(diff) == 0
+    }
+}
+impl Eq for Password {}
+
+/// What a successful login grants: who the user is, where they are jailed, and whether
+/// they may write.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Login {
+    /// The name logs show (`anonymous` for every anonymous login).
+    pub name: String,
+    pub home: Home,
+    pub writable: bool,
+}
+
+/// The directory a login is jailed in.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Home {
+    /// `--root`, shared by every anonymous session.
+    Anonymous,
+    /// A users-file account's home.
+    Dir(PathBuf),
+}
+
+/// Why a login was refused. The client is told only "Login incorrect." whichever it is.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such account (or anonymous logins are off).
+    UnknownUser,
+    /// The account's hash starts with `!` or `*`.
+    Locked,
+    WrongPassword,
+}
+
+/// Who may log in: the users file and the anonymous settings.
+pub struct Policy<'a> {
+    pub users: Option<&'a Users>,
+    pub anonymous: bool,
+    pub anon_write: bool,
+}
+
+/// SECURITY: the decision who gets in, and where their jail is. Anonymous names
+/// (`anonymous`, `ftp`, any case) with any password when `--anonymous` is on; otherwise
+/// the users-file account of that exact name, unlocked, with a matching password.
+pub fn authenticate(policy: &Policy<'_>, name: &[u8], pw: &Password) -> Result<Login, Refusal> {
+    if policy.anonymous && is_anonymous_name(name) {
+        return Ok(Login {
+            name: "anonymous".into(),
+            home: Home::Anonymous,
+            writable: policy.anon_write,
+        });
+    }
+    let user = policy
+        .users
+        .and_then(|u| u.get(name))
+        .ok_or(Refusal::UnknownUser)?;
+    if user.locked() {
+        return Err(Refusal::Locked);
+    }
+    if !user.check(pw) {
+        return Err(Refusal::WrongPassword);
+    }
+    Ok(Login {
+        name: user.name.clone(),
+        home: Home::Dir(user.home.clone()),
+        writable: user.writable,
+    })
 }
 
 /// One account of the users file.
@@ -148,6 +228,56 @@ mod tests {
             format!("{:?}", Password(b"secret".to_vec())),
             "Password(*******)"
         );
+    }
+
+    fn pw(s: &str) -> Password {
+        Password(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn authenticate_decides_every_case() {
+        // "secret" (openssl passwd -5 -salt salt secret).
+        let hash = "$5$salt$kpa26zwgX83BPSR8d7w93OIXbFt/d3UOTZaAu5vsTM6";
+        let text = format!("bob:{hash}:/tmp:rw\nann:!{hash}:/tmp:ro\n");
+        let users = Users::parse(&text).unwrap();
+        let mut policy = Policy {
+            users: Some(&users),
+            anonymous: false,
+            anon_write: false,
+        };
+        let bob = authenticate(&policy, b"bob", &pw("secret")).unwrap();
+        assert_eq!(bob.home, Home::Dir("/tmp".into()));
+        assert!(bob.writable && bob.name == "bob");
+        assert_eq!(
+            authenticate(&policy, b"bob", &pw("Secret")),
+            Err(Refusal::WrongPassword)
+        );
+        assert_eq!(
+            authenticate(&policy, b"ann", &pw("secret")),
+            Err(Refusal::Locked)
+        );
+        assert_eq!(
+            authenticate(&policy, b"BOB", &pw("secret")),
+            Err(Refusal::UnknownUser)
+        );
+        assert_eq!(
+            authenticate(&policy, b"anonymous", &pw("x")),
+            Err(Refusal::UnknownUser)
+        );
+        policy.anonymous = true;
+        let anon = authenticate(&policy, b"FTP", &pw("")).unwrap();
+        assert_eq!(
+            (anon.name.as_str(), anon.home, anon.writable),
+            ("anonymous", Home::Anonymous, false)
+        );
+    }
+
+    #[test]
+    fn password_equality() {
+        assert_eq!(pw("abc"), pw("abc"));
+        assert_ne!(pw("abc"), pw("abd"));
+        assert_ne!(pw("abc"), pw("abcd"));
+        assert_ne!(pw(""), pw("a"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use crate::auth::Password;
+use crate::calendar;
 
 /// Representation type set by TYPE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,14 +72,7 @@ pub enum Command {
     SiteHelp,
 }
 
-impl PartialEq for Password {
-    fn eq(&self, other: &Self) -> bool {
-        self.0 == other.0
-    }
-}
-impl Eq for Password {}
-
-/// Why a line is not a command we can run; each maps to one reply.
+/// Why a line is not a command we can run; each maps to one reply (see `reply::Fail`).
 #[derive(Debug, PartialEq, Eq)]
 pub enum ParseError {
     /// Not an FTP verb we know: 500.
@@ -91,133 +85,197 @@ pub enum ParseError {
     Unsupported(&'static str),
 }
 
-/// The verbs accepted before login; everything else is answered 530 until then.
-pub fn allowed_before_login(c: &Command) -> bool {
-    matches!(
-        c,
-        Command::User(_)
-            | Command::Pass(_)
-            | Command::Quit
-            | Command::Feat
-            | Command::Syst
-            | Command::Noop
-            | Command::Opts(_)
-            | Command::Host(_)
-            | Command::Help(_)
-    )
+/// When a verb may be used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Before and after login.
+    Always,
+    /// Only after login; before it, the answer is 530 whatever the argument.
+    LoggedIn,
 }
 
-/// The verb of a line is one of those accepted before login (checked on the raw line, so a
-/// pre-login verb with a bad argument gets its syntax error rather than 530).
-pub fn verb_allowed_before_login(line: &[u8]) -> bool {
-    let verb = line.split(|&b| b == b' ').next().unwrap_or(b"");
-    [
-        "USER", "PASS", "QUIT", "FEAT", "SYST", "NOOP", "OPTS", "HOST", "HELP",
-    ]
-    .iter()
-    .any(|v| v.as_bytes().eq_ignore_ascii_case(verb))
+/// One verb: its name, when it may be used, whether HELP lists it, and how its argument
+/// becomes a [`Command`].
+pub struct Verb {
+    pub name: &'static str,
+    pub phase: Phase,
+    /// Listed by HELP (verbs we only answer with a refusal are not).
+    pub listed: bool,
+    parse: fn(&[u8]) -> Result<Command, ParseError>,
+}
+
+const fn verb(
+    name: &'static str,
+    phase: Phase,
+    parse: fn(&[u8]) -> Result<Command, ParseError>,
+) -> Verb {
+    Verb {
+        name,
+        phase,
+        listed: true,
+        parse,
+    }
+}
+
+const fn unlisted(name: &'static str, parse: fn(&[u8]) -> Result<Command, ParseError>) -> Verb {
+    Verb {
+        name,
+        phase: Phase::LoggedIn,
+        listed: false,
+        parse,
+    }
+}
+
+use Phase::{Always, LoggedIn};
+
+/// Every verb, in alphabetical order: the one list behind the parser, HELP and the
+/// pre-login gate. `X...` verbs are RFC 775's old names, still sent by some clients.
+pub const VERBS: &[Verb] = &[
+    verb("ABOR", LoggedIn, |_| Ok(Command::Abor)),
+    verb("ACCT", LoggedIn, |_| Ok(Command::Acct)),
+    verb("ALLO", LoggedIn, |_| Ok(Command::Allo)),
+    verb("APPE", LoggedIn, |a| Ok(Command::Appe(path(a)?))),
+    // lftp probes AUTH TLS even when FEAT doesn't list it; a clean 5xx lets it go on.
+    unlisted("AUTH", |_| Ok(Command::Auth)),
+    unlisted("CCC", |_| Ok(Command::Auth)),
+    verb("CDUP", LoggedIn, |_| Ok(Command::Cdup)),
+    verb("CWD", LoggedIn, |a| Ok(Command::Cwd(path(a)?))),
+    verb("DELE", LoggedIn, |a| Ok(Command::Dele(path(a)?))),
+    verb("EPRT", LoggedIn, |a| {
+        let addr = parse_eprt(trim(a));
+        Ok(Command::Eprt(addr.ok_or(ParseError::Syntax(
+            "EPRT takes |proto|address|port|",
+        ))?))
+    }),
+    verb("EPSV", LoggedIn, |a| {
+        Ok(Command::Epsv(
+            match trim(a).to_ascii_uppercase().as_slice() {
+                b"" => EpsvArg::Any,
+                b"ALL" => EpsvArg::All,
+                b"1" => EpsvArg::Proto(1),
+                b"2" => EpsvArg::Proto(2),
+                _ => return Err(ParseError::Syntax("EPSV takes 1, 2 or ALL")),
+            },
+        ))
+    }),
+    verb("FEAT", Always, |_| Ok(Command::Feat)),
+    verb("HELP", Always, |a| Ok(Command::Help(trim(a).to_vec()))),
+    verb("HOST", Always, |a| {
+        Ok(Command::Host(nonempty(trim(a), "a host name is required")?))
+    }),
+    verb("LIST", LoggedIn, |a| {
+        Ok(Command::List(strip_ls_options(a).to_vec()))
+    }),
+    verb("MDTM", LoggedIn, |a| Ok(Command::Mdtm(path(a)?))),
+    verb("MFMT", LoggedIn, |a| {
+        let (t, p) = split_word(a);
+        let bad = ParseError::Syntax("MFMT takes YYYYMMDDHHMMSS and a path");
+        match calendar::parse_time(t) {
+            Some(t) if !p.is_empty() => Ok(Command::Mfmt(t, p.to_vec())),
+            _ => Err(bad),
+        }
+    }),
+    verb("MKD", LoggedIn, |a| Ok(Command::Mkd(path(a)?))),
+    verb("MLSD", LoggedIn, |a| Ok(Command::Mlsd(a.to_vec()))),
+    verb("MLST", LoggedIn, |a| Ok(Command::Mlst(a.to_vec()))),
+    verb("MODE", LoggedIn, |a| {
+        match trim(a).to_ascii_uppercase().as_slice() {
+            b"S" => Ok(Command::Mode),
+            b"B" | b"C" => Err(ParseError::Unsupported("only MODE S is supported")),
+            _ => Err(ParseError::Syntax("MODE takes S, B or C")),
+        }
+    }),
+    verb("NLST", LoggedIn, |a| {
+        Ok(Command::Nlst(strip_ls_options(a).to_vec()))
+    }),
+    verb("NOOP", Always, |_| Ok(Command::Noop)),
+    verb("OPTS", Always, |a| {
+        Ok(Command::Opts(nonempty(trim(a), "an option is required")?))
+    }),
+    // Passwords may be empty (anonymous) and may contain spaces.
+    verb("PASS", Always, |a| Ok(Command::Pass(Password(a.to_vec())))),
+    verb("PASV", LoggedIn, |_| Ok(Command::Pasv)),
+    unlisted("PBSZ", |_| Ok(Command::Auth)),
+    verb("PORT", LoggedIn, |a| {
+        let addr = parse_port(trim(a));
+        Ok(Command::Port(addr.ok_or(ParseError::Syntax(
+            "PORT takes h1,h2,h3,h4,p1,p2",
+        ))?))
+    }),
+    unlisted("PROT", |_| Ok(Command::Auth)),
+    verb("PWD", LoggedIn, |_| Ok(Command::Pwd)),
+    verb("QUIT", Always, |_| Ok(Command::Quit)),
+    unlisted("REIN", |_| Err(ParseError::NotImplemented)),
+    verb("REST", LoggedIn, |a| {
+        let n = digits(trim(a)).and_then(|d| std::str::from_utf8(d).ok()?.parse().ok());
+        Ok(Command::Rest(
+            n.ok_or(ParseError::Syntax("REST takes a byte offset"))?,
+        ))
+    }),
+    verb("RETR", LoggedIn, |a| Ok(Command::Retr(path(a)?))),
+    verb("RMD", LoggedIn, |a| Ok(Command::Rmd(path(a)?))),
+    verb("RNFR", LoggedIn, |a| Ok(Command::Rnfr(path(a)?))),
+    verb("RNTO", LoggedIn, |a| Ok(Command::Rnto(path(a)?))),
+    verb("SITE", LoggedIn, parse_site),
+    verb("SIZE", LoggedIn, |a| Ok(Command::Size(path(a)?))),
+    unlisted("SMNT", |_| Err(ParseError::NotImplemented)),
+    verb("STAT", LoggedIn, |a| Ok(Command::Stat(a.to_vec()))),
+    verb("STOR", LoggedIn, |a| Ok(Command::Stor(path(a)?))),
+    verb("STOU", LoggedIn, |a| Ok(Command::Stou(a.to_vec()))),
+    verb("STRU", LoggedIn, |a| {
+        match trim(a).to_ascii_uppercase().as_slice() {
+            b"F" => Ok(Command::Stru),
+            b"R" | b"P" => Err(ParseError::Unsupported("only STRU F is supported")),
+            _ => Err(ParseError::Syntax("STRU takes F, R or P")),
+        }
+    }),
+    verb("SYST", Always, |_| Ok(Command::Syst)),
+    verb("TYPE", LoggedIn, |a| {
+        Ok(Command::Type(parse_type(trim(a))?))
+    }),
+    verb("USER", Always, |a| {
+        Ok(Command::User(nonempty(trim(a), "a user name is required")?))
+    }),
+    verb("XCUP", LoggedIn, |_| Ok(Command::Cdup)),
+    verb("XCWD", LoggedIn, |a| Ok(Command::Cwd(path(a)?))),
+    verb("XMKD", LoggedIn, |a| Ok(Command::Mkd(path(a)?))),
+    verb("XPWD", LoggedIn, |_| Ok(Command::Pwd)),
+    verb("XRMD", LoggedIn, |a| Ok(Command::Rmd(path(a)?))),
+];
+
+/// Splits a line into its verb and the argument after the first space.
+fn split_verb(line: &[u8]) -> (&[u8], &[u8]) {
+    split_word(line)
+}
+
+/// The table entry for a line's verb (case-insensitive), if it is one we know.
+pub fn verb_of(line: &[u8]) -> Option<&'static Verb> {
+    let (v, _) = split_verb(line);
+    VERBS
+        .iter()
+        .find(|e| e.name.as_bytes().eq_ignore_ascii_case(v))
+}
+
+/// Whether the line's verb may be used before login. Checked on the raw line, so a
+/// pre-login verb with a bad argument gets its syntax error rather than 530.
+pub fn allowed_before_login(line: &[u8]) -> bool {
+    verb_of(line).is_some_and(|v| v.phase == Phase::Always)
 }
 
 /// Parses one control line (without CRLF). Verbs are case-insensitive.
 pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
-    let (verb, arg) = match line.iter().position(|&b| b == b' ') {
-        Some(i) => (&line[..i], &line[i + 1..]),
-        None => (line, &line[line.len()..]),
-    };
-    if verb.len() > 4 || verb.is_empty() {
-        return Err(ParseError::Unknown);
+    let (_, arg) = split_verb(line);
+    let v = verb_of(line).ok_or(ParseError::Unknown)?;
+    (v.parse)(arg)
+}
+
+/// A path argument: everything after the verb's space, as it is (spaces included).
+fn path(arg: &[u8]) -> Result<Vec<u8>, ParseError> {
+    if arg.is_empty() {
+        Err(ParseError::Syntax("a path is required"))
+    } else {
+        Ok(arg.to_vec())
     }
-    let mut v = [0u8; 4];
-    for (d, s) in v.iter_mut().zip(verb) {
-        *d = s.to_ascii_uppercase();
-    }
-    let v = &v[..verb.len()];
-    let path = || -> Result<Vec<u8>, ParseError> {
-        if arg.is_empty() {
-            Err(ParseError::Syntax("a path is required"))
-        } else {
-            Ok(arg.to_vec())
-        }
-    };
-    let word = trim(arg);
-    Ok(match v {
-        b"USER" => Command::User(nonempty(word, "a user name is required")?),
-        // Passwords may be empty (anonymous) and may contain spaces.
-        b"PASS" => Command::Pass(Password(arg.to_vec())),
-        b"ACCT" => Command::Acct,
-        b"QUIT" => Command::Quit,
-        b"NOOP" => Command::Noop,
-        b"SYST" => Command::Syst,
-        b"FEAT" => Command::Feat,
-        b"OPTS" => Command::Opts(nonempty(word, "an option is required")?),
-        b"HELP" => Command::Help(word.to_vec()),
-        b"STAT" => Command::Stat(arg.to_vec()),
-        b"HOST" => Command::Host(nonempty(word, "a host name is required")?),
-        // lftp probes AUTH TLS even when FEAT doesn't list it; a clean 5xx lets it go on.
-        b"AUTH" | b"PBSZ" | b"PROT" | b"CCC" => Command::Auth,
-        b"PWD" | b"XPWD" => Command::Pwd,
-        b"CWD" | b"XCWD" => Command::Cwd(path()?),
-        b"CDUP" | b"XCUP" => Command::Cdup,
-        b"TYPE" => Command::Type(parse_type(word)?),
-        b"MODE" => match word.to_ascii_uppercase().as_slice() {
-            b"S" => Command::Mode,
-            b"B" | b"C" => return Err(ParseError::Unsupported("only MODE S is supported")),
-            _ => return Err(ParseError::Syntax("MODE takes S, B or C")),
-        },
-        b"STRU" => match word.to_ascii_uppercase().as_slice() {
-            b"F" => Command::Stru,
-            b"R" | b"P" => return Err(ParseError::Unsupported("only STRU F is supported")),
-            _ => return Err(ParseError::Syntax("STRU takes F, R or P")),
-        },
-        b"ALLO" => Command::Allo,
-        b"REST" => Command::Rest(
-            digits(word)
-                .and_then(|d| std::str::from_utf8(d).ok()?.parse().ok())
-                .ok_or(ParseError::Syntax("REST takes a byte offset"))?,
-        ),
-        b"PASV" => Command::Pasv,
-        b"EPSV" => Command::Epsv(match word.to_ascii_uppercase().as_slice() {
-            b"" => EpsvArg::Any,
-            b"ALL" => EpsvArg::All,
-            b"1" => EpsvArg::Proto(1),
-            b"2" => EpsvArg::Proto(2),
-            _ => return Err(ParseError::Syntax("EPSV takes 1, 2 or ALL")),
-        }),
-        b"PORT" => Command::Port(
-            parse_port(word).ok_or(ParseError::Syntax("PORT takes h1,h2,h3,h4,p1,p2"))?,
-        ),
-        b"EPRT" => Command::Eprt(
-            parse_eprt(word).ok_or(ParseError::Syntax("EPRT takes |proto|address|port|"))?,
-        ),
-        b"LIST" => Command::List(strip_ls_options(arg).to_vec()),
-        b"NLST" => Command::Nlst(strip_ls_options(arg).to_vec()),
-        b"MLSD" => Command::Mlsd(arg.to_vec()),
-        b"MLST" => Command::Mlst(arg.to_vec()),
-        b"RETR" => Command::Retr(path()?),
-        b"STOR" => Command::Stor(path()?),
-        b"APPE" => Command::Appe(path()?),
-        b"STOU" => Command::Stou(arg.to_vec()),
-        b"SIZE" => Command::Size(path()?),
-        b"MDTM" => Command::Mdtm(path()?),
-        b"MFMT" => {
-            let (t, p) = split_word(arg);
-            let t =
-                parse_time(t).ok_or(ParseError::Syntax("MFMT takes YYYYMMDDHHMMSS and a path"))?;
-            if p.is_empty() {
-                return Err(ParseError::Syntax("MFMT takes YYYYMMDDHHMMSS and a path"));
-            }
-            Command::Mfmt(t, p.to_vec())
-        }
-        b"DELE" => Command::Dele(path()?),
-        b"RMD" | b"XRMD" => Command::Rmd(path()?),
-        b"MKD" | b"XMKD" => Command::Mkd(path()?),
-        b"RNFR" => Command::Rnfr(path()?),
-        b"RNTO" => Command::Rnto(path()?),
-        b"ABOR" => Command::Abor,
-        b"SITE" => parse_site(arg)?,
-        b"REIN" | b"SMNT" => return Err(ParseError::NotImplemented),
-        _ => return Err(ParseError::Unknown),
-    })
 }
 
 fn trim(s: &[u8]) -> &[u8] {
@@ -301,28 +359,6 @@ fn parse_eprt(w: &[u8]) -> Option<SocketAddr> {
     }
     let port: u16 = f[3].parse().ok()?;
     Some(SocketAddr::new(ip, port))
-}
-
-/// `YYYYMMDDHHMMSS` (optionally `.sss`, ignored) as seconds since the epoch, UTC.
-pub fn parse_time(t: &[u8]) -> Option<i64> {
-    let t = match t.iter().position(|&b| b == b'.') {
-        Some(i) if t[i + 1..].iter().all(u8::is_ascii_digit) => &t[..i],
-        Some(_) => return None,
-        None => t,
-    };
-    if t.len() != 14 || !t.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let n = |a: usize, b: usize| -> i64 {
-        t[a..b]
-            .iter()
-            .fold(0, |acc, &d| acc * 10 + i64::from(d - b'0'))
-    };
-    let (y, mo, d, h, mi, s) = (n(0, 4), n(4, 6), n(6, 8), n(8, 10), n(10, 12), n(12, 14));
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    Some(crate::list::days_from_civil(y, mo as u32, d as u32) * 86400 + h * 3600 + mi * 60 + s)
 }
 
 fn parse_site(arg: &[u8]) -> Result<Command, ParseError> {
@@ -445,8 +481,7 @@ mod tests {
             Ok(Command::Mfmt(1577934245, b"a b".to_vec()))
         );
         assert!(p(b"MFMT 2020 a").is_err());
-        assert_eq!(parse_time(b"19700101000000"), Some(0));
-        assert_eq!(parse_time(b"19700101000001.123"), Some(1));
+        assert!(p(b"MFMT 20200102030405").is_err());
     }
 
     #[test]
@@ -456,6 +491,19 @@ mod tests {
             Ok(Command::SiteChmod(0o644, b"f".to_vec()))
         );
         assert!(p(b"SITE CHMOD 999 f").is_err());
+    }
+
+    #[test]
+    fn the_verb_table_is_sorted_and_gates_login() {
+        assert!(VERBS.windows(2).all(|w| w[0].name < w[1].name));
+        assert!(allowed_before_login(b"user bob"));
+        assert!(allowed_before_login(b"FEAT"));
+        assert!(!allowed_before_login(b"RETR x"));
+        assert!(!allowed_before_login(b"AUTH TLS"));
+        assert!(!allowed_before_login(b"BOGUS"));
+        // A pre-login verb with a bad argument still gets through to its syntax error.
+        assert!(allowed_before_login(b"USER"));
+        assert!(matches!(p(b"USER"), Err(ParseError::Syntax(_))));
     }
 
     #[test]

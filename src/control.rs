@@ -7,11 +7,11 @@
 //! and discarded up to its end, so a peer cannot make the buffer grow.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 
 use rustix::event::{PollFd, PollFlags};
 
 use crate::config::limits;
+use crate::net::Stream;
 use crate::reply;
 
 const IAC: u8 = 255;
@@ -46,7 +46,7 @@ pub enum Interrupt {
 
 /// The control connection of one session.
 pub struct Control {
-    stream: TcpStream,
+    stream: Stream,
     buf: Vec<u8>,
     telnet: Telnet,
     discarding: bool,
@@ -55,7 +55,7 @@ pub struct Control {
 }
 
 impl Control {
-    pub fn new(stream: TcpStream) -> Control {
+    pub fn new(stream: Stream) -> Control {
         Control {
             stream,
             buf: Vec::new(),
@@ -193,7 +193,12 @@ impl Control {
 
     /// True when the control connection has input waiting (or was closed).
     pub fn poll_fd(&self) -> PollFd<'_> {
-        PollFd::new(&self.stream, PollFlags::IN)
+        self.stream.poll_fd(PollFlags::IN)
+    }
+
+    /// The connection's stream (addresses, timeouts).
+    pub fn stream(&self) -> &Stream {
+        &self.stream
     }
 
     /// Sends a one-line reply.
@@ -216,6 +221,11 @@ impl Control {
         self.flush()
     }
 
+    /// Sends bytes already encoded as reply lines (a multi-line reply sent in pieces).
+    pub fn send(&mut self, encoded: &[u8]) -> io::Result<()> {
+        self.stream.write_all(encoded)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         let r = self.stream.write_all(&self.out);
         if self.out.capacity() > 4096 {
@@ -228,13 +238,13 @@ impl Control {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::net::TcpListener;
+    use std::net::{TcpListener, TcpStream};
 
     fn pair() -> (Control, TcpStream) {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (s, _) = l.accept().unwrap();
-        (Control::new(s), c)
+        (Control::new(Stream::plain(s)), c)
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //!
 //! Passive listeners come only from the configured port range (a router's firewall opens
 //! exactly that range); active connections go only back to the control connection's peer.
-//! Transfers watch the control connection between chunks so ABOR stops them, and a data
-//! timeout ends a stalled peer. Binary transfers use splice(2) through a pipe: a download's
-//! file pages go to the socket, and an upload's socket buffers to the file, without passing
-//! through user space.
+//! Both trust decisions are the pure functions [`active_target_allowed`] and
+//! [`passive_peer_allowed`], side by side. Transfers watch the control connection between
+//! chunks so ABOR stops them, and a data timeout ends a stalled peer. Binary transfers over
+//! a plain socket use splice(2) through a pipe: a download's file pages go to the socket, and
+//! an upload's socket buffers to the file, without passing through user space. This module
+//! knows nothing of commands or replies: a transfer ends in `Ok` or a [`Fail`].
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -19,6 +21,8 @@ use rustix::fs::Timespec;
 
 use crate::config::limits;
 use crate::control::{Control, Interrupt};
+use crate::net::Stream;
+use crate::reply::Fail;
 
 /// How the next data connection will be made.
 #[derive(Default)]
@@ -29,20 +33,20 @@ pub enum Setup {
     Active(SocketAddr),
 }
 
-/// How a transfer ended.
-#[derive(Debug)]
-pub enum Outcome {
-    Complete,
-    /// ABOR arrived on the control connection (and was consumed).
-    Aborted,
-    /// The control connection closed: nobody to reply to.
-    ClientGone,
-    /// The data connection failed (reset, closed early).
-    DataError(io::Error),
-    /// No progress within the data timeout.
-    TimedOut,
-    /// Reading or writing the file failed (disk full, I/O error).
-    LocalError(io::Error),
+/// How a transfer ended: `Ok` when every byte was moved.
+pub type Done = Result<(), Fail>;
+
+/// SECURITY: active mode connects only back to the control connection's peer and only to
+/// unprivileged ports; anything else would let a client use us to attack a third host (the
+/// FTP bounce attack) or our own privileged services.
+pub fn active_target_allowed(peer: IpAddr, target: SocketAddr) -> bool {
+    target.ip().to_canonical() == peer && target.port() >= 1024
+}
+
+/// SECURITY: a passive data connection is served only when it comes from the control
+/// connection's peer; from any other address it could be someone stealing the file.
+pub fn passive_peer_allowed(peer: IpAddr, from: SocketAddr) -> bool {
+    from.ip().to_canonical() == peer
 }
 
 static NEXT_PORT: AtomicU32 = AtomicU32::new(0);
@@ -76,9 +80,8 @@ fn timespec(d: Duration) -> Timespec {
     }
 }
 
-/// Waits for the client's data connection on a passive listener.
-/// SECURITY: a connection from any address other than the control connection's peer is
-/// closed unserved (it could be someone stealing the file); we keep waiting for the client.
+/// Waits for the client's data connection on a passive listener. A connection that
+/// [`passive_peer_allowed`] refuses is closed unserved, and we keep waiting for the client.
 pub fn accept_passive(l: TcpListener, peer: IpAddr, timeout: Duration) -> io::Result<TcpStream> {
     let deadline = Instant::now() + timeout;
     l.set_nonblocking(true)?;
@@ -97,7 +100,7 @@ pub fn accept_passive(l: TcpListener, peer: IpAddr, timeout: Duration) -> io::Re
         }
         match l.accept() {
             Ok((s, from)) => {
-                if from.ip().to_canonical() != peer {
+                if !passive_peer_allowed(peer, from) {
                     log::warn!("data connection from {from} refused: the client is {peer}");
                     continue;
                 }
@@ -111,28 +114,23 @@ pub fn accept_passive(l: TcpListener, peer: IpAddr, timeout: Duration) -> io::Re
     }
 }
 
-/// Connects to the client for an active-mode transfer (the address was checked by the caller).
+/// Connects to the client for an active-mode transfer (the caller checked the address with
+/// [`active_target_allowed`]).
 pub fn connect_active(to: SocketAddr, timeout: Duration) -> io::Result<TcpStream> {
     TcpStream::connect_timeout(&to, timeout)
 }
 
-/// A transfer in progress: the data socket, the control connection to watch, counters.
+/// A transfer in progress: the data stream, the control connection to watch, counters.
 pub struct Transfer<'a> {
     pub ctl: &'a mut Control,
-    pub data: TcpStream,
+    pub data: Stream,
     pub timeout: Duration,
     pub bytes: u64,
 }
 
-enum Wait {
-    Ready,
-    Stop(Outcome),
-}
-
 impl Transfer<'_> {
-    pub fn new(ctl: &mut Control, data: TcpStream, timeout: Duration) -> Transfer<'_> {
-        let _ = data.set_read_timeout(Some(timeout));
-        let _ = data.set_write_timeout(Some(timeout));
+    pub fn new(ctl: &mut Control, data: Stream, timeout: Duration) -> Transfer<'_> {
+        data.set_timeouts(timeout);
         Transfer {
             ctl,
             data,
@@ -141,64 +139,72 @@ impl Transfer<'_> {
         }
     }
 
-    /// Waits until the data socket is ready for `flags`, watching the control connection.
-    fn wait(&mut self, flags: PollFlags) -> Wait {
+    /// Waits until the data stream is ready for `flags`, watching the control connection;
+    /// `Err` when the transfer must stop.
+    fn wait(&mut self, flags: PollFlags) -> Done {
+        if flags == PollFlags::IN && self.data.has_buffered() {
+            return Ok(());
+        }
         let deadline = Instant::now() + self.timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Wait::Stop(Outcome::TimedOut);
+                return Err(Fail::DataTimeout);
             }
             let (ctl_ready, data_ready) = {
-                let mut fds = [self.ctl.poll_fd(), PollFd::new(&self.data, flags)];
+                let mut fds = [self.ctl.poll_fd(), self.data.poll_fd(flags)];
                 match rustix::event::poll(&mut fds, Some(&timespec(left))) {
                     Ok(_) | Err(rustix::io::Errno::INTR) => {}
-                    Err(e) => return Wait::Stop(Outcome::DataError(e.into())),
+                    Err(e) => return Err(Fail::DataConnection(e.into())),
                 }
                 (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
             };
             if ctl_ready {
                 match self.ctl.check_interrupt() {
-                    Interrupt::Abort => return Wait::Stop(Outcome::Aborted),
-                    Interrupt::Gone => return Wait::Stop(Outcome::ClientGone),
+                    Interrupt::Abort => return Err(Fail::Aborted),
+                    Interrupt::Gone => return Err(client_gone()),
                     Interrupt::None => {}
                 }
             }
             if data_ready {
-                return Wait::Ready;
+                return Ok(());
             }
         }
     }
 
     /// Writes all of `buf`, watching for ABOR between waits.
-    fn write_all(&mut self, mut buf: &[u8]) -> Option<Outcome> {
+    fn write_all(&mut self, mut buf: &[u8]) -> Done {
         while !buf.is_empty() {
-            if let Wait::Stop(o) = self.wait(PollFlags::OUT) {
-                return Some(o);
-            }
+            self.wait(PollFlags::OUT)?;
             match self.data.write(buf) {
-                Ok(0) => return Some(Outcome::DataError(io::ErrorKind::WriteZero.into())),
+                Ok(0) => return Err(Fail::DataConnection(io::ErrorKind::WriteZero.into())),
                 Ok(n) => {
                     buf = &buf[n..];
                     self.bytes += n as u64;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_timeout(&e) => return Some(Outcome::TimedOut),
-                Err(e) => return Some(Outcome::DataError(e)),
+                Err(e) if is_timeout(&e) => return Err(Fail::DataTimeout),
+                Err(e) => return Err(Fail::DataConnection(e)),
             }
         }
-        None
+        Ok(())
     }
 
     /// Sends bytes already in memory (a listing).
-    pub fn send_bytes(&mut self, buf: &[u8]) -> Option<Outcome> {
+    pub fn send_bytes(&mut self, buf: &[u8]) -> Done {
         self.write_all(buf)
     }
 
-    /// Sends a file from `offset`. Binary: splice(2) through a pipe; ASCII: LF becomes CRLF.
-    pub fn send_file(&mut self, file: &mut File, offset: u64, ascii: bool) -> Outcome {
-        if !ascii && let Some(o) = self.send_splice(file, offset) {
-            return o;
+    /// Ends a download in order after its last byte (see [`Stream::finish`]).
+    pub fn finish(&mut self) -> Done {
+        self.data.finish().map_err(Fail::DataConnection)
+    }
+
+    /// Sends a file from `offset`. Binary over a plain socket: splice(2) through a pipe;
+    /// ASCII: LF becomes CRLF.
+    pub fn send_file(&mut self, file: &mut File, offset: u64, ascii: bool) -> Done {
+        if !ascii && let Some(done) = self.send_splice(file, offset) {
+            return done;
         }
         self.send_buffered(file, offset, ascii)
     }
@@ -210,56 +216,58 @@ impl Transfer<'_> {
     /// connection is checked for ABOR between pipefuls. `None` (nothing sent yet) means
     /// splice can't be used here (no pipe to be had, a file system without splice): the
     /// caller copies through a buffer instead.
-    fn send_splice(&mut self, file: &File, offset: u64) -> Option<Outcome> {
+    fn send_splice(&mut self, file: &File, offset: u64) -> Option<Done> {
         use rustix::io::Errno;
         use rustix::pipe::{SpliceFlags, splice};
+        let sock = self.data.zero_copy()?.try_clone().ok()?;
         let (r, w, cap) = big_pipe()?;
         let mut off = offset;
         loop {
-            if let Wait::Stop(o) = self.wait(PollFlags::OUT) {
-                return Some(o);
+            if let Err(f) = self.wait(PollFlags::OUT) {
+                return Some(Err(f));
             }
             let n = match splice(file, Some(&mut off), &w, None, cap, SpliceFlags::empty()) {
-                Ok(0) => return Some(Outcome::Complete),
+                Ok(0) => return Some(Ok(())),
                 Ok(n) => n,
                 Err(Errno::INTR) => continue,
                 Err(Errno::INVAL | Errno::NOSYS) if self.bytes == 0 && off == offset => {
                     return None;
                 }
-                Err(e) => return Some(Outcome::LocalError(e.into())),
+                Err(e) => return Some(Err(Fail::Local(e.into()))),
             };
             let mut left = n;
             while left > 0 {
                 // Blocks while the client is slow; SO_SNDTIMEO (the data timeout) bounds it.
-                match splice(&r, None, &self.data, None, left, SpliceFlags::empty()) {
-                    Ok(0) => return Some(Outcome::DataError(io::ErrorKind::WriteZero.into())),
+                match splice(&r, None, &sock, None, left, SpliceFlags::empty()) {
+                    Ok(0) => {
+                        let e = io::ErrorKind::WriteZero.into();
+                        return Some(Err(Fail::DataConnection(e)));
+                    }
                     Ok(m) => {
                         left -= m;
                         self.bytes += m as u64;
                     }
                     Err(Errno::INTR) => {}
-                    Err(Errno::AGAIN) => return Some(Outcome::TimedOut),
-                    Err(e) => return Some(Outcome::DataError(e.into())),
+                    Err(Errno::AGAIN) => return Some(Err(Fail::DataTimeout)),
+                    Err(e) => return Some(Err(Fail::DataConnection(e.into()))),
                 }
             }
         }
     }
 
     /// Sends through a buffer: ASCII mode (LF becomes CRLF), or binary where splice can't.
-    fn send_buffered(&mut self, file: &mut File, offset: u64, ascii: bool) -> Outcome {
+    fn send_buffered(&mut self, file: &mut File, offset: u64, ascii: bool) -> Done {
         use std::io::{Seek, SeekFrom};
-        if let Err(e) = file.seek(SeekFrom::Start(offset)) {
-            return Outcome::LocalError(e);
-        }
+        file.seek(SeekFrom::Start(offset)).map_err(Fail::Local)?;
         let mut buf = vec![0u8; limits::RECV_BUF / 2];
         let mut out = Vec::new();
         let mut prev_cr = false;
         loop {
             let n = match file.read(&mut buf) {
-                Ok(0) => return Outcome::Complete,
+                Ok(0) => return Ok(()),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Outcome::LocalError(e),
+                Err(e) => return Err(Fail::Local(e)),
             };
             let chunk = if ascii {
                 out.clear();
@@ -268,31 +276,27 @@ impl Transfer<'_> {
             } else {
                 &buf[..n]
             };
-            if let Some(o) = self.write_all(chunk) {
-                return o;
-            }
+            self.write_all(chunk)?;
         }
     }
 
     /// Receives into `file` until the client closes the data connection.
     /// Binary: splice(2) where it can; ASCII: CRLF becomes LF.
-    pub fn recv_file(&mut self, file: &mut File, ascii: bool) -> Outcome {
-        if !ascii && let Some(o) = self.recv_splice(file) {
-            return o;
+    pub fn recv_file(&mut self, file: &mut File, ascii: bool) -> Done {
+        if !ascii && let Some(done) = self.recv_splice(file) {
+            return done;
         }
         let mut buf = vec![0u8; limits::RECV_BUF];
         let mut out = Vec::new();
         let mut pending_cr = false;
         loop {
-            if let Wait::Stop(o) = self.wait(PollFlags::IN) {
-                return o;
-            }
+            self.wait(PollFlags::IN)?;
             let n = match self.data.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if is_timeout(&e) => return Outcome::TimedOut,
-                Err(e) => return Outcome::DataError(e),
+                Err(e) if is_timeout(&e) => return Err(Fail::DataTimeout),
+                Err(e) => return Err(Fail::DataConnection(e)),
             };
             self.bytes += n as u64;
             let chunk = if ascii {
@@ -302,44 +306,42 @@ impl Transfer<'_> {
             } else {
                 &buf[..n]
             };
-            if let Err(e) = file.write_all(chunk) {
-                return Outcome::LocalError(e);
-            }
+            file.write_all(chunk).map_err(Fail::Local)?;
         }
-        if pending_cr && let Err(e) = file.write_all(b"\r") {
-            return Outcome::LocalError(e);
+        if pending_cr {
+            file.write_all(b"\r").map_err(Fail::Local)?;
         }
-        Outcome::Complete
+        Ok(())
     }
-}
 
-impl Transfer<'_> {
     /// Binary upload through a pipe: socket → pipe → file with splice(2), so the data is
     /// copied once (into the page cache) instead of twice through a user-space buffer.
     /// `None` means splice can't be used here (no pipe, an O_APPEND file on an older kernel,
     /// a file system without splice): the caller falls back to read/write. Bytes already in
     /// the pipe are written out before falling back, so nothing is lost or reordered.
-    fn recv_splice(&mut self, file: &mut File) -> Option<Outcome> {
+    fn recv_splice(&mut self, file: &mut File) -> Option<Done> {
         use rustix::io::Errno;
         use rustix::pipe::{SpliceFlags, splice};
+        let sock = self.data.zero_copy()?.try_clone().ok()?;
         let (r, w, cap) = big_pipe()?;
+        let local = |e: io::Error| Some(Err(Fail::Local(e)));
         loop {
-            if let Wait::Stop(o) = self.wait(PollFlags::IN) {
-                return Some(o);
+            if let Err(f) = self.wait(PollFlags::IN) {
+                return Some(Err(f));
             }
             let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
-            let n = match splice(&self.data, None, &w, None, cap, flags) {
-                Ok(0) => return Some(Outcome::Complete),
+            let n = match splice(&sock, None, &w, None, cap, flags) {
+                Ok(0) => return Some(Ok(())),
                 Ok(n) => n,
                 Err(Errno::INTR | Errno::AGAIN) => continue,
                 Err(Errno::INVAL | Errno::NOSYS) if self.bytes == 0 => return None,
-                Err(e) => return Some(Outcome::DataError(e.into())),
+                Err(e) => return Some(Err(Fail::DataConnection(e.into()))),
             };
             self.bytes += n as u64;
             let mut left = n;
             while left > 0 {
                 match splice(&r, None, file.as_fd(), None, left, SpliceFlags::MOVE) {
-                    Ok(0) => return Some(Outcome::LocalError(io::ErrorKind::WriteZero.into())),
+                    Ok(0) => return local(io::ErrorKind::WriteZero.into()),
                     Ok(m) => left -= m,
                     Err(Errno::INTR) => {}
                     Err(Errno::INVAL | Errno::NOSYS) => {
@@ -350,11 +352,11 @@ impl Transfer<'_> {
                             .and_then(|k| file.write_all(&buf[..k]).map(|_| k));
                         return match drained {
                             Ok(k) if k == left => None,
-                            Ok(_) => Some(Outcome::LocalError(io::ErrorKind::WriteZero.into())),
-                            Err(e) => Some(Outcome::LocalError(e)),
+                            Ok(_) => local(io::ErrorKind::WriteZero.into()),
+                            Err(e) => local(e),
                         };
                     }
-                    Err(e) => return Some(Outcome::LocalError(e.into())),
+                    Err(e) => return local(e.into()),
                 }
             }
         }
@@ -371,6 +373,11 @@ fn big_pipe() -> Option<(OwnedFd, OwnedFd, usize)> {
         .or_else(|_| fcntl_getpipe_size(&w))
         .ok()?;
     Some((r, w, cap))
+}
+
+/// What a transfer ends in when the control connection closed: nobody is left to reply to.
+fn client_gone() -> Fail {
+    Fail::Ctl(io::ErrorKind::ConnectionAborted.into())
 }
 
 fn is_timeout(e: &io::Error) -> bool {
@@ -413,6 +420,37 @@ pub fn from_crlf(input: &[u8], out: &mut Vec<u8>, mut pending_cr: bool) -> bool 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn active_mode_goes_only_back_to_the_client() {
+        let peer: IpAddr = "192.0.2.7".parse().unwrap();
+        let ok = |a: &str| active_target_allowed(peer, a.parse().unwrap());
+        assert!(ok("192.0.2.7:1024"));
+        assert!(ok("[::ffff:192.0.2.7]:40000"));
+        assert!(!ok("192.0.2.7:1023"), "a privileged port");
+        assert!(!ok("192.0.2.7:21"));
+        assert!(!ok("192.0.2.8:40000"), "a third host (bounce)");
+        assert!(!ok("127.0.0.1:40000"));
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert!(active_target_allowed(
+            v6,
+            "[2001:db8::1]:5000".parse().unwrap()
+        ));
+        assert!(!active_target_allowed(
+            v6,
+            "[2001:db8::2]:5000".parse().unwrap()
+        ));
+    }
+
+    #[test]
+    fn passive_connections_only_from_the_client() {
+        let peer: IpAddr = "192.0.2.7".parse().unwrap();
+        let ok = |a: &str| passive_peer_allowed(peer, a.parse().unwrap());
+        assert!(ok("192.0.2.7:5555"));
+        assert!(ok("[::ffff:192.0.2.7]:5555"));
+        assert!(!ok("192.0.2.77:5555"), "a thief on another address");
+        assert!(!ok("[2001:db8::7]:5555"));
+    }
 
     #[test]
     fn ascii_conversions_across_chunks() {

@@ -4,6 +4,8 @@
 use std::io::{self, Write};
 use std::os::unix::net::UnixDatagram;
 
+use crate::calendar;
+
 /// Sends each formatted record as one datagram to the local syslog daemon.
 struct Syslog {
     sock: Option<UnixDatagram>,
@@ -57,15 +59,12 @@ pub fn init(syslog: bool) {
         let pid = std::process::id();
         b.format(move |f, r| {
             // RFC 3164: <PRI>Mmm dd hh:mm:ss TAG[pid]: MSG ; facility daemon = 3.
-            let (_, mo, d, h, mi, s) = crate::list::civil(crate::list::now());
-            const M: [&str; 12] = [
-                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-            ];
+            let (_, mo, d, h, mi, s) = calendar::civil(calendar::now());
             writeln!(
                 f,
                 "<{}>{} {:>2} {h:02}:{mi:02}:{s:02} edgeftpd[{pid}]: {}",
                 3 * 8 + severity(r.level()),
-                M[(mo - 1) as usize],
+                calendar::MONTHS[(mo - 1) as usize],
                 d,
                 r.args()
             )
@@ -75,7 +74,7 @@ pub fn init(syslog: bool) {
         })));
     } else {
         b.format(|f, r| {
-            let (y, mo, d, h, mi, s) = crate::list::civil(crate::list::now());
+            let (y, mo, d, h, mi, s) = calendar::civil(calendar::now());
             writeln!(
                 f,
                 "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z {:<5} {}",

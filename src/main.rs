@@ -4,13 +4,17 @@
 //! listens), sets up logging, binds the listeners, drops privileges if asked, and hands over
 //! to the accept loop (or, with `--inetd`, serves the one session on stdin/stdout).
 
+#![forbid(unsafe_code)]
+
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use edgeftpd::config::{self, Action, Config};
-use edgeftpd::{logging, server, session, sys, vfs};
+use edgeftpd::server::{self, Server};
+use edgeftpd::session::{self, Context};
+use edgeftpd::{logging, sys, vfs};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -75,8 +79,8 @@ fn run(cfg: Config) -> Result<(), String> {
         stream
             .peer_addr()
             .map_err(|e| format!("--inetd: stdin is not a TCP socket ({e})"))?;
-        let shared = Arc::new(server::Shared::new(cfg, anon_jail));
-        session::run(shared, stream);
+        // Only what a session needs: no admission state, no signal thread.
+        session::run(Arc::new(Context::new(cfg, anon_jail)), stream);
         return Ok(());
     }
 
@@ -100,9 +104,9 @@ fn run(cfg: Config) -> Result<(), String> {
         None => {}
     }
 
-    let shared = Arc::new(server::Shared::new(cfg, anon_jail));
-    server::handle_signals(Arc::clone(&shared), &listeners).map_err(|e| format!("signals: {e}"))?;
-    server::run(shared, listeners);
+    let server = Server::new(Context::new(cfg, anon_jail));
+    server::handle_signals(Arc::clone(&server), &listeners).map_err(|e| format!("signals: {e}"))?;
+    server::run(server, listeners);
     Ok(())
 }
 

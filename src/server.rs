@@ -1,9 +1,10 @@
-//! The accept loop: connection limits (total and per address), one thread per session, and
-//! an orderly shutdown on SIGTERM/SIGINT.
+//! The accept loop: admission (total and per-address limits, stopping), one thread per
+//! session, and an orderly shutdown on SIGTERM/SIGINT.
 //!
 //! A refused client (over `--max-clients` or `--max-per-ip`, or a thread that could not be
 //! created) gets a 421 greeting and is closed; the server itself never stops accepting.
-//! accept() failures such as EMFILE back off briefly instead of spinning.
+//! accept() failures such as EMFILE back off briefly instead of spinning. Admission state
+//! is private to this module: a session gets only its [`Context`].
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -15,94 +16,81 @@ use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
 
-use crate::config::{Config, limits};
-use crate::session;
-use crate::vfs::Jail;
+use crate::config::limits;
+use crate::reply::{self, Closing, Fail};
+use crate::session::{self, Context};
 
-/// State shared by all sessions.
-pub struct Shared {
-    pub cfg: Config,
-    /// The anonymous root, opened once at start-up.
-    pub anon_jail: Option<Jail>,
+/// The server: what sessions get, and the admission state only the accept loop sees.
+pub struct Server {
+    ctx: Arc<Context>,
     sessions: AtomicUsize,
     per_ip: Mutex<HashMap<IpAddr, usize>>,
-    transfers: AtomicUsize,
     stopping: AtomicBool,
 }
 
-impl Shared {
-    pub fn new(cfg: Config, anon_jail: Option<Jail>) -> Shared {
-        Shared {
-            cfg,
-            anon_jail,
+impl Server {
+    pub fn new(ctx: Context) -> Arc<Server> {
+        Arc::new(Server {
+            ctx: Arc::new(ctx),
             sessions: AtomicUsize::new(0),
             per_ip: Mutex::new(HashMap::new()),
-            transfers: AtomicUsize::new(0),
             stopping: AtomicBool::new(false),
-        }
-    }
-
-    /// Marks a transfer in flight until the guard is dropped (shutdown waits for these).
-    pub fn transfer_started(&self) -> TransferGuard<'_> {
-        self.transfers.fetch_add(1, Ordering::SeqCst);
-        TransferGuard(self)
+        })
     }
 
     /// Takes a session slot for `ip`, or says which limit is hit.
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, &'static str> {
+    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Closing> {
+        let cfg = &self.ctx.cfg;
         let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
-        if self.sessions.load(Ordering::SeqCst) >= self.cfg.max_clients {
-            return Err("Too many users, sorry. Try again later.");
+        if self.sessions.load(Ordering::SeqCst) >= cfg.max_clients {
+            return Err(Closing::ServerFull);
         }
         let n = map.entry(ip).or_insert(0);
-        if *n >= self.cfg.max_per_ip {
-            return Err("Too many connections from your address.");
+        if *n >= cfg.max_per_ip {
+            return Err(Closing::AddressFull);
         }
         *n += 1;
         self.sessions.fetch_add(1, Ordering::SeqCst);
         Ok(Slot {
-            shared: Arc::clone(self),
+            server: Arc::clone(self),
             ip,
         })
     }
 }
 
-pub struct TransferGuard<'a>(&'a Shared);
-
-impl Drop for TransferGuard<'_> {
-    fn drop(&mut self) {
-        self.0.transfers.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
 /// A session's place in the limits; released when dropped, even if the session panics.
 struct Slot {
-    shared: Arc<Shared>,
+    server: Arc<Server>,
     ip: IpAddr,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut map = self.shared.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self.server.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(n) = map.get_mut(&self.ip) {
             *n -= 1;
             if *n == 0 {
                 map.remove(&self.ip);
             }
         }
-        self.shared.sessions.fetch_sub(1, Ordering::SeqCst);
+        self.server.sessions.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
 /// Tells a client we can't serve it, without ever blocking the accept loop.
-fn refuse(stream: TcpStream, text: &str) {
+fn refuse(stream: TcpStream, why: Closing) {
+    let Some(answer) = Fail::Closing(why).answer() else {
+        return;
+    };
+    let mut out = Vec::new();
+    reply::line(&mut out, answer.code, answer.text.as_bytes());
     let _ = stream.set_write_timeout(Some(Duration::from_millis(limits::REFUSE_WRITE_MS)));
     let _ = stream.set_nonblocking(true);
-    let _ = (&stream).write_all(format!("421 {text}\r\n").as_bytes());
+    let _ = (&stream).write_all(&out);
 }
 
 /// Accepts connections on every listener until shutdown.
-pub fn run(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
+pub fn run(shared: Arc<Server>, listeners: Vec<TcpListener>) {
     let mut last_error_log: Option<Instant> = None;
     loop {
         let ready: Vec<bool> = {
@@ -146,31 +134,35 @@ pub fn run(shared: Arc<Shared>, listeners: Vec<TcpListener>) {
     }
 }
 
-fn start_session(shared: &Arc<Shared>, stream: TcpStream, ip: IpAddr) {
+fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr) {
     let slot = match shared.admit(ip) {
         Ok(s) => s,
         Err(why) => {
-            log::warn!("{ip}: refused: {why}");
+            let text = Fail::Closing(why)
+                .answer()
+                .map(|a| a.text)
+                .unwrap_or_default();
+            log::warn!("{ip}: refused: {text}");
             refuse(stream, why);
             return;
         }
     };
     // A second handle so the client can be told if the thread can't be created.
     let spare = stream.try_clone().ok();
-    let sh = Arc::clone(shared);
+    let ctx = Arc::clone(&shared.ctx);
     let spawned = std::thread::Builder::new()
         .name("session".into())
         .stack_size(limits::SESSION_STACK)
         .spawn(move || {
             let _slot = slot;
-            session::run(sh, stream);
+            session::run(ctx, stream);
         });
     match spawned {
         Ok(_) => drop(spare),
         Err(e) => {
             log::error!("{ip}: cannot start a session thread: {e}");
             if let Some(s) = spare {
-                refuse(s, "Server busy, try again later.");
+                refuse(s, Closing::Busy);
             }
         }
     }
@@ -179,7 +171,7 @@ fn start_session(shared: &Arc<Shared>, stream: TcpStream, ip: IpAddr) {
 /// Blocks SIGTERM and SIGINT in every thread and handles them on a dedicated one: stop
 /// accepting, give transfers in flight a few seconds, then exit 0. Must be called before
 /// any other thread is started (the signal mask is inherited).
-pub fn handle_signals(shared: Arc<Shared>, listeners: &[TcpListener]) -> std::io::Result<()> {
+pub fn handle_signals(shared: Arc<Server>, listeners: &[TcpListener]) -> std::io::Result<()> {
     let wake: Vec<std::os::fd::OwnedFd> = listeners
         .iter()
         .map(|l| l.as_fd().try_clone_to_owned())
@@ -197,10 +189,10 @@ pub fn handle_signals(shared: Arc<Shared>, listeners: &[TcpListener]) -> std::io
                 let _ = rustix::net::shutdown(fd, rustix::net::Shutdown::Read);
             }
             let deadline = Instant::now() + Duration::from_secs(limits::SHUTDOWN_GRACE_SECS);
-            while shared.transfers.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            while shared.ctx.transfers() > 0 && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
             }
-            let left = shared.transfers.load(Ordering::SeqCst);
+            let left = shared.ctx.transfers();
             log::info!("exiting ({left} transfers cut short)");
             std::process::exit(0);
         })?;

@@ -15,12 +15,15 @@
 //!  helper:                  make 1; make 3; make 4; ...  (at most LIST_AHEAD ahead of sending)
 //! ```
 
+mod format;
+
+pub use format::{facts, ls_line, timeval};
+
 use std::ops::Range;
 use std::os::fd::OwnedFd;
 use std::sync::{Condvar, Mutex, OnceLock};
 
 use crate::config::limits;
-use crate::list;
 use crate::vfs::{Jail, Kind, Names, VPath};
 
 /// Which listing: `LIST` (`ls -l` lines), `NLST` (names), `MLSD` (RFC 3659 facts).
@@ -100,7 +103,7 @@ impl Listing<'_> {
                     prefixed.extend_from_slice(name);
                     &prefixed
                 };
-                list::ls_line(out, shown, &meta, link.as_deref(), self.now);
+                ls_line(out, shown, &meta, link.as_deref(), self.now);
             } else {
                 // A symlink is described by what it points to inside the jail.
                 let m = if meta.kind == Kind::Symlink {
@@ -108,7 +111,7 @@ impl Listing<'_> {
                 } else {
                     meta
                 };
-                list::facts(out, &m, false, self.writable);
+                facts(out, &m, false, self.writable);
                 out.extend_from_slice(name);
                 out.extend_from_slice(b"\r\n");
             }
@@ -118,11 +121,6 @@ impl Listing<'_> {
     /// The entries of piece `p`.
     fn piece(&self, p: usize) -> Range<usize> {
         p * limits::LIST_CHUNK..((p + 1) * limits::LIST_CHUNK).min(self.names.len())
-    }
-
-    /// All the lines at once (STAT's reply on the control connection).
-    pub fn render_all(&self, out: &mut Vec<u8>) {
-        self.render(self.dir, 0..self.names.len(), out);
     }
 
     /// Streams the lines to `send` piece by piece ([`limits::LIST_CHUNK`] entries), in

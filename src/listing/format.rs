@@ -1,64 +1,18 @@
-//! Listing formats: `ls -l` lines for LIST and STAT, bare names for NLST, RFC 3659 facts for
-//! MLSD/MLST, and the UTC calendar arithmetic they need (no time-zone database on a router).
+//! Listing line formats: `ls -l` lines for LIST and STAT, RFC 3659 facts for MLSD/MLST, and
+//! `YYYYMMDDHHMMSS` time values (MDTM, MFMT). Pure functions on a [`Meta`]: no I/O, no
+//! session state. Producing and streaming a whole listing is the parent module's job.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
+use crate::calendar::{MONTHS, civil};
 use crate::vfs::{Kind, Meta};
 
 /// Six months, the `ls` threshold between `Mon dd HH:MM` and `Mon dd  YYYY`.
 const SIX_MONTHS: i64 = 183 * 86400;
-
-const MONTHS: [&str; 12] = [
-    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-];
-
-/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
-pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146097 + doe - 719468
-}
-
-/// Civil date and time (UTC) of seconds since the epoch: (year, month, day, h, m, s).
-pub fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        (rem / 3600) as u32,
-        (rem % 3600 / 60) as u32,
-        (rem % 60) as u32,
-    )
-}
 
 /// `YYYYMMDDHHMMSS` in UTC, as MDTM and MLSD's `modify` fact want it.
 pub fn timeval(secs: i64) -> String {
     let mut h = Head::new();
     h.timeval(secs);
     String::from_utf8_lossy(h.as_bytes()).into_owned()
-}
-
-/// Seconds since the epoch, now.
-pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 fn mode_string(m: &Meta) -> [u8; 10] {
@@ -261,89 +215,14 @@ pub fn facts(out: &mut Vec<u8>, m: &Meta, cdir: bool, writable: bool) {
     out.extend_from_slice(l.as_bytes());
 }
 
-/// True when a name contains shell pattern characters.
-pub fn has_glob(name: &[u8]) -> bool {
-    name.iter().any(|b| matches!(b, b'*' | b'?' | b'['))
-}
-
-/// Shell-style matching of one name: `*`, `?`, `[abc]`, `[a-z]`, `[!x]`. A leading `.` must
-/// be matched explicitly, as in the shell. Iterative, so no pattern can blow the stack.
-pub fn glob_match(pat: &[u8], name: &[u8]) -> bool {
-    if name.first() == Some(&b'.') && pat.first() != Some(&b'.') {
-        return false;
-    }
-    let (mut p, mut n) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while n < name.len() {
-        let step = match pat.get(p) {
-            Some(b'*') => {
-                star = Some((p, n));
-                p += 1;
-                continue;
-            }
-            Some(b'?') => Some(p + 1),
-            Some(b'[') => class(&pat[p..], name[n])
-                .map(|(ok, len)| (ok, p + len))
-                .and_then(|(ok, np)| ok.then_some(np)),
-            Some(&c) if c == name[n] => Some(p + 1),
-            _ => None,
-        };
-        match (step, star) {
-            (Some(np), _) => {
-                p = np;
-                n += 1;
-            }
-            (None, Some((sp, sn))) => {
-                star = Some((sp, sn + 1));
-                p = sp + 1;
-                n = sn + 1;
-            }
-            (None, None) => return false,
-        }
-    }
-    pat[p..].iter().all(|&b| b == b'*')
-}
-
-/// Matches `c` against a bracket class at the start of `pat`: (matched, class length).
-/// An unterminated `[` is taken literally.
-fn class(pat: &[u8], c: u8) -> Option<(bool, usize)> {
-    let mut i = 1;
-    let negate = matches!(pat.get(1), Some(b'!' | b'^'));
-    if negate {
-        i += 1;
-    }
-    let mut matched = false;
-    let mut first = true;
-    while i < pat.len() {
-        if pat[i] == b']' && !first {
-            return Some((matched != negate, i + 1));
-        }
-        first = false;
-        if i + 2 < pat.len() && pat[i + 1] == b'-' && pat[i + 2] != b']' {
-            matched |= pat[i] <= c && c <= pat[i + 2];
-            i += 3;
-        } else {
-            matched |= pat[i] == c;
-            i += 1;
-        }
-    }
-    Some((c == b'[', 1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn calendar_round_trip() {
-        assert_eq!(days_from_civil(1970, 1, 1), 0);
-        assert_eq!(civil(0), (1970, 1, 1, 0, 0, 0));
+    fn time_values() {
         assert_eq!(timeval(1_795_219_200), "20261121000000");
-        for s in [-86400 * 400, 951_782_400, 4_102_444_800, 1_700_000_000] {
-            let (y, mo, d, h, mi, se) = civil(s);
-            let back = days_from_civil(y, mo, d) * 86400 + i64::from(h * 3600 + mi * 60 + se);
-            assert_eq!(back, s);
-        }
+        assert_eq!(timeval(0), "19700101000000");
     }
 
     fn meta(kind: Kind, mode: u32, size: u64, mtime: i64) -> Meta {
@@ -396,22 +275,6 @@ mod tests {
             now,
         );
         assert!(o.starts_with(b"lrwxrwxrwx") && o.ends_with(b" l -> sub\r\n"));
-    }
-
-    #[test]
-    fn globs() {
-        assert!(glob_match(b"*.txt", b"a.txt"));
-        assert!(!glob_match(b"*.txt", b"a.txt.gz"));
-        assert!(!glob_match(b"*", b".hidden"));
-        assert!(glob_match(b".*", b".hidden"));
-        assert!(glob_match(b"a?c", b"abc"));
-        assert!(glob_match(b"[a-c]x", b"bx"));
-        assert!(!glob_match(b"[!a-c]x", b"bx"));
-        assert!(glob_match(b"*a*b*c", b"xxaxxbxxc"));
-        assert!(glob_match(b"[x", b"[x"));
-        assert!(!glob_match(b"a*b", b"a"));
-        let long = vec![b'a'; 5000];
-        assert!(!glob_match(b"*a*a*a*a*a*a*b", &long));
     }
 
     #[test]

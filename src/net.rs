@@ -1,0 +1,102 @@
+//! The byte stream every connection is read and written through: the control connection
+//! and each data connection.
+//!
+//! Today a [`Stream`] is a plain TCP socket. FTPS (RFC 4217) will add a TLS variant here, and
+//! nothing above this module needs to know which one it has: reads, writes, timeouts, poll
+//! and the orderly end of a connection ([`Stream::finish`]) all go through it. Two things
+//! differ and are asked for explicitly:
+//! - [`Stream::zero_copy`] hands out the socket for splice(2) only when bytes may go to it as
+//!   they are (plain); a TLS stream must encrypt every byte and has no such path.
+//! - [`Stream::has_buffered`] says whether bytes were already read from the socket and wait
+//!   inside the stream (TLS records decrypted ahead), which poll(2) on the socket can't see.
+//!
+//! This module must not parse FTP or know about sessions: it moves bytes.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags};
+
+/// A connection's byte stream.
+pub enum Stream {
+    /// Bytes go to the socket as they are.
+    Plain(TcpStream),
+}
+
+impl Stream {
+    /// A plain (clear-text) stream over an accepted or connected socket.
+    pub fn plain(sock: TcpStream) -> Stream {
+        Stream::Plain(sock)
+    }
+
+    /// The socket under the stream (addresses, timeouts, socket options).
+    pub fn socket(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+        }
+    }
+
+    /// The socket, when bytes may be spliced to or from it directly.
+    pub fn zero_copy(&self) -> Option<&TcpStream> {
+        match self {
+            Stream::Plain(s) => Some(s),
+        }
+    }
+
+    /// True when input is waiting inside the stream itself, not in the socket.
+    pub fn has_buffered(&self) -> bool {
+        match self {
+            Stream::Plain(_) => false,
+        }
+    }
+
+    /// A poll entry for `flags` on the socket.
+    pub fn poll_fd(&self, flags: PollFlags) -> PollFd<'_> {
+        PollFd::new(self.socket(), flags)
+    }
+
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.socket().peer_addr()
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.socket().local_addr()
+    }
+
+    /// Bounds each blocking read and write (the idle or data timeout).
+    pub fn set_timeouts(&self, t: Duration) {
+        let _ = self.socket().set_read_timeout(Some(t));
+        let _ = self.socket().set_write_timeout(Some(t));
+    }
+
+    /// Ends the stream in order after the last byte was written (a plain socket needs
+    /// nothing: closing it sends FIN; TLS will send its close_notify here).
+    pub fn finish(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(_) => Ok(()),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+        }
+    }
+}

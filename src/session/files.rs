@@ -1,0 +1,115 @@
+//! Navigation and the commands that act on one file or directory by name: PWD's partner
+//! CWD/CDUP, SIZE, MDTM, MFMT, DELE, RMD, MKD, RNFR/RNTO and SITE CHMOD. Every path goes
+//! through the session's jail; every change passes [`Session::need_write`] first.
+
+use super::{Result, Session, display};
+use crate::calendar;
+use crate::listing::timeval;
+use crate::reply::{self, Fail, *};
+use crate::vfs::{Kind, VPath};
+
+impl Session {
+    pub(super) fn cwd(&mut self, arg: &[u8], code: u16) -> Result {
+        let p = self.path(arg)?;
+        let m = self.jail.stat(&p)?;
+        if m.kind != Kind::Dir {
+            return Err(Fail::Reply(FILE_UNAVAILABLE, "Not a directory."));
+        }
+        // A directory without search permission can't be entered (550, as chdir says).
+        self.jail.check_search(&p)?;
+        self.cwd = p;
+        self.reply(code, "Directory successfully changed.")
+    }
+
+    pub(super) fn size(&mut self, arg: &[u8]) -> Result {
+        let m = self.jail.stat(&self.path(arg)?)?;
+        if m.kind != Kind::File {
+            return Err(Fail::Reply(FILE_UNAVAILABLE, "Not a regular file."));
+        }
+        self.reply(FILE_STATUS, m.size.to_string())
+    }
+
+    pub(super) fn mdtm(&mut self, arg: &[u8]) -> Result {
+        let p = self.path(arg)?;
+        match self.jail.stat(&p) {
+            Ok(m) => self.reply(FILE_STATUS, timeval(m.mtime)),
+            // ncftp sets times with the two-argument form `MDTM YYYYMMDDHHMMSS path`.
+            Err(e) => {
+                let (t, rest) =
+                    arg.split_at(arg.iter().position(|&b| b == b' ').unwrap_or(arg.len()));
+                match calendar::parse_time(t) {
+                    Some(secs) if rest.len() > 1 => {
+                        self.need_write()?;
+                        let p = self.path(&rest[1..])?;
+                        self.jail.set_mtime(&p, secs)?;
+                        self.reply(FILE_STATUS, timeval(secs))
+                    }
+                    _ => Err(Fail::Fs(e)),
+                }
+            }
+        }
+    }
+
+    pub(super) fn mfmt(&mut self, t: i64, arg: &[u8]) -> Result {
+        self.need_write()?;
+        let p = self.path(arg)?;
+        self.jail.set_mtime(&p, t)?;
+        let mut text = format!("Modify={}; ", timeval(t)).into_bytes();
+        text.extend_from_slice(arg);
+        self.reply(FILE_STATUS, text)
+    }
+
+    pub(super) fn dele(&mut self, arg: &[u8]) -> Result {
+        self.need_write()?;
+        let p = self.path(arg)?;
+        self.jail.unlink(&p)?;
+        log::info!(
+            "{} {}: deleted {}",
+            self.conn.peer,
+            self.login.name,
+            display(&p.to_bytes())
+        );
+        self.reply(FILE_ACTION_OK, "Delete operation successful.")
+    }
+
+    pub(super) fn rmd(&mut self, arg: &[u8]) -> Result {
+        self.need_write()?;
+        let p = self.path(arg)?;
+        self.jail.rmdir(&p)?;
+        self.reply(FILE_ACTION_OK, "Remove directory operation successful.")
+    }
+
+    pub(super) fn mkd(&mut self, arg: &[u8]) -> Result {
+        self.need_write()?;
+        let p = self.path(arg)?;
+        self.jail.mkdir(&p)?;
+        let mut text = reply::quote_path(&p.to_bytes());
+        text.extend_from_slice(b" created.");
+        self.reply(PATH_CREATED, text)
+    }
+
+    pub(super) fn rnfr(&mut self, arg: &[u8]) -> Result {
+        self.need_write()?;
+        let p = self.path(arg)?;
+        self.jail.lstat(&p)?;
+        self.rename_from = Some(p);
+        self.reply(PENDING_MORE_INFO, "Ready for RNTO.")
+    }
+
+    pub(super) fn rnto(&mut self, from: Option<VPath>, arg: &[u8]) -> Result {
+        let Some(from) = from else {
+            return Err(Fail::Reply(BAD_SEQUENCE, "RNFR required first."));
+        };
+        self.need_write()?;
+        let to = self.path(arg)?;
+        self.jail.rename(&from, &to)?;
+        self.reply(FILE_ACTION_OK, "Rename successful.")
+    }
+
+    pub(super) fn chmod(&mut self, mode: u32, arg: &[u8]) -> Result {
+        self.need_write()?;
+        let p = self.path(arg)?;
+        self.jail.chmod(&p, mode)?;
+        self.reply(OK, "SITE CHMOD command ok.")
+    }
+}

@@ -1,0 +1,146 @@
+//! The pre-login loop: USER, PASS, and the few verbs allowed before login (the verb table's
+//! `Phase::Always`). Everything else is answered 530 here, before it is even parsed.
+//! `auth::authenticate` decides who gets in; this file only asks it, opens the jail the
+//! answer names, and counts failures. It must not serve any file-system command.
+
+use std::time::Duration;
+
+use super::{Conn, Flow, Result, display};
+use crate::auth::{self, Home, Login, Password, Policy};
+use crate::command::{self, Command};
+use crate::config::limits;
+use crate::reply::{Fail, *};
+use crate::vfs::Jail;
+
+/// A session before login.
+pub(super) struct PreLogin {
+    conn: Conn,
+    /// Name given by USER, waiting for PASS.
+    pending_user: Option<Vec<u8>>,
+    failed_logins: u32,
+}
+
+impl PreLogin {
+    pub(super) fn new(conn: Conn) -> PreLogin {
+        PreLogin {
+            conn,
+            pending_user: None,
+            failed_logins: 0,
+        }
+    }
+
+    /// Greets the client and runs commands until a login succeeds (the connection, the
+    /// login and its jail are handed back) or the session ends (`None`).
+    pub(super) fn serve(mut self) -> Option<(Conn, Login, Jail)> {
+        self.conn.reply(SERVICE_READY, "edgeftpd ready.").ok()?;
+        loop {
+            let r = self.conn.next_line().and_then(|line| self.command(&line));
+            match r {
+                Ok(Step::Granted(login, jail)) => return Some((self.conn, login, jail)),
+                Ok(Step::Flow(flow)) => {
+                    if !self.conn.settle(Ok(flow)) {
+                        return None;
+                    }
+                }
+                Err(f) => {
+                    if !self.conn.fail(f) {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    fn command(&mut self, line: &[u8]) -> Result<Step> {
+        if !command::allowed_before_login(line) {
+            return Err(Fail::NotLoggedIn);
+        }
+        let c = &mut self.conn;
+        match command::parse(line)? {
+            Command::User(name) => {
+                self.pending_user = Some(name);
+                c.reply(NEED_PASSWORD, "Please specify the password.")?;
+            }
+            Command::Pass(pw) => return self.pass(pw),
+            Command::Quit => {
+                c.reply(GOODBYE, "Goodbye.")?;
+                return Ok(Step::Flow(Flow::Close));
+            }
+            Command::Noop => c.reply(OK, "NOOP ok.")?,
+            Command::Syst => c.syst()?,
+            Command::Feat => c.feat()?,
+            Command::Opts(o) => c.opts(&o)?,
+            Command::Help(topic) => c.help(&topic)?,
+            Command::Host(_) if self.pending_user.is_some() => {
+                return Err(Fail::Reply(BAD_SEQUENCE, "HOST must come before USER."));
+            }
+            // One virtual host is served, whatever name the client asked for.
+            Command::Host(_) => c.reply(SERVICE_READY, "Host accepted.")?,
+            // The verb table lets nothing else through before login.
+            _ => return Err(Fail::NotLoggedIn),
+        }
+        Ok(Step::Flow(Flow::Continue))
+    }
+
+    fn pass(&mut self, pw: Password) -> Result<Step> {
+        let Some(name) = self.pending_user.take() else {
+            return Err(Fail::Reply(BAD_SEQUENCE, "Login with USER first."));
+        };
+        let ctx = &self.conn.ctx;
+        let cfg = &ctx.cfg;
+        let policy = Policy {
+            users: cfg.users.as_ref(),
+            anonymous: cfg.anonymous,
+            anon_write: cfg.anon_write,
+        };
+        let peer = self.conn.peer;
+        match auth::authenticate(&policy, &name, &pw) {
+            Ok(login) => {
+                let jail = match &login.home {
+                    Home::Anonymous => match &ctx.anon_jail {
+                        Some(j) => j.try_clone(),
+                        None => Jail::open(&cfg.root),
+                    },
+                    Home::Dir(d) => Jail::open(d),
+                };
+                let jail = match jail {
+                    Ok(j) => j,
+                    Err(e) => {
+                        log::error!(
+                            "{peer}: login {}: cannot open home directory: {e}",
+                            login.name
+                        );
+                        return Err(Fail::Reply(NOT_LOGGED_IN, "Home directory unavailable."));
+                    }
+                };
+                let mode = if login.writable { "rw" } else { "ro" };
+                log::info!("{peer}: login {} ({mode})", login.name);
+                self.conn.reply(LOGGED_IN, "Login successful.")?;
+                Ok(Step::Granted(login, jail))
+            }
+            Err(_) => {
+                self.failed_logins += 1;
+                log::warn!(
+                    "{peer}: failed login for {} ({} of {})",
+                    display(&name),
+                    self.failed_logins,
+                    limits::MAX_LOGIN_FAILS
+                );
+                std::thread::sleep(Duration::from_millis(limits::LOGIN_FAIL_DELAY_MS));
+                self.conn.reply(NOT_LOGGED_IN, "Login incorrect.")?;
+                let flow = if self.failed_logins >= limits::MAX_LOGIN_FAILS {
+                    Flow::Close
+                } else {
+                    Flow::Continue
+                };
+                Ok(Step::Flow(flow))
+            }
+        }
+    }
+}
+
+/// What one pre-login command led to.
+enum Step {
+    Flow(Flow),
+    Granted(Login, Jail),
+}

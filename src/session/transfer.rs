@@ -1,0 +1,173 @@
+//! File transfers: RETR, STOR, APPE and STOU. Each checks what it can before the data
+//! connection exists, opens the file only then (a refused or failed upload leaves no
+//! trace), and moves the data through the one runner, [`Session::move_data`], which counts
+//! the transfer for shutdown and logs its result. Atomic-upload rules live in `vfs::upload`.
+
+use std::io::{Seek, SeekFrom};
+use std::time::Instant;
+
+use super::{Conn, Result, Session, display};
+use crate::command::Type;
+use crate::data::{Done, Transfer};
+use crate::net::Stream;
+use crate::reply::{Fail, *};
+use crate::vfs::{Kind, VPath};
+
+/// The three ways to upload.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum StoreKind {
+    Stor,
+    Appe,
+    Stou,
+}
+
+/// What a transfer did: how it ended, how many bytes moved, when it started.
+pub(super) struct Moved {
+    pub done: Done,
+    pub bytes: u64,
+    pub start: Instant,
+}
+
+impl Session {
+    /// The transfer runner: moves the data with `body` while counting the transfer in
+    /// flight (SIGTERM waits for it).
+    pub(super) fn move_data(
+        conn: &mut Conn,
+        stream: Stream,
+        body: impl FnOnce(&mut Transfer<'_>) -> Done,
+    ) -> Moved {
+        let start = Instant::now();
+        let ctx = std::sync::Arc::clone(&conn.ctx);
+        let _busy = ctx.transfer_started();
+        let mut t = Transfer::new(&mut conn.ctl, stream, ctx.cfg.data_timeout);
+        let done = body(&mut t);
+        Moved {
+            done,
+            bytes: t.bytes,
+            start,
+        }
+    }
+
+    /// Logs how a transfer of `p` ended and replies 226 when it is complete; a failure
+    /// is returned for [`Conn::fail`] to answer.
+    fn conclude(&mut self, verb: &str, p: &VPath, m: Moved, ok_text: &'static str) -> Result {
+        let result = match &m.done {
+            Ok(()) => "ok",
+            Err(f) => {
+                match f {
+                    Fail::Local(e) => log::warn!("{}: transfer: {e}", self.conn.peer),
+                    Fail::DataConnection(e) => {
+                        log::info!("{}: data connection: {e}", self.conn.peer)
+                    }
+                    _ => {}
+                }
+                f.transfer_result()
+            }
+        };
+        log::info!(
+            "{} {}: {verb} {} {} bytes {:.3}s {result}",
+            self.conn.peer,
+            self.login.name,
+            display(&p.to_bytes()),
+            m.bytes,
+            m.start.elapsed().as_secs_f64()
+        );
+        m.done?;
+        self.reply(TRANSFER_OK, ok_text)
+    }
+
+    pub(super) fn retr(&mut self, arg: &[u8]) -> Result {
+        let rest = std::mem::take(&mut self.rest);
+        let p = self.path(arg)?;
+        let (mut file, meta) = self.jail.open_read(&p)?;
+        if rest > meta.size {
+            return Err(Fail::Reply(
+                INVALID_REST,
+                "Restart offset is beyond the end of the file.",
+            ));
+        }
+        let stream = self.connect_data()?;
+        let ascii = self.ty == Type::Ascii;
+        let mode = if ascii { "ASCII" } else { "BINARY" };
+        let mut text = format!("Opening {mode} mode data connection for ").into_bytes();
+        text.extend_from_slice(p.file_name().unwrap_or(b"/"));
+        text.extend_from_slice(format!(" ({} bytes).", meta.size).as_bytes());
+        self.reply(OPENING_DATA, text)?;
+        let moved = Self::move_data(&mut self.conn, stream, |t| {
+            t.send_file(&mut file, rest, ascii)?;
+            t.finish()
+        });
+        self.conclude("RETR", &p, moved, "Transfer complete.")
+    }
+
+    pub(super) fn store(&mut self, arg: &[u8], kind: StoreKind) -> Result {
+        let rest = std::mem::take(&mut self.rest);
+        self.need_write()?;
+        // Checks that touch nothing come first, then the data connection, and only then is a
+        // file created or truncated: a refused or failed upload leaves no trace.
+        let p = match kind {
+            StoreKind::Stou => self.path(if arg.is_empty() { b"ftp" } else { arg })?,
+            _ => self.path(arg)?,
+        };
+        if kind == StoreKind::Stor && rest > 0 {
+            let meta = self.jail.stat(&p)?;
+            if meta.kind != Kind::File || rest > meta.size {
+                return Err(Fail::Reply(
+                    INVALID_REST,
+                    "Restart offset is beyond the end of the file.",
+                ));
+            }
+        }
+        let stream = self.connect_data()?;
+        let jail = &self.jail;
+        let (mut file, upload, p) = match kind {
+            StoreKind::Stou => {
+                let name = p.file_name().unwrap_or(b"ftp").to_vec();
+                let (f, p) = jail.create_unique(&p.parent(), &name)?;
+                (f, None, p)
+            }
+            StoreKind::Appe => (jail.open_write_in_place(&p, true)?.0, None, p),
+            StoreKind::Stor if rest > 0 => {
+                let (mut f, _) = jail.open_write_in_place(&p, false)?;
+                f.set_len(rest)?;
+                f.seek(SeekFrom::Start(rest))?;
+                (f, None, p)
+            }
+            StoreKind::Stor => {
+                // Atomic: the data goes to a temporary file renamed over the target at the end.
+                let (f, up) = jail.create_upload(&p)?;
+                (f, Some(up), p)
+            }
+        };
+        let unique = kind == StoreKind::Stou;
+        let mut text = if unique {
+            b"FILE: ".to_vec()
+        } else {
+            b"Ok to send data for ".to_vec()
+        };
+        text.extend_from_slice(p.file_name().unwrap_or(b"/"));
+        self.reply(OPENING_DATA, text)?;
+        let ascii = self.ty == Type::Ascii;
+        let mut moved = Self::move_data(&mut self.conn, stream, |t| t.recv_file(&mut file, ascii));
+        // Before a rename replaces a good file, the new data must be on disk: after a power
+        // cut the directory could otherwise point at an empty file. New files skip the cost.
+        if moved.done.is_ok() && upload.as_ref().is_some_and(|u| u.replaces()) {
+            moved.done = file.sync_data().map_err(Fail::Local);
+        }
+        drop(file);
+        if let (Ok(()), Some(up)) = (&moved.done, upload) {
+            moved.done = up.commit().map_err(Fail::Local);
+        }
+        // (An upload not committed removes its temporary file when dropped.)
+        // STOU writes in place under a name it made up: a failed one leaves nothing behind.
+        if unique && moved.done.is_err() {
+            let _ = self.jail.unlink(&p);
+        }
+        let (verb, ok_text) = match kind {
+            StoreKind::Stor => ("STOR", "Transfer complete."),
+            StoreKind::Appe => ("APPE", "Transfer complete."),
+            StoreKind::Stou => ("STOU", "Transfer complete (unique file name stored)."),
+        };
+        self.conclude(verb, &p, moved, ok_text)
+    }
+}

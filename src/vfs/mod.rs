@@ -1,0 +1,372 @@
+//! The path jail: every file-system call a client can cause goes through this module.
+//!
+//! A session's root is an open directory descriptor, never a string. Client paths are first
+//! normalised lexically into a [`VPath`] (components only, `..` clamped at `/`), then walked one
+//! component at a time with `openat(O_NOFOLLOW)` from the root descriptor. Symbolic links are
+//! read with `readlinkat` and their targets are walked the same way, *relative to the jail*:
+//! an absolute target restarts at the jail's root and `..` never climbs above it. This is the
+//! semantics of `openat2(RESOLVE_IN_ROOT)` (and of `chroot`), done in user space so it also
+//! works on the 3.x/4.x kernels many routers still run, and it cannot be raced: every step is
+//! relative to a descriptor we already hold, and the final open uses `O_NOFOLLOW`, so a link
+//! swapped in after we looked fails instead of being followed.
+//!
+//! ```text
+//!  client "../../etc/passwd" from cwd /pub   ->  VPath [etc, passwd]  ->  <root>/etc/passwd
+//!  link   <root>/pub/up -> /                 ->  walked as <root>/     (never the host's /)
+//!  link   <root>/pub/x  -> ../../../tmp      ->  walked as <root>/tmp  (`..` clamped at root)
+//! ```
+//!
+//! Operations that act on a name itself (delete, rename, mkdir, rmdir) resolve only the parent
+//! and then act on the final name with the `*at` system calls, which never follow it.
+
+use std::collections::VecDeque;
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timestamps};
+
+use crate::config::limits;
+
+mod names;
+mod path;
+mod upload;
+
+pub use names::Names;
+pub use path::{PathError, VPath};
+pub use upload::{TEMP_PREFIX, Upload};
+
+/// What kind of object a directory entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// The metadata the protocol needs, in widths that are the same on every target
+/// (sizes above 4 GiB work on 32-bit boards too).
+#[derive(Clone, Copy, Debug)]
+pub struct Meta {
+    pub kind: Kind,
+    pub mode: u32,
+    pub nlink: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub size: u64,
+    pub mtime: i64,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl Meta {
+    // The field widths of `struct stat` differ between targets; on some the casts are no-ops.
+    #[allow(clippy::unnecessary_cast)]
+    fn from_stat(st: &rustix::fs::Stat) -> Meta {
+        let mode = st.st_mode as u32;
+        let kind = match FileType::from_raw_mode(mode as _) {
+            FileType::RegularFile => Kind::File,
+            FileType::Directory => Kind::Dir,
+            FileType::Symlink => Kind::Symlink,
+            _ => Kind::Other,
+        };
+        Meta {
+            kind,
+            mode,
+            nlink: st.st_nlink as u64,
+            uid: st.st_uid as u32,
+            gid: st.st_gid as u32,
+            size: st.st_size.max(0) as u64,
+            mtime: st.st_mtime as i64,
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+        }
+    }
+}
+
+/// An opened jail: the root descriptor every path is resolved from.
+pub struct Jail {
+    root: OwnedFd,
+}
+
+/// A resolved location: the directory that holds it and the final name in it
+/// (`None` when the path is a directory reached as a whole, such as `/`).
+struct Loc {
+    dir: OwnedFd,
+    name: Option<Vec<u8>>,
+}
+
+fn err(kind: rustix::io::Errno) -> io::Error {
+    io::Error::from(kind)
+}
+
+/// Error for "exists but is not a regular file" (a FIFO or device must never be opened:
+/// reading a FIFO would block the session forever).
+pub fn not_regular() -> io::Error {
+    io::Error::other("not a regular file")
+}
+
+fn cname(name: &[u8]) -> io::Result<CString> {
+    CString::new(name).map_err(|_| err(rustix::io::Errno::INVAL))
+}
+
+impl Jail {
+    /// Opens `dir` as a jail root. The path is the administrator's, so it may be followed.
+    pub fn open(dir: &Path) -> io::Result<Jail> {
+        let root = rustix::fs::open(
+            dir,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Jail { root })
+    }
+
+    /// Another handle on the same root (each session gets its own descriptor).
+    pub fn try_clone(&self) -> io::Result<Jail> {
+        Ok(Jail {
+            root: self.root.try_clone()?,
+        })
+    }
+
+    fn root_dup(&self) -> io::Result<OwnedFd> {
+        self.root.try_clone()
+    }
+
+    /// The walk. SECURITY: this is the only place a path is turned into a descriptor. Every
+    /// step is `*at()` relative to a held descriptor with `O_NOFOLLOW`; symlink targets are
+    /// re-walked from the jail root (absolute) or the current directory (relative), and `..`
+    /// pops our own stack of descriptors, never below the root.
+    fn resolve(&self, path: &VPath, follow_last: bool) -> io::Result<Loc> {
+        let mut stack: Vec<OwnedFd> = vec![self.root_dup()?];
+        let mut queue: VecDeque<Vec<u8>> = path.parts.iter().cloned().collect();
+        let mut links = 0;
+        while let Some(comp) = queue.pop_front() {
+            match comp.as_slice() {
+                b"" | b"." => continue,
+                b".." => {
+                    if stack.len() > 1 {
+                        stack.pop();
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            let last = queue.is_empty();
+            let cur = stack.last().expect("stack never empty");
+            let c = cname(&comp)?;
+            let st = match rustix::fs::statat(cur, &c, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => st,
+                Err(rustix::io::Errno::NOENT) if last => {
+                    let dir = stack.pop().expect("stack never empty");
+                    return Ok(Loc {
+                        dir,
+                        name: Some(comp),
+                    });
+                }
+                Err(e) => return Err(e.into()),
+            };
+            match FileType::from_raw_mode(st.st_mode as _) {
+                FileType::Symlink if !last || follow_last => {
+                    links += 1;
+                    if links > limits::MAX_SYMLINKS {
+                        return Err(err(rustix::io::Errno::LOOP));
+                    }
+                    let target = rustix::fs::readlinkat(cur, &c, Vec::new())?;
+                    let target = target.as_bytes();
+                    if target.first() == Some(&b'/') {
+                        stack.truncate(1);
+                    }
+                    for part in target.rsplit(|&b| b == b'/') {
+                        queue.push_front(part.to_vec());
+                    }
+                }
+                FileType::Directory if !last => {
+                    let fd = rustix::fs::openat(
+                        cur,
+                        &c,
+                        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )?;
+                    stack.push(fd);
+                }
+                _ if last => {
+                    let dir = stack.pop().expect("stack never empty");
+                    return Ok(Loc {
+                        dir,
+                        name: Some(comp),
+                    });
+                }
+                _ => return Err(err(rustix::io::Errno::NOTDIR)),
+            }
+        }
+        let dir = stack.pop().expect("stack never empty");
+        Ok(Loc { dir, name: None })
+    }
+
+    /// Opens the final object of `loc` with `flags` (always `O_NOFOLLOW`).
+    fn open_loc(loc: &Loc, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
+        let flags = flags | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY;
+        match &loc.name {
+            Some(n) => Ok(rustix::fs::openat(
+                &loc.dir,
+                cname(n)?.as_c_str(),
+                flags,
+                mode,
+            )?),
+            None => Ok(rustix::fs::openat(&loc.dir, c".", flags, mode)?),
+        }
+    }
+
+    /// Metadata of `path`, following symlinks inside the jail.
+    pub fn stat(&self, path: &VPath) -> io::Result<Meta> {
+        self.stat_loc(&self.resolve(path, true)?)
+    }
+
+    /// Metadata of `path` itself (a final symlink is not followed).
+    pub fn lstat(&self, path: &VPath) -> io::Result<Meta> {
+        self.stat_loc(&self.resolve(path, false)?)
+    }
+
+    fn stat_loc(&self, loc: &Loc) -> io::Result<Meta> {
+        let st = match &loc.name {
+            Some(n) => {
+                rustix::fs::statat(&loc.dir, cname(n)?.as_c_str(), AtFlags::SYMLINK_NOFOLLOW)?
+            }
+            None => rustix::fs::fstat(&loc.dir)?,
+        };
+        Ok(Meta::from_stat(&st))
+    }
+
+    /// Opens a regular file for reading. Directories give `EISDIR`, FIFOs and devices an error.
+    pub fn open_read(&self, path: &VPath) -> io::Result<(File, Meta)> {
+        let loc = self.resolve(path, true)?;
+        let fd = Self::open_loc(&loc, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
+        regular_file(fd)
+    }
+
+    /// Checks that the directory `path` may be entered, as chdir(2) would: the walk uses
+    /// `O_PATH`, which never checks the last directory's own search permission, so look up
+    /// `.` inside it (EACCES without search permission).
+    pub fn check_search(&self, path: &VPath) -> io::Result<()> {
+        let loc = self.resolve(path, true)?;
+        let fd = Self::open_loc(&loc, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
+        rustix::fs::statat(&fd, c".", AtFlags::empty())?;
+        Ok(())
+    }
+
+    /// Opens a directory for reading its entries.
+    pub fn open_dir(&self, path: &VPath) -> io::Result<OwnedFd> {
+        let loc = self.resolve(path, true)?;
+        Self::open_loc(&loc, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
+    }
+
+    /// Opens (creating if needed) a regular file for writing in place, for APPE and REST+STOR.
+    pub fn open_write_in_place(&self, path: &VPath, append: bool) -> io::Result<(File, Meta)> {
+        let loc = self.resolve(path, true)?;
+        if loc.name.is_none() {
+            return Err(err(rustix::io::Errno::ISDIR));
+        }
+        let mut flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NONBLOCK;
+        if append {
+            flags |= OFlags::APPEND;
+        }
+        let fd = Self::open_loc(&loc, flags, Mode::from_bits_truncate(0o644))?;
+        regular_file(fd)
+    }
+
+    fn parent_and_name(&self, path: &VPath) -> io::Result<(OwnedFd, CString)> {
+        let loc = self.resolve(path, false)?;
+        match loc.name {
+            Some(n) => Ok((loc.dir, cname(&n)?)),
+            // The root (or a path that resolves to a directory as a whole) cannot be removed
+            // or renamed by a client.
+            None => Err(err(rustix::io::Errno::BUSY)),
+        }
+    }
+
+    /// Creates a directory.
+    pub fn mkdir(&self, path: &VPath) -> io::Result<()> {
+        let (dir, name) = self.parent_and_name(path)?;
+        Ok(rustix::fs::mkdirat(
+            &dir,
+            &name,
+            Mode::from_bits_truncate(0o755),
+        )?)
+    }
+
+    /// Removes an empty directory.
+    pub fn rmdir(&self, path: &VPath) -> io::Result<()> {
+        let (dir, name) = self.parent_and_name(path)?;
+        Ok(rustix::fs::unlinkat(&dir, &name, AtFlags::REMOVEDIR)?)
+    }
+
+    /// Removes a file (or a symlink itself, never its target).
+    pub fn unlink(&self, path: &VPath) -> io::Result<()> {
+        let (dir, name) = self.parent_and_name(path)?;
+        let st = rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)?;
+        if FileType::from_raw_mode(st.st_mode as _) == FileType::Directory {
+            return Err(err(rustix::io::Errno::ISDIR));
+        }
+        Ok(rustix::fs::unlinkat(&dir, &name, AtFlags::empty())?)
+    }
+
+    /// Renames `from` to `to` (replacing a file at `to`, as rename(2) does).
+    pub fn rename(&self, from: &VPath, to: &VPath) -> io::Result<()> {
+        let (fdir, fname) = self.parent_and_name(from)?;
+        let (tdir, tname) = self.parent_and_name(to)?;
+        Ok(rustix::fs::renameat(&fdir, &fname, &tdir, &tname)?)
+    }
+
+    /// Sets the modification time (MFMT). Opened first, so a swapped-in symlink is not followed.
+    pub fn set_mtime(&self, path: &VPath, secs: i64) -> io::Result<()> {
+        let fd = self.open_any(path)?;
+        let omit = rustix::fs::Timespec {
+            tv_sec: 0,
+            tv_nsec: rustix::fs::UTIME_OMIT,
+        };
+        let times = Timestamps {
+            last_access: omit,
+            last_modification: rustix::fs::Timespec {
+                tv_sec: secs,
+                tv_nsec: 0,
+            },
+        };
+        Ok(rustix::fs::futimens(&fd, &times)?)
+    }
+
+    /// Changes permission bits (SITE CHMOD), through an opened descriptor for the same reason.
+    pub fn chmod(&self, path: &VPath, mode: u32) -> io::Result<()> {
+        let fd = self.open_any(path)?;
+        Ok(rustix::fs::fchmod(
+            &fd,
+            Mode::from_bits_truncate(mode & 0o7777),
+        )?)
+    }
+
+    fn open_any(&self, path: &VPath) -> io::Result<OwnedFd> {
+        let loc = self.resolve(path, true)?;
+        Self::open_loc(&loc, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())
+    }
+}
+
+/// Accepts a descriptor opened with `O_NONBLOCK` only if it is a regular file, then makes it
+/// blocking again. (A FIFO opened without `O_NONBLOCK` would have blocked the open itself.)
+fn regular_file(fd: OwnedFd) -> io::Result<(File, Meta)> {
+    let meta = Meta::from_stat(&rustix::fs::fstat(&fd)?);
+    match meta.kind {
+        Kind::File => {}
+        Kind::Dir => return Err(err(rustix::io::Errno::ISDIR)),
+        _ => return Err(not_regular()),
+    }
+    clear_nonblock(&fd)?;
+    Ok((File::from(fd), meta))
+}
+
+fn clear_nonblock(fd: &OwnedFd) -> io::Result<()> {
+    let flags = rustix::fs::fcntl_getfl(fd)?;
+    rustix::fs::fcntl_setfl(fd, flags - OFlags::NONBLOCK)?;
+    Ok(())
+}

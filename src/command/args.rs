@@ -1,0 +1,113 @@
+//! The argument parsers of the verb table: PORT and EPRT addresses, TYPE, SITE, `ls`
+//! options and the small word helpers. Pure functions on bytes, no I/O.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
+
+use super::{Command, ParseError, Type};
+
+pub(super) fn trim(s: &[u8]) -> &[u8] {
+    s.trim_ascii()
+}
+
+pub(super) fn nonempty(s: &[u8], why: &'static str) -> Result<Vec<u8>, ParseError> {
+    if s.is_empty() {
+        Err(ParseError::Syntax(why))
+    } else {
+        Ok(s.to_vec())
+    }
+}
+
+pub(super) fn digits(s: &[u8]) -> Option<&[u8]> {
+    (!s.is_empty() && s.len() <= 20 && s.iter().all(u8::is_ascii_digit)).then_some(s)
+}
+
+pub(super) fn split_word(s: &[u8]) -> (&[u8], &[u8]) {
+    match s.iter().position(|&b| b == b' ') {
+        Some(i) => (&s[..i], &s[i + 1..]),
+        None => (s, &s[s.len()..]),
+    }
+}
+
+pub(super) fn parse_type(w: &[u8]) -> Result<Type, ParseError> {
+    let up = w.to_ascii_uppercase();
+    let parts: Vec<&[u8]> = up.split(|&b| b == b' ').filter(|p| !p.is_empty()).collect();
+    match parts.as_slice() {
+        [b"A"] | [b"A", b"N"] => Ok(Type::Ascii),
+        [b"I"] | [b"L", b"8"] => Ok(Type::Image),
+        [b"A", b"T" | b"C"] | [b"E"] | [b"E", _] | [b"L", _] => Err(ParseError::Unsupported(
+            "only TYPE A, A N, I and L 8 are supported",
+        )),
+        _ => Err(ParseError::Syntax("TYPE takes A, I or L 8")),
+    }
+}
+
+/// Leading `-options` of LIST/NLST (`LIST -la dir`) are accepted and ignored: clients send
+/// them whatever the server is (wget `LIST -a`, ncftp `LIST -a ./dir`).
+pub fn strip_ls_options(mut arg: &[u8]) -> &[u8] {
+    loop {
+        arg = arg.trim_ascii_start();
+        if arg.first() != Some(&b'-') {
+            return arg;
+        }
+        let (_, rest) = split_word(arg);
+        arg = rest;
+    }
+}
+
+pub(super) fn parse_port(w: &[u8]) -> Option<SocketAddr> {
+    let s = std::str::from_utf8(w).ok()?;
+    let mut n = [0u8; 6];
+    let mut it = s.split(',');
+    for v in n.iter_mut() {
+        *v = it.next()?.trim().parse().ok()?;
+    }
+    if it.next().is_some() {
+        return None;
+    }
+    let ip = Ipv4Addr::new(n[0], n[1], n[2], n[3]);
+    let port = u16::from(n[4]) << 8 | u16::from(n[5]);
+    Some(SocketAddr::V4(SocketAddrV4::new(ip, port)))
+}
+
+pub(super) fn parse_eprt(w: &[u8]) -> Option<SocketAddr> {
+    let s = std::str::from_utf8(w).ok()?;
+    let d = s.chars().next()?;
+    if !(33..=126).contains(&(d as u32)) {
+        return None;
+    }
+    let f: Vec<&str> = s.split(d).collect();
+    if f.len() != 5 || !f[0].is_empty() || !f[4].is_empty() {
+        return None;
+    }
+    let ip: IpAddr = f[2].parse().ok()?;
+    match (f[1], ip) {
+        ("1", IpAddr::V4(_)) | ("2", IpAddr::V6(_)) => {}
+        _ => return None,
+    }
+    let port: u16 = f[3].parse().ok()?;
+    Some(SocketAddr::new(ip, port))
+}
+
+pub(super) fn parse_site(arg: &[u8]) -> Result<Command, ParseError> {
+    let (sub, rest) = split_word(arg.trim_ascii_start());
+    match sub.to_ascii_uppercase().as_slice() {
+        b"CHMOD" => {
+            let (mode, p) = split_word(rest.trim_ascii_start());
+            let mode = std::str::from_utf8(mode)
+                .ok()
+                .and_then(|m| u32::from_str_radix(m, 8).ok())
+                .filter(|&m| m <= 0o7777)
+                .ok_or(ParseError::Syntax(
+                    "SITE CHMOD takes an octal mode and a path",
+                ))?;
+            if p.is_empty() {
+                return Err(ParseError::Syntax(
+                    "SITE CHMOD takes an octal mode and a path",
+                ));
+            }
+            Ok(Command::SiteChmod(mode, p.to_vec()))
+        }
+        b"HELP" | b"" => Ok(Command::SiteHelp),
+        _ => Err(ParseError::NotImplemented),
+    }
+}

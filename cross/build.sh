@@ -50,7 +50,8 @@
 #   CROSS_TARGETS     triples to work on (default: all in cross/targets)
 #   CROSS_TOOLCHAIN   rustup toolchain for the cross builds (default: nightly)
 #   CROSS_TARGET_DIR  cargo target dir of the cross builds (default: target/cross)
-#   CROSS_TESTS       test targets (tests/NAME.rs) for `test` (default: all: --tests)
+#   CROSS_TESTS       test name filters for `test`, such as `transfers:: paths::` (modules of
+#                     tests/suite; default: every test)
 #   CROSS_TEST_ARGS   arguments for the test binaries (default: --test-threads=4)
 #   CROSS_EXTRA_RUSTFLAGS  more rustc flags for the cross builds, e.g. -Zlocation-detail=none
 #                     (panic messages without file:line: mipsel -15 KiB)
@@ -295,15 +296,13 @@ cmd_panic_check() {
 }
 
 cmd_test() {
-    local triple runner budget flags row bin failed="" sel=() t t0=$SECONDS
+    local triple runner budget flags row bin failed="" t t0=$SECONDS
     select_rows "$@"
-    if [ -n "${CROSS_TESTS:-}" ]; then
-        for t in $CROSS_TESTS; do sel+=(--test "$t"); done
-    else
-        sel=(--tests)
-    fi
-    local args=()
+    # The integration tests are one crate (tests/suite); unit tests run on the host only.
+    local sel=(--test suite) args=() filters=()
     read -r -a args <<<"$TEST_ARGS"
+    read -r -a filters <<<"${CROSS_TESTS:-}"
+    args+=("${filters[@]}")
     for row in "${ROWS[@]}"; do
         read -r triple runner budget flags <<<"$row"
         bin="$ROOT/$DIST/edgeftpd-$triple"

@@ -7,8 +7,8 @@
 #   make cross-test    panic=unwind check, then `cargo test` against each binary under qemu
 #   make cross-bloat   what costs the most in each binary (sections, crates, functions)
 #
-# Variables: CROSS_TARGETS (triples; default all), CROSS_TESTS (tests/NAME.rs names;
-# default empty = every test target), CROSS_TEST_ARGS (default --test-threads=4),
+# Variables: CROSS_TARGETS (triples; default all), CROSS_TESTS (test name filters,
+# such as "transfers:: paths::"; default empty = every test), CROSS_TEST_ARGS (default --test-threads=4),
 # CROSS_TOOLCHAIN (default nightly).
 
 CROSS_TARGETS   ?=

@@ -1,12 +1,10 @@
-//! Protocol conformance, the command level: what is accepted before login, sequencing (PASS
-//! without USER, RNTO without RNFR, HOST after USER), unknown and unimplemented verbs, case,
-//! the exact multi-line FEAT/HELP/STAT/MLST replies, SYST, TYPE/MODE/STRU, OPTS, directory and
-//! file management replies, and the control channel itself: long lines, bare LF, commands
-//! split across segments, pipelining and Telnet IAC sequences.
-mod support;
-use support::*;
+//! The commands and their exact replies: the pre-login gate, information commands, directory
+//! and file commands, and how control lines are framed (long lines, bare LF, split and
+//! pipelined commands, Telnet sequences).
 
 use std::time::Duration;
+
+use crate::support::*;
 
 fn served() -> (TempDir, Server) {
     let root = TempDir::new("cmds");
@@ -591,4 +589,17 @@ fn telnet_iac_sequences_are_ignored() {
     assert!(first.starts_with("150 "), "{first}");
     assert!(last.starts_with("226 "), "{last}");
     assert_eq!(data, b"ff");
+}
+
+#[test]
+fn greets_logs_in_and_lists() {
+    let root = TempDir::new("smoke");
+    root.write("hello.txt", b"hi\n");
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    assert_eq!(c.cmd("SYST"), "215 UNIX Type: L8\r\n");
+    let l = c.list("LIST");
+    assert!(l.contains(" hello.txt\r\n"), "{l}");
+    assert_eq!(c.retr("hello.txt"), b"hi\n");
+    assert_eq!(c.cmd("QUIT"), "221 Goodbye.\r\n");
 }

@@ -1,26 +1,15 @@
-//! Hardening, privileges and crash safety:
-//! - `--run-as USER` switches uid and gid (and drops supplementary groups and capabilities)
-//!   after binding, so a port below 1024 works; an unknown user, or a switch that fails,
-//!   stops the server with status 2 before it serves anyone. Root without `--run-as` warns.
-//! - SIGKILL in the middle of an upload leaves the target byte-identical and at most a
-//!   temporary file; the next start removes stale temporary files of the server's own naming
-//!   (in the anonymous root and in users' homes), and only those: look-alike names, a
-//!   directory or symlink with the prefix, and files outside the root reached by a symlink
-//!   stay.
-//! - SIGTERM/SIGINT: the server stops accepting, lets a transfer in flight finish, exits 0
-//!   with a log line; a transfer that does not finish is cut after the grace period.
+//! The process: --run-as, signals (SIGTERM lets transfers finish, SIGKILL loses nothing),
+//! the start-up sweep of stale uploads, --inetd, and the busybox init script.
 
-mod hardening_util;
-mod support;
-
-use std::io::{Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::symlink;
-use std::process::Stdio;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hardening_util::*;
-use support::*;
+use crate::support::canary::*;
+use crate::support::*;
 
 #[test]
 fn run_as_switches_uid_gid_and_groups_after_binding_a_low_port() {
@@ -200,16 +189,6 @@ fn root_without_run_as_logs_a_warning() {
     assert!(!srv2.log().contains("running as root"), "{}", srv2.log());
 }
 
-fn temp_names(dir: &std::path::Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".edgeftpd-upload."))
-        .collect();
-    v.sort();
-    v
-}
-
 /// Files that look like ours but are not (or are not files): the start-up sweep keeps them.
 const LOOKALIKES: &[&str] = &[
     ".edgeftpd-upload",
@@ -261,7 +240,7 @@ fn sigkill_mid_upload_leaves_the_old_file_and_the_next_start_sweeps_only_ours() 
     assert!(cl.cmd("STOR target.bin").starts_with("150"));
     d.write_all(&pattern(3 << 20, 2)).unwrap();
     let grew = eventually(WAIT, || {
-        temp_names(root).iter().any(|n| {
+        temp_files(root).iter().any(|n| {
             std::fs::metadata(root.join(n))
                 .map(|m| m.len())
                 .unwrap_or(0)
@@ -271,7 +250,7 @@ fn sigkill_mid_upload_leaves_the_old_file_and_the_next_start_sweeps_only_ours() 
     assert!(
         grew,
         "no temporary file is being written: {:?}",
-        temp_names(root)
+        temp_files(root)
     );
     signal(srv.pid(), "KILL");
     assert!(srv.wait_exit(WAIT).is_some());
@@ -282,7 +261,7 @@ fn sigkill_mid_upload_leaves_the_old_file_and_the_next_start_sweeps_only_ours() 
         std::fs::read(root.join("target.bin")).unwrap() == old,
         "target damaged"
     );
-    let left: Vec<String> = temp_names(root)
+    let left: Vec<String> = temp_files(root)
         .into_iter()
         .filter(|n| n != ".edgeftpd-upload.dir" && n != ".edgeftpd-upload.link")
         .collect();
@@ -297,7 +276,7 @@ fn sigkill_mid_upload_leaves_the_old_file_and_the_next_start_sweeps_only_ours() 
         srv.log()
     );
     assert_eq!(
-        temp_names(root),
+        temp_files(root),
         vec![".edgeftpd-upload.dir", ".edgeftpd-upload.link"]
     );
     for n in LOOKALIKES {
@@ -503,7 +482,7 @@ fn an_inetd_session_starting_does_not_remove_another_sessions_upload() {
     let mut d = a.epsv();
     assert!(a.cmd("STOR up.bin").starts_with("150"));
     d.write_all(&data[..1 << 20]).unwrap();
-    assert!(eventually(WAIT, || !temp_names(root.path()).is_empty()));
+    assert!(eventually(WAIT, || !temp_files(root.path()).is_empty()));
     // Another session starts while the upload is in flight.
     let (_b, mut b) = Inetd::start(&l, &args);
     b.login("anonymous", "x");
@@ -512,4 +491,100 @@ fn an_inetd_session_starting_does_not_remove_another_sessions_upload() {
     drop(d);
     assert_eq!(a.reply(), "226 Transfer complete.\r\n");
     assert!(std::fs::read(root.join("up.bin")).unwrap() == data);
+}
+
+#[test]
+fn init_script_starts_restarts_and_stops_the_server() {
+    let dir = env!("CARGO_MANIFEST_DIR");
+    let out = Command::new("bash")
+        .arg(format!("{dir}/tests/init_script.sh"))
+        .current_dir(dir)
+        .env("EDGEFTPD_BIN", env!("CARGO_BIN_EXE_edgeftpd"))
+        .env_remove("EDGEFTPD_RUNNER")
+        .output()
+        .expect("run bash tests/init_script.sh");
+    assert!(
+        out.status.success(),
+        "tests/init_script.sh failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn inetd_serves_one_session_on_stdin_stdout() {
+    let root = TempDir::new("inetd");
+    root.write("f.txt", b"served by inetd");
+    // What inetd does: accept, then run the server with the connection as stdin and stdout.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client_side = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (server_side, _) = l.accept().unwrap();
+    let fd = OwnedFd::from(server_side);
+    let fd2 = fd.try_clone().unwrap();
+    let mut cmd = server_command();
+    cmd.args([
+        "--inetd",
+        "--anonymous",
+        "--write",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--pasv-ports",
+        "40000-44999",
+    ])
+    .env("RUST_LOG", "debug")
+    .stdin(Stdio::from(fd))
+    .stdout(Stdio::from(fd2))
+    .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("start edgeftpd --inetd");
+    // Our copies of the server's end must go, or its exit would not close the connection.
+    drop(cmd);
+    let stderr = child.stderr.take().unwrap();
+    let log = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = BufReader::new(stderr).read_to_string(&mut s);
+        s
+    });
+
+    client_side.set_read_timeout(Some(WAIT)).unwrap();
+    let mut c = Client {
+        ctl: BufReader::new(client_side),
+    };
+    assert_eq!(c.reply(), "220 edgeftpd ready.\r\n");
+    c.login("anonymous", "inetd@example.com");
+    assert_eq!(c.cmd("PWD"), "257 \"/\" is the current directory.\r\n");
+    // Passive.
+    assert_eq!(c.retr("f.txt"), b"served by inetd");
+    // Active.
+    let active = c.active(false);
+    c.expect("RETR f.txt", 150);
+    let (mut d, _) = active.accept().unwrap();
+    let mut got = Vec::new();
+    d.read_to_end(&mut got).unwrap();
+    assert_eq!(c.reply(), "226 Transfer complete.\r\n");
+    assert_eq!(got, b"served by inetd");
+    // An upload too, passive.
+    let (_, last) = c.put("STOR up.txt", b"via inetd");
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    assert_eq!(std::fs::read(root.join("up.txt")).unwrap(), b"via inetd");
+    assert_eq!(c.cmd("QUIT"), "221 Goodbye.\r\n");
+    assert!(c.closed());
+    // The process exits by itself, successfully.
+    let end = Instant::now() + WAIT;
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            panic!("edgeftpd --inetd did not exit after QUIT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+    let log = log.join().unwrap();
+    assert!(log.contains("login anonymous (rw)"), "{log}");
+    assert!(log.contains("anonymous: RETR /f.txt 15 bytes "), "{log}");
+    // Nothing was listening: no "listening on" in inetd mode.
+    assert!(!log.contains("listening on"), "{log}");
 }

@@ -1,30 +1,16 @@
-//! Hardening, storage and concurrency: a full file system (a 1 MiB tmpfs, mounted in a
-//! private mount namespace of the server) and a file-size limit (RLIMIT_FSIZE) during STOR
-//! and APPE give 452/552, keep the old file of an overwrite intact, leave no temporary file,
-//! and the session and the process go on. Concurrent access to one file: a download while
-//! another client overwrites the file gets the old or the new file whole, two uploads of one
-//! name leave one complete file, a rename or delete of a file being downloaded does not spoil
-//! the download. And 200 sessions transferring at once, all byte-exact.
-
-mod hardening_util;
-mod support;
+//! Uploads never lose a good file: atomic STOR (aborted, reset, abandoned, timed-out or
+//! completed), a full disk and a file-size limit during STOR and APPE, concurrent uploads and
+//! downloads of one name, and many sessions at once.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
 
-use hardening_util::*;
-use support::*;
-
-fn temp_files(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".edgeftpd-upload."))
-        .collect()
-}
+use crate::support::canary::*;
+use crate::support::*;
 
 /// Uploads `data` with `line`, writing in pieces and ignoring a data connection the server
 /// closes early (it stops reading when the disk is full): (150 reply, final reply).
@@ -345,4 +331,196 @@ fn two_hundred_sessions_transfer_at_once_byte_exact() {
     }
     assert!(temp_files(root.path()).is_empty());
     assert!(!srv.log().contains("panicked"));
+}
+
+#[test]
+fn aborted_upload_leaves_the_old_file() {
+    let (root, old) = keep_fixture();
+    let srv = Server::anon_rw(root.path());
+    let mut c = srv.anon_client();
+    let d = half_upload(&mut c);
+    // Meanwhile, another session reads the old file in full.
+    let mut other = srv.anon_client();
+    assert!(other.retr("keep.bin") == old);
+    c.send_raw(b"ABOR\r\n");
+    assert_eq!(c.reply(), "426 Connection closed; transfer aborted.\r\n");
+    assert_eq!(c.reply(), "226 ABOR successful.\r\n");
+    drop(d);
+    assert!(std::fs::read(root.join("keep.bin")).unwrap() == old);
+    assert_eq!(temp_files(root.path()), Vec::<String>::new());
+    assert!(c.retr("keep.bin") == old);
+}
+
+#[test]
+fn reset_upload_leaves_the_old_file() {
+    let (root, old) = keep_fixture();
+    let srv = Server::anon_rw(root.path());
+    let mut c = srv.anon_client();
+    let d = half_upload(&mut c);
+    reset(d);
+    assert_eq!(c.reply(), "426 Connection closed; transfer aborted.\r\n");
+    assert!(std::fs::read(root.join("keep.bin")).unwrap() == old);
+    assert_eq!(temp_files(root.path()), Vec::<String>::new());
+    assert_eq!(c.cmd("NOOP"), "200 NOOP ok.\r\n");
+}
+
+#[test]
+fn abandoned_upload_leaves_the_old_file() {
+    let (root, old) = keep_fixture();
+    let srv = Server::anon_rw(root.path());
+    let mut c = srv.anon_client();
+    let d = half_upload(&mut c);
+    let port = c.stream().local_addr().unwrap().port();
+    // The client vanishes: control connection first, data connection later.
+    drop(c);
+    assert!(srv.wait_log(&format!("127.0.0.1:{port}: disconnected")));
+    drop(d);
+    assert!(std::fs::read(root.join("keep.bin")).unwrap() == old);
+    assert_eq!(temp_files(root.path()), Vec::<String>::new());
+}
+
+#[test]
+fn timed_out_upload_leaves_the_old_file() {
+    let (root, old) = keep_fixture();
+    let srv = Server::start(&[
+        "--anonymous",
+        "--write",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--data-timeout",
+        "1",
+    ]);
+    let mut c = srv.anon_client();
+    let d = half_upload(&mut c);
+    assert_eq!(
+        c.reply(),
+        "426 Data connection timed out; transfer aborted.\r\n"
+    );
+    drop(d);
+    assert!(std::fs::read(root.join("keep.bin")).unwrap() == old);
+    assert_eq!(temp_files(root.path()), Vec::<String>::new());
+}
+
+#[test]
+fn completed_upload_replaces_the_file_whole() {
+    let (root, _) = keep_fixture();
+    let srv = Server::anon_rw(root.path());
+    let mut c = srv.anon_client();
+    c.expect("TYPE I", 200);
+    let new = pattern(500_000, 11);
+    let (_, last) = c.put("STOR keep.bin", &new);
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    assert!(std::fs::read(root.join("keep.bin")).unwrap() == new);
+    assert_eq!(temp_files(root.path()), Vec::<String>::new());
+}
+
+#[test]
+fn a_stale_temporary_file_is_removed_at_start() {
+    let root = TempDir::new("sweep");
+    root.write(".edgeftpd-upload.999.1", b"left by a crash");
+    root.write("sub/.edgeftpd-upload.999.2", b"left by a crash");
+    root.write("sub/real.txt", b"real");
+    let srv = Server::anon(root.path());
+    assert!(srv.wait_log("removed 2 stale temporary upload files"));
+    assert_eq!(temp_files(root.path()), Vec::<String>::new());
+    assert_eq!(temp_files(&root.join("sub")), Vec::<String>::new());
+    assert!(root.join("sub/real.txt").exists());
+}
+
+// ---- Failures are replies ----
+
+#[test]
+fn file_size_limit_is_552_and_the_server_lives_on() {
+    let (root, old) = keep_fixture();
+    let mut srv = Server::anon_rw(root.path());
+    // RLIMIT_FSIZE of 1 MiB on the running server (SIGXFSZ must be ignored by it).
+    let (ok, _, err) = sh(&format!(
+        "prlimit --pid {} --fsize=1048576:1048576",
+        srv.pid()
+    ));
+    assert!(ok, "prlimit: {err}");
+    let mut c = srv.anon_client();
+    c.expect("TYPE I", 200);
+    let (first, last) = c.put_lossy("STOR keep.bin", &pattern(4 << 20, 12));
+    assert_eq!(first, "150 Ok to send data for keep.bin\r\n");
+    assert_eq!(last, "552 Exceeded storage allocation.\r\n");
+    assert!(srv.alive());
+    assert!(std::fs::read(root.join("keep.bin")).unwrap() == old);
+    assert_eq!(temp_files(root.path()), Vec::<String>::new());
+    let (_, last) = c.put_lossy("APPE keep.bin", &pattern(2 << 20, 13));
+    assert_eq!(last, "552 Exceeded storage allocation.\r\n");
+    assert!(srv.alive());
+    // The session and the server go on.
+    let (_, last) = c.put("STOR small.bin", b"fits");
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    let mut c2 = srv.anon_client();
+    assert_eq!(c2.retr("small.bin"), b"fits");
+    assert!(srv.wait_log("local error"));
+}
+
+#[test]
+fn full_disk_is_452_and_the_server_lives_on() {
+    // The server runs in its own mount namespace with a 1 MiB tmpfs over its root, so the
+    // disk really fills up (and the mount disappears with the process).
+    let root = TempDir::new("fulldisk");
+    let r = root.path().to_str().unwrap();
+    let script = format!("mount -t tmpfs -o size=1m edgeftpd-test '{r}' && exec \"$@\"");
+    // Not root: a user namespace of our own may mount a tmpfs too.
+    let ns = if rustix::process::getuid().is_root() {
+        "-m"
+    } else {
+        "-rm"
+    };
+    let mut srv = Server::start_wrapped(
+        &["unshare", ns, "sh", "-c", &script, "sh"],
+        &["--anonymous", "--write", "--root", r],
+    );
+    // The server's view of its root, from outside its namespace.
+    let seen = PathBuf::from(format!("/proc/{}/root{r}", srv.pid()));
+    let mut c = srv.anon_client();
+    c.expect("TYPE I", 200);
+    let old = pattern(200_000, 14);
+    let (_, last) = c.put("STOR keep.bin", &old);
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    let (first, last) = c.put_lossy("STOR keep.bin", &pattern(3 << 20, 15));
+    assert_eq!(first, "150 Ok to send data for keep.bin\r\n");
+    assert_eq!(last, "452 Insufficient storage space.\r\n");
+    assert!(srv.alive());
+    assert!(c.retr("keep.bin") == old);
+    assert_eq!(temp_files(&seen), Vec::<String>::new());
+    // The space of the failed upload was given back: a small upload fits.
+    let (_, last) = c.put("STOR small.bin", b"fits");
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    assert_eq!(srv.anon_client().retr("small.bin"), b"fits");
+    // APPE writes in place (what it appended before the disk filled stays).
+    let (_, last) = c.put_lossy("APPE keep.bin", &pattern(3 << 20, 16));
+    assert_eq!(last, "452 Insufficient storage space.\r\n");
+    assert!(srv.alive());
+    assert!(c.retr("keep.bin").starts_with(&old));
+    assert_eq!(
+        c.cmd("DELE keep.bin"),
+        "250 Delete operation successful.\r\n"
+    );
+    let (_, last) = c.put("STOR small2.bin", b"fits again");
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    assert!(srv.alive());
+}
+
+// ---- Uploads never damage an existing file ----
+
+fn keep_fixture() -> (TempDir, Vec<u8>) {
+    let root = TempDir::new("atomic");
+    let old = pattern(300_000, 9);
+    root.write("keep.bin", &old);
+    (root, old)
+}
+
+/// Starts `STOR keep.bin` and sends part of the new contents; returns the data socket.
+fn half_upload(c: &mut Client) -> std::net::TcpStream {
+    c.expect("TYPE I", 200);
+    let mut d = c.epsv();
+    c.expect("STOR keep.bin", 150);
+    d.write_all(&pattern(150_000, 10)).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    d
 }

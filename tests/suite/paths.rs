@@ -1,25 +1,15 @@
-//! Hardening, path escape: no client path reaches outside the root, for reading, listing or
-//! writing. `..` in every position, absolute host paths, backslashes, URL escapes, NUL bytes,
-//! very long paths, symlinks in the root pointing out (to directories, files, `/`, devices),
-//! a directory swapped for a symlink while a client works in it (once, and in a tight race),
-//! and uploads, renames, deletes, mkdir, chmod and MFMT through such symlinks.
-//!
-//! Every test has canaries outside the root (tests/hardening_util: a marker in their content,
-//! names found nowhere in the root, a distinctive size) and compares a snapshot of the host
-//! file system outside the root before and after: nothing read, listed, created, renamed,
-//! modified or deleted. A server that joined paths as strings, or let the kernel follow
-//! symlinks, fails these.
+//! The jail: no path, symlink, race or special file lets a client read, list, enter or change
+//! anything outside its root. Canaries outside the root (support::canary) must never be
+//! read, and snapshots prove nothing outside changed.
 
-mod hardening_util;
-mod support;
-
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use hardening_util::*;
-use support::*;
+use crate::support::canary::*;
+use crate::support::*;
 
 /// Paths that name the secret file outside the root in every way we could think of.
 fn secret_paths(c: &Canary) -> Vec<String> {
@@ -655,4 +645,398 @@ fn fifo_and_devices_are_never_opened() {
     expect_refused("RETR link_zero", &cl.get("RETR link_zero").1);
     assert!(start.elapsed() < Duration::from_secs(10));
     assert_eq!(cl.cmd("NOOP"), "200 NOOP ok.\r\n");
+}
+
+#[test]
+fn pwd_is_slash_at_the_root_and_dotdot_stays_there() {
+    let j = jail();
+    let srv = Server::anon(j.root.path());
+    let mut c = srv.anon_client();
+    assert_eq!(c.cmd("PWD"), "257 \"/\" is the current directory.\r\n");
+    assert_eq!(c.cmd("CDUP"), "200 Directory successfully changed.\r\n");
+    // CWD is 250 even for `..` (RFC 959 gives 200 to CDUP only).
+    assert_eq!(c.cmd("CWD .."), "250 Directory successfully changed.\r\n");
+    assert_eq!(
+        c.cmd("CWD ../../../.."),
+        "250 Directory successfully changed.\r\n"
+    );
+    assert_eq!(c.cmd("PWD"), "257 \"/\" is the current directory.\r\n");
+    assert_eq!(c.cmd("CWD pub"), "250 Directory successfully changed.\r\n");
+    assert_eq!(
+        c.cmd("CWD ../../.././pub/./"),
+        "250 Directory successfully changed.\r\n"
+    );
+    assert_eq!(c.cmd("PWD"), "257 \"/pub\" is the current directory.\r\n");
+    assert_eq!(c.list("NLST ../../.."), nlst_of_root());
+}
+
+#[test]
+fn nothing_outside_the_root_is_readable() {
+    let j = jail();
+    let srv = Server::anon(j.root.path());
+    let mut c = srv.anon_client();
+    c.expect("TYPE I", 200);
+    let outside = j.outside.path().display().to_string();
+    let rel = format!("../{}/secret.txt", file_name(j.outside.path()));
+    let abs = j.secret.display().to_string();
+    let deep = format!("../../../../../../../..{abs}");
+    for p in [
+        rel.as_str(),
+        abs.as_str(),
+        deep.as_str(),
+        "../../../../etc/passwd",
+        "/etc/passwd",
+        "out_file",
+        "out_deep",
+        "out_rel",
+        "out_abs/secret.txt",
+        "pub/../../secret.txt",
+    ] {
+        let (data, first, _) = c.get(&format!("RETR {p}"));
+        assert!(data.is_empty());
+        assert_eq!(first, "550 No such file or directory.\r\n", "RETR {p}");
+        assert_eq!(
+            c.cmd(&format!("SIZE {p}")),
+            "550 No such file or directory.\r\n",
+            "SIZE {p}"
+        );
+        assert_eq!(
+            c.cmd(&format!("MDTM {p}")),
+            "550 No such file or directory.\r\n",
+            "MDTM {p}"
+        );
+        assert_eq!(
+            c.cmd(&format!("MLST {p}")),
+            "550 No such file or directory.\r\n",
+            "MLST {p}"
+        );
+        assert_eq!(
+            c.cmd(&format!("STAT {p}")),
+            "550 No such file or directory.\r\n",
+            "STAT {p}"
+        );
+    }
+    for d in [outside.as_str(), "out_abs", "../out_abs"] {
+        assert_eq!(
+            c.cmd(&format!("CWD {d}")),
+            "550 No such file or directory.\r\n",
+            "CWD {d}"
+        );
+        let (_, first, _) = c.get(&format!("LIST {d}"));
+        assert_eq!(first, "550 No such file or directory.\r\n", "LIST {d}");
+    }
+    // A listing never shows what is outside, only the link text.
+    let l = c.list("LIST");
+    assert!(l.contains(&format!(" out_abs -> {outside}\r\n")), "{l}");
+    assert_eq!(nlst_of_root().replace("../../../", ""), c.list("NLST"));
+    assert_eq!(
+        c.cmd("RETR loop"),
+        "550 Too many levels of symbolic links.\r\n"
+    );
+    assert_eq!(c.cmd("RETR a\0b"), "501 Invalid character in path.\r\n");
+}
+
+#[test]
+fn nothing_outside_the_root_is_writable() {
+    let j = jail();
+    let srv = Server::anon_rw(j.root.path());
+    let mut c = srv.anon_client();
+    c.expect("TYPE I", 200);
+    let abs = j.secret.display().to_string();
+    let outside = j.outside.path().display().to_string();
+    let rel_dir = format!("../{}", file_name(j.outside.path()));
+    for p in [
+        format!("{rel_dir}/new.txt"),
+        format!("{outside}/new.txt"),
+        "out_abs/new.txt".to_string(),
+    ] {
+        let (first, _) = c.put(&format!("STOR {p}"), b"x");
+        assert_eq!(first, "550 No such file or directory.\r\n", "STOR {p}");
+        let (first, _) = c.put(&format!("APPE {p}"), b"x");
+        assert_eq!(first, "550 No such file or directory.\r\n", "APPE {p}");
+        assert_eq!(
+            c.cmd(&format!("MKD {p}")),
+            "550 No such file or directory.\r\n",
+            "MKD {p}"
+        );
+    }
+    for p in [abs.as_str(), "out_file", "out_rel", "out_deep"] {
+        // In place: the link's target is looked up inside the root, where it doesn't exist.
+        let (first, _) = c.put(&format!("APPE {p}"), b"x");
+        assert_eq!(first, "550 No such file or directory.\r\n", "APPE {p}");
+        assert_eq!(
+            c.cmd(&format!("SITE CHMOD 777 {p}")),
+            "550 No such file or directory.\r\n",
+            "CHMOD {p}"
+        );
+        assert_eq!(
+            c.cmd(&format!("MFMT 20000101000000 {p}")),
+            "550 No such file or directory.\r\n",
+            "MFMT {p}"
+        );
+        c.expect("REST 1", 350);
+        let (first, _) = c.put(&format!("STOR {p}"), b"x");
+        assert_eq!(first, "550 No such file or directory.\r\n", "REST+STOR {p}");
+    }
+    assert_eq!(
+        c.cmd(&format!("DELE {abs}")),
+        "550 No such file or directory.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&format!("RNFR {abs}")),
+        "550 No such file or directory.\r\n"
+    );
+    assert_eq!(
+        c.cmd(&format!("RMD {outside}")),
+        "550 No such file or directory.\r\n"
+    );
+    outside_unchanged(&j);
+    // Acting on a link acts on the link itself, inside the root: the target is untouched.
+    let (first, last) = c.put("STOR out_file", b"replaced");
+    assert!(
+        first.starts_with("150 ") && last.starts_with("226 "),
+        "{first}{last}"
+    );
+    assert_eq!(
+        c.cmd("DELE out_rel"),
+        "250 Delete operation successful.\r\n"
+    );
+    assert_eq!(c.cmd("RNFR out_deep"), "350 Ready for RNTO.\r\n");
+    assert_eq!(c.cmd("RNTO renamed"), "250 Rename successful.\r\n");
+    outside_unchanged(&j);
+    // `..` in a destination is clamped at the root.
+    let esc = format!("escape-{}.txt", std::process::id());
+    c.expect("RNFR pub/file.txt", 350);
+    assert_eq!(
+        c.cmd(&format!("RNTO ../../../../{esc}")),
+        "250 Rename successful.\r\n"
+    );
+    assert!(j.root.join(&esc).exists());
+    assert!(!j.root.path().parent().unwrap().join(&esc).exists());
+    let (_, last) = c.put(&format!("STOR ../../{esc}.2"), b"y");
+    assert!(last.starts_with("226"));
+    assert!(j.root.join(&format!("{esc}.2")).exists());
+    assert!(!Path::new("/").join(format!("{esc}.2")).exists());
+    assert!(
+        !j.root
+            .path()
+            .parent()
+            .unwrap()
+            .join(format!("{esc}.2"))
+            .exists()
+    );
+    outside_unchanged(&j);
+}
+
+#[test]
+fn symlinks_inside_the_root_work() {
+    let j = jail();
+    let srv = Server::anon(j.root.path());
+    let mut c = srv.anon_client();
+    assert_eq!(c.retr("in_rel"), b"public");
+    // An absolute target is taken relative to the root, as under chroot.
+    assert_eq!(c.retr("in_abs"), b"public");
+    assert_eq!(c.retr("pub/up_and_back"), b"public");
+    assert_eq!(c.retr("in_dir/file.txt"), b"public");
+    assert_eq!(c.cmd("SIZE in_abs"), "213 6\r\n");
+    assert_eq!(
+        c.cmd("CWD in_dir"),
+        "250 Directory successfully changed.\r\n"
+    );
+    assert_eq!(
+        c.cmd("PWD"),
+        "257 \"/in_dir\" is the current directory.\r\n"
+    );
+    assert_eq!(c.list("NLST"), "file.txt\r\nup_and_back\r\n");
+    assert_eq!(c.retr("file.txt"), b"public");
+}
+
+#[test]
+fn permission_problems_are_550() {
+    let root = TempDir::new("perms");
+    root.write("public.txt", b"public");
+    let secret = root.write("secret.bin", b"hidden");
+    std::fs::create_dir(root.join("locked")).unwrap();
+    root.write("locked/inner.txt", b"x");
+    std::fs::create_dir(root.join("open")).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o000)).unwrap();
+    std::fs::set_permissions(root.join("locked"), std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let r = root.path().to_str().unwrap().to_string();
+    let mut args = vec!["--anonymous", "--write", "--root", &r];
+    // Root reads everything: run the server as nobody, who owns only open/.
+    let as_root = rustix::process::getuid().is_root();
+    if as_root {
+        let (uid, gid) = nobody();
+        std::os::unix::fs::chown(root.join("open"), Some(uid), Some(gid)).unwrap();
+        args.extend(["--run-as", "nobody"]);
+    } else {
+        // We own everything: take the write bits away instead.
+        std::fs::set_permissions(
+            root.join("public.txt"),
+            std::fs::Permissions::from_mode(0o444),
+        )
+        .unwrap();
+        std::fs::set_permissions(root.join("locked"), std::fs::Permissions::from_mode(0o000))
+            .unwrap();
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    }
+    let srv = Server::start(&args);
+    let mut c = srv.anon_client();
+    c.expect("TYPE I", 200);
+    let denied = "550 Permission denied.\r\n";
+    let (_, first, _) = c.get("RETR secret.bin");
+    assert_eq!(first, denied);
+    assert_eq!(c.cmd("CWD locked"), denied);
+    let (_, first, _) = c.get("LIST locked");
+    assert_eq!(first, denied);
+    assert_eq!(c.cmd("SIZE locked/inner.txt"), denied);
+    let (first, _) = c.put("STOR new.txt", b"x");
+    assert_eq!(first, denied);
+    let (first, _) = c.put("APPE public.txt", b"x");
+    assert_eq!(first, denied);
+    assert_eq!(c.cmd("MKD newdir"), denied);
+    assert_eq!(c.cmd("DELE public.txt"), denied);
+    assert_eq!(c.cmd("RMD open"), denied);
+    if as_root {
+        // (An owner may always chmod: only meaningful when the file isn't the server's.)
+        assert_eq!(c.cmd("SITE CHMOD 777 public.txt"), denied);
+    }
+    c.expect("RNFR public.txt", 350);
+    assert_eq!(c.cmd("RNTO moved.txt"), denied);
+    // Where the user may write, it works.
+    let (_, last) = c.put("STOR open/new.txt", b"ok");
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    assert_eq!(c.retr("public.txt"), b"public");
+    if !as_root {
+        std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(root.join("locked"), std::fs::Permissions::from_mode(0o700))
+            .unwrap();
+    }
+    assert_eq!(std::fs::read(root.join("public.txt")).unwrap(), b"public");
+    assert!(!root.join("new.txt").exists() && !root.join("newdir").exists());
+}
+
+#[test]
+fn read_only_anonymous_gets_550_for_every_change() {
+    let root = TempDir::new("ro");
+    let f = root.write("f.txt", b"keep");
+    std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::create_dir(root.join("d")).unwrap();
+    sh(&format!(
+        "touch -d '2020-06-09 12:34:56 UTC' '{}'",
+        root.join("f.txt").display()
+    ));
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    let denied = "550 Permission denied.\r\n";
+    for line in [
+        "STOR f.txt",
+        "STOR new.txt",
+        "APPE f.txt",
+        "STOU",
+        "DELE f.txt",
+        "MKD newdir",
+        "XMKD newdir",
+        "RMD d",
+        "XRMD d",
+        "RNFR f.txt",
+        "SITE CHMOD 777 f.txt",
+        "MFMT 20210101000000 f.txt",
+        "MDTM 20210101000000 f.txt",
+    ] {
+        assert_eq!(c.cmd(line), denied, "{line}");
+    }
+    // Even with a data connection ready, nothing is written.
+    c.expect("EPSV", 229);
+    assert_eq!(c.cmd("STOR new.txt"), denied);
+    assert_eq!(c.cmd("RNTO g.txt"), "503 RNFR required first.\r\n");
+    assert_eq!(std::fs::read(root.join("f.txt")).unwrap(), b"keep");
+    assert_eq!(c.cmd("MDTM f.txt"), "213 20200609123456\r\n");
+    let mode = std::fs::metadata(root.join("f.txt"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
+    let mut names: Vec<_> = std::fs::read_dir(root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["d", "f.txt"]);
+    // Reading works.
+    assert_eq!(c.retr("f.txt"), b"keep");
+}
+
+struct Jail {
+    root: TempDir,
+    outside: TempDir,
+    secret: PathBuf,
+}
+
+/// A root with symlinks pointing out (absolute, relative, to a file, to a directory) and
+/// in, and an outside directory with a secret.
+fn jail() -> Jail {
+    let root = TempDir::new("jail");
+    let outside = TempDir::new("outside");
+    let secret = outside.write("secret.txt", b"SECRET");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    root.write("pub/file.txt", b"public");
+    let out = outside.path().to_str().unwrap();
+    let link = |target: &str, name: &str| {
+        std::os::unix::fs::symlink(target, root.join(name)).unwrap();
+    };
+    link(out, "out_abs");
+    link(secret.to_str().unwrap(), "out_file");
+    link(
+        &format!("../../../../../../../..{}", secret.display()),
+        "out_deep",
+    );
+    link(
+        &format!("../{}/secret.txt", file_name(outside.path())),
+        "out_rel",
+    );
+    link("pub/file.txt", "in_rel");
+    link("/pub/file.txt", "in_abs");
+    link("pub", "in_dir");
+    link("../pub/file.txt", "pub/up_and_back");
+    link("loop", "loop");
+    Jail {
+        root,
+        outside,
+        secret,
+    }
+}
+
+fn outside_unchanged(j: &Jail) {
+    assert_eq!(std::fs::read(&j.secret).unwrap(), b"SECRET");
+    let names: Vec<_> = std::fs::read_dir(j.outside.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["secret.txt"], "something was created outside");
+    let mode = std::fs::metadata(&j.secret).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644);
+}
+
+/// NLST of the root as the jail fixture lays it out (the names, prefixed as NLST does).
+fn nlst_of_root() -> String {
+    [
+        "in_abs", "in_dir", "in_rel", "loop", "out_abs", "out_deep", "out_file", "out_rel", "pub",
+    ]
+    .iter()
+    .map(|n| format!("../../../{n}\r\n"))
+    .collect()
+}
+
+/// uid and gid of `nobody`, from /etc/passwd.
+fn nobody() -> (u32, u32) {
+    let text = std::fs::read_to_string("/etc/passwd").unwrap();
+    let f: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("nobody:"))
+        .expect("no nobody in /etc/passwd")
+        .split(':')
+        .collect();
+    (f[2].parse().unwrap(), f[3].parse().unwrap())
 }

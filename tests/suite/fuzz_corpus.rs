@@ -1,14 +1,13 @@
 //! Replays the fuzz corpus (fuzz/corpus/<target>/) through the same checks the cargo-fuzz
-//! targets run (fuzz/checks.rs), on stable Rust: a regression of the parser or of the jail
-//! on any stored input fails here without nightly. Every input goes through both checks.
-
-#[path = "../fuzz/checks.rs"]
-mod checks;
-mod support;
+//! targets run (fuzz/checks.rs), on stable Rust: a regression of the parser or of the jail on
+//! any stored input fails here without nightly. Every input goes through both checks.
 
 use std::path::PathBuf;
 
-use support::TempDir;
+use crate::support::TempDir;
+
+#[path = "../../fuzz/checks.rs"]
+mod checks;
 
 /// Every file of the corpus directories (both targets), sorted.
 fn corpus() -> Vec<(PathBuf, Vec<u8>)> {

@@ -1,5 +1,5 @@
-//! Shared pieces of the hardening tests (tests/hardening_*.rs): a root with canaries outside
-//! it, snapshots of the host file system to prove nothing outside changed, and /proc probes.
+//! A root with canaries outside it, snapshots of the host file system to prove nothing
+//! outside changed, and /proc probes: what the path, upload and process tests share.
 
 #![allow(dead_code)]
 
@@ -8,7 +8,7 @@ use std::os::unix::fs::{MetadataExt, symlink};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::support::TempDir;
+use super::TempDir;
 
 /// The text every canary file outside the root contains: it must never reach a client.
 pub const MARKER: &str = "EDGEFTPD-CANARY-OUTSIDE-THE-ROOT";

@@ -1,16 +1,11 @@
-//! Command line: every configuration problem (bad flag, missing root, unreadable or malformed
-//! users file, bad port range, bad numbers and addresses) is one line on stderr naming the
-//! problem, exit status 2, and nothing bound. `--help` and `--version` exit 0.
-//!
-//! "Nothing listening" is checked by giving `--listen` a port this test already holds: a
-//! server that bound before validating would report the bind failure instead of the real
-//! problem, and one that started serving would never exit.
-mod support;
-use support::*;
+//! Command-line flags and start-up errors: every bad configuration is one line on stderr
+//! and exit status 2, before anything listens; --help and --version.
 
 use std::net::TcpListener;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
+
+use crate::support::*;
 
 /// Runs the binary with `args` (nothing added), waiting at most [`WAIT`]; kills it then.
 fn run(args: &[&str]) -> Output {

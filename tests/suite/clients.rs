@@ -1,16 +1,6 @@
-//! Real FTP clients against the real server over loopback: curl, lftp, wget, Python's ftplib,
-//! tnftp, busybox ftpget/ftpput and ncftp. Each logs in (anonymously and with users-file
-//! accounts whose hashes are `$1$`, `$5$` and `$6$` crypt strings from `openssl passwd`),
-//! lists, downloads, uploads, resumes both ways, uses active and passive mode and manages
-//! directories; lftp mirrors a tree both ways (MLSD and LIST parsing), aborts a transfer and
-//! keeps its modification times; wget recurses by parsing LIST. Every transferred file is
-//! compared byte for byte and every listing's content checked.
-//!
-//! A missing client fails the test (`make deps` installs them all). Every client runs under
-//! `timeout 60` so a hang fails instead of blocking.
-
-mod support;
-use support::*;
+//! Real clients against the real server: curl, lftp, wget, Python's ftplib, tnftp, busybox
+//! ftpget/ftpput and ncftp, in passive and active mode, with users-file accounts. A client that
+//! is missing fails the test (`make deps` installs them); nothing is skipped.
 
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
@@ -19,12 +9,16 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::support::*;
+
 /// 2020-06-09 12:34:56 UTC: older than six months, so `ls -l` shows `Jun  9  2020`.
 const OLD: u64 = 1_591_706_096;
 
 /// Users-file accounts (name, password); the comment gives the hash type and permission.
 const ALICE: (&str, &str) = ("alice", "alicepw"); // $6$, rw
+
 const BOB: (&str, &str) = ("bob", "bobpw"); // $1$ (MD5-crypt, OpenWrt's default), rw
+
 const CAROL: (&str, &str) = ("carol", "carolpw"); // $5$, read-only
 
 const UTF8_NAME: &str = "Grüße.txt";
@@ -33,22 +27,6 @@ const UTF8_NAME: &str = "Grüße.txt";
 fn need(cmd: &str) {
     let (ok, _, _) = sh(&format!("command -v {cmd}"));
     assert!(ok, "client `{cmd}` is not installed: run `make deps`");
-}
-
-/// A crypt(3) line for the users file, made by `openssl passwd -ALGO` (busybox as fallback).
-fn crypt_line(name: &str, pw: &str, algo: &str, home: &Path, perm: &str) -> String {
-    let bb = match algo {
-        "1" => "md5",
-        "5" => "sha256",
-        _ => "sha512",
-    };
-    let (ok, hash, err) = sh(&format!(
-        "openssl passwd -{algo} -salt s4lt{algo} '{pw}' 2>/dev/null || busybox mkpasswd -m {bb} '{pw}' s4lt{algo}"
-    ));
-    assert!(ok, "cannot make a hash: {err}");
-    let hash = hash.trim();
-    assert!(hash.starts_with(&format!("${algo}$")), "{hash}");
-    format!("{name}:{hash}:{}:{perm}\n", home.display())
 }
 
 fn set_mtime(p: &Path, secs: u64) {

@@ -1,10 +1,14 @@
 //! Test harness: starts the real edgeftpd binary on 127.0.0.1 port 0 with a temporary root,
-//! and speaks FTP to it over real loopback sockets.
+//! and speaks FTP to it over real loopback sockets. One support module for every test:
+//! temporary trees, the server, a raw client, users files, and (in `canary`) the tree with
+//! canaries outside the root that the path tests and the fuzz checks share.
 //!
 //! `EDGEFTPD_BIN` overrides the binary (a cross-built one) and `EDGEFTPD_RUNNER` a command
 //! prefix to run it with (`qemu-arm-static`), as ripgrep's cross runner does.
 
 #![allow(dead_code)]
+
+pub mod canary;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -291,16 +295,10 @@ impl Client {
         self.expect(&format!("PASS {pass}"), 230);
     }
 
-    /// PASV and connect to the advertised port.
+    /// PASV and connect to the advertised address and port.
     pub fn pasv(&mut self) -> TcpStream {
         let r = self.expect("PASV", 227);
-        let inner = &r[r.find('(').unwrap() + 1..r.find(')').unwrap()];
-        let n: Vec<u16> = inner
-            .split(',')
-            .map(|x| x.trim().parse().unwrap())
-            .collect();
-        let addr = format!("{}.{}.{}.{}:{}", n[0], n[1], n[2], n[3], n[4] * 256 + n[5]);
-        let s = TcpStream::connect(addr).unwrap();
+        let s = TcpStream::connect(pasv_addr(&r)).unwrap();
         s.set_read_timeout(Some(WAIT)).unwrap();
         s
     }
@@ -375,13 +373,108 @@ pub fn sh(script: &str) -> (bool, String, String) {
     )
 }
 
-/// A users-file line for `name` with password `pw` (SHA-512 crypt, via openssl or busybox).
-pub fn user_line(name: &str, pw: &str, home: &Path, perm: &str) -> String {
-    let (ok, hash, err) = sh(&format!(
-        "openssl passwd -6 -salt testsalt '{pw}' 2>/dev/null || busybox mkpasswd -m sha512 '{pw}' testsalt"
+/// The address and port of a 227 reply, `(h1,h2,h3,h4,p1,p2)`.
+pub fn pasv_addr(reply: &str) -> SocketAddr {
+    let inner = &reply[reply.find('(').unwrap() + 1..reply.find(')').unwrap()];
+    let n: Vec<u8> = inner
+        .split(',')
+        .map(|x| x.trim().parse().unwrap())
+        .collect();
+    let ip = std::net::Ipv4Addr::new(n[0], n[1], n[2], n[3]);
+    SocketAddr::from((ip, u16::from(n[4]) << 8 | u16::from(n[5])))
+}
+
+/// The port of a 227 reply.
+pub fn pasv_port(reply: &str) -> u16 {
+    pasv_addr(reply).port()
+}
+
+/// An IPv4 address.
+pub fn v4(a: u8, b: u8, c: u8, d: u8) -> std::net::IpAddr {
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d))
+}
+
+/// The last component of a path, as text.
+pub fn file_name(p: &Path) -> String {
+    p.file_name().unwrap().to_str().unwrap().to_string()
+}
+
+/// Names in `dir` that look like our temporary upload files, sorted.
+pub fn temp_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".edgeftpd-upload."))
+        .collect();
+    v.sort();
+    v
+}
+
+/// The one way the tests make a password hash: a shell command that prints one
+/// (`openssl passwd -6 pw`, `busybox mkpasswd -m md5 pw`).
+pub fn hash(cmd: &str) -> String {
+    let (ok, out, err) = sh(cmd);
+    assert!(ok, "{cmd}: {err}");
+    out.trim().to_string()
+}
+
+/// A users-file line for `name` with password `pw` hashed with crypt scheme `algo` (`1`,
+/// `5` or `6`) by openssl, or busybox where openssl is missing.
+pub fn crypt_line(name: &str, pw: &str, algo: &str, home: &Path, perm: &str) -> String {
+    let bb = match algo {
+        "1" => "md5",
+        "5" => "sha256",
+        _ => "sha512",
+    };
+    let h = hash(&format!(
+        "openssl passwd -{algo} -salt testsalt '{pw}' 2>/dev/null || busybox mkpasswd -m {bb} '{pw}' testsalt"
     ));
-    assert!(ok, "cannot make a hash: {err}");
-    format!("{name}:{}:{}:{perm}\n", hash.trim(), home.display())
+    assert!(h.starts_with(&format!("${algo}$")), "{h}");
+    format!("{name}:{h}:{}:{perm}\n", home.display())
+}
+
+/// A users-file line for `name` with password `pw` (SHA-512 crypt).
+pub fn user_line(name: &str, pw: &str, home: &Path, perm: &str) -> String {
+    crypt_line(name, pw, "6", home, perm)
+}
+
+/// A users file and the homes it names.
+pub struct Users {
+    pub homes: TempDir,
+    pub file: PathBuf,
+}
+
+/// alice ($1$, rw), bob ($5$, ro), carol ($6$, rw), dave (locked `!`), eve (`*`), and
+/// busybox-made md5/sha256 users; each home holds `whoami.txt`.
+pub fn users() -> Users {
+    let homes = TempDir::new("homes");
+    let mut text = String::from("# edgeftpd users\n\n");
+    let mut add = |name: &str, h: &str, perm: &str| {
+        let home = homes.join(name);
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::write(home.join("whoami.txt"), name).unwrap();
+        text.push_str(&format!("{name}:{h}:{}:{perm}\n", home.display()));
+    };
+    add("alice", &hash("openssl passwd -1 alice-pw"), "rw");
+    add("bob", &hash("openssl passwd -5 'bob pw with spaces'"), "ro");
+    add("carol", &hash("openssl passwd -6 carol-pw"), "rw");
+    add(
+        "dave",
+        &format!("!{}", hash("openssl passwd -6 dave-pw")),
+        "rw",
+    );
+    add("eve", "*", "ro");
+    add("bbmd5", &hash("busybox mkpasswd -m md5 bb-pw"), "ro");
+    add("bbsha", &hash("busybox mkpasswd -m sha256 bb-pw"), "ro");
+    let file = homes.write("users.txt", text.as_bytes());
+    Users { homes, file }
+}
+
+/// A server for the accounts of [`users`], with `extra` flags.
+pub fn users_server(u: &Users, extra: &[&str]) -> Server {
+    let mut args = vec!["--users", u.file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    Server::start(&args)
 }
 
 // ---- Helpers for the protocol conformance tests (tests/protocol_*.rs, tests/cli.rs) ----

@@ -1,18 +1,14 @@
-//! Protocol conformance, listings and names: LIST `ls -l` lines byte for byte (mode, links,
-//! owner, group, size, `Mon dd HH:MM` within six months and `Mon dd  YYYY` otherwise,
-//! `name -> target` for symlinks), LIST options ignored, LIST of a file, NLST, MLSD/MLST
-//! facts, STAT with a path over the control connection, names that are not UTF-8 listed and
-//! retrieved by their exact bytes, UTF-8 names after `OPTS UTF8 ON`, and big directories
-//! (split between threads): whole and in order, to a slow reader too, with entries deleted
-//! meanwhile, and ABOR midway.
-mod support;
-use support::*;
+//! Listings byte for byte: LIST (`ls -l`), NLST, MLSD/MLST facts, STAT of a path, dates,
+//! names that are not UTF-8, big directories streamed whole and in order, ABOR and slow
+//! readers during a listing.
 
 use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
+
+use crate::support::*;
 
 const OLD: &str = "2020-06-09 12:34:56 UTC";
 

@@ -1,22 +1,14 @@
-//! Hardening, slow and broken peers: a client sending one byte a second, one that stops
-//! reading during RETR (the data timeout applies), data connections reset (RST) in the middle
-//! of an upload and of a download, clients vanishing without QUIT (idle and mid-transfer),
-//! control lines of 100 KB and more (and megabytes without a line end), random bytes, Telnet
-//! IAC/IP/DM sequences and TCP urgent data on the control connection.
-//!
-//! In each case the server answers what it must, the session (where it still exists) goes
-//! on, other clients are not held up, and the process lives.
+//! Limits and hostile peers: total and per-address session limits, idle and data timeouts,
+//! slow, stalled, vanishing and flooding clients, EMFILE and thread creation failing. Each
+//! limit holds, and the server and other sessions are unaffected.
 
-mod hardening_util;
-mod support;
-
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use hardening_util::*;
-use support::*;
+use crate::support::canary::*;
+use crate::support::*;
 
 const BIG: usize = 32 << 20;
 
@@ -50,14 +42,6 @@ fn start_big_retr(cl: &mut Client) -> TcpStream {
 fn read_exact_n(d: &mut TcpStream, n: usize) {
     let mut buf = vec![0u8; n];
     d.read_exact(&mut buf).unwrap();
-}
-
-fn temp_files(dir: &std::path::Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".edgeftpd-upload."))
-        .collect()
 }
 
 #[test]
@@ -399,4 +383,371 @@ fn telnet_commands_and_urgent_data_are_understood() {
     assert!(got < BIG, "the whole file was sent despite ABOR");
     assert_eq!(cl.cmd("NOOP"), "200 NOOP ok.\r\n");
     assert_eq!(cl.retr("small.txt"), b"small\n");
+}
+
+#[test]
+fn idle_timeout_is_421_and_close() {
+    let root = TempDir::new("idle");
+    let srv = Server::start(&[
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--idle-timeout",
+        "1",
+    ]);
+    let t = Instant::now();
+    let mut before = srv.client();
+    let mut after = srv.anon_client();
+    after.expect("NOOP", 200);
+    for c in [&mut before, &mut after] {
+        assert_eq!(c.reply(), "421 Timeout; closing control connection.\r\n");
+        assert!(c.closed());
+    }
+    let e = t.elapsed();
+    assert!(e >= Duration::from_millis(900) && e < WAIT, "{e:?}");
+    assert!(srv.wait_log(": idle timeout"));
+}
+
+#[test]
+fn idle_timeout_does_not_cut_a_transfer() {
+    let root = TempDir::new("idle-xfer");
+    let data = pattern(8 << 20, 5);
+    root.write("f.bin", &data);
+    let srv = Server::start(&[
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--idle-timeout",
+        "1",
+        "--data-timeout",
+        "10",
+    ]);
+    let mut c = srv.anon_client();
+    c.expect("TYPE I", 200);
+    let mut d = c.epsv();
+    c.expect("RETR f.bin", 150);
+    // A slow reader: the transfer lasts longer than the idle timeout.
+    std::thread::sleep(Duration::from_millis(1600));
+    let mut got = Vec::new();
+    d.read_to_end(&mut got).unwrap();
+    assert_eq!(c.reply(), "226 Transfer complete.\r\n");
+    assert!(got == data);
+}
+
+#[test]
+fn max_clients_gets_a_421_greeting_and_close() {
+    let root = TempDir::new("maxclients");
+    let srv = Server::start(&[
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--max-clients",
+        "2",
+    ]);
+    let a = srv.anon_client();
+    let _b = srv.client();
+    let (line, closed) = refused(TcpStream::connect(srv.addr).unwrap());
+    assert_eq!(line, "421 Too many users, sorry. Try again later.\r\n");
+    assert!(closed);
+    // From another address too: the limit is global.
+    let (line, _) = refused(connect_from("127.0.0.2".parse().unwrap(), srv.addr).unwrap());
+    assert_eq!(line, "421 Too many users, sorry. Try again later.\r\n");
+    // A slot comes back when a session ends.
+    let port = a.stream().local_addr().unwrap().port();
+    drop(a);
+    assert!(srv.wait_log(&format!("127.0.0.1:{port}: disconnected")));
+    let mut c = srv.anon_client();
+    assert_eq!(c.cmd("NOOP"), "200 NOOP ok.\r\n");
+    assert!(srv.wait_log("refused: Too many users"));
+}
+
+#[test]
+fn max_per_ip_gets_a_421_greeting_and_close() {
+    let root = TempDir::new("maxperip");
+    let srv = Server::start(&[
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--max-per-ip",
+        "1",
+    ]);
+    let _a = srv.anon_client();
+    let (line, closed) = refused(TcpStream::connect(srv.addr).unwrap());
+    assert_eq!(line, "421 Too many connections from your address.\r\n");
+    assert!(closed);
+    // Another address is still welcome.
+    let other: IpAddr = "127.0.0.2".parse().unwrap();
+    let mut c = Client::connect_from(other, srv.addr);
+    c.login("anonymous", "x");
+    assert!(c.cmd("STAT").contains(" Connected to 127.0.0.2\r\n"));
+    assert!(srv.wait_log("127.0.0.1: refused: Too many connections"));
+}
+
+/// Connects without the harness's greeting check; returns the first line and whether the
+/// server then closed the connection.
+fn refused(s: TcpStream) -> (String, bool) {
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut r = std::io::BufReader::new(s);
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let mut rest = Vec::new();
+    let closed = matches!(r.read_to_end(&mut rest), Ok(0));
+    (line, closed)
+}
+
+#[test]
+fn many_idle_connections_from_many_addresses_hit_the_limits() {
+    let root = TempDir::new("many-idle");
+    root.write("f.txt", b"file\n");
+    let srv = Server::start(&[
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--max-clients",
+        "20",
+        "--max-per-ip",
+        "3",
+    ]);
+    // Per address: three get in, the fourth is refused.
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let (s, g) = greeting_from(v4(127, 0, 0, 10), srv.addr);
+        assert_eq!(g, "220 edgeftpd ready.\r\n");
+        held.push(s);
+    }
+    let (mut s, g) = greeting_from(v4(127, 0, 0, 10), srv.addr);
+    assert_eq!(g, "421 Too many connections from your address.\r\n");
+    assert!(
+        read_until_closed(&mut s).1,
+        "a refused client must be closed"
+    );
+    // Up to the total from other addresses, then everyone is refused.
+    let mut a = 11;
+    while held.len() < 20 {
+        let (s, g) = greeting_from(v4(127, 0, 0, a), srv.addr);
+        assert_eq!(g, "220 edgeftpd ready.\r\n", "connection {}", held.len());
+        held.push(s);
+        if held.len() % 3 == 0 {
+            a += 1;
+        }
+    }
+    for a in 40..50 {
+        let (mut s, g) = greeting_from(v4(127, 0, 0, a), srv.addr);
+        assert_eq!(g, "421 Too many users, sorry. Try again later.\r\n");
+        assert!(read_until_closed(&mut s).1);
+    }
+    // Clients that vanish without QUIT give their slots back.
+    held.truncate(15);
+    assert!(
+        eventually(WAIT, || greeting_from(v4(127, 0, 0, 60), srv.addr).1
+            == "220 edgeftpd ready.\r\n"),
+        "slots were not given back"
+    );
+    drop(held);
+    // Once all are gone, an honest client is served as usual.
+    let mut c = client_eventually(srv.addr);
+    assert_eq!(c.retr("f.txt"), b"file\n");
+    assert!(srv.wait_log("refused: Too many users"));
+}
+
+#[test]
+fn idle_connections_holding_every_slot_are_timed_out() {
+    let root = TempDir::new("idle-slots");
+    let srv = Server::start(&[
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--max-clients",
+        "6",
+        "--idle-timeout",
+        "2",
+    ]);
+    let mut held: Vec<BufReader<TcpStream>> = (0..6)
+        .map(|i| {
+            let (s, g) = greeting_from(v4(127, 0, 1, i + 1), srv.addr);
+            assert_eq!(g, "220 edgeftpd ready.\r\n");
+            BufReader::new(s)
+        })
+        .collect();
+    assert!(
+        greeting_from(v4(127, 0, 1, 100), srv.addr)
+            .1
+            .starts_with("421 ")
+    );
+    let t0 = Instant::now();
+    for r in &mut held {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert_eq!(line, "421 Timeout; closing control connection.\r\n");
+    }
+    assert!(t0.elapsed() < Duration::from_secs(15));
+    assert!(eventually(WAIT, || greeting_from(
+        v4(127, 0, 1, 100),
+        srv.addr
+    )
+    .1 == "220 edgeftpd ready.\r\n"));
+}
+
+#[test]
+fn accept_failing_with_emfile_neither_spins_nor_stops_the_server() {
+    let root = TempDir::new("emfile");
+    root.write("f.txt", b"file\n");
+    let mut srv = Server::start(&[
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--max-clients",
+        "200",
+        "--max-per-ip",
+        "200",
+    ]);
+    let pid = srv.pid();
+    let mut early = srv.anon_client();
+    // Room for a few more descriptors than the server holds now, then no more. (Counted,
+    // not the highest number: a descriptor inherited from the test runner may be high.)
+    let open = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count();
+    let limit = open + 6;
+    prlimit(pid, &format!("--nofile={limit}:{limit}"));
+
+    let conns: Vec<TcpStream> = (0..40)
+        .map(|_| TcpStream::connect(srv.addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut greeted = 0;
+    for s in &conns {
+        s.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+        let mut b = [0u8; 64];
+        if matches!((&*s).read(&mut b), Ok(n) if n > 0) {
+            greeted += 1;
+        }
+    }
+    assert!(greeted < 20, "{greeted} greeted: the limit did not bite");
+    assert!(srv.wait_log("(os error 24)"), "{}", srv.log());
+    // The server sits at EMFILE with connections waiting: it must not spin.
+    let errors0 = srv.log().matches("(os error 24)").count();
+    let t0 = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ticks(pid) - t0;
+    assert!(
+        used < 40,
+        "the server used {used} ticks of CPU in 2 s at EMFILE"
+    );
+    let errors = srv.log().matches("(os error 24)").count() - errors0;
+    assert!(
+        errors <= 4,
+        "{errors} accept errors logged in 2 s: a log flood"
+    );
+    // A session that was already in keeps working and gets replies, not a crash.
+    assert_eq!(early.cmd("NOOP"), "200 NOOP ok.\r\n");
+    let r = early.cmd("PASV");
+    assert!(r.starts_with("227 ") || r.starts_with("425 "), "{r}");
+    assert!(srv.alive());
+
+    // Descriptors come back: the server accepts again.
+    drop(conns);
+    drop(early);
+    let mut c = client_eventually(srv.addr);
+    assert_eq!(c.retr("f.txt"), b"file\n");
+    assert!(srv.alive());
+}
+
+#[test]
+fn thread_creation_failing_gives_421_and_the_server_lives_on() {
+    // RLIMIT_NPROC does not bind root, so the server runs as nobody (--run-as), and its
+    // thread limit is set so that exactly one session thread fits.
+    require_root("--run-as nobody");
+    let root = TempDir::new("nproc");
+    root.write("f.txt", b"file\n");
+    // Big enough for a listing to want a helper thread on a multi-core machine.
+    for i in 0..5000 {
+        root.write(&format!("big/f{i:05}"), &vec![b'x'; i % 10]);
+    }
+    let mut srv = Server::start(&[
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--run-as",
+        "nobody",
+        "--max-per-ip",
+        "50",
+    ]);
+    assert!(srv.wait_log("running as nobody"));
+    let pid = srv.pid();
+    assert_eq!(
+        status_field(pid, "Uid").split_whitespace().next(),
+        Some("65534")
+    );
+    // Room for exactly one more thread of nobody's: the first session. The limit is set by a
+    // process of the same user (root may not change another user's limits without
+    // CAP_SYS_RESOURCE, which containers often lack); it counts the server's own threads,
+    // whatever they are (a qemu runner has one more).
+    let limit = tasks_of(65534) + 1;
+    let (ok, _, err) = sh(&format!(
+        "setpriv --reuid=nobody --regid=nogroup --clear-groups -- \
+         prlimit --pid {pid} --nproc={limit}:{limit}"
+    ));
+    assert!(ok, "prlimit as nobody: {err}");
+    let mut first = srv.anon_client();
+    for _ in 0..3 {
+        let s = TcpStream::connect(srv.addr).unwrap();
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        let mut line = String::new();
+        BufReader::new(&s).read_line(&mut line).unwrap();
+        assert_eq!(line, "421 Server busy, try again later.\r\n");
+    }
+    assert!(srv.wait_log("cannot start a session thread"));
+    assert!(srv.alive());
+    assert_eq!(first.retr("f.txt"), b"file\n");
+    // No thread for a listing helper either: the session does the whole listing itself.
+    let list = first.list("LIST big");
+    let names: Vec<&str> = list
+        .lines()
+        .map(|l| l.rsplit(' ').next().unwrap())
+        .collect();
+    let want: Vec<String> = (0..5000).map(|i| format!("f{i:05}")).collect();
+    assert_eq!(names, want);
+    for (i, line) in list.lines().enumerate() {
+        let size = line.split_whitespace().nth(4).unwrap();
+        assert_eq!(size, (i % 10).to_string(), "{line}");
+    }
+    assert_eq!(first.cmd("QUIT"), "221 Goodbye.\r\n");
+    drop(first);
+    // The thread is gone, so there is room for one again.
+    let mut c = client_eventually(srv.addr);
+    assert_eq!(c.retr("f.txt"), b"file\n");
+    assert!(srv.alive());
+}
+
+/// Connects from `from` and returns the first reply line (or "" if closed without one).
+fn greeting_from(from: IpAddr, to: SocketAddr) -> (TcpStream, String) {
+    let s = connect_from(from, to).expect("connect");
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    let mut line = String::new();
+    let _ = BufReader::new(&s).read_line(&mut line);
+    (s, line)
+}
+
+/// Tasks (threads) of uid `uid` on the machine: what RLIMIT_NPROC counts.
+fn tasks_of(uid: u32) -> usize {
+    let mut n = 0;
+    for p in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(tasks) = std::fs::read_dir(p.path().join("task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let Ok(s) = std::fs::read_to_string(t.path().join("status")) else {
+                continue;
+            };
+            let real = s
+                .lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|u| u.split_whitespace().next().map(String::from));
+            if real.as_deref() == Some(&uid.to_string()) {
+                n += 1;
+            }
+        }
+    }
+    n
 }

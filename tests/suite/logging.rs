@@ -1,0 +1,231 @@
+//! What reaches the log: one line per transfer, never a password, the default level, and
+//! syslog (RFC 3164 datagrams to /dev/log).
+
+use std::io::Read;
+use std::os::unix::net::UnixDatagram;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+
+/// Reads datagrams until one contains `needle` (or the wait runs out); returns all so far.
+fn read_until(sock: &UnixDatagram, seen: &mut Vec<String>, needle: &str) -> bool {
+    let end = Instant::now() + WAIT;
+    let mut buf = [0u8; 2048];
+    while Instant::now() < end {
+        if seen.iter().any(|m| m.contains(needle)) {
+            return true;
+        }
+        if let Ok(n) = sock.recv(&mut buf) {
+            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    false
+}
+
+#[test]
+fn syslog_gets_rfc3164_datagrams_and_stderr_stays_quiet() {
+    let dev = TempDir::new("syslog-dev");
+    let root = TempDir::new("syslog-root");
+    root.write("f.txt", b"syslog\n");
+    let sock = UnixDatagram::bind(dev.join("log")).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let dev_path = dev.path().to_str().unwrap().to_string();
+    let mut cmd = wrapped_command(&[
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        "mount --bind \"$1\" /dev && shift && exec \"$@\"",
+        "sh",
+        &dev_path,
+    ]);
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--pasv-ports",
+        "40000-44999",
+        "--syslog",
+    ])
+    .args(["--anonymous", "--root", root.path().to_str().unwrap()])
+    .env("RUST_LOG", "info")
+    .stdin(Stdio::null())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .expect("start edgeftpd under unshare (needs root)");
+
+    let mut seen = Vec::new();
+    assert!(read_until(&sock, &mut seen, "listening on "), "{seen:?}");
+    let line = seen
+        .iter()
+        .find(|m| m.contains("listening on "))
+        .unwrap()
+        .clone();
+    let addr: std::net::SocketAddr = line[line.find("listening on ").unwrap() + 13..]
+        .trim()
+        .parse()
+        .unwrap();
+
+    let mut c = Client::connect(addr);
+    c.login("anonymous", "x@example.com");
+    assert_eq!(c.retr("f.txt"), b"syslog\n");
+    c.expect("QUIT", 221);
+    assert!(
+        read_until(&sock, &mut seen, "RETR /f.txt 7 bytes"),
+        "{seen:?}"
+    );
+
+    // <PRI>Mmm dd hh:mm:ss edgeftpd[pid]: message ; daemon.info = 3*8+6 = 30.
+    let pid = child.id();
+    for m in &seen {
+        assert!(m.starts_with('<') && !m.ends_with('\n'), "{m:?}");
+        let rest = &m[m.find('>').unwrap() + 1..];
+        assert_eq!(&rest[3..4], " ", "{m:?}");
+        assert_eq!(&rest[6..7], " ", "{m:?}");
+        assert_eq!(&rest[9..10], ":", "{m:?}");
+        assert!(
+            rest[16..].starts_with(&format!("edgeftpd[{pid}]: ")),
+            "{m:?}"
+        );
+    }
+    assert!(
+        seen.iter()
+            .any(|m| m.starts_with("<30>") && m.contains("login anonymous"))
+    );
+    // Warnings carry severity 4: root without --run-as warns.
+    assert!(
+        seen.iter()
+            .any(|m| m.starts_with("<28>") && m.contains("running as root"))
+    );
+
+    let _ = child.kill();
+    let _ = child.wait();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(
+        !stderr.contains("listening on"),
+        "log lines leaked to stderr: {stderr}"
+    );
+}
+
+#[test]
+fn one_log_line_per_transfer() {
+    let u = users();
+    let srv = users_server(&u, &[]);
+    let mut c = srv.client();
+    c.login("alice", "alice-pw");
+    c.expect("TYPE I", 200);
+    assert_eq!(c.retr("whoami.txt"), b"alice");
+    c.put("STOR up.bin", &pattern(12345, 1));
+    c.put("APPE up.bin", b"more");
+    let (_, first, _) = c.get("RETR missing.txt");
+    assert!(first.starts_with("550"));
+    // A transfer cut by the client.
+    let d = c.epsv();
+    c.expect("STOR cut.bin", 150);
+    reset(d);
+    c.reply();
+    assert!(srv.wait_log("alice: STOR /cut.bin "));
+    let log = srv.log();
+    let peer = "127.0.0.1 alice:";
+    assert!(log.contains(&format!("{peer} RETR /whoami.txt ")));
+    let (bytes, secs, result) = transfer_line(&log, "alice: RETR /whoami.txt");
+    assert_eq!((bytes, result.as_str()), (5, "ok"));
+    assert!((0.0..60.0).contains(&secs));
+    let (bytes, _, result) = transfer_line(&log, "alice: STOR /up.bin");
+    assert_eq!((bytes, result.as_str()), (12345, "ok"));
+    let (bytes, _, result) = transfer_line(&log, "alice: APPE /up.bin");
+    assert_eq!((bytes, result.as_str()), (4, "ok"));
+    let (_, _, result) = transfer_line(&log, "alice: STOR /cut.bin");
+    assert_eq!(result, "data connection failed");
+    assert_eq!(log.matches("alice: RETR /whoami.txt ").count(), 1);
+    assert!(!log.contains("RETR /missing.txt 0 bytes"));
+    // Connections and logins.
+    assert!(log.contains("127.0.0.1: login alice (rw)"));
+    assert!(log.contains(": connected"));
+}
+
+#[test]
+fn passwords_never_reach_the_log() {
+    let u = users();
+    let anon_root = TempDir::new("pwlog");
+    let srv = users_server(
+        &u,
+        &["--anonymous", "--root", anon_root.path().to_str().unwrap()],
+    );
+    // Logins that succeed, fail, come before USER, in lower case, after login, split up.
+    let mut c = srv.client();
+    c.login("anonymous", "anon-SECRET-1@example.com");
+    c.expect("PASS again-SECRET-2", 230);
+    let mut c = srv.client();
+    c.expect("PASS early-SECRET-3", 503);
+    c.expect("USER alice", 331);
+    c.expect("pass wrong-SECRET-4", 530);
+    c.expect("USER alice", 331);
+    c.send_raw(b"Pa\xff\xf1ss alice-");
+    std::thread::sleep(Duration::from_millis(30));
+    c.send_raw(b"pw\r\n");
+    assert_eq!(c.reply(), "230 Login successful.\r\n");
+    c.expect("NOOP", 200);
+    // The debug log shows other commands (and this is the last line to wait for).
+    assert!(srv.wait_log("> NOOP"));
+    let log = srv.log();
+    assert!(log.contains("> PASS <hidden>"), "{log}");
+    assert!(!log.contains("SECRET"), "a password was logged:\n{log}");
+    assert!(!log.contains("alice-pw"), "a password was logged:\n{log}");
+}
+
+#[test]
+fn default_log_level_is_info() {
+    let root = TempDir::new("loglevel");
+    root.write("f.txt", b"x");
+    let mut cmd = server_command();
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--pasv-ports",
+        "40000-44999",
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+    ])
+    .env_remove("RUST_LOG");
+    let srv = Server::spawn(cmd);
+    let mut c = srv.anon_client();
+    assert_eq!(c.retr("f.txt"), b"x");
+    c.expect("QUIT", 221);
+    assert!(srv.wait_log("disconnected"));
+    let log = srv.log();
+    assert!(
+        log.contains(" INFO  127.0.0.1: login anonymous (ro)"),
+        "{log}"
+    );
+    assert!(log.contains("anonymous: RETR /f.txt 1 bytes "), "{log}");
+    assert!(!log.contains("DEBUG"), "{log}");
+    assert!(!log.contains("> RETR"), "{log}");
+}
+
+// ---- Logging ----
+
+/// The transfer line for `what` (such as "anonymous: RETR /f.txt"): bytes, seconds, result.
+fn transfer_line(log: &str, what: &str) -> (u64, f64, String) {
+    let line = log
+        .lines()
+        .find(|l| l.contains(&format!("{what} ")))
+        .unwrap_or_else(|| panic!("no log line for {what}:\n{log}"));
+    let rest = &line[line.find(what).unwrap() + what.len() + 1..];
+    let f: Vec<&str> = rest.splitn(4, ' ').collect();
+    assert_eq!(f[1], "bytes", "{line}");
+    let secs = f[2].strip_suffix('s').expect(line).parse().expect(line);
+    (f[0].parse().expect(line), secs, f[3].to_string())
+}

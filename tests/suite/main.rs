@@ -1,0 +1,20 @@
+//! The integration tests: the real edgeftpd binary over real loopback sockets, driven by a
+//! raw client that asserts reply lines byte for byte, and by real FTP clients. One crate,
+//! organised by behaviour (as ripgrep's tests are), with one support module. The same
+//! tests run against a cross-built binary under qemu (`EDGEFTPD_BIN`, `EDGEFTPD_RUNNER`).
+
+mod support;
+
+mod cli;
+mod clients;
+mod commands;
+mod data_channel;
+mod fuzz_corpus;
+mod limits;
+mod listing;
+mod logging;
+mod login;
+mod paths;
+mod process;
+mod transfers;
+mod uploads;

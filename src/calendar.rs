@@ -53,6 +53,7 @@ pub fn now() -> i64 {
 }
 
 /// `YYYYMMDDHHMMSS` (optionally `.sss`, ignored) as seconds since the epoch, UTC.
+#[inline(never)] // MDTM and MFMT share one copy
 pub fn parse_time(t: &[u8]) -> Option<i64> {
     let t = match t.iter().position(|&b| b == b'.') {
         Some(i) if t[i + 1..].iter().all(u8::is_ascii_digit) => &t[..i],

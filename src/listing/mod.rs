@@ -131,7 +131,8 @@ impl Listing<'_> {
     /// the piece it must send next is still being made. Work is shared piece by piece, so no
     /// thread idles while another has a backlog, and helpers stay at most
     /// [`limits::LIST_AHEAD`] pieces ahead of what is sent (bounding what is held).
-    pub fn stream(&self, mut send: impl FnMut(&[u8]) -> bool) {
+    /// (`send` is a trait object: one copy of this code serves every caller.)
+    pub fn stream(&self, send: &mut dyn FnMut(&[u8]) -> bool) {
         let n = self.names.len();
         let pieces = n.div_ceil(limits::LIST_CHUNK);
         let helpers = if self.style == Style::Names {

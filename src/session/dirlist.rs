@@ -123,7 +123,7 @@ impl Session {
         let stream = self.connect_data()?;
         self.reply(OPENING_DATA, "Here comes the directory listing.")?;
         let jail = &self.jail;
-        let moved = Self::move_data(&mut self.conn, stream, |t| {
+        let moved = Self::move_data(&mut self.conn, stream, &mut |t| {
             t.send_bytes(&head)?;
             if let Some(dir) = &dir {
                 let listing = Listing {
@@ -137,7 +137,7 @@ impl Session {
                     now: crate::calendar::now(),
                 };
                 let mut sent = Ok(());
-                listing.stream(|piece| {
+                listing.stream(&mut |piece| {
                     sent = t.send_bytes(piece);
                     sent.is_ok()
                 });
@@ -187,7 +187,7 @@ impl Session {
                 };
                 let ctl = &mut self.conn.ctl;
                 let mut sent = Ok(());
-                listing.stream(|piece| {
+                listing.stream(&mut |piece| {
                     out.clear();
                     body_lines(&mut out, piece);
                     sent = ctl.send(&out);

@@ -30,11 +30,11 @@ pub(super) struct Moved {
 
 impl Session {
     /// The transfer runner: moves the data with `body` while counting the transfer in
-    /// flight (SIGTERM waits for it).
+    /// flight (SIGTERM waits for it). `body` is a trait object: one copy of the runner.
     pub(super) fn move_data(
         conn: &mut Conn,
         stream: Stream,
-        body: impl FnOnce(&mut Transfer<'_>) -> Done,
+        body: &mut dyn FnMut(&mut Transfer<'_>) -> Done,
     ) -> Moved {
         let start = Instant::now();
         let ctx = std::sync::Arc::clone(&conn.ctx);
@@ -93,7 +93,7 @@ impl Session {
         text.extend_from_slice(p.file_name().unwrap_or(b"/"));
         text.extend_from_slice(format!(" ({} bytes).", meta.size).as_bytes());
         self.reply(OPENING_DATA, text)?;
-        let moved = Self::move_data(&mut self.conn, stream, |t| {
+        let moved = Self::move_data(&mut self.conn, stream, &mut |t| {
             t.send_file(&mut file, rest, ascii)?;
             t.finish()
         });
@@ -148,7 +148,9 @@ impl Session {
         text.extend_from_slice(p.file_name().unwrap_or(b"/"));
         self.reply(OPENING_DATA, text)?;
         let ascii = self.ty == Type::Ascii;
-        let mut moved = Self::move_data(&mut self.conn, stream, |t| t.recv_file(&mut file, ascii));
+        let mut moved = Self::move_data(&mut self.conn, stream, &mut |t| {
+            t.recv_file(&mut file, ascii)
+        });
         // Before a rename replaces a good file, the new data must be on disk: after a power
         // cut the directory could otherwise point at an empty file. New files skip the cost.
         if moved.done.is_ok() && upload.as_ref().is_some_and(|u| u.replaces()) {

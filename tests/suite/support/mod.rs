@@ -389,6 +389,12 @@ pub fn pasv_port(reply: &str) -> u16 {
     pasv_addr(reply).port()
 }
 
+/// Fails (never skips) when the machine has no IPv6 loopback.
+pub fn require_ipv6() {
+    std::net::TcpListener::bind((std::net::Ipv6Addr::LOCALHOST, 0))
+        .expect("these tests need IPv6 loopback (::1)");
+}
+
 /// An IPv4 address.
 pub fn v4(a: u8, b: u8, c: u8, d: u8) -> std::net::IpAddr {
     std::net::IpAddr::V4(std::net::Ipv4Addr::new(a, b, c, d))

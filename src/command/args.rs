@@ -28,7 +28,6 @@ pub(super) fn split_word(s: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
-#[inline(never)] // shared by several verbs: one copy, not one per caller
 pub(super) fn parse_type(w: &[u8]) -> Result<Type, ParseError> {
     let up = w.to_ascii_uppercase();
     let parts: Vec<&[u8]> = up.split(|&b| b == b' ').filter(|p| !p.is_empty()).collect();
@@ -44,7 +43,7 @@ pub(super) fn parse_type(w: &[u8]) -> Result<Type, ParseError> {
 
 /// Leading `-options` of LIST/NLST (`LIST -la dir`) are accepted and ignored: clients send
 /// them whatever the server is (wget `LIST -a`, ncftp `LIST -a ./dir`).
-#[inline(never)] // shared by several verbs: one copy, not one per caller
+#[inline(never)] // LIST, NLST and STAT share one copy
 pub fn strip_ls_options(mut arg: &[u8]) -> &[u8] {
     loop {
         arg = arg.trim_ascii_start();
@@ -56,7 +55,7 @@ pub fn strip_ls_options(mut arg: &[u8]) -> &[u8] {
     }
 }
 
-#[inline(never)] // shared by several verbs: one copy, not one per caller
+#[inline(never)] // one copy, not one inlined into each verb's parser
 pub(super) fn parse_port(w: &[u8]) -> Option<SocketAddr> {
     let s = std::str::from_utf8(w).ok()?;
     let mut n = [0u8; 6];
@@ -72,7 +71,7 @@ pub(super) fn parse_port(w: &[u8]) -> Option<SocketAddr> {
     Some(SocketAddr::V4(SocketAddrV4::new(ip, port)))
 }
 
-#[inline(never)] // shared by several verbs: one copy, not one per caller
+#[inline(never)] // one copy, not one inlined into each verb's parser
 pub(super) fn parse_eprt(w: &[u8]) -> Option<SocketAddr> {
     let s = std::str::from_utf8(w).ok()?;
     let d = s.chars().next()?;

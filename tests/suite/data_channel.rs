@@ -4,7 +4,7 @@
 //! theft).
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::support::canary::*;
@@ -656,8 +656,4 @@ fn pasv_answers_with_the_address_the_client_reached() {
         assert_eq!(c.reply(), "226 Transfer complete.\r\n");
         assert_eq!(got, b"two doors");
     }
-}
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
 }

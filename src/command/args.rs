@@ -3,7 +3,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
-use super::{Command, ParseError, Type};
+use super::{Command, EpsvArg, ParseError, Type};
+use crate::calendar;
 
 pub(super) fn trim(s: &[u8]) -> &[u8] {
     s.trim_ascii()
@@ -55,7 +56,6 @@ pub fn strip_ls_options(mut arg: &[u8]) -> &[u8] {
     }
 }
 
-#[inline(never)] // one copy, not one inlined into each verb's parser
 pub(super) fn parse_port(w: &[u8]) -> Option<SocketAddr> {
     let s = std::str::from_utf8(w).ok()?;
     let mut n = [0u8; 6];
@@ -71,7 +71,6 @@ pub(super) fn parse_port(w: &[u8]) -> Option<SocketAddr> {
     Some(SocketAddr::V4(SocketAddrV4::new(ip, port)))
 }
 
-#[inline(never)] // one copy, not one inlined into each verb's parser
 pub(super) fn parse_eprt(w: &[u8]) -> Option<SocketAddr> {
     let s = std::str::from_utf8(w).ok()?;
     let d = s.chars().next()?;
@@ -113,4 +112,57 @@ pub(super) fn parse_site(arg: &[u8]) -> Result<Command, ParseError> {
         b"HELP" | b"" => Ok(Command::SiteHelp),
         _ => Err(ParseError::NotImplemented),
     }
+}
+
+pub(super) fn parse_port_command(a: &[u8]) -> Result<Command, ParseError> {
+    let addr = parse_port(trim(a)).ok_or(ParseError::Syntax("PORT takes h1,h2,h3,h4,p1,p2"));
+    Ok(Command::Port(addr?))
+}
+
+pub(super) fn parse_eprt_command(a: &[u8]) -> Result<Command, ParseError> {
+    let addr = parse_eprt(trim(a)).ok_or(ParseError::Syntax("EPRT takes |proto|address|port|"));
+    Ok(Command::Eprt(addr?))
+}
+
+pub(super) fn parse_epsv(a: &[u8]) -> Result<Command, ParseError> {
+    Ok(Command::Epsv(
+        match trim(a).to_ascii_uppercase().as_slice() {
+            b"" => EpsvArg::Any,
+            b"ALL" => EpsvArg::All,
+            b"1" => EpsvArg::Proto(1),
+            b"2" => EpsvArg::Proto(2),
+            _ => return Err(ParseError::Syntax("EPSV takes 1, 2 or ALL")),
+        },
+    ))
+}
+
+pub(super) fn parse_mfmt(a: &[u8]) -> Result<Command, ParseError> {
+    let (t, p) = split_word(a);
+    match calendar::parse_time(t) {
+        Some(t) if !p.is_empty() => Ok(Command::Mfmt(t, p.to_vec())),
+        _ => Err(ParseError::Syntax("MFMT takes YYYYMMDDHHMMSS and a path")),
+    }
+}
+
+pub(super) fn parse_mode(a: &[u8]) -> Result<Command, ParseError> {
+    match trim(a).to_ascii_uppercase().as_slice() {
+        b"S" => Ok(Command::Mode),
+        b"B" | b"C" => Err(ParseError::Unsupported("only MODE S is supported")),
+        _ => Err(ParseError::Syntax("MODE takes S, B or C")),
+    }
+}
+
+pub(super) fn parse_stru(a: &[u8]) -> Result<Command, ParseError> {
+    match trim(a).to_ascii_uppercase().as_slice() {
+        b"F" => Ok(Command::Stru),
+        b"R" | b"P" => Err(ParseError::Unsupported("only STRU F is supported")),
+        _ => Err(ParseError::Syntax("STRU takes F, R or P")),
+    }
+}
+
+pub(super) fn parse_rest(a: &[u8]) -> Result<Command, ParseError> {
+    let n = digits(trim(a)).and_then(|d| std::str::from_utf8(d).ok()?.parse().ok());
+    Ok(Command::Rest(
+        n.ok_or(ParseError::Syntax("REST takes a byte offset"))?,
+    ))
 }

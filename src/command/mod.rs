@@ -7,7 +7,6 @@
 use std::net::SocketAddr;
 
 use crate::auth::Password;
-use crate::calendar;
 
 mod args;
 
@@ -106,146 +105,118 @@ pub struct Verb {
     pub phase: Phase,
     /// Listed by HELP (verbs we only answer with a refusal are not).
     pub listed: bool,
-    parse: fn(&[u8]) -> Result<Command, ParseError>,
+    arg: Arg,
 }
 
-const fn verb(
-    name: &'static str,
-    phase: Phase,
-    parse: fn(&[u8]) -> Result<Command, ParseError>,
-) -> Verb {
+/// The form of a verb's argument, and the command it makes. The common forms are parsed
+/// in one place ([`parse`]); only verbs with an argument syntax of their own have a
+/// function of their own.
+enum Arg {
+    /// Any argument is ignored.
+    Ignored(fn() -> Command),
+    /// A path is required: everything after the verb's space, as it is (spaces included).
+    Path(fn(Vec<u8>) -> Command),
+    /// The argument as it is, possibly empty (MLSD, STAT, STOU).
+    Raw(fn(Vec<u8>) -> Command),
+    /// The argument with leading `ls` options removed (LIST, NLST).
+    LsOptions(fn(Vec<u8>) -> Command),
+    /// A word, trimmed; the text is the syntax error when it is missing.
+    Word(fn(Vec<u8>) -> Command, &'static str),
+    /// A syntax of its own.
+    Own(fn(&[u8]) -> Result<Command, ParseError>),
+}
+
+const fn verb(name: &'static str, phase: Phase, arg: Arg) -> Verb {
     Verb {
         name,
         phase,
         listed: true,
-        parse,
+        arg,
     }
 }
 
-const fn unlisted(name: &'static str, parse: fn(&[u8]) -> Result<Command, ParseError>) -> Verb {
+/// A verb that is only ever refused; HELP does not list it.
+const fn unlisted(name: &'static str, arg: Arg) -> Verb {
     Verb {
         name,
         phase: Phase::LoggedIn,
         listed: false,
-        parse,
+        arg,
     }
 }
 
+use Arg::{Ignored, LsOptions, Own, Path, Raw, Word};
 use Phase::{Always, LoggedIn};
 
 /// Every verb, in alphabetical order: the one list behind the parser, HELP and the
 /// pre-login gate. `X...` verbs are RFC 775's old names, still sent by some clients.
 pub const VERBS: &[Verb] = &[
-    verb("ABOR", LoggedIn, |_| Ok(Command::Abor)),
-    verb("ACCT", LoggedIn, |_| Ok(Command::Acct)),
-    verb("ALLO", LoggedIn, |_| Ok(Command::Allo)),
-    verb("APPE", LoggedIn, |a| Ok(Command::Appe(path(a)?))),
+    verb("ABOR", LoggedIn, Ignored(|| Command::Abor)),
+    verb("ACCT", LoggedIn, Ignored(|| Command::Acct)),
+    verb("ALLO", LoggedIn, Ignored(|| Command::Allo)),
+    verb("APPE", LoggedIn, Path(Command::Appe)),
     // lftp probes AUTH TLS even when FEAT doesn't list it; a clean 5xx lets it go on.
-    unlisted("AUTH", |_| Ok(Command::Auth)),
-    unlisted("CCC", |_| Ok(Command::Auth)),
-    verb("CDUP", LoggedIn, |_| Ok(Command::Cdup)),
-    verb("CWD", LoggedIn, |a| Ok(Command::Cwd(path(a)?))),
-    verb("DELE", LoggedIn, |a| Ok(Command::Dele(path(a)?))),
-    verb("EPRT", LoggedIn, |a| {
-        let addr = parse_eprt(trim(a));
-        Ok(Command::Eprt(addr.ok_or(ParseError::Syntax(
-            "EPRT takes |proto|address|port|",
-        ))?))
-    }),
-    verb("EPSV", LoggedIn, |a| {
-        Ok(Command::Epsv(
-            match trim(a).to_ascii_uppercase().as_slice() {
-                b"" => EpsvArg::Any,
-                b"ALL" => EpsvArg::All,
-                b"1" => EpsvArg::Proto(1),
-                b"2" => EpsvArg::Proto(2),
-                _ => return Err(ParseError::Syntax("EPSV takes 1, 2 or ALL")),
-            },
-        ))
-    }),
-    verb("FEAT", Always, |_| Ok(Command::Feat)),
-    verb("HELP", Always, |a| Ok(Command::Help(trim(a).to_vec()))),
-    verb("HOST", Always, |a| {
-        Ok(Command::Host(nonempty(trim(a), "a host name is required")?))
-    }),
-    verb("LIST", LoggedIn, |a| {
-        Ok(Command::List(strip_ls_options(a).to_vec()))
-    }),
-    verb("MDTM", LoggedIn, |a| Ok(Command::Mdtm(path(a)?))),
-    verb("MFMT", LoggedIn, |a| {
-        let (t, p) = split_word(a);
-        let bad = ParseError::Syntax("MFMT takes YYYYMMDDHHMMSS and a path");
-        match calendar::parse_time(t) {
-            Some(t) if !p.is_empty() => Ok(Command::Mfmt(t, p.to_vec())),
-            _ => Err(bad),
-        }
-    }),
-    verb("MKD", LoggedIn, |a| Ok(Command::Mkd(path(a)?))),
-    verb("MLSD", LoggedIn, |a| Ok(Command::Mlsd(a.to_vec()))),
-    verb("MLST", LoggedIn, |a| Ok(Command::Mlst(a.to_vec()))),
-    verb("MODE", LoggedIn, |a| {
-        match trim(a).to_ascii_uppercase().as_slice() {
-            b"S" => Ok(Command::Mode),
-            b"B" | b"C" => Err(ParseError::Unsupported("only MODE S is supported")),
-            _ => Err(ParseError::Syntax("MODE takes S, B or C")),
-        }
-    }),
-    verb("NLST", LoggedIn, |a| {
-        Ok(Command::Nlst(strip_ls_options(a).to_vec()))
-    }),
-    verb("NOOP", Always, |_| Ok(Command::Noop)),
-    verb("OPTS", Always, |a| {
-        Ok(Command::Opts(nonempty(trim(a), "an option is required")?))
-    }),
+    unlisted("AUTH", Ignored(|| Command::Auth)),
+    unlisted("CCC", Ignored(|| Command::Auth)),
+    verb("CDUP", LoggedIn, Ignored(|| Command::Cdup)),
+    verb("CWD", LoggedIn, Path(Command::Cwd)),
+    verb("DELE", LoggedIn, Path(Command::Dele)),
+    verb("EPRT", LoggedIn, Own(parse_eprt_command)),
+    verb("EPSV", LoggedIn, Own(parse_epsv)),
+    verb("FEAT", Always, Ignored(|| Command::Feat)),
+    verb("HELP", Always, Own(|a| Ok(Command::Help(trim(a).to_vec())))),
+    verb(
+        "HOST",
+        Always,
+        Word(Command::Host, "a host name is required"),
+    ),
+    verb("LIST", LoggedIn, LsOptions(Command::List)),
+    verb("MDTM", LoggedIn, Path(Command::Mdtm)),
+    verb("MFMT", LoggedIn, Own(parse_mfmt)),
+    verb("MKD", LoggedIn, Path(Command::Mkd)),
+    verb("MLSD", LoggedIn, Raw(Command::Mlsd)),
+    verb("MLST", LoggedIn, Raw(Command::Mlst)),
+    verb("MODE", LoggedIn, Own(parse_mode)),
+    verb("NLST", LoggedIn, LsOptions(Command::Nlst)),
+    verb("NOOP", Always, Ignored(|| Command::Noop)),
+    verb("OPTS", Always, Word(Command::Opts, "an option is required")),
     // Passwords may be empty (anonymous) and may contain spaces.
-    verb("PASS", Always, |a| Ok(Command::Pass(Password(a.to_vec())))),
-    verb("PASV", LoggedIn, |_| Ok(Command::Pasv)),
-    unlisted("PBSZ", |_| Ok(Command::Auth)),
-    verb("PORT", LoggedIn, |a| {
-        let addr = parse_port(trim(a));
-        Ok(Command::Port(addr.ok_or(ParseError::Syntax(
-            "PORT takes h1,h2,h3,h4,p1,p2",
-        ))?))
-    }),
-    unlisted("PROT", |_| Ok(Command::Auth)),
-    verb("PWD", LoggedIn, |_| Ok(Command::Pwd)),
-    verb("QUIT", Always, |_| Ok(Command::Quit)),
-    unlisted("REIN", |_| Err(ParseError::NotImplemented)),
-    verb("REST", LoggedIn, |a| {
-        let n = digits(trim(a)).and_then(|d| std::str::from_utf8(d).ok()?.parse().ok());
-        Ok(Command::Rest(
-            n.ok_or(ParseError::Syntax("REST takes a byte offset"))?,
-        ))
-    }),
-    verb("RETR", LoggedIn, |a| Ok(Command::Retr(path(a)?))),
-    verb("RMD", LoggedIn, |a| Ok(Command::Rmd(path(a)?))),
-    verb("RNFR", LoggedIn, |a| Ok(Command::Rnfr(path(a)?))),
-    verb("RNTO", LoggedIn, |a| Ok(Command::Rnto(path(a)?))),
-    verb("SITE", LoggedIn, parse_site),
-    verb("SIZE", LoggedIn, |a| Ok(Command::Size(path(a)?))),
-    unlisted("SMNT", |_| Err(ParseError::NotImplemented)),
-    verb("STAT", LoggedIn, |a| Ok(Command::Stat(a.to_vec()))),
-    verb("STOR", LoggedIn, |a| Ok(Command::Stor(path(a)?))),
-    verb("STOU", LoggedIn, |a| Ok(Command::Stou(a.to_vec()))),
-    verb("STRU", LoggedIn, |a| {
-        match trim(a).to_ascii_uppercase().as_slice() {
-            b"F" => Ok(Command::Stru),
-            b"R" | b"P" => Err(ParseError::Unsupported("only STRU F is supported")),
-            _ => Err(ParseError::Syntax("STRU takes F, R or P")),
-        }
-    }),
-    verb("SYST", Always, |_| Ok(Command::Syst)),
-    verb("TYPE", LoggedIn, |a| {
-        Ok(Command::Type(parse_type(trim(a))?))
-    }),
-    verb("USER", Always, |a| {
-        Ok(Command::User(nonempty(trim(a), "a user name is required")?))
-    }),
-    verb("XCUP", LoggedIn, |_| Ok(Command::Cdup)),
-    verb("XCWD", LoggedIn, |a| Ok(Command::Cwd(path(a)?))),
-    verb("XMKD", LoggedIn, |a| Ok(Command::Mkd(path(a)?))),
-    verb("XPWD", LoggedIn, |_| Ok(Command::Pwd)),
-    verb("XRMD", LoggedIn, |a| Ok(Command::Rmd(path(a)?))),
+    verb("PASS", Always, Raw(|a| Command::Pass(Password(a)))),
+    verb("PASV", LoggedIn, Ignored(|| Command::Pasv)),
+    unlisted("PBSZ", Ignored(|| Command::Auth)),
+    verb("PORT", LoggedIn, Own(parse_port_command)),
+    unlisted("PROT", Ignored(|| Command::Auth)),
+    verb("PWD", LoggedIn, Ignored(|| Command::Pwd)),
+    verb("QUIT", Always, Ignored(|| Command::Quit)),
+    unlisted("REIN", Own(|_| Err(ParseError::NotImplemented))),
+    verb("REST", LoggedIn, Own(parse_rest)),
+    verb("RETR", LoggedIn, Path(Command::Retr)),
+    verb("RMD", LoggedIn, Path(Command::Rmd)),
+    verb("RNFR", LoggedIn, Path(Command::Rnfr)),
+    verb("RNTO", LoggedIn, Path(Command::Rnto)),
+    verb("SITE", LoggedIn, Own(parse_site)),
+    verb("SIZE", LoggedIn, Path(Command::Size)),
+    unlisted("SMNT", Own(|_| Err(ParseError::NotImplemented))),
+    verb("STAT", LoggedIn, Raw(Command::Stat)),
+    verb("STOR", LoggedIn, Path(Command::Stor)),
+    verb("STOU", LoggedIn, Raw(Command::Stou)),
+    verb("STRU", LoggedIn, Own(parse_stru)),
+    verb("SYST", Always, Ignored(|| Command::Syst)),
+    verb(
+        "TYPE",
+        LoggedIn,
+        Own(|a| Ok(Command::Type(parse_type(trim(a))?))),
+    ),
+    verb(
+        "USER",
+        Always,
+        Word(Command::User, "a user name is required"),
+    ),
+    verb("XCUP", LoggedIn, Ignored(|| Command::Cdup)),
+    verb("XCWD", LoggedIn, Path(Command::Cwd)),
+    verb("XMKD", LoggedIn, Path(Command::Mkd)),
+    verb("XPWD", LoggedIn, Ignored(|| Command::Pwd)),
+    verb("XRMD", LoggedIn, Path(Command::Rmd)),
 ];
 
 /// Splits a line into its verb and the argument after the first space.
@@ -271,16 +242,14 @@ pub fn allowed_before_login(line: &[u8]) -> bool {
 pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
     let (_, arg) = split_verb(line);
     let v = verb_of(line).ok_or(ParseError::Unknown)?;
-    (v.parse)(arg)
-}
-
-/// A path argument: everything after the verb's space, as it is (spaces included).
-fn path(arg: &[u8]) -> Result<Vec<u8>, ParseError> {
-    if arg.is_empty() {
-        Err(ParseError::Syntax("a path is required"))
-    } else {
-        Ok(arg.to_vec())
-    }
+    Ok(match v.arg {
+        Ignored(make) => make(),
+        Path(_) if arg.is_empty() => return Err(ParseError::Syntax("a path is required")),
+        Path(make) | Raw(make) => make(arg.to_vec()),
+        LsOptions(make) => make(strip_ls_options(arg).to_vec()),
+        Word(make, why) => make(nonempty(trim(arg), why)?),
+        Own(parse) => parse(arg)?,
+    })
 }
 
 #[cfg(test)]

@@ -34,6 +34,10 @@ pub mod limits {
     /// processes, /proc/sys/fs/pipe-max-size, is 1 MiB). The pipe holds page references,
     /// not copies.
     pub const PIPE_SIZE: usize = 1024 * 1024;
+    /// Commands held while a transfer runs (RFC 959 answers them after it): past this the
+    /// control connection is not read until the transfer ends, and TCP's flow control
+    /// holds the client back. Keep-alive NOOPs during a long transfer must not end it.
+    pub const CONTROL_QUEUE: usize = 4096;
     /// Receive buffer for uploads and ASCII transfers; allocated only while transferring.
     pub const RECV_BUF: usize = 256 * 1024;
     /// How deep the start-up sweep of stale temporary files descends.
@@ -53,6 +57,10 @@ pub mod limits {
     /// Pieces of a listing helper threads may make ahead of what has been sent (about
     /// 32 KiB each): what a listing holds when the client reads slowly.
     pub const LIST_AHEAD: usize = 16;
+    /// Most tokens (`*`, `?`, a class, a byte) in a LIST/NLST shell pattern: the matcher keeps
+    /// one bit per token in a 128-bit word, which makes matching linear in the name's
+    /// length. Longer patterns get 501; real ones (`*.jpg`, `IMG_20??*`) have a few tokens.
+    pub const MAX_GLOB_TOKENS: usize = 127;
     /// Most helper threads one listing uses (besides the session's own), whatever the cores.
     pub const LIST_HELPERS_MAX: usize = 3;
 }
@@ -71,6 +79,8 @@ pub struct Config {
     pub max_clients: usize,
     pub max_per_ip: usize,
     pub idle_timeout: Duration,
+    /// A session not logged in by then is closed (421), whatever it sends.
+    pub login_timeout: Duration,
     pub data_timeout: Duration,
     pub inetd: bool,
     pub syslog: bool,
@@ -137,6 +147,12 @@ fn options() -> getopts::Options {
         "",
         "idle-timeout",
         "close an idle session after SECS (default 300)",
+        "SECS",
+    );
+    o.optopt(
+        "",
+        "login-timeout",
+        "close a session not logged in after SECS, whatever it sends (default 60)",
         "SECS",
     );
     o.optopt(
@@ -237,6 +253,7 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
         max_clients: number(&m, "max-clients", 50)?,
         max_per_ip: number(&m, "max-per-ip", 8)?,
         idle_timeout: Duration::from_secs(number(&m, "idle-timeout", 300)? as u64),
+        login_timeout: Duration::from_secs(number(&m, "login-timeout", 60)? as u64),
         data_timeout: Duration::from_secs(number(&m, "data-timeout", 60)? as u64),
         inetd: m.opt_present("inetd"),
         syslog: m.opt_present("syslog"),

@@ -184,11 +184,13 @@ impl Control {
             }
             start = end + 1;
         }
-        if self.buf.len() > limits::MAX_LINE {
-            // A flood during a transfer: treat as the client going away rather than buffer it.
-            return Interrupt::Gone;
-        }
         Interrupt::None
+    }
+
+    /// True when the commands held during a transfer fill [`limits::CONTROL_QUEUE`]: the
+    /// transfer then stops reading the control connection until it ends (back-pressure).
+    pub fn queue_full(&self) -> bool {
+        self.buf.len() >= limits::CONTROL_QUEUE
     }
 
     /// True when the control connection has input waiting (or was closed).

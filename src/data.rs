@@ -151,13 +151,20 @@ impl Transfer<'_> {
             if left.is_zero() {
                 return Err(Fail::DataTimeout);
             }
+            // With the held commands at their limit the control connection is left unread
+            // (back-pressure): a flood of NOOPs waits, it does not end the transfer.
+            let watch_ctl = !self.ctl.queue_full();
             let (ctl_ready, data_ready) = {
-                let mut fds = [self.ctl.poll_fd(), self.data.poll_fd(flags)];
-                match rustix::event::poll(&mut fds, Some(&timespec(left))) {
+                let mut fds = [self.data.poll_fd(flags), self.ctl.poll_fd()];
+                let n = if watch_ctl { 2 } else { 1 };
+                match rustix::event::poll(&mut fds[..n], Some(&timespec(left))) {
                     Ok(_) | Err(rustix::io::Errno::INTR) => {}
                     Err(e) => return Err(Fail::DataConnection(e.into())),
                 }
-                (!fds[0].revents().is_empty(), !fds[1].revents().is_empty())
+                (
+                    watch_ctl && !fds[1].revents().is_empty(),
+                    !fds[0].revents().is_empty(),
+                )
             };
             if ctl_ready {
                 match self.ctl.check_interrupt() {

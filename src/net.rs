@@ -70,6 +70,11 @@ impl Stream {
         let _ = self.socket().set_write_timeout(Some(t));
     }
 
+    /// Bounds each blocking read only.
+    pub fn set_read_timeout(&self, t: Duration) {
+        let _ = self.socket().set_read_timeout(Some(t));
+    }
+
     /// Ends the stream in order after the last byte was written (a plain socket needs
     /// nothing: closing it sends FIN; TLS will send its close_notify here).
     pub fn finish(&mut self) -> io::Result<()> {

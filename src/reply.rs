@@ -95,6 +95,8 @@ pub enum Closing {
     Busy,
     /// The session was idle for `--idle-timeout`.
     IdleTimeout,
+    /// The session did not log in within `--login-timeout`.
+    LoginTimeout,
 }
 
 impl From<io::Error> for Fail {
@@ -187,6 +189,7 @@ impl Fail {
                     Closing::AddressFull => "Too many connections from your address.",
                     Closing::Busy => "Server busy, try again later.",
                     Closing::IdleTimeout => "Timeout; closing control connection.",
+                    Closing::LoginTimeout => "Login timeout; closing control connection.",
                 },
             ),
         })
@@ -352,6 +355,7 @@ mod tests {
             Closing::AddressFull,
             Closing::Busy,
             Closing::IdleTimeout,
+            Closing::LoginTimeout,
         ] {
             assert_eq!(Fail::Closing(c).answer().unwrap().code, CLOSING);
         }

@@ -45,13 +45,17 @@ pub(super) fn parse_type(w: &[u8]) -> Result<Type, ParseError> {
 /// Leading `-options` of LIST/NLST (`LIST -la dir`) are accepted and ignored: clients send
 /// them whatever the server is (wget `LIST -a`, ncftp `LIST -a ./dir`).
 #[inline(never)] // LIST, NLST and STAT share one copy
-pub fn strip_ls_options(mut arg: &[u8]) -> &[u8] {
+/// Returns the rest and whether `-a` or `-A` was among the options (`-la`, `-al`, `-lA`):
+/// only then does a listing show names starting with `.`, as `ls` does.
+pub fn strip_ls_options(mut arg: &[u8]) -> (&[u8], bool) {
+    let mut all = false;
     loop {
         arg = arg.trim_ascii_start();
         if arg.first() != Some(&b'-') {
-            return arg;
+            return (arg, all);
         }
-        let (_, rest) = split_word(arg);
+        let (opts, rest) = split_word(arg);
+        all |= opts.iter().any(|&b| b == b'a' || b == b'A');
         arg = rest;
     }
 }

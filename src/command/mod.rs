@@ -28,6 +28,14 @@ pub enum EpsvArg {
     All,
 }
 
+/// The argument of LIST and NLST: a path (or pattern), and whether `-a`/`-A` asked for
+/// names starting with `.` too.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct LsArg {
+    pub path: Vec<u8>,
+    pub all: bool,
+}
+
 /// A parsed command. Path arguments are raw bytes.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
@@ -55,8 +63,8 @@ pub enum Command {
     Epsv(EpsvArg),
     Port(SocketAddr),
     Eprt(SocketAddr),
-    List(Vec<u8>),
-    Nlst(Vec<u8>),
+    List(LsArg),
+    Nlst(LsArg),
     Mlsd(Vec<u8>),
     Mlst(Vec<u8>),
     Retr(Vec<u8>),
@@ -119,7 +127,7 @@ enum Arg {
     /// The argument as it is, possibly empty (MLSD, STAT, STOU).
     Raw(fn(Vec<u8>) -> Command),
     /// The argument with leading `ls` options removed (LIST, NLST).
-    LsOptions(fn(Vec<u8>) -> Command),
+    LsOptions(fn(LsArg) -> Command),
     /// A word, trimmed; the text is the syntax error when it is missing.
     Word(fn(Vec<u8>) -> Command, &'static str),
     /// A syntax of its own.
@@ -246,7 +254,13 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
         Ignored(make) => make(),
         Path(_) if arg.is_empty() => return Err(ParseError::Syntax("a path is required")),
         Path(make) | Raw(make) => make(arg.to_vec()),
-        LsOptions(make) => make(strip_ls_options(arg).to_vec()),
+        LsOptions(make) => {
+            let (path, all) = strip_ls_options(arg);
+            make(LsArg {
+                path: path.to_vec(),
+                all,
+            })
+        }
         Word(make, why) => make(nonempty(trim(arg), why)?),
         Own(parse) => parse(arg)?,
     })
@@ -332,13 +346,19 @@ mod tests {
     // wget sends `LIST -a`, ncftp `LIST -a ./dir`, some clients `LIST -la`.
     #[test]
     fn list_options_are_ignored() {
-        assert_eq!(p(b"LIST -a"), Ok(Command::List(Vec::new())));
+        let ls = |path: &[u8], all| LsArg {
+            path: path.to_vec(),
+            all,
+        };
+        assert_eq!(p(b"LIST -a"), Ok(Command::List(ls(b"", true))));
         assert_eq!(
             p(b"LIST -la sub dir"),
-            Ok(Command::List(b"sub dir".to_vec()))
+            Ok(Command::List(ls(b"sub dir", true)))
         );
-        assert_eq!(p(b"LIST -a ./dir"), Ok(Command::List(b"./dir".to_vec())));
-        assert_eq!(p(b"NLST -l"), Ok(Command::Nlst(Vec::new())));
+        assert_eq!(p(b"LIST -a ./dir"), Ok(Command::List(ls(b"./dir", true))));
+        assert_eq!(p(b"NLST -l"), Ok(Command::Nlst(ls(b"", false))));
+        assert_eq!(p(b"LIST -lA x"), Ok(Command::List(ls(b"x", true))));
+        assert_eq!(p(b"NLST x"), Ok(Command::Nlst(ls(b"x", false))));
     }
 
     #[test]

@@ -1,136 +1,147 @@
 //! Listings: LIST, NLST and MLSD on a data connection, MLST and STAT of a path on the
 //! control connection. All of them find what is listed the same way
-//! ([`Session::listed`]): a directory's entries, one file, or the entries a shell pattern
-//! in the last component matches (`NLST *.txt`, as `mget` sends). Producing the lines is
-//! `listing`'s job; a directory's lines are streamed piece by piece, never held whole, on
-//! either connection.
+//! ([`Session::target`], then [`Session::entries`]): a directory's entries, one file, or
+//! the entries a shell pattern in the last component matches (`NLST *.txt`, as `mget`
+//! sends). Producing the lines is `listing`'s job; a directory's lines are streamed piece
+//! by piece, never held whole, on either connection.
 
 use std::io;
 use std::os::fd::OwnedFd;
 
 use super::{Result, Session};
-use crate::command;
-use crate::glob;
+use crate::command::{self, LsArg};
+use crate::glob::{self, Pattern};
 use crate::listing::{self, Listing, Style};
 use crate::reply::{self, Fail, *};
 use crate::vfs::{Kind, Meta, Names, VPath};
 
-/// What a listing argument names.
-enum Listed {
-    /// A directory: its open descriptor and sorted names.
-    Dir {
-        fd: OwnedFd,
-        path: VPath,
-        meta: Meta,
-        names: Names,
-    },
+/// What a listing argument names, found with a stat (no entry is read yet).
+enum Target {
+    /// A directory.
+    Dir { path: VPath, meta: Meta },
     /// One object that is not a directory.
     File { meta: Meta },
-    /// The entries of `parent` that a pattern matched, sorted.
-    Matches {
-        fd: OwnedFd,
-        parent: VPath,
-        names: Names,
-    },
+    /// The entries of `parent` that a shell pattern in the last component may match.
+    Pattern { parent: VPath, pattern: Pattern },
+}
+
+/// Entries to list: the open directory, its path and its sorted names.
+struct Entries {
+    fd: OwnedFd,
+    path: VPath,
+    names: Names,
 }
 
 impl Session {
-    /// Resolves a listing argument. `patterns`: a last component with `*`, `?` or `[` that
-    /// names nothing is matched against its directory's entries.
-    fn listed(&self, p: &VPath, patterns: bool) -> Result<Listed> {
-        let pattern = p.file_name().filter(|n| patterns && glob::has_glob(n));
-        let meta = match self.jail.stat(p) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound && pattern.is_some() => {
-                let pattern = pattern.unwrap_or_default();
-                let parent = p.parent();
-                let fd = self.jail.open_dir(&parent)?;
-                let mut names = self.jail.read_names(&fd)?;
-                names.retain(|n| glob::glob_match(pattern, n));
-                if names.is_empty() {
-                    return Err(Fail::Fs(io::ErrorKind::NotFound.into()));
-                }
-                names.sort();
-                return Ok(Listed::Matches { fd, parent, names });
+    /// Resolves a listing argument with one stat. `patterns`: a last component with `*`,
+    /// `?` or `[` that names nothing is a pattern for its directory's entries.
+    fn target(&self, p: &VPath, patterns: bool) -> Result<Target> {
+        match self.jail.stat(p) {
+            Ok(meta) if meta.kind == Kind::Dir => Ok(Target::Dir {
+                path: p.clone(),
+                meta,
+            }),
+            Ok(meta) => Ok(Target::File { meta }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound && patterns => {
+                let Some(name) = p.file_name().filter(|n| glob::has_glob(n)) else {
+                    return Err(e.into());
+                };
+                let pattern = Pattern::compile(name)
+                    .map_err(|_| Fail::Reply(BAD_ARGUMENTS, "Pattern too complex."))?;
+                Ok(Target::Pattern {
+                    parent: p.parent(),
+                    pattern,
+                })
             }
-            Err(e) => return Err(e.into()),
-        };
-        if meta.kind != Kind::Dir {
-            return Ok(Listed::File { meta });
+            Err(e) => Err(e.into()),
         }
-        let fd = self.jail.open_dir(p)?;
-        let mut names = self.jail.read_names(&fd)?;
-        names.sort();
-        Ok(Listed::Dir {
-            fd,
-            path: p.clone(),
-            meta,
-            names,
-        })
     }
 
-    /// LIST, NLST and MLSD.
-    pub(super) fn list(&mut self, arg: &[u8], style: Style) -> Result {
+    /// Reads and sorts the entries a target lists: all of a directory's (names starting
+    /// with `.` only when `all`), or those a pattern matches (550 when none does). `None`
+    /// for a single file.
+    fn entries(&self, target: &Target, all: bool) -> Result<Option<Entries>> {
+        let (path, pattern) = match target {
+            Target::File { .. } => return Ok(None),
+            Target::Dir { path, .. } => (path, None),
+            Target::Pattern { parent, pattern } => (parent, Some(pattern)),
+        };
+        let fd = self.jail.open_dir(path)?;
+        let mut names = self.jail.read_names(&fd)?;
+        match pattern {
+            Some(p) => names.retain(|n| p.matches(n)),
+            None if !all => names.retain(|n| !n.starts_with(b".")),
+            None => {}
+        }
+        if pattern.is_some() && names.is_empty() {
+            return Err(Fail::Fs(io::ErrorKind::NotFound.into()));
+        }
+        names.sort();
+        Ok(Some(Entries {
+            fd,
+            path: path.clone(),
+            names,
+        }))
+    }
+
+    /// LIST, NLST and MLSD. The directory is read only once the data connection is there:
+    /// a client that never makes one costs a stat.
+    pub(super) fn list(&mut self, arg: &LsArg, style: Style) -> Result {
         self.rest = 0;
-        let p = self.path(arg)?;
+        let arg_path = &arg.path[..];
+        let p = self.path(arg_path)?;
         let writable = self.login.writable;
-        let listed = self.listed(&p, style != Style::Machine)?;
+        let target = self.target(&p, style != Style::Machine)?;
         // The lines before the entries (MLSD's `cdir`, or the one file), and the prefix of
         // each entry's name (`NLST sub` lists `sub/a`; `NLST sub/*.c` lists `sub/a.c`).
         let mut head = Vec::new();
         let mut prefix = Vec::new();
-        let (dir, dir_path, names) = match listed {
-            Listed::Dir {
-                fd,
-                path,
-                meta,
-                names,
-            } => {
+        match &target {
+            Target::Dir { meta, .. } => {
                 if style == Style::Machine {
-                    listing::facts(&mut head, &meta, true, writable);
+                    listing::facts(&mut head, meta, true, writable);
                     head.extend_from_slice(b".\r\n");
                 }
-                if style == Style::Names && !arg.is_empty() {
-                    prefix.extend_from_slice(arg);
-                    if !arg.ends_with(b"/") {
+                if style == Style::Names && !arg_path.is_empty() {
+                    prefix.extend_from_slice(arg_path);
+                    if !arg_path.ends_with(b"/") {
                         prefix.push(b'/');
                     }
                 }
-                (Some(fd), path, names)
             }
-            Listed::File { .. } if style == Style::Machine => {
+            Target::File { .. } if style == Style::Machine => {
                 return Err(Fail::Reply(
                     BAD_ARGUMENTS,
                     "MLSD needs a directory; use MLST.",
                 ));
             }
-            Listed::File { meta } => {
+            Target::File { meta } => {
                 if style == Style::Long {
-                    listing::ls_line(&mut head, arg, &meta, None, crate::calendar::now());
+                    listing::ls_line(&mut head, arg_path, meta, None, crate::calendar::now());
                 } else {
-                    head.extend_from_slice(arg);
+                    head.extend_from_slice(arg_path);
                     head.extend_from_slice(b"\r\n");
                 }
-                (None, p, Names::default())
             }
-            Listed::Matches { fd, parent, names } => {
-                if let Some(i) = arg.iter().rposition(|&b| b == b'/') {
-                    prefix.extend_from_slice(&arg[..=i]);
+            Target::Pattern { .. } => {
+                if let Some(i) = arg_path.iter().rposition(|&b| b == b'/') {
+                    prefix.extend_from_slice(&arg_path[..=i]);
                 }
-                (Some(fd), parent, names)
             }
-        };
+        }
         let stream = self.connect_data()?;
+        // MLSD lists every name (RFC 3659); LIST and NLST hide dotfiles unless -a, as ls.
+        let entries = self.entries(&target, arg.all || style == Style::Machine)?;
         self.reply(OPENING_DATA, "Here comes the directory listing.")?;
         let jail = &self.jail;
         let moved = Self::move_data(&mut self.conn, stream, &mut |t| {
             t.send_bytes(&head)?;
-            if let Some(dir) = &dir {
+            if let Some(e) = &entries {
                 let listing = Listing {
                     jail,
-                    dir,
-                    path: &dir_path,
-                    names: &names,
+                    dir: &e.fd,
+                    path: &e.path,
+                    names: &e.names,
                     style,
                     prefix: &prefix,
                     writable,
@@ -162,24 +173,27 @@ impl Session {
     /// connection. A directory's lines are sent piece by piece as they are made, like a
     /// LIST, so a client that does not read holds up one piece, not the whole listing.
     pub(super) fn stat_path(&mut self, arg: &[u8]) -> Result {
-        // `STAT -la dir`: options before the path are ignored, as for LIST.
-        let arg = command::strip_ls_options(arg);
+        // `STAT -la dir`: options before the path as for LIST (`-a` shows dotfiles).
+        let (arg, all) = command::strip_ls_options(arg);
         let p = self.path(arg)?;
         let now = crate::calendar::now();
-        let (code, fd, names) = match self.listed(&p, false)? {
-            Listed::Dir { fd, names, .. } => (DIR_STATUS, Some(fd), names),
-            Listed::File { .. } | Listed::Matches { .. } => (FILE_STATUS, None, Names::default()),
+        let target = self.target(&p, false)?;
+        let entries = self.entries(&target, all)?;
+        let code = if entries.is_some() {
+            DIR_STATUS
+        } else {
+            FILE_STATUS
         };
         let mut out = Vec::new();
         reply::multi_first(&mut out, code, b"Status follows:");
-        match &fd {
-            Some(dir) => {
+        match &entries {
+            Some(e) => {
                 self.conn.ctl.send(&out).map_err(Fail::Ctl)?;
                 let listing = Listing {
                     jail: &self.jail,
-                    dir,
-                    path: &p,
-                    names: &names,
+                    dir: &e.fd,
+                    path: &e.path,
+                    names: &e.names,
                     style: Style::Long,
                     prefix: b"",
                     writable: false,

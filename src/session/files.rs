@@ -2,7 +2,7 @@
 //! CWD/CDUP, SIZE, MDTM, MFMT, DELE, RMD, MKD, RNFR/RNTO and SITE CHMOD. Every path goes
 //! through the session's jail; every change passes [`Session::need_write`] first.
 
-use super::{Result, Session, display};
+use super::{Result, Session, display, name_allowed};
 use crate::calendar;
 use crate::listing::timeval;
 use crate::reply::{self, Fail, *};
@@ -82,6 +82,7 @@ impl Session {
     pub(super) fn mkd(&mut self, arg: &[u8]) -> Result {
         self.need_write()?;
         let p = self.path(arg)?;
+        name_allowed(&p)?;
         self.jail.mkdir(&p)?;
         let mut text = reply::quote_path(&p.to_bytes());
         text.extend_from_slice(b" created.");
@@ -102,6 +103,7 @@ impl Session {
         };
         self.need_write()?;
         let to = self.path(arg)?;
+        name_allowed(&to)?;
         self.jail.rename(&from, &to)?;
         self.reply(FILE_ACTION_OK, "Rename successful.")
     }

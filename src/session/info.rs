@@ -13,7 +13,7 @@ const FEATURES: &[&str] = &[
     "HOST",
     "MDTM",
     "MFMT",
-    "MLST type*;size*;modify*;perm*;unique*;",
+    "MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;UNIX.uid*;UNIX.gid*;",
     "PASV",
     "REST STREAM",
     "SIZE",
@@ -22,7 +22,16 @@ const FEATURES: &[&str] = &[
 ];
 
 /// The MLST facts OPTS MLST can confirm (all are always sent).
-const MLST_FACTS: &[&str] = &["TYPE", "SIZE", "MODIFY", "PERM", "UNIQUE"];
+const MLST_FACTS: &[&str] = &[
+    "type",
+    "size",
+    "modify",
+    "perm",
+    "unique",
+    "UNIX.mode",
+    "UNIX.uid",
+    "UNIX.gid",
+];
 
 impl Conn {
     pub(super) fn syst(&mut self) -> Result {
@@ -47,8 +56,11 @@ impl Conn {
             // We always send every fact; confirm the ones asked for that we know.
             let mut ok = String::new();
             for f in facts.trim_ascii().split(|&b| b == b';') {
-                if let Some(k) = MLST_FACTS.iter().find(|k| k.as_bytes() == f) {
-                    ok.push_str(&k.to_ascii_lowercase());
+                if let Some(k) = MLST_FACTS
+                    .iter()
+                    .find(|k| k.as_bytes().eq_ignore_ascii_case(f))
+                {
+                    ok.push_str(k);
                     ok.push(';');
                 }
             }

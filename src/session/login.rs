@@ -3,7 +3,7 @@
 //! `auth::authenticate` decides who gets in; this file only asks it, opens the jail the
 //! answer names, and counts failures. It must not serve any file-system command.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Conn, Flow, Result, display};
 use crate::auth::{self, Home, Login, Password, Policy};
@@ -33,10 +33,19 @@ impl PreLogin {
     /// login and its jail are handed back) or the session ends (`None`).
     pub(super) fn serve(mut self) -> Option<(Conn, Login, Jail)> {
         self.conn.reply(SERVICE_READY, "edgeftpd ready.").ok()?;
+        let deadline = Instant::now() + self.conn.ctx.cfg.login_timeout;
         loop {
-            let r = self.conn.next_line().and_then(|line| self.command(&line));
+            let r = self
+                .conn
+                .next_line(Some(deadline))
+                .and_then(|line| self.command(&line));
             match r {
-                Ok(Step::Granted(login, jail)) => return Some((self.conn, login, jail)),
+                Ok(Step::Granted(login, jail)) => {
+                    // The login deadline may have shortened the socket's timeout.
+                    let idle = self.conn.ctx.cfg.idle_timeout;
+                    self.conn.ctl.stream().set_read_timeout(idle);
+                    return Some((self.conn, login, jail));
+                }
                 Ok(Step::Flow(flow)) => {
                     if !self.conn.settle(Ok(flow)) {
                         return None;

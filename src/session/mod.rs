@@ -24,9 +24,10 @@ use std::io;
 use std::net::{IpAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 use crate::auth::Login;
-use crate::command::{self, Command, Type};
+use crate::command::{self, Command, LsArg, Type};
 use crate::config::Config;
 use crate::control::{Control, Input};
 use crate::data::Setup;
@@ -143,9 +144,36 @@ pub fn run(ctx: Arc<Context>, stream: TcpStream) {
     log::info!("{peer}: disconnected");
 }
 
-/// Client bytes (names, paths) for a log line.
+/// Client bytes (names, paths, command lines) for a log line. SECURITY: control bytes,
+/// backslashes and bytes that are not UTF-8 are written as `\xNN`, so a name can't forge
+/// a log line or move a terminal's cursor (`\r`, ESC).
 fn display(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() || c == '\\' {
+                let mut buf = [0u8; 4];
+                for byte in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\x{byte:02x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
+}
+
+/// SECURITY: names with the temporary-upload prefix are the server's own: a client may not
+/// create or rename to one (they are hidden from listings and swept at start-up).
+fn name_allowed(p: &VPath) -> Result {
+    if p.has_component_with_prefix(crate::vfs::TEMP_PREFIX) {
+        return Err(Fail::Reply(FILE_UNAVAILABLE, "Reserved file name."));
+    }
+    Ok(())
 }
 
 impl Conn {
@@ -160,9 +188,21 @@ impl Conn {
     }
 
     /// The next command line. A line over the limit is an error the session survives; the
-    /// idle timeout and a closed connection end it.
-    fn next_line(&mut self) -> Result<Vec<u8>> {
-        let line = match self.ctl.read_line(self.ctx.cfg.idle_timeout) {
+    /// idle timeout, the login deadline (`by`, before login) and a closed connection end it.
+    fn next_line(&mut self, by: Option<Instant>) -> Result<Vec<u8>> {
+        let idle = self.ctx.cfg.idle_timeout;
+        let (within, closing) = match by.map(|d| d.saturating_duration_since(Instant::now())) {
+            Some(left) if left.is_zero() => {
+                log::info!("{}: login timeout", self.peer);
+                return Err(Fail::Closing(Closing::LoginTimeout));
+            }
+            Some(left) if left < idle => {
+                self.ctl.stream().set_read_timeout(left);
+                (left, Closing::LoginTimeout)
+            }
+            _ => (idle, Closing::IdleTimeout),
+        };
+        let line = match self.ctl.read_line(within) {
             Ok(Input::Line(line)) => line,
             Ok(Input::TooLong) => return Err(Fail::LineTooLong),
             Ok(Input::Eof) => return Err(Fail::Ctl(io::ErrorKind::UnexpectedEof.into())),
@@ -172,8 +212,12 @@ impl Conn {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                log::info!("{}: idle timeout", self.peer);
-                return Err(Fail::Closing(Closing::IdleTimeout));
+                let what = match closing {
+                    Closing::LoginTimeout => "login",
+                    _ => "idle",
+                };
+                log::info!("{}: {what} timeout", self.peer);
+                return Err(Fail::Closing(closing));
             }
             Err(e) => return Err(Fail::Ctl(e)),
         };
@@ -213,7 +257,10 @@ impl Session {
     /// The post-login loop.
     fn serve(&mut self) {
         loop {
-            let r = self.conn.next_line().and_then(|line| self.command(&line));
+            let r = self
+                .conn
+                .next_line(None)
+                .and_then(|line| self.command(&line));
             if !self.conn.settle(r) {
                 return;
             }
@@ -291,7 +338,7 @@ impl Session {
             Command::Eprt(a) => self.port(a, "EPRT")?,
             Command::List(arg) => self.list(&arg, Style::Long)?,
             Command::Nlst(arg) => self.list(&arg, Style::Names)?,
-            Command::Mlsd(arg) => self.list(&arg, Style::Machine)?,
+            Command::Mlsd(path) => self.list(&LsArg { path, all: true }, Style::Machine)?,
             Command::Mlst(arg) => self.mlst(&arg)?,
             Command::Retr(arg) => self.retr(&arg)?,
             Command::Stor(arg) => self.store(&arg, StoreKind::Stor)?,
@@ -313,5 +360,20 @@ impl Session {
             Command::SiteHelp => self.reply(HELP, "SITE commands: CHMOD HELP")?,
         }
         Ok(Flow::Continue)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_text_is_escaped() {
+        assert_eq!(display(b"plain name.txt"), "plain name.txt");
+        assert_eq!(display("Grüße".as_bytes()), "Grüße");
+        assert_eq!(display(b"a\rlogin admin\x1b[K"), "a\\x0dlogin admin\\x1b[K");
+        assert_eq!(display(b"caf\xe9\n"), "caf\\xe9\\x0a");
+        assert_eq!(display(b"back\\slash"), "back\\x5cslash");
+        assert_eq!(display("\u{85}".as_bytes()), "\\xc2\\x85");
     }
 }

@@ -6,7 +6,7 @@
 use std::io::{Seek, SeekFrom};
 use std::time::Instant;
 
-use super::{Conn, Result, Session, display};
+use super::{Conn, Result, Session, display, name_allowed};
 use crate::command::Type;
 use crate::data::{Done, Transfer};
 use crate::net::Stream;
@@ -109,6 +109,7 @@ impl Session {
             StoreKind::Stou => self.path(if arg.is_empty() { b"ftp" } else { arg })?,
             _ => self.path(arg)?,
         };
+        name_allowed(&p)?;
         if kind == StoreKind::Stor && rest > 0 {
             let meta = self.jail.stat(&p)?;
             if meta.kind != Kind::File || rest > meta.size {

@@ -240,9 +240,29 @@ impl Jail {
         Ok(Meta::from_stat(&st))
     }
 
-    /// Opens a regular file for reading. Directories give `EISDIR`, FIFOs and devices an error.
+    /// SECURITY: what `loc` names is looked at (no follow) before anything opens it: a FIFO
+    /// or device node is refused unopened, since opening one has side effects (a FIFO's
+    /// blocked writer is released, a driver acts on open). `Ok(None)`: nothing is there.
+    fn check_openable(loc: &Loc) -> io::Result<Option<Meta>> {
+        let Some(n) = &loc.name else {
+            return Err(err(rustix::io::Errno::ISDIR));
+        };
+        match rustix::fs::statat(&loc.dir, cname(n)?.as_c_str(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => match Meta::from_stat(&st) {
+                m if m.kind == Kind::File => Ok(Some(m)),
+                m if m.kind == Kind::Dir => Err(err(rustix::io::Errno::ISDIR)),
+                _ => Err(not_regular()),
+            },
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Opens a regular file for reading. Directories give `EISDIR`, FIFOs and devices an
+    /// error without being opened.
     pub fn open_read(&self, path: &VPath) -> io::Result<(File, Meta)> {
         let loc = self.resolve(path, true)?;
+        Self::check_openable(&loc)?;
         let fd = Self::open_loc(&loc, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
         regular_file(fd)
     }
@@ -266,15 +286,18 @@ impl Jail {
     /// Opens (creating if needed) a regular file for writing in place, for APPE and REST+STOR.
     pub fn open_write_in_place(&self, path: &VPath, append: bool) -> io::Result<(File, Meta)> {
         let loc = self.resolve(path, true)?;
-        if loc.name.is_none() {
-            return Err(err(rustix::io::Errno::ISDIR));
-        }
+        Self::check_openable(&loc)?;
         let mut flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NONBLOCK;
         if append {
             flags |= OFlags::APPEND;
         }
         let fd = Self::open_loc(&loc, flags, Mode::from_bits_truncate(0o644))?;
-        regular_file(fd)
+        let (file, meta) = regular_file(fd)?;
+        // SECURITY: a file a client writes to keeps no set-id or sticky bit.
+        if meta.mode & 0o7000 != 0 {
+            rustix::fs::fchmod(&file, Mode::from_bits_truncate(meta.mode & 0o777))?;
+        }
+        Ok((file, meta))
     }
 
     fn parent_and_name(&self, path: &VPath) -> io::Result<(OwnedFd, CString)> {
@@ -337,18 +360,35 @@ impl Jail {
         Ok(rustix::fs::futimens(&fd, &times)?)
     }
 
-    /// Changes permission bits (SITE CHMOD), through an opened descriptor for the same reason.
+    /// Changes permission bits (SITE CHMOD), through an opened descriptor for the same
+    /// reason. SECURITY: only the permission bits: no set-uid, set-gid or sticky bit (an
+    /// anonymous writer could otherwise make a set-uid file owned by the server's user).
     pub fn chmod(&self, path: &VPath, mode: u32) -> io::Result<()> {
         let fd = self.open_any(path)?;
         Ok(rustix::fs::fchmod(
             &fd,
-            Mode::from_bits_truncate(mode & 0o7777),
+            Mode::from_bits_truncate(mode & 0o777),
         )?)
     }
 
+    /// Opens a file or a directory to change its metadata; anything else is refused
+    /// unopened.
     fn open_any(&self, path: &VPath) -> io::Result<OwnedFd> {
         let loc = self.resolve(path, true)?;
-        Self::open_loc(&loc, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())
+        let flags = match Self::check_openable(&loc) {
+            Ok(Some(_)) => OFlags::RDONLY | OFlags::NONBLOCK,
+            Ok(None) => return Err(err(rustix::io::Errno::NOENT)),
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::ISDIR.raw_os_error()) => {
+                OFlags::RDONLY | OFlags::DIRECTORY
+            }
+            Err(e) => return Err(e),
+        };
+        let fd = Self::open_loc(&loc, flags, Mode::empty())?;
+        let kind = Meta::from_stat(&rustix::fs::fstat(&fd)?).kind;
+        if kind != Kind::File && kind != Kind::Dir {
+            return Err(not_regular());
+        }
+        Ok(fd)
     }
 }
 

@@ -71,6 +71,11 @@ impl VPath {
         VPath { parts }
     }
 
+    /// True when a component starts with `prefix`.
+    pub fn has_component_with_prefix(&self, prefix: &[u8]) -> bool {
+        self.parts.iter().any(|p| p.starts_with(prefix))
+    }
+
     /// The path as the client sees it: `/`, `/pub`, `/pub/file`.
     pub fn to_bytes(&self) -> Vec<u8> {
         if self.parts.is_empty() {

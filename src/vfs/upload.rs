@@ -43,9 +43,9 @@ impl Jail {
             done: false,
             replaces: old.is_some_and(|m| m.kind == Kind::File),
         };
-        // A replaced file keeps its permission bits.
+        // A replaced file keeps its permission bits. SECURITY: but no set-id or sticky bit.
         if let Some(m) = old.filter(|m| m.kind == Kind::File) {
-            rustix::fs::fchmod(&fd, Mode::from_bits_truncate(m.mode & 0o7777))?;
+            rustix::fs::fchmod(&fd, Mode::from_bits_truncate(m.mode & 0o777))?;
         }
         Ok((File::from(fd), upload))
     }

@@ -199,7 +199,7 @@ fn syst_feat_help_are_exact() {
     assert_eq!(
         c.cmd("FEAT"),
         "211-Features:\r\n EPRT\r\n EPSV\r\n HOST\r\n MDTM\r\n MFMT\r\n \
-         MLST type*;size*;modify*;perm*;unique*;\r\n PASV\r\n REST STREAM\r\n SIZE\r\n \
+         MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;UNIX.uid*;UNIX.gid*;\r\n PASV\r\n REST STREAM\r\n SIZE\r\n \
          TVFS\r\n UTF8\r\n211 End\r\n"
     );
     assert_eq!(
@@ -262,20 +262,26 @@ fn mlst_is_the_exact_multi_line_form() {
     assert_eq!(
         c.cmd("MLST f.txt"),
         format!(
-            "250-Listing\r\n type=file;size=5;modify=20200609123456;perm=adfrw;unique={:x}U{:x}; \
-             /f.txt\r\n250 End\r\n",
+            "250-Listing\r\n type=file;size=5;modify=20200609123456;perm=adfrw;unique={:x}U{:x};\
+             UNIX.mode={:04o};UNIX.uid={};UNIX.gid={}; /f.txt\r\n250 End\r\n",
             fm.dev(),
-            fm.ino()
+            fm.ino(),
+            fm.mode() & 0o7777,
+            fm.uid(),
+            fm.gid()
         )
     );
     c.expect("CWD d", 250);
     assert_eq!(
         c.cmd("MLST"),
         format!(
-            "250-Listing\r\n type=dir;modify=20200609123456;perm=flcdmpe;unique={:x}U{:x}; \
-             /d\r\n250 End\r\n",
+            "250-Listing\r\n type=dir;modify=20200609123456;perm=flcdmpe;unique={:x}U{:x};\
+             UNIX.mode={:04o};UNIX.uid={};UNIX.gid={}; /d\r\n250 End\r\n",
             dm.dev(),
-            dm.ino()
+            dm.ino(),
+            dm.mode() & 0o7777,
+            dm.uid(),
+            dm.gid()
         )
     );
     assert_eq!(c.cmd("MLST /nothing"), "550 No such file or directory.\r\n");

@@ -190,9 +190,17 @@ fn mlsd_and_mlst_facts() {
     let (root, _) = tree();
     let srv = Server::anon(root.path());
     let mut c = srv.anon_client();
+    // `unique` and the UNIX facts after it (of a symlink's target, as MLSD describes it).
     let uniq = |p: &Path| {
         let m = std::fs::metadata(p).unwrap();
-        format!("{:x}U{:x}", m.dev(), m.ino())
+        format!(
+            "{:x}U{:x};UNIX.mode={:04o};UNIX.uid={};UNIX.gid={}",
+            m.dev(),
+            m.ino(),
+            m.mode() & 0o7777,
+            m.uid(),
+            m.gid()
+        )
     };
     let new_mod = {
         let t = std::fs::metadata(root.join("new.bin")).unwrap().mtime();
@@ -225,10 +233,9 @@ fn mlsd_and_mlst_facts() {
         )
     );
     // FEAT advertises exactly these facts.
-    assert!(
-        c.cmd("FEAT")
-            .contains("\r\n MLST type*;size*;modify*;perm*;unique*;\r\n")
-    );
+    assert!(c.cmd("FEAT").contains(
+        "\r\n MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;UNIX.uid*;UNIX.gid*;\r\n"
+    ));
 }
 
 #[test]

@@ -82,11 +82,19 @@ pub fn authenticate(policy: &Policy<'_>, name: &[u8], pw: &Password) -> Result<L
             writable: policy.anon_write,
         });
     }
-    let user = policy
-        .users
-        .and_then(|u| u.get(name))
-        .ok_or(Refusal::UnknownUser)?;
+    let Some(users) = policy.users else {
+        return Err(Refusal::UnknownUser);
+    };
+    // SECURITY: a refusal costs one crypt whatever the name, so timing can't tell which
+    // names exist: an unknown name is checked against a dummy hash of the first account's
+    // cost, a locked one against a dummy of its own.
+    let Some(user) = users.get(name) else {
+        std::hint::black_box(crypt::verify(&pw.0, &users.dummy));
+        return Err(Refusal::UnknownUser);
+    };
     if user.locked() {
+        let own = crypt::dummy_like(user.hash.trim_start_matches(['!', '*']));
+        std::hint::black_box(crypt::verify(&pw.0, own.as_ref().unwrap_or(&users.dummy)));
         return Err(Refusal::Locked);
     }
     if !user.check(pw) {
@@ -124,7 +132,14 @@ impl User {
 #[derive(Debug, Default)]
 pub struct Users {
     users: Vec<User>,
+    /// A hash no password matches, of the first account's scheme and cost: what an unknown
+    /// name is checked against (see [`authenticate`]).
+    dummy: String,
 }
+
+/// The dummy hash when no account has one: SHA-512-crypt's default cost.
+const DEFAULT_DUMMY: &str = "$6$edgeftpdummy$\
+    ......................................................................................";
 
 impl Users {
     /// Reads and validates a users file; an error names the file and the line.
@@ -179,7 +194,11 @@ impl Users {
                 writable,
             });
         }
-        Ok(Users { users })
+        let dummy = users
+            .iter()
+            .find_map(|u| crypt::dummy_like(&u.hash))
+            .unwrap_or_else(|| DEFAULT_DUMMY.into());
+        Ok(Users { users, dummy })
     }
 
     /// Every account, in file order.
@@ -270,6 +289,12 @@ mod tests {
             (anon.name.as_str(), anon.home, anon.writable),
             ("anonymous", Home::Anonymous, false)
         );
+    }
+
+    #[test]
+    fn the_default_dummy_is_a_hash_nothing_matches() {
+        assert!(crypt::is_supported(DEFAULT_DUMMY));
+        assert!(!crypt::verify(b"", DEFAULT_DUMMY));
     }
 
     #[test]

@@ -38,6 +38,11 @@ pub mod limits {
     /// control connection is not read until the transfer ends, and TCP's flow control
     /// holds the client back. Keep-alive NOOPs during a long transfer must not end it.
     pub const CONTROL_QUEUE: usize = 4096;
+    /// After the control connection of an upload closes, how long the data connection may
+    /// stay silent before the upload ends with what arrived: a client that closes both
+    /// loses nothing, and one that leaves its data connection open holds its slot only
+    /// this long, not the whole data timeout.
+    pub const DRAIN_IDLE_MS: u64 = 2000;
     /// Receive buffer for uploads and ASCII transfers; allocated only while transferring.
     pub const RECV_BUF: usize = 256 * 1024;
     /// How deep the start-up sweep of stale temporary files descends.

@@ -36,6 +36,30 @@ pub fn verify(password: &[u8], hash: &str) -> bool {
     ct_eq(&compute(&p, password), p.hash)
 }
 
+/// A hash of the same scheme, cost and salt as `hash` (a supported crypt string) that no
+/// password matches: checking a password against it costs what checking against `hash`
+/// costs, so a refusal takes as long for an unknown or locked name as for a real one.
+pub fn dummy_like(hash: &str) -> Option<String> {
+    let p = parse(hash)?;
+    let keep = hash.len() - p.hash.len();
+    Some(format!("{}{}", &hash[..keep], ".".repeat(p.hash.len())))
+}
+
+/// A `$6$` (SHA-512-crypt) string for `password` with `salt` (at most 16 characters of
+/// crypt's alphabet) and `rounds` (5000 is written without a `rounds=` part).
+pub fn sha512_crypt(password: &[u8], salt: &str, rounds: u32) -> String {
+    let rounds = rounds.clamp(MIN_ROUNDS, MAX_ROUNDS);
+    let salt = &salt.as_bytes()[..salt.len().min(16)];
+    let hash = encode(&sha_crypt::<Sha512>(password, salt, rounds), &SHA512_ORDER);
+    let salt = String::from_utf8_lossy(salt);
+    let hash = String::from_utf8_lossy(&hash);
+    if rounds == DEFAULT_ROUNDS {
+        format!("$6${salt}${hash}")
+    } else {
+        format!("$6$rounds={rounds}${salt}${hash}")
+    }
+}
+
 /// True when `hash` is in a form `verify` understands (used to reject a users file line early with a clear error).
 pub fn is_supported(hash: &str) -> bool {
     parse(hash).is_some()
@@ -922,5 +946,20 @@ mod tests {
         assert!(ct_eq(b"", b""));
         assert!(!ct_eq(b"abc", b"abd"));
         assert!(!ct_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn making_hashes_and_dummies() {
+        let h = sha512_crypt(b"Hello world!", "saltstring", 5000);
+        assert_eq!(
+            h,
+            "$6$saltstring$svn8UoSVapNtMuq1ukKS4tPQd8iKwSMHWjl/O817G3uBnIFNjnQJuesI68u4OTLiBFdcbYEdFCoEOfaS35inz1"
+        );
+        let r = sha512_crypt(b"pw", "abc", 12000);
+        assert!(r.starts_with("$6$rounds=12000$abc$") && verify(b"pw", &r));
+        let d = dummy_like(&r).unwrap();
+        assert!(d.starts_with("$6$rounds=12000$abc$") && d.len() == r.len());
+        assert!(is_supported(&d) && !verify(b"pw", &d));
+        assert_eq!(dummy_like("*"), None);
     }
 }

@@ -126,6 +126,11 @@ pub struct Transfer<'a> {
     pub data: Stream,
     pub timeout: Duration,
     pub bytes: u64,
+    /// An upload goes on to the end of its data when the control connection closes first
+    /// (the bytes that arrived are kept), instead of stopping at once.
+    pub drain_on_ctl_loss: bool,
+    /// The control connection closed during the transfer.
+    ctl_gone: bool,
 }
 
 impl Transfer<'_> {
@@ -136,6 +141,8 @@ impl Transfer<'_> {
             data,
             timeout,
             bytes: 0,
+            drain_on_ctl_loss: false,
+            ctl_gone: false,
         }
     }
 
@@ -145,15 +152,19 @@ impl Transfer<'_> {
         if flags == PollFlags::IN && self.data.has_buffered() {
             return Ok(());
         }
-        let deadline = Instant::now() + self.timeout;
+        let mut deadline = Instant::now() + self.timeout;
         loop {
+            if self.ctl_gone {
+                let drain = Instant::now() + Duration::from_millis(limits::DRAIN_IDLE_MS);
+                deadline = deadline.min(drain);
+            }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(Fail::DataTimeout);
             }
             // With the held commands at their limit the control connection is left unread
             // (back-pressure): a flood of NOOPs waits, it does not end the transfer.
-            let watch_ctl = !self.ctl.queue_full();
+            let watch_ctl = !self.ctl.queue_full() && !self.ctl_gone;
             let (ctl_ready, data_ready) = {
                 let mut fds = [self.data.poll_fd(flags), self.ctl.poll_fd()];
                 let n = if watch_ctl { 2 } else { 1 };
@@ -169,6 +180,7 @@ impl Transfer<'_> {
             if ctl_ready {
                 match self.ctl.check_interrupt() {
                     Interrupt::Abort => return Err(Fail::Aborted),
+                    Interrupt::Gone if self.drain_on_ctl_loss => self.ctl_gone = true,
                     Interrupt::Gone => return Err(client_gone()),
                     Interrupt::None => {}
                 }
@@ -289,7 +301,17 @@ impl Transfer<'_> {
 
     /// Receives into `file` until the client closes the data connection.
     /// Binary: splice(2) where it can; ASCII: CRLF becomes LF.
+    /// With [`Transfer::drain_on_ctl_loss`], a control connection that closed meanwhile is
+    /// reported once the data has ended.
     pub fn recv_file(&mut self, file: &mut File, ascii: bool) -> Done {
+        let done = self.recv_data(file, ascii);
+        if self.ctl_gone {
+            return Err(client_gone());
+        }
+        done
+    }
+
+    fn recv_data(&mut self, file: &mut File, ascii: bool) -> Done {
         if !ascii && let Some(done) = self.recv_splice(file) {
             return done;
         }

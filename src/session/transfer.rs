@@ -149,7 +149,14 @@ impl Session {
         text.extend_from_slice(p.file_name().unwrap_or(b"/"));
         self.reply(OPENING_DATA, text)?;
         let ascii = self.ty == Type::Ascii;
+        // What arrives is kept where keeping it can't hurt: a new file, or one written in
+        // place (APPE, REST+STOR). An overwrite cut short is dropped and the old file stays.
+        let keep_partial = match &upload {
+            Some(up) => up.is_new(),
+            None => !unique,
+        };
         let mut moved = Self::move_data(&mut self.conn, stream, &mut |t| {
+            t.drain_on_ctl_loss = keep_partial;
             t.recv_file(&mut file, ascii)
         });
         // Before a rename replaces a good file, the new data must be on disk: after a power
@@ -158,8 +165,28 @@ impl Session {
             moved.done = file.sync_data().map_err(Fail::Local);
         }
         drop(file);
-        if let (Ok(()), Some(up)) = (&moved.done, upload) {
-            moved.done = up.commit().map_err(Fail::Local);
+        // A new file cut off by the network becomes what arrived, so SIZE shows it and
+        // REST+STOR or APPE can complete it, as with vsftpd and pure-ftpd. Not after ABOR (the
+        // user cancelled) or a local error (a full disk: the bytes did not all reach the file).
+        let cut_off = matches!(
+            moved.done,
+            Err(Fail::Ctl(_) | Fail::DataConnection(_) | Fail::DataTimeout)
+        );
+        if let Some(up) = upload {
+            if moved.done.is_ok() {
+                moved.done = up.commit().map_err(Fail::Local);
+            } else if cut_off && keep_partial {
+                match up.commit() {
+                    Ok(()) => log::info!(
+                        "{} {}: kept {} bytes of {}",
+                        self.conn.peer,
+                        self.login.name,
+                        moved.bytes,
+                        display(&p.to_bytes())
+                    ),
+                    Err(e) => log::warn!("{}: keeping a partial upload: {e}", self.conn.peer),
+                }
+            }
         }
         // (An upload not committed removes its temporary file when dropped.)
         // STOU writes in place under a name it made up: a failed one leaves nothing behind.

@@ -109,6 +109,12 @@ pub fn not_regular() -> io::Error {
     io::Error::other("not a regular file")
 }
 
+/// One step down: a directory entry that must be a directory itself (never followed).
+fn open_subdir(dir: &OwnedFd, name: &CString) -> io::Result<OwnedFd> {
+    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?)
+}
+
 fn cname(name: &[u8]) -> io::Result<CString> {
     CString::new(name).map_err(|_| err(rustix::io::Errno::INVAL))
 }
@@ -138,31 +144,35 @@ impl Jail {
     /// The walk. SECURITY: this is the only place a path is turned into a descriptor. Every
     /// step is `*at()` relative to a held descriptor with `O_NOFOLLOW`; symlink targets are
     /// re-walked from the jail root (absolute) or the current directory (relative), and `..`
-    /// pops our own stack of descriptors, never below the root.
+    /// never climbs above the root.
+    ///
+    /// A walk holds two descriptors at most, whatever the depth: the directory it is in and
+    /// the names of the real directories that lead there from the root. `..` drops the last
+    /// name and walks down again from the root ([`Jail::walk_down`]). Client paths are
+    /// normalised lexically, so only a symlink's target can hold `..`.
     fn resolve(&self, path: &VPath, follow_last: bool) -> io::Result<Loc> {
-        let mut stack: Vec<OwnedFd> = vec![self.root_dup()?];
+        let mut cur = self.root_dup()?;
+        let mut trail: Vec<Vec<u8>> = Vec::new();
         let mut queue: VecDeque<Vec<u8>> = path.parts.iter().cloned().collect();
         let mut links = 0;
         while let Some(comp) = queue.pop_front() {
             match comp.as_slice() {
                 b"" | b"." => continue,
                 b".." => {
-                    if stack.len() > 1 {
-                        stack.pop();
+                    if trail.pop().is_some() {
+                        cur = self.walk_down(&trail)?;
                     }
                     continue;
                 }
                 _ => {}
             }
             let last = queue.is_empty();
-            let cur = stack.last().expect("stack never empty");
             let c = cname(&comp)?;
-            let st = match rustix::fs::statat(cur, &c, AtFlags::SYMLINK_NOFOLLOW) {
+            let st = match rustix::fs::statat(&cur, &c, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) => st,
                 Err(rustix::io::Errno::NOENT) if last => {
-                    let dir = stack.pop().expect("stack never empty");
                     return Ok(Loc {
-                        dir,
+                        dir: cur,
                         name: Some(comp),
                     });
                 }
@@ -174,36 +184,43 @@ impl Jail {
                     if links > limits::MAX_SYMLINKS {
                         return Err(err(rustix::io::Errno::LOOP));
                     }
-                    let target = rustix::fs::readlinkat(cur, &c, Vec::new())?;
+                    let target = rustix::fs::readlinkat(&cur, &c, Vec::new())?;
                     let target = target.as_bytes();
                     if target.first() == Some(&b'/') {
-                        stack.truncate(1);
+                        cur = self.root_dup()?;
+                        trail.clear();
                     }
                     for part in target.rsplit(|&b| b == b'/') {
                         queue.push_front(part.to_vec());
                     }
                 }
                 FileType::Directory if !last => {
-                    let fd = rustix::fs::openat(
-                        cur,
-                        &c,
-                        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                        Mode::empty(),
-                    )?;
-                    stack.push(fd);
+                    cur = open_subdir(&cur, &c)?;
+                    trail.push(comp);
                 }
                 _ if last => {
-                    let dir = stack.pop().expect("stack never empty");
                     return Ok(Loc {
-                        dir,
+                        dir: cur,
                         name: Some(comp),
                     });
                 }
                 _ => return Err(err(rustix::io::Errno::NOTDIR)),
             }
         }
-        let dir = stack.pop().expect("stack never empty");
-        Ok(Loc { dir, name: None })
+        Ok(Loc {
+            dir: cur,
+            name: None,
+        })
+    }
+
+    /// The directory `trail` names from the root: each name was a real directory when the
+    /// walk passed it, and must still be one (a swapped-in symlink fails `O_NOFOLLOW`).
+    fn walk_down(&self, trail: &[Vec<u8>]) -> io::Result<OwnedFd> {
+        let mut cur = self.root_dup()?;
+        for name in trail {
+            cur = open_subdir(&cur, &cname(name)?)?;
+        }
+        Ok(cur)
     }
 
     /// Opens the final object of `loc` with `flags` (always `O_NOFOLLOW`).

@@ -42,6 +42,7 @@ impl Jail {
             target: c,
             done: false,
             replaces: old.is_some_and(|m| m.kind == Kind::File),
+            new: old.is_none(),
         };
         // A replaced file keeps its permission bits. SECURITY: but no set-id or sticky bit.
         if let Some(m) = old.filter(|m| m.kind == Kind::File) {
@@ -121,12 +122,20 @@ pub struct Upload {
     target: CString,
     done: bool,
     replaces: bool,
+    /// Nothing had the target's name when the upload started.
+    new: bool,
 }
 
 impl Upload {
     /// True when the upload will replace an existing file (which must not be lost).
     pub fn replaces(&self) -> bool {
         self.replaces
+    }
+
+    /// True when nothing had the target's name when the upload started: then an upload cut
+    /// short loses nothing by keeping what arrived (a client resumes it with REST or APPE).
+    pub fn is_new(&self) -> bool {
+        self.new
     }
 
     /// Renames the finished temporary file over the target, atomically.

@@ -74,7 +74,7 @@ impl Session {
             None => {}
         }
         if pattern.is_some() && names.is_empty() {
-            return Err(Fail::Fs(io::ErrorKind::NotFound.into()));
+            return Err(Fail::Fs(rustix::io::Errno::NOENT.into()));
         }
         names.sort();
         Ok(Some(Entries {

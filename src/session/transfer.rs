@@ -64,13 +64,16 @@ impl Session {
                 f.transfer_result()
             }
         };
+        // Milliseconds by hand: float formatting would cost 6 KiB of code for this one line.
+        let ms = m.start.elapsed().as_millis();
         log::info!(
-            "{} {}: {verb} {} {} bytes {:.3}s {result}",
+            "{} {}: {verb} {} {} bytes {}.{:03}s {result}",
             self.conn.peer,
             self.login.name,
             display(&p.to_bytes()),
             m.bytes,
-            m.start.elapsed().as_secs_f64()
+            ms / 1000,
+            ms % 1000
         );
         m.done?;
         self.reply(TRANSFER_OK, ok_text)
@@ -112,6 +115,9 @@ impl Session {
         name_allowed(&p)?;
         if kind == StoreKind::Stor && rest > 0 {
             let meta = self.jail.stat(&p)?;
+            if meta.kind == Kind::Other {
+                return Err(Fail::Fs(crate::vfs::not_regular()));
+            }
             if meta.kind != Kind::File || rest > meta.size {
                 return Err(Fail::Reply(
                     INVALID_REST,

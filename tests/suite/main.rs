@@ -5,6 +5,7 @@
 
 mod support;
 
+mod abuse;
 mod cli;
 mod clients;
 mod commands;

@@ -5,8 +5,8 @@
 //! - [`check_parse`]: the command parser and the lexical path join never panic, and what they
 //!   return keeps its promises (path arguments byte-exact, normalised paths without `.`, `..`
 //!   or empty components, every parsed line's verb in the table the pre-login gate reads).
-//! - [`Fixture`] + [`check_jail`]: a small tree with symlinks pointing out of the root in every
-//!   way, and canaries outside; stat, lstat, open_read, open_dir + read_dir, mkdir + rmdir and
+//! - [`Fixture`] + [`check_jail`]: the canary tree (fuzz/tree.rs, shared with the path
+//!   tests) with symlinks pointing out of the root in every way, and canaries outside; stat, lstat, open_read, open_dir + read_dir, mkdir + rmdir and
 //!   an uncommitted upload of any path never reach an object outside the root (every inode
 //!   they reach is one of the root's), never read a canary, and change nothing outside.
 
@@ -14,15 +14,18 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::io::{Read, Write};
-use std::os::unix::fs::{MetadataExt, symlink};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use edgeftpd::command::{self, Command};
 use edgeftpd::config::limits;
 use edgeftpd::vfs::{Jail, VPath};
 
+// The crate that includes this file declares `mod tree` (fuzz/tree.rs) at its root.
+use crate::tree;
+
 /// What every file outside the root contains.
-pub const MARKER: &[u8] = b"EDGEFTPD-FUZZ-CANARY-OUTSIDE";
+pub const MARKER: &[u8] = tree::MARKER.as_bytes();
 
 // ---------------------------------------------------------------------------------------
 // The command parser and VPath::join
@@ -157,46 +160,8 @@ impl Fixture {
     /// Builds the tree in `base` (an empty or missing directory).
     pub fn new(base: &Path) -> Fixture {
         let _ = std::fs::remove_dir_all(base);
+        tree::build(base);
         let root = base.join("root");
-        let out = base.join("outside");
-        std::fs::create_dir_all(out.join("dir")).unwrap();
-        std::fs::write(out.join("canary.txt"), MARKER).unwrap();
-        std::fs::write(out.join("dir/canary2.txt"), MARKER).unwrap();
-        std::fs::write(base.join("canary-parent.txt"), MARKER).unwrap();
-        std::fs::create_dir_all(root.join("dir/sub")).unwrap();
-        std::fs::write(root.join("a.txt"), b"inside a\n").unwrap();
-        std::fs::write(root.join("dir/b.txt"), b"inside b\n").unwrap();
-        std::fs::write(root.join("dir/sub/c.txt"), b"inside c\n").unwrap();
-        let o = out.display().to_string();
-        for (name, target) in [
-            ("up", "../outside".to_string()),
-            ("abs", o.clone()),
-            ("rootlink", "/".into()),
-            ("file_out", format!("{o}/canary.txt")),
-            ("parent_file", "../canary-parent.txt".into()),
-            ("dotdot", "../../../..".into()),
-            ("dir/back", "..".into()),
-            ("dir/self", ".".into()),
-            ("dir/sub/deep_out", "../../../outside/dir".into()),
-            ("loop", "loop".into()),
-            ("chain", "dir/back/up".into()),
-            ("inner", "dir/sub".into()),
-            ("inner_abs", "/dir/sub/c.txt".into()),
-            ("etc", "/etc".into()),
-            ("proc_self", "/proc/self/root".into()),
-            ("dangling", "nothing/here".into()),
-        ] {
-            symlink(&target, root.join(name)).unwrap();
-        }
-        let dir = std::fs::File::open(&root).unwrap();
-        rustix::fs::mknodat(
-            &dir,
-            "fifo",
-            rustix::fs::FileType::Fifo,
-            rustix::fs::Mode::from_bits_truncate(0o644),
-            0,
-        )
-        .unwrap();
         let mut inside = HashSet::new();
         walk(&root, &mut |p, m| {
             let _ = p;

@@ -9,6 +9,8 @@ use libfuzzer_sys::fuzz_target;
 
 #[path = "../checks.rs"]
 mod checks;
+#[path = "../tree.rs"]
+mod tree;
 
 static FIXTURE: OnceLock<checks::Fixture> = OnceLock::new();
 

@@ -5,5 +5,7 @@ use libfuzzer_sys::fuzz_target;
 
 #[path = "../checks.rs"]
 mod checks;
+#[path = "../tree.rs"]
+mod tree;
 
 fuzz_target!(|data: &[u8]| checks::check_parse(data));

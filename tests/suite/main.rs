@@ -4,6 +4,9 @@
 //! tests run against a cross-built binary under qemu (`EDGEFTPD_BIN`, `EDGEFTPD_RUNNER`).
 
 mod support;
+/// The canary tree, shared with the fuzz targets.
+#[path = "../../fuzz/tree.rs"]
+mod tree;
 
 mod abuse;
 mod cli;

@@ -3,7 +3,7 @@
 //! read, and snapshots prove nothing outside changed.
 
 use std::os::unix::fs::{PermissionsExt, symlink};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -630,8 +630,6 @@ fn fifo_and_devices_are_never_opened() {
     // Opening a FIFO for reading blocks until a writer comes: a naive server's session would
     // hang forever. A symlink to /dev/zero would stream forever (it is walked in the jail).
     let c = Canary::new("esc-fifo");
-    let (ok, _, err) = sh(&format!("mkfifo {}/fifo", c.root_str()));
-    assert!(ok, "mkfifo: {err}");
     let srv = Server::anon_rw(&c.root);
     let mut cl = srv.anon_client();
     let start = Instant::now();
@@ -649,8 +647,8 @@ fn fifo_and_devices_are_never_opened() {
 
 #[test]
 fn pwd_is_slash_at_the_root_and_dotdot_stays_there() {
-    let j = jail();
-    let srv = Server::anon(j.root.path());
+    let j = Canary::new("pwd");
+    let srv = Server::anon(&j.root);
     let mut c = srv.anon_client();
     assert_eq!(c.cmd("PWD"), "257 \"/\" is the current directory.\r\n");
     assert_eq!(c.cmd("CDUP"), "200 Directory successfully changed.\r\n");
@@ -667,18 +665,18 @@ fn pwd_is_slash_at_the_root_and_dotdot_stays_there() {
         "250 Directory successfully changed.\r\n"
     );
     assert_eq!(c.cmd("PWD"), "257 \"/pub\" is the current directory.\r\n");
-    assert_eq!(c.list("NLST ../../.."), nlst_of_root());
+    assert_eq!(c.list("NLST ../../.."), nlst_of(&j.root, "../../../"));
 }
 
 #[test]
 fn nothing_outside_the_root_is_readable() {
-    let j = jail();
-    let srv = Server::anon(j.root.path());
+    let j = Canary::new("readable");
+    let srv = Server::anon(&j.root);
     let mut c = srv.anon_client();
     c.expect("TYPE I", 200);
-    let outside = j.outside.path().display().to_string();
-    let rel = format!("../{}/secret.txt", file_name(j.outside.path()));
-    let abs = j.secret.display().to_string();
+    let outside = j.outside_str().to_string();
+    let rel = "../outside/secret.txt".to_string();
+    let abs = j.outside.join("secret.txt").display().to_string();
     let deep = format!("../../../../../../../..{abs}");
     for p in [
         rel.as_str(),
@@ -686,10 +684,10 @@ fn nothing_outside_the_root_is_readable() {
         deep.as_str(),
         "../../../../etc/passwd",
         "/etc/passwd",
-        "out_file",
+        "link_file_abs",
         "out_deep",
-        "out_rel",
-        "out_abs/secret.txt",
+        "link_file_rel",
+        "link_dir_abs/secret.txt",
         "pub/../../secret.txt",
     ] {
         let (data, first, _) = c.get(&format!("RETR {p}"));
@@ -716,7 +714,7 @@ fn nothing_outside_the_root_is_readable() {
             "STAT {p}"
         );
     }
-    for d in [outside.as_str(), "out_abs", "../out_abs"] {
+    for d in [outside.as_str(), "link_dir_abs", "../link_dir_abs"] {
         assert_eq!(
             c.cmd(&format!("CWD {d}")),
             "550 No such file or directory.\r\n",
@@ -727,8 +725,11 @@ fn nothing_outside_the_root_is_readable() {
     }
     // A listing never shows what is outside, only the link text.
     let l = c.list("LIST");
-    assert!(l.contains(&format!(" out_abs -> {outside}\r\n")), "{l}");
-    assert_eq!(nlst_of_root().replace("../../../", ""), c.list("NLST"));
+    assert!(
+        l.contains(&format!(" link_dir_abs -> {outside}\r\n")),
+        "{l}"
+    );
+    assert_eq!(nlst_of(&j.root, ""), c.list("NLST"));
     assert_eq!(
         c.cmd("RETR loop"),
         "550 Too many levels of symbolic links.\r\n"
@@ -738,17 +739,18 @@ fn nothing_outside_the_root_is_readable() {
 
 #[test]
 fn nothing_outside_the_root_is_writable() {
-    let j = jail();
-    let srv = Server::anon_rw(j.root.path());
+    let j = Canary::new("writable");
+    let before = j.snapshot();
+    let srv = Server::anon_rw(&j.root);
     let mut c = srv.anon_client();
     c.expect("TYPE I", 200);
-    let abs = j.secret.display().to_string();
-    let outside = j.outside.path().display().to_string();
-    let rel_dir = format!("../{}", file_name(j.outside.path()));
+    let abs = j.outside.join("secret.txt").display().to_string();
+    let outside = j.outside_str().to_string();
+    let rel_dir = "../outside".to_string();
     for p in [
         format!("{rel_dir}/new.txt"),
         format!("{outside}/new.txt"),
-        "out_abs/new.txt".to_string(),
+        "link_dir_abs/new.txt".to_string(),
     ] {
         let (first, _) = c.put(&format!("STOR {p}"), b"x");
         assert_eq!(first, "550 No such file or directory.\r\n", "STOR {p}");
@@ -760,7 +762,7 @@ fn nothing_outside_the_root_is_writable() {
             "MKD {p}"
         );
     }
-    for p in [abs.as_str(), "out_file", "out_rel", "out_deep"] {
+    for p in [abs.as_str(), "link_file_abs", "link_file_rel", "out_deep"] {
         // In place: the link's target is looked up inside the root, where it doesn't exist.
         let (first, _) = c.put(&format!("APPE {p}"), b"x");
         assert_eq!(first, "550 No such file or directory.\r\n", "APPE {p}");
@@ -790,20 +792,20 @@ fn nothing_outside_the_root_is_writable() {
         c.cmd(&format!("RMD {outside}")),
         "550 No such file or directory.\r\n"
     );
-    outside_unchanged(&j);
+    assert_eq!(j.snapshot(), before, "something outside the root changed");
     // Acting on a link acts on the link itself, inside the root: the target is untouched.
-    let (first, last) = c.put("STOR out_file", b"replaced");
+    let (first, last) = c.put("STOR link_file_abs", b"replaced");
     assert!(
         first.starts_with("150 ") && last.starts_with("226 "),
         "{first}{last}"
     );
     assert_eq!(
-        c.cmd("DELE out_rel"),
+        c.cmd("DELE link_file_rel"),
         "250 Delete operation successful.\r\n"
     );
     assert_eq!(c.cmd("RNFR out_deep"), "350 Ready for RNTO.\r\n");
     assert_eq!(c.cmd("RNTO renamed"), "250 Rename successful.\r\n");
-    outside_unchanged(&j);
+    assert_eq!(j.snapshot(), before, "something outside the root changed");
     // `..` in a destination is clamped at the root.
     let esc = format!("escape-{}.txt", std::process::id());
     c.expect("RNFR pub/file.txt", 350);
@@ -812,26 +814,19 @@ fn nothing_outside_the_root_is_writable() {
         "250 Rename successful.\r\n"
     );
     assert!(j.root.join(&esc).exists());
-    assert!(!j.root.path().parent().unwrap().join(&esc).exists());
+    assert!(!j.root.parent().unwrap().join(&esc).exists());
     let (_, last) = c.put(&format!("STOR ../../{esc}.2"), b"y");
     assert!(last.starts_with("226"));
-    assert!(j.root.join(&format!("{esc}.2")).exists());
+    assert!(j.root.join(format!("{esc}.2")).exists());
     assert!(!Path::new("/").join(format!("{esc}.2")).exists());
-    assert!(
-        !j.root
-            .path()
-            .parent()
-            .unwrap()
-            .join(format!("{esc}.2"))
-            .exists()
-    );
-    outside_unchanged(&j);
+    assert!(!j.root.parent().unwrap().join(format!("{esc}.2")).exists());
+    assert_eq!(j.snapshot(), before, "something outside the root changed");
 }
 
 #[test]
 fn symlinks_inside_the_root_work() {
-    let j = jail();
-    let srv = Server::anon(j.root.path());
+    let j = Canary::new("inside-links");
+    let srv = Server::anon(&j.root);
     let mut c = srv.anon_client();
     assert_eq!(c.retr("in_rel"), b"public");
     // An absolute target is taken relative to the root, as under chroot.
@@ -847,7 +842,10 @@ fn symlinks_inside_the_root_work() {
         c.cmd("PWD"),
         "257 \"/in_dir\" is the current directory.\r\n"
     );
-    assert_eq!(c.list("NLST"), "file.txt\r\nup_and_back\r\n");
+    assert_eq!(
+        c.list("NLST"),
+        "file.txt\r\nlink_deep\r\nreadme.txt\r\nup_and_back\r\n"
+    );
     assert_eq!(c.retr("file.txt"), b"public");
 }
 
@@ -968,67 +966,6 @@ fn read_only_anonymous_gets_550_for_every_change() {
     assert_eq!(c.retr("f.txt"), b"keep");
 }
 
-struct Jail {
-    root: TempDir,
-    outside: TempDir,
-    secret: PathBuf,
-}
-
-/// A root with symlinks pointing out (absolute, relative, to a file, to a directory) and
-/// in, and an outside directory with a secret.
-fn jail() -> Jail {
-    let root = TempDir::new("jail");
-    let outside = TempDir::new("outside");
-    let secret = outside.write("secret.txt", b"SECRET");
-    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
-    root.write("pub/file.txt", b"public");
-    let out = outside.path().to_str().unwrap();
-    let link = |target: &str, name: &str| {
-        std::os::unix::fs::symlink(target, root.join(name)).unwrap();
-    };
-    link(out, "out_abs");
-    link(secret.to_str().unwrap(), "out_file");
-    link(
-        &format!("../../../../../../../..{}", secret.display()),
-        "out_deep",
-    );
-    link(
-        &format!("../{}/secret.txt", file_name(outside.path())),
-        "out_rel",
-    );
-    link("pub/file.txt", "in_rel");
-    link("/pub/file.txt", "in_abs");
-    link("pub", "in_dir");
-    link("../pub/file.txt", "pub/up_and_back");
-    link("loop", "loop");
-    Jail {
-        root,
-        outside,
-        secret,
-    }
-}
-
-fn outside_unchanged(j: &Jail) {
-    assert_eq!(std::fs::read(&j.secret).unwrap(), b"SECRET");
-    let names: Vec<_> = std::fs::read_dir(j.outside.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names, ["secret.txt"], "something was created outside");
-    let mode = std::fs::metadata(&j.secret).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o644);
-}
-
-/// NLST of the root as the jail fixture lays it out (the names, prefixed as NLST does).
-fn nlst_of_root() -> String {
-    [
-        "in_abs", "in_dir", "in_rel", "loop", "out_abs", "out_deep", "out_file", "out_rel", "pub",
-    ]
-    .iter()
-    .map(|n| format!("../../../{n}\r\n"))
-    .collect()
-}
-
 /// uid and gid of `nobody`, from /etc/passwd.
 fn nobody() -> (u32, u32) {
     let text = std::fs::read_to_string("/etc/passwd").unwrap();
@@ -1039,4 +976,16 @@ fn nobody() -> (u32, u32) {
         .split(':')
         .collect();
     (f[2].parse().unwrap(), f[3].parse().unwrap())
+}
+
+/// NLST of `root` as the server lists it: every name not starting with `.`, sorted, with
+/// `prefix` before each.
+fn nlst_of(root: &Path, prefix: &str) -> String {
+    let mut names: Vec<String> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names.iter().map(|n| format!("{prefix}{n}\r\n")).collect()
 }

@@ -4,72 +4,30 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::{MetadataExt, symlink};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::TempDir;
 
-/// The text every canary file outside the root contains: it must never reach a client.
-pub const MARKER: &str = "EDGEFTPD-CANARY-OUTSIDE-THE-ROOT";
+use crate::tree;
 
-/// Names that exist only outside the root: they must never appear in a listing.
-pub const OUTSIDE_NAMES: &[&str] = &[
-    "secret-canary.txt",
-    "inner-canary.txt",
-    "empty-canary-dir",
-    "parent-canary.txt",
-];
+pub use tree::{MARKER, OUTSIDE_NAMES, SECRET_SIZE};
 
-/// Size of the secret file: a SIZE or MLST reply with it would leak its metadata.
-pub const SECRET_SIZE: usize = 12345;
-
-/// `base/root` (served) next to `base/outside` (canaries), `base/parent-canary.txt` in the
-/// root's parent, and symlinks in the root pointing out in every way.
+/// The canary tree (fuzz/tree.rs): `base/root` (served) next to `base/outside` (canaries),
+/// canaries in the root's parent, and symlinks in the root pointing out in every way.
 pub struct Canary {
     pub base: TempDir,
     pub root: PathBuf,
     pub outside: PathBuf,
 }
 
-/// The secret file's content: the marker, padded to [`SECRET_SIZE`].
-pub fn secret_content() -> Vec<u8> {
-    let mut s = format!("{MARKER}\n").into_bytes();
-    s.resize(SECRET_SIZE, b'#');
-    s
-}
-
 impl Canary {
     pub fn new(tag: &str) -> Canary {
         let base = TempDir::new(tag);
+        tree::build(base.path());
         let root = base.join("root");
         let outside = base.join("outside");
-        let o = outside.display().to_string();
-        base.write("outside/secret-canary.txt", &secret_content());
-        base.write("outside/sub/inner-canary.txt", MARKER.as_bytes());
-        base.write("outside/file.txt", MARKER.as_bytes());
-        std::fs::create_dir_all(outside.join("empty-canary-dir")).unwrap();
-        base.write("parent-canary.txt", MARKER.as_bytes());
-        base.write("root/inside.txt", b"inside\n");
-        base.write("root/pub/readme.txt", b"readme\n");
-        let links: &[(&str, String)] = &[
-            ("link_dir_abs", o.clone()),
-            ("link_dir_rel", "../outside".into()),
-            ("link_file_abs", format!("{o}/secret-canary.txt")),
-            ("link_file_rel", "../outside/secret-canary.txt".into()),
-            ("link_root", "/".into()),
-            ("link_up", "../../../../../../..".into()),
-            ("link_parent_file", "../parent-canary.txt".into()),
-            ("link_zero", "/dev/zero".into()),
-            ("link_etc", "/etc".into()),
-            ("pub/link_deep", "../../outside/sub".into()),
-            ("chain1", "chain2".into()),
-            ("chain2", format!("/../..{o}/sub")),
-            ("loop", "loop".into()),
-        ];
-        for (name, target) in links {
-            symlink(target, root.join(name)).unwrap();
-        }
         Canary {
             base,
             root,

@@ -3,11 +3,15 @@
 //! Anything wrong with the configuration is found here, before a socket is bound, and reported
 //! as one line naming the problem; `main` then exits with status 2.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::auth::Users;
+use crate::bans;
+use crate::cidr::{self, Cidr};
+use crate::pasvaddr::PasvHost;
+use crate::rate;
 
 /// Every limit of the server, in one place, each with the reason for its value.
 pub mod limits {
@@ -43,6 +47,17 @@ pub mod limits {
     /// loses nothing, and one that leaves its data connection open holds its slot only
     /// this long, not the whole data timeout.
     pub const DRAIN_IDLE_MS: u64 = 2000;
+    /// Entries of the ban table (addresses with failed logins or banned): about 100 bytes
+    /// each, so a flood from many addresses costs at most some 100 KiB; the entry seen
+    /// longest ago goes first.
+    pub const BAN_TABLE: usize = 1024;
+    /// Smallest and largest burst of a bandwidth cap (a tenth of a second of its rate in
+    /// between): a transfer never starts faster than its cap by more than 256 KiB.
+    pub const RATE_BURST_MIN: u64 = 4096;
+    pub const RATE_BURST_MAX: u64 = 256 * 1024;
+    /// How long a `--pasv-address` host name's answer is used before it is looked up again
+    /// (a DDNS name follows a dynamic IP within this).
+    pub const PASV_NAME_TTL_SECS: u64 = 10;
     /// Receive buffer for uploads and ASCII transfers; allocated only while transferring.
     pub const RECV_BUF: usize = 256 * 1024;
     /// How deep the start-up sweep of stale temporary files descends.
@@ -77,10 +92,21 @@ pub struct Config {
     pub root: PathBuf,
     pub anonymous: bool,
     pub anon_write: bool,
+    /// The users file as read at start-up (the session context owns it from then on, and
+    /// SIGHUP replaces it).
     pub users: Option<Users>,
+    pub users_path: Option<PathBuf>,
     pub pasv_min: u16,
     pub pasv_max: u16,
-    pub pasv_address: Option<IpAddr>,
+    /// `--pasv-address`: advertised to clients outside `pasv_local_nets`.
+    pub pasv_address: Option<PasvHost>,
+    pub pasv_local_nets: Vec<Cidr>,
+    pub bans: bans::Rules,
+    /// Bandwidth caps in bytes per second: per anonymous session, per users-file session,
+    /// and for all sessions together.
+    pub anon_max_rate: Option<u64>,
+    pub max_rate: Option<u64>,
+    pub total_max_rate: Option<u64>,
     pub max_clients: usize,
     pub max_per_ip: usize,
     pub idle_timeout: Duration,
@@ -94,9 +120,11 @@ pub struct Config {
 
 /// What the command line asked for.
 pub enum Action {
-    Serve(Config),
+    Serve(Box<Config>),
     Help(String),
     Version,
+    /// `--hash-password`: print a users-file hash of a password read on stdin.
+    HashPassword,
 }
 
 fn options() -> getopts::Options {
@@ -138,8 +166,51 @@ fn options() -> getopts::Options {
     o.optopt(
         "",
         "pasv-address",
-        "address to advertise in PASV replies (behind NAT)",
-        "IP",
+        "address or host name (DDNS) to advertise in PASV replies, behind NAT",
+        "HOST",
+    );
+    o.optopt(
+        "",
+        "pasv-local-nets",
+        "clients in these networks get the address they reached (default: loopback and private)",
+        "CIDR,...",
+    );
+    o.optopt(
+        "",
+        "ban-after",
+        "ban an address after N failed logins (default 10; 0: no bans)",
+        "N",
+    );
+    o.optopt(
+        "",
+        "ban-window",
+        "count failed logins over SECS (default 600)",
+        "SECS",
+    );
+    o.optopt("", "ban-time", "ban for SECS (default 900)", "SECS");
+    o.optopt(
+        "",
+        "ban-exempt",
+        "never ban these networks (default none)",
+        "CIDR,...",
+    );
+    o.optopt(
+        "",
+        "anon-max-rate",
+        "bytes/s per anonymous session, K or M suffix (default unlimited)",
+        "RATE",
+    );
+    o.optopt(
+        "",
+        "max-rate",
+        "bytes/s per users-file session (default unlimited)",
+        "RATE",
+    );
+    o.optopt(
+        "",
+        "total-max-rate",
+        "bytes/s for all sessions together (default unlimited)",
+        "RATE",
     );
     o.optopt("", "max-clients", "most sessions at once (default 50)", "N");
     o.optopt(
@@ -182,6 +253,11 @@ fn options() -> getopts::Options {
         "after binding, switch to this user's uid and gid",
         "USER",
     );
+    o.optflag(
+        "",
+        "hash-password",
+        "read a password on stdin, print its $6$ hash for the users file",
+    );
     o.optflag("h", "help", "print this help");
     o.optflag("V", "version", "print the version");
     o
@@ -197,6 +273,9 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
     }
     if m.opt_present("version") {
         return Ok(Action::Version);
+    }
+    if m.opt_present("hash-password") {
+        return Ok(Action::HashPassword);
     }
     if !m.free.is_empty() {
         return Err(format!("unexpected argument: {}", m.free[0]));
@@ -223,8 +302,9 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
         return Err(format!("--root {}: not a directory", root.display()));
     }
 
-    let users = match m.opt_str("users") {
-        Some(f) => Some(Users::load(std::path::Path::new(&f))?),
+    let users_path = m.opt_str("users").map(PathBuf::from);
+    let users = match &users_path {
+        Some(f) => Some(Users::load(f)?),
         None => None,
     };
     if !anonymous && users.is_none() && !m.opt_present("inetd") {
@@ -237,24 +317,57 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
     };
     let pasv_address = match m.opt_str("pasv-address") {
         Some(a) => Some(
-            a.parse::<IpAddr>()
-                .map_err(|_| format!("--pasv-address {a}: not an IP address"))?,
+            PasvHost::parse(&a)
+                .ok_or_else(|| format!("--pasv-address {a}: not an IPv4 address or a host name"))?,
         ),
         None => None,
     };
-    if matches!(pasv_address, Some(IpAddr::V6(_))) {
-        return Err("--pasv-address: PASV can only advertise an IPv4 address".into());
-    }
+    let nets = |flag: &str, default: &str| -> Result<Vec<Cidr>, String> {
+        let v = m.opt_str(flag).unwrap_or_else(|| default.into());
+        cidr::parse_list(&v).ok_or_else(|| {
+            format!("--{flag} {v}: expected networks such as 192.168.0.0/16,fd00::/8, or none")
+        })
+    };
+    let pasv_local_nets = nets("pasv-local-nets", cidr::PRIVATE_NETS)?;
+    let bans = bans::Rules {
+        after: match m.opt_str("ban-after") {
+            None => 10,
+            Some(s) => s
+                .parse::<u32>()
+                .ok()
+                .filter(|&n| n <= 1_000_000)
+                .ok_or_else(|| {
+                    format!("--ban-after {s}: expected a whole number from 0 to 1000000")
+                })?,
+        },
+        window: Duration::from_secs(number(&m, "ban-window", 600)? as u64),
+        time: Duration::from_secs(number(&m, "ban-time", 900)? as u64),
+        exempt: nets("ban-exempt", "none")?,
+    };
+    let rate = |flag: &str| -> Result<Option<u64>, String> {
+        match m.opt_str(flag) {
+            None => Ok(None),
+            Some(v) => rate::parse(&v).ok_or_else(|| {
+                format!("--{flag} {v}: expected bytes per second, such as 500K or 2M")
+            }),
+        }
+    };
 
-    Ok(Action::Serve(Config {
+    Ok(Action::Serve(Box::new(Config {
         listen,
         root,
         anonymous,
         anon_write,
         users,
+        users_path,
         pasv_min,
         pasv_max,
         pasv_address,
+        pasv_local_nets,
+        bans,
+        anon_max_rate: rate("anon-max-rate")?,
+        max_rate: rate("max-rate")?,
+        total_max_rate: rate("total-max-rate")?,
         max_clients: number(&m, "max-clients", 50)?,
         max_per_ip: number(&m, "max-per-ip", 8)?,
         idle_timeout: Duration::from_secs(number(&m, "idle-timeout", 300)? as u64),
@@ -263,7 +376,7 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
         inetd: m.opt_present("inetd"),
         syslog: m.opt_present("syslog"),
         run_as: m.opt_str("run-as"),
-    }))
+    })))
 }
 
 fn number(m: &getopts::Matches, name: &str, default: usize) -> Result<usize, String> {

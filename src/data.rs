@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -22,6 +23,7 @@ use rustix::fs::Timespec;
 use crate::config::limits;
 use crate::control::{Control, Interrupt};
 use crate::net::Stream;
+use crate::rate::Limiter;
 use crate::reply::Fail;
 
 /// How the next data connection will be made.
@@ -131,6 +133,8 @@ pub struct Transfer<'a> {
     pub drain_on_ctl_loss: bool,
     /// The control connection closed during the transfer.
     ctl_gone: bool,
+    /// Bandwidth caps this transfer takes its bytes from (the session's, the total).
+    pub pace: [Option<Arc<Limiter>>; 2],
 }
 
 impl Transfer<'_> {
@@ -143,6 +147,7 @@ impl Transfer<'_> {
             bytes: 0,
             drain_on_ctl_loss: false,
             ctl_gone: false,
+            pace: [None, None],
         }
     }
 
@@ -191,11 +196,85 @@ impl Transfer<'_> {
         }
     }
 
+    /// How many of `want` bytes may move now under the bandwidth caps; waits (watching for
+    /// ABOR) until some may. Uncapped transfers return at once.
+    fn throttle(&mut self, want: usize) -> Result<usize, Fail> {
+        if self.pace.iter().all(Option::is_none) {
+            return Ok(want);
+        }
+        let mut n = want;
+        let mut taken = [0usize; 2];
+        let mut wait = Duration::ZERO;
+        for (i, l) in self.pace.iter().enumerate() {
+            if let Some(l) = l {
+                let (got, w) = l.take(n);
+                taken[i] = got;
+                n = n.min(got);
+                wait = wait.max(w);
+            }
+        }
+        for (i, l) in self.pace.iter().enumerate() {
+            if let Some(l) = l
+                && taken[i] > n
+            {
+                l.give_back(taken[i] - n);
+            }
+        }
+        let until = Instant::now() + wait;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(n);
+            }
+            if let Err(f) = self.pause(left) {
+                self.unused(n, 0);
+                return Err(f);
+            }
+        }
+    }
+
+    /// Gives back what [`Transfer::throttle`] granted and did not move.
+    fn unused(&self, granted: usize, moved: usize) {
+        if granted > moved {
+            for l in self.pace.iter().flatten() {
+                l.give_back(granted - moved);
+            }
+        }
+    }
+
+    /// Waits `d` for the pace, answering ABOR (and noticing the client go) meanwhile.
+    fn pause(&mut self, d: Duration) -> Done {
+        if self.ctl.queue_full() || self.ctl_gone {
+            std::thread::sleep(d);
+            return Ok(());
+        }
+        let mut fds = [self.ctl.poll_fd()];
+        match rustix::event::poll(&mut fds, Some(&timespec(d))) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(Fail::DataConnection(e.into())),
+        }
+        if fds[0].revents().is_empty() {
+            return Ok(());
+        }
+        match self.ctl.check_interrupt() {
+            Interrupt::Abort => Err(Fail::Aborted),
+            Interrupt::Gone if self.drain_on_ctl_loss => {
+                self.ctl_gone = true;
+                Ok(())
+            }
+            Interrupt::Gone => Err(client_gone()),
+            Interrupt::None => Ok(()),
+        }
+    }
+
     /// Writes all of `buf`, watching for ABOR between waits.
     fn write_all(&mut self, mut buf: &[u8]) -> Done {
         while !buf.is_empty() {
+            let allowed = self.throttle(buf.len())?;
             self.wait(PollFlags::OUT)?;
-            match self.data.write(buf) {
+            let r = self.data.write(&buf[..allowed]);
+            self.unused(allowed, *r.as_ref().unwrap_or(&0));
+            match r {
                 Ok(0) => return Err(Fail::DataConnection(io::ErrorKind::WriteZero.into())),
                 Ok(n) => {
                     buf = &buf[n..];
@@ -242,10 +321,23 @@ impl Transfer<'_> {
         let (r, w, cap) = big_pipe()?;
         let mut off = offset;
         loop {
+            let allowed = match self.throttle(cap) {
+                Ok(n) => n,
+                Err(f) => return Some(Err(f)),
+            };
             if let Err(f) = self.wait(PollFlags::OUT) {
                 return Some(Err(f));
             }
-            let n = match splice(file, Some(&mut off), &w, None, cap, SpliceFlags::empty()) {
+            let res = splice(
+                file,
+                Some(&mut off),
+                &w,
+                None,
+                allowed,
+                SpliceFlags::empty(),
+            );
+            self.unused(allowed, *res.as_ref().unwrap_or(&0));
+            let n = match res {
                 Ok(0) => return Some(Ok(())),
                 Ok(n) => n,
                 Err(Errno::INTR) => continue,
@@ -320,7 +412,10 @@ impl Transfer<'_> {
         let mut pending_cr = false;
         loop {
             self.wait(PollFlags::IN)?;
-            let n = match self.data.read(&mut buf) {
+            let allowed = self.throttle(buf.len())?;
+            let r = self.data.read(&mut buf[..allowed]);
+            self.unused(allowed, *r.as_ref().unwrap_or(&0));
+            let n = match r {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -358,8 +453,14 @@ impl Transfer<'_> {
             if let Err(f) = self.wait(PollFlags::IN) {
                 return Some(Err(f));
             }
+            let allowed = match self.throttle(cap) {
+                Ok(n) => n,
+                Err(f) => return Some(Err(f)),
+            };
             let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
-            let n = match splice(&sock, None, &w, None, cap, flags) {
+            let res = splice(&sock, None, &w, None, allowed, flags);
+            self.unused(allowed, *res.as_ref().unwrap_or(&0));
+            let n = match res {
                 Ok(0) => return Some(Ok(())),
                 Ok(n) => n,
                 Err(Errno::INTR | Errno::AGAIN) => continue,

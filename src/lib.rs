@@ -7,16 +7,21 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod auth;
+pub mod bans;
 pub mod calendar;
+pub mod cidr;
 pub mod command;
 pub mod config;
 pub mod control;
 pub mod crypt;
 pub mod data;
 pub mod glob;
+pub mod hashpw;
 pub mod listing;
 pub mod logging;
 pub mod net;
+pub mod pasvaddr;
+pub mod rate;
 pub mod reply;
 pub mod server;
 pub mod session;

@@ -14,12 +14,12 @@ use std::sync::Arc;
 use edgeftpd::config::{self, Action, Config};
 use edgeftpd::server::{self, Server};
 use edgeftpd::session::{self, Context};
-use edgeftpd::{logging, sys, vfs};
+use edgeftpd::{hashpw, logging, sys, vfs};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cfg = match config::parse(&args) {
-        Ok(Action::Serve(cfg)) => cfg,
+        Ok(Action::Serve(cfg)) => *cfg,
         Ok(Action::Help(text)) => {
             print!("{text}");
             return ExitCode::SUCCESS;
@@ -28,6 +28,16 @@ fn main() -> ExitCode {
             println!("edgeftpd {}", env!("CARGO_PKG_VERSION"));
             return ExitCode::SUCCESS;
         }
+        Ok(Action::HashPassword) => match hashpw::run() {
+            Ok(hash) => {
+                println!("{hash}");
+                return ExitCode::SUCCESS;
+            }
+            Err(msg) => {
+                eprintln!("edgeftpd: {msg}");
+                return ExitCode::from(2);
+            }
+        },
         Err(msg) => {
             eprintln!("edgeftpd: {msg}");
             return ExitCode::from(2);
@@ -71,6 +81,8 @@ fn run(cfg: Config) -> Result<(), String> {
     }
 
     if cfg.inetd {
+        // One session per process: a reload means nothing here, and must not kill it.
+        sys::ignore_sighup();
         let fd = std::io::stdin()
             .as_fd()
             .try_clone_to_owned()

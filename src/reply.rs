@@ -97,6 +97,8 @@ pub enum Closing {
     IdleTimeout,
     /// The session did not log in within `--login-timeout`.
     LoginTimeout,
+    /// The client's address is banned for failed logins.
+    Banned,
 }
 
 impl From<io::Error> for Fail {
@@ -190,6 +192,7 @@ impl Fail {
                     Closing::Busy => "Server busy, try again later.",
                     Closing::IdleTimeout => "Timeout; closing control connection.",
                     Closing::LoginTimeout => "Login timeout; closing control connection.",
+                    Closing::Banned => "Too many failed logins from your address; try later.",
                 },
             ),
         })
@@ -356,6 +359,7 @@ mod tests {
             Closing::Busy,
             Closing::IdleTimeout,
             Closing::LoginTimeout,
+            Closing::Banned,
         ] {
             assert_eq!(Fail::Closing(c).answer().unwrap().code, CLOSING);
         }

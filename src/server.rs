@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
+use rustix::fs::Timespec;
 
 use crate::config::limits;
 use crate::reply::{self, Closing, Fail};
@@ -39,7 +40,11 @@ impl Server {
     }
 
     /// Takes a session slot for `ip`, or says which limit is hit.
+    /// SECURITY: a banned address is refused before it can send a password.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Closing> {
+        if self.ctx.bans.banned(ip) {
+            return Err(Closing::Banned);
+        }
         let cfg = &self.ctx.cfg;
         let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         if self.sessions.load(Ordering::SeqCst) >= cfg.max_clients {
@@ -98,7 +103,13 @@ pub fn run(shared: Arc<Server>, listeners: Vec<TcpListener>) {
                 .iter()
                 .map(|l| PollFd::new(l, PollFlags::IN))
                 .collect();
-            match rustix::event::poll(&mut fds, None) {
+            // With bans on, wake once a second to end the bans that are over.
+            let tick = Timespec {
+                tv_sec: 1,
+                tv_nsec: 0,
+            };
+            let timeout = (shared.ctx.cfg.bans.after > 0).then_some(&tick);
+            match rustix::event::poll(&mut fds, timeout) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => {
                     log::error!("poll: {e}");
@@ -107,6 +118,7 @@ pub fn run(shared: Arc<Server>, listeners: Vec<TcpListener>) {
             }
             fds.iter().map(|f| !f.revents().is_empty()).collect()
         };
+        shared.ctx.bans.sweep();
         if shared.stopping.load(Ordering::SeqCst) {
             // No more accepting. The signal thread ends the process once the transfers in
             // flight are done (or the grace period is over): returning here would end `main`
@@ -168,7 +180,8 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr) {
     }
 }
 
-/// Blocks SIGTERM and SIGINT in every thread and handles them on a dedicated one: stop
+/// Blocks SIGTERM, SIGINT and SIGHUP in every thread and handles them on a dedicated one.
+/// SIGHUP re-reads the users file (the server never exits on it). SIGTERM and SIGINT: stop
 /// accepting, give transfers in flight a few seconds, then exit 0. Must be called before
 /// any other thread is started (the signal mask is inherited).
 pub fn handle_signals(shared: Arc<Server>, listeners: &[TcpListener]) -> std::io::Result<()> {
@@ -176,12 +189,21 @@ pub fn handle_signals(shared: Arc<Server>, listeners: &[TcpListener]) -> std::io
         .iter()
         .map(|l| l.as_fd().try_clone_to_owned())
         .collect::<Result<_, _>>()?;
-    let set = crate::sys::block_term_signals()?;
+    let set = crate::sys::block_server_signals()?;
     std::thread::Builder::new()
         .name("signals".into())
         .stack_size(limits::SESSION_STACK)
         .spawn(move || {
-            let sig = crate::sys::wait_signal(&set);
+            let sig = loop {
+                let sig = crate::sys::wait_signal(&set);
+                if sig != crate::sys::SIGHUP {
+                    break sig;
+                }
+                match shared.ctx.reload_users() {
+                    Ok(n) => log::info!("SIGHUP: reloaded the users file ({n} accounts)"),
+                    Err(e) => log::error!("SIGHUP: {e}; keeping the users loaded before"),
+                }
+            };
             log::info!("signal {sig}: no longer accepting; waiting for transfers in flight");
             shared.stopping.store(true, Ordering::SeqCst);
             for fd in &wake {

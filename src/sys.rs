@@ -14,14 +14,26 @@ pub fn ignore_sigxfsz() {
     }
 }
 
-/// A set of signals, as returned by [`block_term_signals`].
+/// Ignores SIGHUP (under `--inetd`, where there is nothing to reload).
+pub fn ignore_sighup() {
+    // SAFETY: as for SIGXFSZ above.
+    unsafe {
+        libc::signal(libc::SIGHUP, libc::SIG_IGN);
+    }
+}
+
+/// SIGHUP's number, for the signal thread.
+pub const SIGHUP: i32 = libc::SIGHUP;
+
+/// A set of signals, as returned by [`block_server_signals`].
 pub struct SigSet(libc::sigset_t);
 
 // SAFETY: a sigset_t is plain data.
 unsafe impl Send for SigSet {}
 
-/// Blocks SIGTERM and SIGINT in the calling thread (and threads it starts later).
-pub fn block_term_signals() -> io::Result<SigSet> {
+/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and threads it starts later),
+/// for the signal thread to take with [`wait_signal`].
+pub fn block_server_signals() -> io::Result<SigSet> {
     // SAFETY: sigset_t is plain data initialised by sigemptyset before use; the pointers
     // are to locals that outlive the calls.
     unsafe {
@@ -29,6 +41,7 @@ pub fn block_term_signals() -> io::Result<SigSet> {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGTERM);
         libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         let r = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         if r != 0 {
             return Err(io::Error::from_raw_os_error(r));

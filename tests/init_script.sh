@@ -6,6 +6,7 @@
 # loopback port, with a temporary PIDFILE, CONFIG and FTP root:
 #   start   -> a "220" greeting on 127.0.0.1:PORT, status exits 0, start again is a no-op
 #   restart -> a new pid, serving again
+#   reload  -> SIGHUP: the same pid, still serving
 #   a second instance on the same (busy) port -> start fails, no pidfile left
 #   kill -9 -> status exits 1 (pidfile left), start starts a new server
 #   stop    -> the process is gone, the pidfile removed, status exits non-zero
@@ -105,6 +106,13 @@ alive "$pid1" && fail "the old server $pid1 is still running after restart"
 alive "$pid2" || fail "the new server $pid2 is not running"
 greeting
 initd status || fail "status exited $? after restart"
+
+echo "== reload (SIGHUP): the same server goes on serving"
+initd reload || fail "reload exited $?"
+sleep 0.3
+[ "$(cat "$PIDFILE")" = "$pid2" ] || fail "reload changed the pid"
+alive "$pid2" || fail "the server died on SIGHUP"
+greeting
 
 echo "== second instance on the busy port"
 rc=0

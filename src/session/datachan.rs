@@ -8,6 +8,7 @@ use super::{Result, Session};
 use crate::command::EpsvArg;
 use crate::data::{self, Setup};
 use crate::net::Stream;
+use crate::pasvaddr::Advertise;
 use crate::reply::{Fail, *};
 
 impl Session {
@@ -35,10 +36,23 @@ impl Session {
         if self.epsv_all {
             return Err(Fail::Reply(BAD_SEQUENCE, "EPSV ALL in effect; use EPSV."));
         }
-        let advertised = match (self.conn.ctx.cfg.pasv_address, self.conn.local) {
-            (Some(IpAddr::V4(a)), _) => a,
-            (_, IpAddr::V4(a)) => a,
-            _ => return Err(Fail::Reply(BAD_PROTOCOL, "PASV is IPv4 only; use EPSV.")),
+        let reached = match self.conn.local {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        };
+        let advertised = match self.conn.ctx.pasv.for_client(self.conn.peer) {
+            Advertise::Address(a) => Some(a),
+            Advertise::Reached => reached,
+            Advertise::Unresolved => {
+                log::info!(
+                    "{}: --pasv-address has not resolved; advertising the address reached",
+                    self.conn.peer
+                );
+                reached
+            }
+        };
+        let Some(advertised) = advertised else {
+            return Err(Fail::Reply(BAD_PROTOCOL, "PASV is IPv4 only; use EPSV."));
         };
         let port = self.open_passive()?;
         let o = advertised.octets();

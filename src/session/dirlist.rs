@@ -134,7 +134,7 @@ impl Session {
         let entries = self.entries(&target, arg.all || style == Style::Machine)?;
         self.reply(OPENING_DATA, "Here comes the directory listing.")?;
         let jail = &self.jail;
-        let moved = Self::move_data(&mut self.conn, stream, &mut |t| {
+        let moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
             t.send_bytes(&head)?;
             if let Some(e) = &entries {
                 let listing = Listing {

@@ -97,8 +97,9 @@ impl PreLogin {
         };
         let ctx = &self.conn.ctx;
         let cfg = &ctx.cfg;
+        let users = ctx.users();
         let policy = Policy {
-            users: cfg.users.as_ref(),
+            users: users.as_deref(),
             anonymous: cfg.anonymous,
             anon_write: cfg.anon_write,
         };
@@ -124,11 +125,13 @@ impl PreLogin {
                 };
                 let mode = if login.writable { "rw" } else { "ro" };
                 log::info!("{peer}: login {} ({mode})", login.name);
+                ctx.bans.succeeded(peer);
                 self.conn.reply(LOGGED_IN, "Login successful.")?;
                 Ok(Step::Granted(login, jail))
             }
             Err(_) => {
                 self.failed_logins += 1;
+                ctx.bans.failed(peer);
                 log::warn!(
                     "{peer}: failed login for {} ({} of {})",
                     display(&name),

@@ -22,38 +22,72 @@ mod transfer;
 
 use std::io;
 use std::net::{IpAddr, TcpStream};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::auth::Login;
+use crate::auth::{Home, Login, Users};
+use crate::bans::Bans;
 use crate::command::{self, Command, LsArg, Type};
 use crate::config::Config;
 use crate::control::{Control, Input};
 use crate::data::Setup;
 use crate::listing::Style;
 use crate::net::Stream;
+use crate::pasvaddr::PasvAddress;
+use crate::rate::Limiter;
 use crate::reply::{self, Closing, Fail, *};
 use crate::vfs::{Jail, VPath};
 
 use transfer::StoreKind;
 
-/// What every session gets from the server: the configuration, the anonymous root, and
-/// the count of transfers in flight (shutdown waits for them).
+/// What every session gets from the server: the configuration, the anonymous root, the
+/// users file as it is now (SIGHUP replaces it), and the count of transfers in flight
+/// (shutdown waits for them).
 pub struct Context {
     pub cfg: Config,
     /// The anonymous root, opened once at start-up.
     pub anon_jail: Option<Jail>,
+    users: Mutex<Option<Arc<Users>>>,
     transfers: AtomicUsize,
+    /// What PASV replies advertise to whom.
+    pub pasv: PasvAddress,
+    /// Failed logins by address; the server refuses banned ones.
+    pub bans: Bans,
+    /// `--total-max-rate`, shared by every transfer.
+    pub total_rate: Option<Arc<Limiter>>,
 }
 
 impl Context {
-    pub fn new(cfg: Config, anon_jail: Option<Jail>) -> Context {
+    pub fn new(mut cfg: Config, anon_jail: Option<Jail>) -> Context {
+        let users = cfg.users.take().map(Arc::new);
+        let pasv = PasvAddress::new(cfg.pasv_address.as_ref(), cfg.pasv_local_nets.clone());
         Context {
+            bans: Bans::new(cfg.bans.clone()),
+            total_rate: cfg.total_max_rate.map(|r| Arc::new(Limiter::new(r))),
             cfg,
             anon_jail,
+            users: Mutex::new(users),
             transfers: AtomicUsize::new(0),
+            pasv,
         }
+    }
+
+    /// The users file now. A login decides on one version of it from start to end.
+    pub fn users(&self) -> Option<Arc<Users>> {
+        self.users.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Reads the users file again (SIGHUP): new logins use it at once, sessions logged in
+    /// keep their login. A file that fails to load leaves the old users in place.
+    pub fn reload_users(&self) -> std::result::Result<usize, String> {
+        let Some(path) = &self.cfg.users_path else {
+            return Ok(0);
+        };
+        let users = Users::load(path)?;
+        let n = users.iter().count();
+        *self.users.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(users));
+        Ok(n)
     }
 
     /// Marks a transfer in flight until the guard is dropped.
@@ -110,6 +144,8 @@ struct Session {
     data: Setup,
     /// EPSV ALL was sent: only EPSV may set up data connections (RFC 2428).
     epsv_all: bool,
+    /// This session's bandwidth cap (`--anon-max-rate` or `--max-rate`).
+    rate: Option<Arc<Limiter>>,
 }
 
 /// Runs a session on an accepted control connection until it ends.
@@ -128,7 +164,13 @@ pub fn run(ctx: Arc<Context>, stream: TcpStream) {
     };
     log::info!("{peer}: connected");
     if let Some((conn, login, jail)) = login::PreLogin::new(conn).serve() {
+        let cfg = &conn.ctx.cfg;
+        let rate = match login.home {
+            Home::Anonymous => cfg.anon_max_rate,
+            Home::Dir(_) => cfg.max_rate,
+        };
         Session {
+            rate: rate.map(|r| Arc::new(Limiter::new(r))),
             conn,
             login,
             jail,

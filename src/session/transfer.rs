@@ -1,15 +1,17 @@
 //! File transfers: RETR, STOR, APPE and STOU. Each checks what it can before the data
 //! connection exists, opens the file only then (a refused or failed upload leaves no
 //! trace), and moves the data through the one runner, [`Session::move_data`], which counts
-//! the transfer for shutdown and logs its result. Atomic-upload rules live in `vfs::upload`.
+//! the transfer for shutdown, applies the bandwidth caps, and logs its result. Atomic-upload rules live in `vfs::upload`.
 
 use std::io::{Seek, SeekFrom};
+use std::sync::Arc;
 use std::time::Instant;
 
 use super::{Conn, Result, Session, display, name_allowed};
 use crate::command::Type;
 use crate::data::{Done, Transfer};
 use crate::net::Stream;
+use crate::rate::Limiter;
 use crate::reply::{Fail, *};
 use crate::vfs::{Kind, VPath};
 
@@ -33,13 +35,15 @@ impl Session {
     /// flight (SIGTERM waits for it). `body` is a trait object: one copy of the runner.
     pub(super) fn move_data(
         conn: &mut Conn,
+        rate: Option<Arc<Limiter>>,
         stream: Stream,
         body: &mut dyn FnMut(&mut Transfer<'_>) -> Done,
     ) -> Moved {
         let start = Instant::now();
-        let ctx = std::sync::Arc::clone(&conn.ctx);
+        let ctx = Arc::clone(&conn.ctx);
         let _busy = ctx.transfer_started();
         let mut t = Transfer::new(&mut conn.ctl, stream, ctx.cfg.data_timeout);
+        t.pace = [rate, ctx.total_rate.clone()];
         let done = body(&mut t);
         Moved {
             done,
@@ -96,7 +100,7 @@ impl Session {
         text.extend_from_slice(p.file_name().unwrap_or(b"/"));
         text.extend_from_slice(format!(" ({} bytes).", meta.size).as_bytes());
         self.reply(OPENING_DATA, text)?;
-        let moved = Self::move_data(&mut self.conn, stream, &mut |t| {
+        let moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
             t.send_file(&mut file, rest, ascii)?;
             t.finish()
         });
@@ -161,7 +165,7 @@ impl Session {
             Some(up) => up.is_new(),
             None => !unique,
         };
-        let mut moved = Self::move_data(&mut self.conn, stream, &mut |t| {
+        let mut moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
             t.drain_on_ctl_loss = keep_partial;
             t.recv_file(&mut file, ascii)
         });

@@ -208,14 +208,31 @@ fn bad_numbers_and_addresses_are_refused() {
         with(&["--listen", "nowhere"]),
         "edgeftpd: --listen nowhere: expected ADDR:PORT, such as 0.0.0.0:21 or [::]:21"
     );
+    for bad in ["not an ip", "::1", "1.2.3"] {
+        assert_eq!(
+            with(&["--pasv-address", bad]),
+            format!("edgeftpd: --pasv-address {bad}: not an IPv4 address or a host name")
+        );
+    }
     assert_eq!(
-        with(&["--pasv-address", "not-an-ip"]),
-        "edgeftpd: --pasv-address not-an-ip: not an IP address"
+        with(&["--pasv-local-nets", "10.0.0.0/40"]),
+        "edgeftpd: --pasv-local-nets 10.0.0.0/40: expected networks such as \
+         192.168.0.0/16,fd00::/8, or none"
     );
     assert_eq!(
-        with(&["--pasv-address", "::1"]),
-        "edgeftpd: --pasv-address: PASV can only advertise an IPv4 address"
+        with(&["--ban-exempt", "x"]),
+        "edgeftpd: --ban-exempt x: expected networks such as 192.168.0.0/16,fd00::/8, or none"
     );
+    assert_eq!(
+        with(&["--ban-after", "-1"]),
+        "edgeftpd: --ban-after -1: expected a whole number from 0 to 1000000"
+    );
+    for flag in ["--anon-max-rate", "--max-rate", "--total-max-rate"] {
+        assert_eq!(
+            with(&[flag, "fast"]),
+            format!("edgeftpd: {flag} fast: expected bytes per second, such as 500K or 2M")
+        );
+    }
 }
 
 #[test]
@@ -270,6 +287,16 @@ fn help_lists_every_flag_and_exits_0() {
         "--max-per-ip",
         "--idle-timeout",
         "--data-timeout",
+        "--login-timeout",
+        "--pasv-local-nets",
+        "--ban-after",
+        "--ban-window",
+        "--ban-time",
+        "--ban-exempt",
+        "--anon-max-rate",
+        "--max-rate",
+        "--total-max-rate",
+        "--hash-password",
         "--inetd",
         "--help",
         "--version",

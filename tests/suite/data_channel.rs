@@ -340,6 +340,8 @@ fn pasv_address_is_advertised() {
         "--anonymous",
         "--root",
         root.path().to_str().unwrap(),
+        "--pasv-local-nets",
+        "none",
         "--pasv-address",
         "127.0.0.3",
     ]);

@@ -20,5 +20,6 @@ mod logging;
 mod login;
 mod paths;
 mod process;
+mod router;
 mod transfers;
 mod uploads;

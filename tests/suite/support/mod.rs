@@ -298,7 +298,9 @@ impl Client {
     /// PASV and connect to the advertised address and port.
     pub fn pasv(&mut self) -> TcpStream {
         let r = self.expect("PASV", 227);
-        let s = TcpStream::connect(pasv_addr(&r)).unwrap();
+        // From the control connection's own address: the server serves no other.
+        let from = self.stream().local_addr().unwrap().ip();
+        let s = connect_from(from, pasv_addr(&r)).unwrap();
         s.set_read_timeout(Some(WAIT)).unwrap();
         s
     }
@@ -314,7 +316,8 @@ impl Client {
     pub fn epsv(&mut self) -> TcpStream {
         let port = self.epsv_port();
         let ip = self.stream().peer_addr().unwrap().ip();
-        let s = TcpStream::connect(SocketAddr::new(ip, port)).unwrap();
+        let from = self.stream().local_addr().unwrap().ip();
+        let s = connect_from(from, SocketAddr::new(ip, port)).unwrap();
         s.set_read_timeout(Some(WAIT)).unwrap();
         s
     }
@@ -549,13 +552,14 @@ impl Server {
 /// A TCP connection to `to` from the local address `from` (such as 127.0.0.2), port chosen
 /// by the kernel: lets a test be "another host" on loopback.
 pub fn connect_from(from: std::net::IpAddr, to: SocketAddr) -> std::io::Result<TcpStream> {
-    use rustix::net::{AddressFamily, SocketType};
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
     let family = if from.is_ipv4() {
         AddressFamily::INET
     } else {
         AddressFamily::INET6
     };
-    let fd = rustix::net::socket(family, SocketType::STREAM, None)?;
+    // Close-on-exec, as std's sockets are: a server started later must not inherit it.
+    let fd = rustix::net::socket_with(family, SocketType::STREAM, SocketFlags::CLOEXEC, None)?;
     rustix::net::bind(&fd, &SocketAddr::new(from, 0))?;
     rustix::net::connect(&fd, &to)?;
     let s = TcpStream::from(fd);

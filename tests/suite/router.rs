@@ -1,0 +1,439 @@
+//! Running on a router: the passive address behind NAT and with a dynamic IP, bans for
+//! password guessers, bandwidth caps, SIGHUP reloading the users file, and making a
+//! users-file hash on the device (`--hash-password`).
+
+use std::io::Read;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::canary::*;
+use crate::support::*;
+
+/// Runs `edgeftpd --hash-password` with `input` on a pipe: (exit code, stdout, stderr).
+fn hash_password(input: &[u8]) -> (Option<i32>, String, String) {
+    let mut child = server_command()
+        .arg("--hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn hash_password_makes_a_users_file_line_that_logs_in() {
+    let (code, out, err) = hash_password(b"her password\n");
+    assert_eq!(code, Some(0), "{err}");
+    let hash = out.trim_end();
+    assert!(out.ends_with('\n') && !hash.contains('\n'), "{out:?}");
+    let parts: Vec<&str> = hash.split('$').collect();
+    assert!(
+        parts.len() == 4 && parts[1] == "6" && parts[2].len() == 16 && parts[3].len() == 86,
+        "{hash}"
+    );
+    // The same password gets another salt each time.
+    let (_, again, _) = hash_password(b"her password\n");
+    assert_ne!(again, out);
+    // openssl agrees on the hash.
+    let (ok, o, _) = sh(&format!(
+        "openssl passwd -6 -salt '{}' 'her password'",
+        parts[2]
+    ));
+    assert!(ok && o.trim() == hash, "{o} vs {hash}");
+    let home = TempDir::new("hashpw");
+    home.write("hello.txt", b"hi");
+    let file = home.write(
+        "users.txt",
+        format!("alice:{hash}:{}:ro\n", home.path().display()).as_bytes(),
+    );
+    let srv = Server::start(&["--users", file.to_str().unwrap()]);
+    let mut c = srv.client();
+    c.login("alice", "her password");
+    assert_eq!(c.retr("hello.txt"), b"hi");
+    // An empty password is refused.
+    let (code, out, err) = hash_password(b"\n");
+    assert_eq!((code, out.as_str()), (Some(2), ""));
+    assert_eq!(err, "edgeftpd: empty password\n");
+}
+
+/// On a terminal it asks twice, without echo (through a pseudo-terminal made by Python).
+#[test]
+fn hash_password_on_a_terminal_asks_twice_without_echo() {
+    let (bin, runner) = binary();
+    let argv: Vec<String> = runner
+        .into_iter()
+        .chain([bin.display().to_string(), "--hash-password".into()])
+        .collect();
+    let script = r#"
+import os, pty, sys
+argv = sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+out = b""
+def until(tok):
+    global out
+    while tok not in out:
+        out += os.read(fd, 100)
+answers = sys.argv[1].split(",")
+until(b"Password: "); os.write(fd, answers[0].encode() + b"\n")
+until(b"Again: "); os.write(fd, answers[1].encode() + b"\n")
+try:
+    while True:
+        d = os.read(fd, 100)
+        if not d:
+            break
+        out += d
+except OSError:
+    pass
+_, st = os.waitpid(pid, 0)
+sys.stdout.write(repr(out) + " " + str(os.waitstatus_to_exitcode(st)))
+"#;
+    let run = |answers: &str| {
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .arg(answers)
+            .args(&argv)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let same = run("pw one,pw one");
+    assert!(same.ends_with(" 0"), "{same}");
+    assert!(same.contains("$6$") && !same.contains("pw one"), "{same}");
+    let differ = run("pw one,pw two");
+    assert!(differ.ends_with(" 2"), "{differ}");
+    assert!(differ.contains("the passwords differ") && !differ.contains("$6$"));
+}
+
+fn write_users(path: &Path, lines: &[String]) {
+    std::fs::write(path, lines.concat()).unwrap();
+}
+
+/// SIGHUP re-reads the users file: new logins use it at once, sessions logged in keep
+/// their login, a broken file keeps the old users, and the server never exits on it.
+#[test]
+fn sighup_reloads_the_users_file() {
+    let home = TempDir::new("reload");
+    home.write("f.txt", b"file");
+    let file = home.join("users.txt");
+    let alice = user_line("alice", "a-pw", home.path(), "ro");
+    let bob = user_line("bob", "b-pw", home.path(), "ro");
+    write_users(&file, std::slice::from_ref(&alice));
+    let mut srv = Server::start(&["--users", file.to_str().unwrap()]);
+    let mut a = srv.client();
+    a.login("alice", "a-pw");
+    // alice removed, bob added.
+    write_users(&file, std::slice::from_ref(&bob));
+    signal(srv.pid(), "HUP");
+    assert!(srv.wait_log("reloaded the users file (1 accounts)"));
+    let mut b = srv.client();
+    b.login("bob", "b-pw");
+    let mut gone = srv.client();
+    gone.expect("USER alice", 331);
+    assert_eq!(gone.cmd("PASS a-pw"), "530 Login incorrect.\r\n");
+    // alice's session goes on.
+    assert_eq!(a.retr("f.txt"), b"file");
+    // A broken file: the error names the line, bob can still log in.
+    std::fs::write(&file, format!("{bob}carol:nohash\n")).unwrap();
+    signal(srv.pid(), "HUP");
+    assert!(
+        srv.wait_log("users.txt:2: expected name:hash:home:perm"),
+        "{}",
+        srv.log()
+    );
+    assert!(srv.log().contains("keeping the users loaded before"));
+    srv.client().login("bob", "b-pw");
+    for _ in 0..5 {
+        signal(srv.pid(), "HUP");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(srv.alive(), "SIGHUP killed the server");
+    assert_eq!(b.cmd("NOOP"), "200 NOOP ok.\r\n");
+}
+
+/// Reads a 227 reply's address.
+fn pasv_ip(c: &mut Client) -> String {
+    let r = c.expect("PASV", 227);
+    pasv_addr(&r).ip().to_string()
+}
+
+/// `--pasv-address` is for clients from outside: clients in `--pasv-local-nets` get the
+/// address they reached (a LAN client must not hairpin through the WAN address).
+#[test]
+fn pasv_address_goes_to_remote_clients_only() {
+    let root = TempDir::new("localnets");
+    root.write("f.txt", b"lan");
+    let srv = Server::start(&[
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--pasv-address",
+        "127.0.0.9",
+        "--pasv-local-nets",
+        "127.0.0.2/32,10.0.0.0/8",
+    ]);
+    // 127.0.0.1 is not in the local nets: it is told the WAN address.
+    let mut wan = srv.anon_client();
+    assert_eq!(pasv_ip(&mut wan), "127.0.0.9");
+    let mut lan = Client::connect_from(v4(127, 0, 0, 2), srv.addr);
+    lan.login("anonymous", "x");
+    assert_eq!(pasv_ip(&mut lan), "127.0.0.1");
+    let d = lan.pasv();
+    drop(d);
+    assert_eq!(lan.retr("f.txt"), b"lan");
+    // EPSV is the same for both.
+    assert!(lan.epsv_port() > 0 && wan.epsv_port() > 0);
+    // By default loopback and the private ranges are local.
+    let srv = Server::start(&[
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--pasv-address",
+        "127.0.0.9",
+    ]);
+    assert_eq!(pasv_ip(&mut srv.anon_client()), "127.0.0.1");
+    // `none`: everybody gets --pasv-address.
+    let srv = Server::start(&[
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--pasv-address",
+        "127.0.0.9",
+        "--pasv-local-nets",
+        "none",
+    ]);
+    let mut lan = Client::connect_from(v4(127, 0, 0, 2), srv.addr);
+    lan.login("anonymous", "x");
+    assert_eq!(pasv_ip(&mut lan), "127.0.0.9");
+}
+
+/// A host name for `--pasv-address` (a DDNS name) is resolved at start and again when the
+/// answer is older than 10 s; a failed resolution keeps the last good address, and a name
+/// that never resolved falls back to the address the client reached. /etc/hosts is
+/// replaced for the server alone, in a mount namespace of its own.
+#[test]
+fn pasv_address_host_names_follow_a_dynamic_ip() {
+    require_root("bind-mounting /etc/hosts in a mount namespace");
+    let root = TempDir::new("ddns");
+    let hosts = root.write("hosts", b"127.0.0.7 myhome.example.net\n");
+    let script = format!(
+        "mount --bind '{}' /etc/hosts && exec \"$@\"",
+        hosts.display()
+    );
+    let wrapper = [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+        "sh",
+    ];
+    let args = [
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--pasv-address",
+        "myhome.example.net",
+        "--pasv-local-nets",
+        "none",
+    ];
+    let srv = Server::start_wrapped(&wrapper, &args);
+    let mut c = srv.anon_client();
+    assert_eq!(pasv_ip(&mut c), "127.0.0.7");
+    // The address changes: after the 10 s cache, PASV follows (answering from the cache
+    // while the new answer is fetched, so one more PASV may still show the old one).
+    std::fs::write(&hosts, b"127.0.0.8 myhome.example.net\n").unwrap();
+    std::thread::sleep(Duration::from_secs(11));
+    let t0 = Instant::now();
+    assert!(eventually(Duration::from_secs(5), || pasv_ip(&mut c) == "127.0.0.8"));
+    // No PASV waited for the resolver.
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    // The name stops resolving: the last good address stays, with one warning.
+    std::fs::write(&hosts, b"127.0.0.1 localhost\n").unwrap();
+    std::thread::sleep(Duration::from_secs(11));
+    for _ in 0..3 {
+        assert_eq!(pasv_ip(&mut c), "127.0.0.8");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(srv.wait_log("cannot resolve myhome.example.net"));
+    assert_eq!(
+        srv.log()
+            .matches("cannot resolve myhome.example.net")
+            .count(),
+        1
+    );
+    // A name that never resolved: the address the client reached.
+    let srv = Server::start_wrapped(&wrapper, &{
+        let mut a = args;
+        a[4] = "never.example.net";
+        a
+    });
+    let mut c = srv.anon_client();
+    assert_eq!(pasv_ip(&mut c), "127.0.0.1");
+    assert!(srv.wait_log("never.example.net"));
+}
+
+/// Failed logins from one address lead to a ban: new connections from it get 421 before
+/// any password is checked; sessions already open and other addresses are not touched; a
+/// good login resets the count; exempt networks are never banned; bans end.
+#[test]
+fn password_guessers_are_banned() {
+    let home = TempDir::new("bans");
+    home.write("f.txt", b"f");
+    let file = home.write(
+        "users.txt",
+        user_line("alice", "right", home.path(), "ro").as_bytes(),
+    );
+    let srv = Server::start(&[
+        "--users",
+        file.to_str().unwrap(),
+        "--ban-after",
+        "3",
+        "--ban-window",
+        "60",
+        "--ban-time",
+        "3",
+        "--ban-exempt",
+        "127.0.0.5/32",
+    ]);
+    let from = |ip: u8| Client::connect_from(v4(127, 0, 0, ip), srv.addr);
+    let fail = |c: &mut Client| {
+        c.expect("USER alice", 331);
+        assert_eq!(c.cmd("PASS wrong"), "530 Login incorrect.\r\n");
+    };
+    // A session of 127.0.0.3 that logged in before the ban.
+    let mut early = from(3);
+    early.login("alice", "right");
+    // Two failures, then a good login: the count starts again.
+    let mut c = from(3);
+    fail(&mut c);
+    fail(&mut c);
+    c.login("alice", "right");
+    let mut c = from(3);
+    fail(&mut c);
+    fail(&mut c);
+    drop(c);
+    // Three in a row (over two sessions): banned.
+    let mut c = from(3);
+    fail(&mut c);
+    assert!(fail_then_closed_or_not(&mut c));
+    assert!(srv.wait_log("ban 127.0.0.3 for 3 s after 3 failed logins"));
+    let s = connect_from(v4(127, 0, 0, 3), srv.addr).unwrap();
+    let (greeting, closed) = read_until_closed(&mut { s });
+    assert!(closed);
+    assert!(
+        String::from_utf8_lossy(&greeting).starts_with("421 "),
+        "{greeting:?}"
+    );
+    // Others are not touched.
+    from(4).login("alice", "right");
+    assert_eq!(early.retr("f.txt"), b"f");
+    // An exempt address is never banned.
+    let mut e = from(5);
+    fail(&mut e);
+    fail(&mut e);
+    fail(&mut e);
+    from(5).login("alice", "right");
+    // The ban ends.
+    assert!(srv.wait_log("unban 127.0.0.3"));
+    from(3).login("alice", "right");
+}
+
+/// After one more failure the session may be closed (3 per session) or go on.
+fn fail_then_closed_or_not(c: &mut Client) -> bool {
+    c.expect("USER alice", 331);
+    c.cmd("PASS wrong") == "530 Login incorrect.\r\n"
+}
+
+/// Downloads `name` and returns the seconds it took.
+fn timed_retr(c: &mut Client, name: &str, len: usize) -> f64 {
+    c.expect("TYPE I", 200);
+    let mut d = c.epsv();
+    let t = Instant::now();
+    assert!(c.cmd(&format!("RETR {name}")).starts_with("150 "));
+    let mut got = Vec::new();
+    d.read_to_end(&mut got).unwrap();
+    let secs = t.elapsed().as_secs_f64();
+    assert_eq!(got.len(), len);
+    assert_eq!(c.reply(), "226 Transfer complete.\r\n");
+    secs
+}
+
+/// `--anon-max-rate` caps a session in both directions; `--total-max-rate` is shared
+/// fairly by the sessions running at once. Bounds are wide (a loaded 2-core machine), and
+/// catch both a cap that does nothing and one that is far too slow.
+#[test]
+fn bandwidth_caps_hold_per_session_and_in_total() {
+    let root = TempDir::new("caps");
+    let size = 1 << 20;
+    root.write("a.bin", &pattern(size, 41));
+    let srv = Server::start(&[
+        "--anonymous",
+        "--write",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--anon-max-rate",
+        "400K",
+    ]);
+    let mut c = srv.anon_client();
+    // 1 MiB at 400 KiB/s: about 2.5 s (the first 100 KiB may come at once).
+    let t = timed_retr(&mut c, "a.bin", size);
+    eprintln!("1 MiB at 400 KiB/s: download {t:.2} s");
+    assert!((2.0..3.5).contains(&t), "download took {t:.2} s");
+    let t = Instant::now();
+    let (_, last) = c.put("STOR up.bin", &pattern(size, 42));
+    let t = t.elapsed().as_secs_f64();
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    eprintln!("1 MiB at 400 KiB/s: upload {t:.2} s");
+    assert!((2.0..3.5).contains(&t), "upload took {t:.2} s");
+    // ABOR works while a transfer waits for its pace.
+    c.expect("TYPE I", 200);
+    let mut d = c.epsv();
+    assert!(c.cmd("RETR a.bin").starts_with("150 "));
+    let mut buf = [0u8; 4096];
+    d.read_exact(&mut buf).unwrap();
+    let t = Instant::now();
+    c.send_raw(b"ABOR\r\n");
+    assert_eq!(c.reply(), "426 Connection closed; transfer aborted.\r\n");
+    assert_eq!(c.reply(), "226 ABOR successful.\r\n");
+    assert!(t.elapsed() < Duration::from_secs(1));
+
+    // Three downloads at once share 600 KiB/s: each about 200 KiB/s, 1 MiB in 5 s.
+    let srv = Server::start(&[
+        "--anonymous",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--total-max-rate",
+        "600K",
+    ]);
+    let t0 = Instant::now();
+    let runs: Vec<_> = (0..3)
+        .map(|_| {
+            let mut c = srv.anon_client();
+            std::thread::spawn(move || timed_retr(&mut c, "a.bin", size))
+        })
+        .collect();
+    let times: Vec<f64> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    let all = t0.elapsed().as_secs_f64();
+    eprintln!("3 x 1 MiB sharing 600 KiB/s: {all:.2} s in all, each {times:?}");
+    assert!((4.0..6.5).contains(&all), "3 MiB in {all:.2} s");
+    for t in &times {
+        assert!(
+            (3.8..6.5).contains(t),
+            "one share took {t:.2} s ({times:?})"
+        );
+    }
+}

@@ -324,15 +324,7 @@ impl Client {
 
     /// Runs a download-style command over passive mode: returns (data, 150 reply, final reply).
     pub fn get(&mut self, line: &str) -> (Vec<u8>, String, String) {
-        let mut d = self.epsv();
-        let first = self.cmd(line);
-        if !first.starts_with("150") {
-            return (Vec::new(), first, String::new());
-        }
-        let mut data = Vec::new();
-        d.read_to_end(&mut data).unwrap();
-        let last = self.reply();
-        (data, first, last)
+        self.get_bytes(line.as_bytes())
     }
 
     /// Downloads a file in binary mode; asserts success.

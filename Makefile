@@ -41,6 +41,7 @@ lint:
 	@rustup component add clippy rustfmt >/dev/null 2>&1 || true
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --no-default-features -- -D warnings
 
 fmt:
 	$(CARGO) fmt

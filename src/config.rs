@@ -24,6 +24,9 @@ pub mod limits {
     pub const MAX_NAME: usize = 255;
     /// Symlinks followed while resolving one path, as the kernel's own limit (ELOOP).
     pub const MAX_SYMLINKS: usize = 40;
+    /// TLS sessions a session's own store keeps (the control connection's, and what the
+    /// data connections of this one client need to resume it).
+    pub const TLS_SESSIONS_PER_SESSION: usize = 4;
     /// Names tried for STOU and for temporary upload files before giving up.
     pub const MAX_UNIQUE_TRIES: usize = 1000;
     /// Failed logins before the session is closed (vsftpd's max_login_fails default).
@@ -85,9 +88,31 @@ pub mod limits {
     pub const LIST_HELPERS_MAX: usize = 3;
 }
 
+/// Whether clients may, must or can't use FTPS.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsMode {
+    Off,
+    Optional,
+    /// No login (anonymous included) and no data connection without TLS.
+    Required,
+}
+
+/// The FTPS settings.
+#[derive(Debug)]
+pub struct TlsSettings {
+    pub mode: TlsMode,
+    /// Data connections must resume their control connection's TLS session.
+    pub reuse_required: bool,
+    /// Implicit FTPS listeners (TLS from the first byte).
+    pub listen: Vec<SocketAddr>,
+    #[cfg(feature = "tls")]
+    pub certs: Option<std::sync::Arc<crate::tls::Certs>>,
+}
+
 /// Who may log in and where they land.
 #[derive(Debug)]
 pub struct Config {
+    pub tls: TlsSettings,
     pub listen: Vec<SocketAddr>,
     pub root: PathBuf,
     pub anonymous: bool,
@@ -253,6 +278,31 @@ fn options() -> getopts::Options {
         "after binding, switch to this user's uid and gid",
         "USER",
     );
+    o.optopt("", "tls-cert", "PEM certificate chain for FTPS", "FILE");
+    o.optopt(
+        "",
+        "tls-key",
+        "PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC)",
+        "FILE",
+    );
+    o.optopt(
+        "",
+        "tls",
+        "off | optional | required (default: optional with --tls-cert, else off)",
+        "MODE",
+    );
+    o.optopt(
+        "",
+        "tls-reuse",
+        "data connections must resume the control TLS session: required (default) | optional",
+        "MODE",
+    );
+    o.optmulti(
+        "",
+        "listen-tls",
+        "implicit FTPS listener (TLS from the first byte, port 990); repeatable",
+        "ADDR:PORT",
+    );
     o.optflag(
         "",
         "hash-password",
@@ -344,6 +394,7 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
         time: Duration::from_secs(number(&m, "ban-time", 900)? as u64),
         exempt: nets("ban-exempt", "none")?,
     };
+    let tls = tls_settings(&m)?;
     let rate = |flag: &str| -> Result<Option<u64>, String> {
         match m.opt_str(flag) {
             None => Ok(None),
@@ -354,6 +405,7 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
     };
 
     Ok(Action::Serve(Box::new(Config {
+        tls,
         listen,
         root,
         anonymous,
@@ -377,6 +429,68 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
         syslog: m.opt_present("syslog"),
         run_as: m.opt_str("run-as"),
     })))
+}
+
+/// The FTPS flags, checked (and the certificate and key loaded) before anything listens.
+fn tls_settings(m: &getopts::Matches) -> Result<TlsSettings, String> {
+    let cert = m.opt_str("tls-cert");
+    let key = m.opt_str("tls-key");
+    let mode = m.opt_str("tls");
+    let reuse = m.opt_str("tls-reuse");
+    let mut listen = Vec::new();
+    for a in m.opt_strs("listen-tls") {
+        listen.push(a.parse::<SocketAddr>().map_err(|_| {
+            format!("--listen-tls {a}: expected ADDR:PORT, such as 0.0.0.0:990 or [::]:990")
+        })?);
+    }
+    let any = cert.is_some() || key.is_some() || mode.is_some() || reuse.is_some();
+    if cfg!(not(feature = "tls")) && (any || !listen.is_empty()) {
+        return Err(
+            "built without TLS support: --tls-cert, --tls-key, --tls, --tls-reuse \
+                    and --listen-tls are not available"
+                .into(),
+        );
+    }
+    let mode = match mode.as_deref() {
+        None if cert.is_some() => TlsMode::Optional,
+        None => TlsMode::Off,
+        Some("off") => TlsMode::Off,
+        Some("optional") => TlsMode::Optional,
+        Some("required") => TlsMode::Required,
+        Some(other) => return Err(format!("--tls {other}: expected off, optional or required")),
+    };
+    let reuse_required = match reuse.as_deref() {
+        None | Some("required") => true,
+        Some("optional") => false,
+        Some(other) => {
+            return Err(format!(
+                "--tls-reuse {other}: expected required or optional"
+            ));
+        }
+    };
+    if cert.is_some() != key.is_some() {
+        return Err("--tls-cert and --tls-key go together".into());
+    }
+    if cert.is_none() && (mode == TlsMode::Required || !listen.is_empty()) {
+        return Err("--tls required and --listen-tls need --tls-cert and --tls-key".into());
+    }
+    if mode == TlsMode::Off && !listen.is_empty() {
+        return Err("--listen-tls with --tls off".into());
+    }
+    #[cfg(feature = "tls")]
+    let certs = match (&cert, &key) {
+        (Some(c), Some(k)) if mode != TlsMode::Off => Some(std::sync::Arc::new(
+            crate::tls::Certs::load(std::path::Path::new(c), std::path::Path::new(k))?,
+        )),
+        _ => None,
+    };
+    Ok(TlsSettings {
+        mode,
+        reuse_required,
+        listen,
+        #[cfg(feature = "tls")]
+        certs,
+    })
 }
 
 fn number(m: &getopts::Matches, name: &str, default: usize) -> Result<usize, String> {

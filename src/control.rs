@@ -203,6 +203,24 @@ impl Control {
         &self.stream
     }
 
+    /// SECURITY: switches to TLS after `AUTH TLS` (or at once, implicit FTPS). Anything the
+    /// client sent after the AUTH line in clear text is dropped, not read as commands that
+    /// came through TLS (the STARTTLS command-injection attack).
+    #[cfg(feature = "tls")]
+    pub fn start_tls(
+        &mut self,
+        config: &std::sync::Arc<rustls::ServerConfig>,
+        timeout: std::time::Duration,
+    ) -> io::Result<()> {
+        self.buf.clear();
+        self.discarding = false;
+        self.telnet = Telnet::Data;
+        let sock = self.stream.socket().try_clone()?;
+        let tls = crate::tls::accept(config, sock, timeout)?;
+        self.stream = Stream::Tls(Box::new(tls));
+        Ok(())
+    }
+
     /// Sends a one-line reply.
     pub fn reply(&mut self, code: u16, text: impl AsRef<[u8]>) -> io::Result<()> {
         self.out.clear();

@@ -27,4 +27,6 @@ pub mod server;
 pub mod session;
 #[allow(unsafe_code)]
 pub mod sys;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod vfs;

@@ -92,16 +92,26 @@ fn run(cfg: Config) -> Result<(), String> {
             .peer_addr()
             .map_err(|e| format!("--inetd: stdin is not a TCP socket ({e})"))?;
         // Only what a session needs: no admission state, no signal thread.
-        session::run(Arc::new(Context::new(cfg, anon_jail)), stream);
+        session::run(Arc::new(Context::new(cfg, anon_jail)), stream, false);
         return Ok(());
     }
 
     let mut listeners = Vec::new();
-    for addr in &cfg.listen {
-        let l = TcpListener::bind(addr).map_err(|e| format!("--listen {addr}: {e}"))?;
+    let plain = cfg.listen.iter().map(|a| (a, false));
+    for (addr, implicit_tls) in plain.chain(cfg.tls.listen.iter().map(|a| (a, true))) {
+        let flag = if implicit_tls {
+            "--listen-tls"
+        } else {
+            "--listen"
+        };
+        let l = TcpListener::bind(addr).map_err(|e| format!("{flag} {addr}: {e}"))?;
         let local = l.local_addr().map_err(|e| e.to_string())?;
-        log::info!("listening on {local}");
-        listeners.push(l);
+        let what = if implicit_tls { " (implicit FTPS)" } else { "" };
+        log::info!("listening on {local}{what}");
+        listeners.push(server::Listener {
+            socket: l,
+            implicit_tls,
+        });
     }
 
     match &cfg.run_as {

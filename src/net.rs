@@ -10,7 +10,8 @@
 //! - [`Stream::has_buffered`] says whether bytes were already read from the socket and wait
 //!   inside the stream (TLS records decrypted ahead), which poll(2) on the socket can't see.
 //!
-//! This module must not parse FTP or know about sessions: it moves bytes.
+//! This module must not parse FTP or know about sessions: it moves bytes. The TLS variant
+//! exists with the `tls` feature (`src/tls.rs` makes the connections).
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -22,6 +23,9 @@ use rustix::event::{PollFd, PollFlags};
 pub enum Stream {
     /// Bytes go to the socket as they are.
     Plain(TcpStream),
+    /// FTPS: every byte is encrypted (rustls).
+    #[cfg(feature = "tls")]
+    Tls(Box<crate::tls::TlsStream>),
 }
 
 impl Stream {
@@ -34,20 +38,34 @@ impl Stream {
     pub fn socket(&self) -> &TcpStream {
         match self {
             Stream::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => &t.sock,
         }
+    }
+
+    /// True for a TLS stream.
+    pub fn is_tls(&self) -> bool {
+        !matches!(self, Stream::Plain(_))
     }
 
     /// The socket, when bytes may be spliced to or from it directly.
     pub fn zero_copy(&self) -> Option<&TcpStream> {
         match self {
             Stream::Plain(s) => Some(s),
+            #[cfg(feature = "tls")]
+            Stream::Tls(_) => None,
         }
     }
 
     /// True when input is waiting inside the stream itself, not in the socket.
-    pub fn has_buffered(&self) -> bool {
+    pub fn has_buffered(&mut self) -> bool {
         match self {
             Stream::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t
+                .conn
+                .process_new_packets()
+                .is_ok_and(|s| s.plaintext_bytes_to_read() > 0),
         }
     }
 
@@ -80,6 +98,14 @@ impl Stream {
     pub fn finish(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(_) => Ok(()),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => {
+                t.conn.send_close_notify();
+                while t.conn.wants_write() {
+                    t.conn.write_tls(&mut t.sock)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -88,6 +114,8 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.read(buf),
         }
     }
 }
@@ -96,12 +124,23 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => {
+                // One record at a time, sent at once: the caller polls the socket, not rustls.
+                let n = t.conn.writer().write(buf)?;
+                while t.conn.wants_write() {
+                    t.conn.write_tls(&mut t.sock)?;
+                }
+                Ok(n)
+            }
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.flush(),
         }
     }
 }

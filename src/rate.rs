@@ -39,7 +39,9 @@ impl Limiter {
     }
 
     fn time_for(&self, bytes: u64) -> Duration {
-        Duration::from_nanos((u128::from(bytes) * 1_000_000_000 / u128::from(self.rate)) as u64)
+        // u64 arithmetic (u128 division costs 2 KiB of code on 32-bit targets): a grant is at
+        // most 256 KiB, far from overflowing.
+        Duration::from_nanos(bytes.saturating_mul(1_000_000_000) / self.rate)
     }
 
     /// Reserves up to `want` bytes (at most 20 ms of the rate): how many, and how long to

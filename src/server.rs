@@ -94,14 +94,20 @@ fn refuse(stream: TcpStream, why: Closing) {
     let _ = (&stream).write_all(&out);
 }
 
+/// A listening socket, and whether its sessions are FTPS from the first byte.
+pub struct Listener {
+    pub socket: TcpListener,
+    pub implicit_tls: bool,
+}
+
 /// Accepts connections on every listener until shutdown.
-pub fn run(shared: Arc<Server>, listeners: Vec<TcpListener>) {
+pub fn run(shared: Arc<Server>, listeners: Vec<Listener>) {
     let mut last_error_log: Option<Instant> = None;
     loop {
         let ready: Vec<bool> = {
             let mut fds: Vec<PollFd<'_>> = listeners
                 .iter()
-                .map(|l| PollFd::new(l, PollFlags::IN))
+                .map(|l| PollFd::new(&l.socket, PollFlags::IN))
                 .collect();
             // With bans on, wake once a second to end the bans that are over.
             let tick = Timespec {
@@ -128,8 +134,11 @@ pub fn run(shared: Arc<Server>, listeners: Vec<TcpListener>) {
             }
         }
         for (l, _) in listeners.iter().zip(ready).filter(|(_, r)| *r) {
-            match l.accept() {
-                Ok((stream, peer)) => start_session(&shared, stream, peer.ip().to_canonical()),
+            match l.socket.accept() {
+                Ok((stream, peer)) => {
+                    let ip = peer.ip().to_canonical();
+                    start_session(&shared, stream, ip, l.implicit_tls);
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
@@ -146,7 +155,7 @@ pub fn run(shared: Arc<Server>, listeners: Vec<TcpListener>) {
     }
 }
 
-fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr) {
+fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr, implicit_tls: bool) {
     let slot = match shared.admit(ip) {
         Ok(s) => s,
         Err(why) => {
@@ -167,7 +176,7 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr) {
         .stack_size(limits::SESSION_STACK)
         .spawn(move || {
             let _slot = slot;
-            session::run(ctx, stream);
+            session::run(ctx, stream, implicit_tls);
         });
     match spawned {
         Ok(_) => drop(spare),
@@ -181,13 +190,14 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr) {
 }
 
 /// Blocks SIGTERM, SIGINT and SIGHUP in every thread and handles them on a dedicated one.
-/// SIGHUP re-reads the users file (the server never exits on it). SIGTERM and SIGINT: stop
+/// SIGHUP re-reads the users file and the TLS certificate and key (the server never exits
+/// on it). SIGTERM and SIGINT: stop
 /// accepting, give transfers in flight a few seconds, then exit 0. Must be called before
 /// any other thread is started (the signal mask is inherited).
-pub fn handle_signals(shared: Arc<Server>, listeners: &[TcpListener]) -> std::io::Result<()> {
+pub fn handle_signals(shared: Arc<Server>, listeners: &[Listener]) -> std::io::Result<()> {
     let wake: Vec<std::os::fd::OwnedFd> = listeners
         .iter()
-        .map(|l| l.as_fd().try_clone_to_owned())
+        .map(|l| l.socket.as_fd().try_clone_to_owned())
         .collect::<Result<_, _>>()?;
     let set = crate::sys::block_server_signals()?;
     std::thread::Builder::new()
@@ -202,6 +212,11 @@ pub fn handle_signals(shared: Arc<Server>, listeners: &[TcpListener]) -> std::io
                 match shared.ctx.reload_users() {
                     Ok(n) => log::info!("SIGHUP: reloaded the users file ({n} accounts)"),
                     Err(e) => log::error!("SIGHUP: {e}; keeping the users loaded before"),
+                }
+                match shared.ctx.reload_certs() {
+                    Ok(true) => log::info!("SIGHUP: reloaded the TLS certificate and key"),
+                    Ok(false) => {}
+                    Err(e) => log::error!("SIGHUP: {e}; keeping the certificate loaded before"),
                 }
             };
             log::info!("signal {sig}: no longer accepting; waiting for transfers in flight");

@@ -50,7 +50,12 @@ pub enum Command {
     Help(Vec<u8>),
     Stat(Vec<u8>),
     Host(Vec<u8>),
-    Auth,
+    /// AUTH with its mechanism (`TLS`, `SSL`), upper-cased.
+    Auth(Vec<u8>),
+    Pbsz(Vec<u8>),
+    /// PROT with its level (`C`, `S`, `E`, `P`), upper-cased.
+    Prot(Vec<u8>),
+    Ccc,
     Pwd,
     Cwd(Vec<u8>),
     Cdup,
@@ -163,9 +168,19 @@ pub const VERBS: &[Verb] = &[
     verb("ACCT", LoggedIn, Ignored(|| Command::Acct)),
     verb("ALLO", LoggedIn, Ignored(|| Command::Allo)),
     verb("APPE", LoggedIn, Path(Command::Appe)),
-    // lftp probes AUTH TLS even when FEAT doesn't list it; a clean 5xx lets it go on.
-    unlisted("AUTH", Ignored(|| Command::Auth)),
-    unlisted("CCC", Ignored(|| Command::Auth)),
+    // RFC 4217. lftp probes AUTH TLS even when FEAT doesn't list it: without TLS, a clean
+    // 5xx lets it go on.
+    verb(
+        "AUTH",
+        Always,
+        Word(|w| Command::Auth(w.to_ascii_uppercase()), "AUTH takes TLS"),
+    ),
+    Verb {
+        name: "CCC",
+        phase: Always,
+        listed: false,
+        arg: Ignored(|| Command::Ccc),
+    },
     verb("CDUP", LoggedIn, Ignored(|| Command::Cdup)),
     verb("CWD", LoggedIn, Path(Command::Cwd)),
     verb("DELE", LoggedIn, Path(Command::Dele)),
@@ -191,9 +206,16 @@ pub const VERBS: &[Verb] = &[
     // Passwords may be empty (anonymous) and may contain spaces.
     verb("PASS", Always, Raw(|a| Command::Pass(Password(a)))),
     verb("PASV", LoggedIn, Ignored(|| Command::Pasv)),
-    unlisted("PBSZ", Ignored(|| Command::Auth)),
+    verb("PBSZ", Always, Word(Command::Pbsz, "PBSZ takes 0")),
     verb("PORT", LoggedIn, Own(parse_port_command)),
-    unlisted("PROT", Ignored(|| Command::Auth)),
+    verb(
+        "PROT",
+        Always,
+        Word(
+            |w| Command::Prot(w.to_ascii_uppercase()),
+            "PROT takes C or P",
+        ),
+    ),
     verb("PWD", LoggedIn, Ignored(|| Command::Pwd)),
     verb("QUIT", Always, Ignored(|| Command::Quit)),
     unlisted("REIN", Own(|_| Err(ParseError::NotImplemented))),
@@ -386,7 +408,7 @@ mod tests {
         assert!(allowed_before_login(b"user bob"));
         assert!(allowed_before_login(b"FEAT"));
         assert!(!allowed_before_login(b"RETR x"));
-        assert!(!allowed_before_login(b"AUTH TLS"));
+        assert!(allowed_before_login(b"AUTH TLS"));
         assert!(!allowed_before_login(b"BOGUS"));
         // A pre-login verb with a bad argument still gets through to its syntax error.
         assert!(allowed_before_login(b"USER"));

@@ -2,12 +2,11 @@
 //! accepted or made ([`Session::connect_data`]). The trust decisions themselves are the
 //! pure functions `data::active_target_allowed` and `data::passive_peer_allowed`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 
 use super::{Result, Session};
 use crate::command::EpsvArg;
 use crate::data::{self, Setup};
-use crate::net::Stream;
 use crate::pasvaddr::Advertise;
 use crate::reply::{Fail, *};
 
@@ -119,8 +118,11 @@ impl Session {
         )
     }
 
-    /// Makes the data connection set up by PASV/EPSV/PORT/EPRT (once).
-    pub(super) fn connect_data(&mut self) -> Result<Stream> {
+    /// Makes the data connection set up by PASV/EPSV/PORT/EPRT (once). Its TLS, after PROT
+    /// P, comes after the 150 reply ([`Session::data_stream`]): a client in active mode
+    /// starts TLS on a connection only once it was told to expect one.
+    pub(super) fn connect_data(&mut self) -> Result<TcpStream> {
+        self.conn.clear_data_allowed()?;
         let timeout = self.conn.ctx.cfg.data_timeout;
         let r = match std::mem::take(&mut self.data) {
             Setup::None => {
@@ -130,7 +132,7 @@ impl Session {
             Setup::Active(a) => data::connect_active(a, timeout),
         };
         match r {
-            Ok(sock) => Ok(Stream::plain(sock)),
+            Ok(sock) => Ok(sock),
             Err(e) => {
                 log::info!("{}: data connection failed: {e}", self.conn.peer);
                 Err(Fail::NoDataConnection)

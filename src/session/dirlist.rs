@@ -129,10 +129,11 @@ impl Session {
                 }
             }
         }
-        let stream = self.connect_data()?;
+        let sock = self.connect_data()?;
         // MLSD lists every name (RFC 3659); LIST and NLST hide dotfiles unless -a, as ls.
         let entries = self.entries(&target, arg.all || style == Style::Machine)?;
         self.reply(OPENING_DATA, "Here comes the directory listing.")?;
+        let stream = self.conn.data_stream(sock)?;
         let jail = &self.jail;
         let moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
             t.send_bytes(&head)?;

@@ -39,7 +39,17 @@ impl Conn {
     }
 
     pub(super) fn feat(&mut self) -> Result {
-        let feats: Vec<Vec<u8>> = FEATURES.iter().map(|s| s.as_bytes().to_vec()).collect();
+        let tls: &[&str] = if self.sec.available() {
+            &["AUTH TLS", "PBSZ", "PROT"]
+        } else {
+            &[]
+        };
+        let mut feats: Vec<Vec<u8>> = FEATURES
+            .iter()
+            .chain(tls)
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        feats.sort();
         self.multi(SYSTEM_STATUS, "Features:", &feats, "End")
     }
 
@@ -70,7 +80,14 @@ impl Conn {
     }
 
     pub(super) fn help(&mut self, topic: &[u8]) -> Result {
-        let listed = || command::VERBS.iter().filter(|v| v.listed).map(|v| v.name);
+        // The FTPS verbs only where FTPS is on.
+        let tls = self.sec.available();
+        let listed = || {
+            command::VERBS
+                .iter()
+                .filter(|v| v.listed && (tls || !matches!(v.name, "AUTH" | "PBSZ" | "PROT")))
+                .map(|v| v.name)
+        };
         if topic.is_empty() {
             let names: Vec<&str> = listed().collect();
             let body: Vec<Vec<u8>> = names.chunks(8).map(|c| c.join(" ").into_bytes()).collect();

@@ -67,6 +67,7 @@ impl PreLogin {
         let c = &mut self.conn;
         match command::parse(line)? {
             Command::User(name) => {
+                c.login_allowed()?;
                 self.pending_user = Some(name);
                 c.reply(NEED_PASSWORD, "Please specify the password.")?;
             }
@@ -80,6 +81,10 @@ impl PreLogin {
             Command::Feat => c.feat()?,
             Command::Opts(o) => c.opts(&o)?,
             Command::Help(topic) => c.help(&topic)?,
+            Command::Auth(mech) => c.auth(&mech)?,
+            Command::Pbsz(size) => c.pbsz(&size)?,
+            Command::Prot(level) => c.prot(&level)?,
+            Command::Ccc => c.ccc()?,
             Command::Host(_) if self.pending_user.is_some() => {
                 return Err(Fail::Reply(BAD_SEQUENCE, "HOST must come before USER."));
             }
@@ -95,6 +100,7 @@ impl PreLogin {
         let Some(name) = self.pending_user.take() else {
             return Err(Fail::Reply(BAD_SEQUENCE, "Login with USER first."));
         };
+        self.conn.login_allowed()?;
         let ctx = &self.conn.ctx;
         let cfg = &ctx.cfg;
         let users = ctx.users();

@@ -18,6 +18,7 @@ mod dirlist;
 mod files;
 mod info;
 mod login;
+mod security;
 mod transfer;
 
 use std::io;
@@ -56,6 +57,9 @@ pub struct Context {
     pub bans: Bans,
     /// `--total-max-rate`, shared by every transfer.
     pub total_rate: Option<Arc<Limiter>>,
+    /// FTPS, when a certificate is configured.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::Tls>,
 }
 
 impl Context {
@@ -63,6 +67,8 @@ impl Context {
         let users = cfg.users.take().map(Arc::new);
         let pasv = PasvAddress::new(cfg.pasv_address.as_ref(), cfg.pasv_local_nets.clone());
         Context {
+            #[cfg(feature = "tls")]
+            tls: cfg.tls.certs.clone().map(crate::tls::Tls::new),
             bans: Bans::new(cfg.bans.clone()),
             total_rate: cfg.total_max_rate.map(|r| Arc::new(Limiter::new(r))),
             cfg,
@@ -88,6 +94,15 @@ impl Context {
         let n = users.iter().count();
         *self.users.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(users));
         Ok(n)
+    }
+
+    /// Reads the certificate and key again (SIGHUP); a pair that fails keeps the old one.
+    pub fn reload_certs(&self) -> std::result::Result<bool, String> {
+        #[cfg(feature = "tls")]
+        if let Some(certs) = &self.cfg.tls.certs {
+            return certs.reload().map(|()| true);
+        }
+        Ok(false)
     }
 
     /// Marks a transfer in flight until the guard is dropped.
@@ -128,6 +143,8 @@ struct Conn {
     peer: IpAddr,
     /// The address the client reached us on.
     local: IpAddr,
+    /// FTPS state.
+    sec: security::Security,
 }
 
 /// A logged-in session: the post-login state.
@@ -148,21 +165,27 @@ struct Session {
     rate: Option<Arc<Limiter>>,
 }
 
-/// Runs a session on an accepted control connection until it ends.
-pub fn run(ctx: Arc<Context>, stream: TcpStream) {
+/// Runs a session on an accepted control connection until it ends. `implicit`: FTPS from
+/// the first byte (`--listen-tls`).
+pub fn run(ctx: Arc<Context>, stream: TcpStream, implicit: bool) {
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
     let stream = Stream::plain(stream);
     stream.set_timeouts(ctx.cfg.idle_timeout);
     let _ = stream.socket().set_nodelay(true);
-    let conn = Conn {
+    let mut conn = Conn {
+        sec: security::Security::new(&ctx),
         ctx,
         ctl: Control::new(stream),
         peer: peer.ip().to_canonical(),
         local: local.ip().to_canonical(),
     };
     log::info!("{peer}: connected");
+    if implicit && conn.implicit_tls().is_err() {
+        log::info!("{peer}: disconnected");
+        return;
+    }
     if let Some((conn, login, jail)) = login::PreLogin::new(conn).serve() {
         let cfg = &conn.ctx.cfg;
         let rate = match login.home {
@@ -349,7 +372,10 @@ impl Session {
             Command::Help(topic) => self.conn.help(&topic)?,
             Command::Stat(arg) if arg.is_empty() => self.status()?,
             Command::Stat(arg) => self.stat_path(&arg)?,
-            Command::Auth => self.reply(NOT_IMPLEMENTED, "TLS is not supported.")?,
+            Command::Auth(mech) => self.conn.auth(&mech)?,
+            Command::Pbsz(size) => self.conn.pbsz(&size)?,
+            Command::Prot(level) => self.conn.prot(&level)?,
+            Command::Ccc => self.conn.ccc()?,
             Command::Pwd => {
                 let mut text = reply::quote_path(&self.cwd.to_bytes());
                 text.extend_from_slice(b" is the current directory.");

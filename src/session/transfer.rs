@@ -68,8 +68,9 @@ impl Session {
                 f.transfer_result()
             }
         };
-        // Milliseconds by hand: float formatting would cost 6 KiB of code for this one line.
-        let ms = m.start.elapsed().as_millis();
+        // Milliseconds by hand, as u64: float formatting would cost 6 KiB of code for this one
+        // line, and u128's 4 KiB on 32-bit targets.
+        let ms = m.start.elapsed().as_millis() as u64;
         log::info!(
             "{} {}: {verb} {} {} bytes {}.{:03}s {result}",
             self.conn.peer,
@@ -93,13 +94,14 @@ impl Session {
                 "Restart offset is beyond the end of the file.",
             ));
         }
-        let stream = self.connect_data()?;
+        let sock = self.connect_data()?;
         let ascii = self.ty == Type::Ascii;
         let mode = if ascii { "ASCII" } else { "BINARY" };
         let mut text = format!("Opening {mode} mode data connection for ").into_bytes();
         text.extend_from_slice(p.file_name().unwrap_or(b"/"));
         text.extend_from_slice(format!(" ({} bytes).", meta.size).as_bytes());
         self.reply(OPENING_DATA, text)?;
+        let stream = self.conn.data_stream(sock)?;
         let moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
             t.send_file(&mut file, rest, ascii)?;
             t.finish()
@@ -129,7 +131,7 @@ impl Session {
                 ));
             }
         }
-        let stream = self.connect_data()?;
+        let sock = self.connect_data()?;
         let jail = &self.jail;
         let (mut file, upload, p) = match kind {
             StoreKind::Stou => {
@@ -158,6 +160,16 @@ impl Session {
         };
         text.extend_from_slice(p.file_name().unwrap_or(b"/"));
         self.reply(OPENING_DATA, text)?;
+        let stream = match self.conn.data_stream(sock) {
+            Ok(s) => s,
+            Err(f) => {
+                // (STOU's file was made under a name of ours: it goes too.)
+                if unique {
+                    let _ = self.jail.unlink(&p);
+                }
+                return Err(f);
+            }
+        };
         let ascii = self.ty == Type::Ascii;
         // What arrives is kept where keeping it can't hurt: a new file, or one written in
         // place (APPE, REST+STOR). An overwrite cut short is dropped and the old file stays.

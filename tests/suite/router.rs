@@ -66,13 +66,15 @@ fn hash_password_makes_a_users_file_line_that_logs_in() {
 }
 
 /// On a terminal it asks twice, without echo (through a pseudo-terminal made by Python).
+/// This one runs the host binary even under `make cross-test`: qemu-user does not emulate
+/// the TCGETS2 ioctl (termios2) that every kernel since 2.6.20 has, so under qemu the
+/// binary can only report "terminal: Function not implemented".
 #[test]
 fn hash_password_on_a_terminal_asks_twice_without_echo() {
-    let (bin, runner) = binary();
-    let argv: Vec<String> = runner
-        .into_iter()
-        .chain([bin.display().to_string(), "--hash-password".into()])
-        .collect();
+    let argv: Vec<String> = vec![
+        env!("CARGO_BIN_EXE_edgeftpd").to_string(),
+        "--hash-password".into(),
+    ];
     let script = r#"
 import os, pty, sys
 argv = sys.argv[2:]
@@ -275,6 +277,52 @@ fn pasv_address_host_names_follow_a_dynamic_ip() {
             .count(),
         1
     );
+    // A name that is not in /etc/hosts is asked of the name server in /etc/resolv.conf
+    // (a fake one on 127.5.5.5:53, answering one A record).
+    let dns = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(FAKE_DNS)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut dns = KillOnDrop(dns);
+    let mut ready = [0u8; 6];
+    dns.0
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut ready)
+        .unwrap();
+    assert_eq!(&ready, b"ready\n");
+    let resolv = root.write("resolv.conf", b"nameserver 127.5.5.5\n");
+    let script2 = format!(
+        "mount --bind '{}' /etc/hosts && mount --bind '{}' /etc/resolv.conf && exec \"$@\"",
+        hosts.display(),
+        resolv.display()
+    );
+    let wrapper2 = [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script2,
+        "sh",
+    ];
+    let srv = Server::start_wrapped(&wrapper2, &{
+        let mut a = args;
+        a[4] = "dyn.example.net";
+        a
+    });
+    assert!(
+        srv.wait_log("--pasv-address dyn.example.net is 127.0.0.6"),
+        "{}",
+        srv.log()
+    );
+    assert_eq!(pasv_ip(&mut srv.anon_client()), "127.0.0.6");
+    drop(srv);
+    drop(dns);
     // A name that never resolved: the address the client reached.
     let srv = Server::start_wrapped(&wrapper, &{
         let mut a = args;
@@ -284,6 +332,33 @@ fn pasv_address_host_names_follow_a_dynamic_ip() {
     let mut c = srv.anon_client();
     assert_eq!(pasv_ip(&mut c), "127.0.0.1");
     assert!(srv.wait_log("never.example.net"));
+}
+
+/// A DNS server on 127.5.5.5:53 that answers every A query with 127.0.0.6.
+const FAKE_DNS: &str = r#"
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.5.5.5", 53))
+sys.stdout.write("ready\n"); sys.stdout.flush()
+while True:
+    q, addr = s.recvfrom(512)
+    end = 12
+    while q[end] != 0:
+        end += 1 + q[end]
+    end += 5
+    a = q[:2] + b"\x81\x80" + q[4:6] + b"\x00\x01\x00\x00\x00\x00" + q[12:end]
+    a += b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\x7f\x00\x00\x06"
+    s.sendto(a, addr)
+"#;
+
+/// A child process killed when dropped.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Failed logins from one address lead to a ban: new connections from it get 421 before

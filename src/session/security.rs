@@ -1,0 +1,182 @@
+//! FTPS on the control connection (RFC 4217): AUTH TLS, PBSZ, PROT and CCC, the gate of
+//! `--tls required`, and the one place a data connection gets its TLS. Which TLS sessions a
+//! data connection may resume is decided in `tls.rs`; this file only asks it.
+
+use std::net::TcpStream;
+#[cfg(feature = "tls")]
+use std::sync::Arc;
+
+use super::{Conn, Result};
+use crate::config::TlsMode;
+use crate::net::Stream;
+use crate::reply::{Fail, *};
+
+/// A session's FTPS state.
+pub(super) struct Security {
+    /// This session's TLS configuration (a session store of its own), when FTPS is on.
+    #[cfg(feature = "tls")]
+    config: Option<Arc<rustls::ServerConfig>>,
+    /// The control connection is TLS.
+    pub control_tls: bool,
+    pbsz: bool,
+    /// PROT P: data connections are TLS.
+    pub protect: bool,
+}
+
+impl Security {
+    /// (The server has a TLS context only when `--tls` is not off.)
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+    pub(super) fn new(ctx: &super::Context) -> Security {
+        Security {
+            #[cfg(feature = "tls")]
+            config: ctx.tls.as_ref().map(|t| t.for_session()),
+            control_tls: false,
+            pbsz: false,
+            protect: false,
+        }
+    }
+
+    /// Whether this server speaks FTPS at all.
+    pub(super) fn available(&self) -> bool {
+        #[cfg(feature = "tls")]
+        {
+            self.config.is_some()
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            false
+        }
+    }
+}
+
+impl Conn {
+    fn tls_required(&self) -> bool {
+        self.ctx.cfg.tls.mode == TlsMode::Required
+    }
+
+    /// AUTH TLS (or SSL, the same here): 234, then the handshake on the control connection.
+    pub(super) fn auth(&mut self, mech: &[u8]) -> Result {
+        if !self.sec.available() {
+            return Err(Fail::Reply(NOT_IMPLEMENTED, "TLS is not supported."));
+        }
+        if self.sec.control_tls {
+            return Err(Fail::Reply(BAD_SEQUENCE, "Already using TLS."));
+        }
+        if !matches!(mech, b"TLS" | b"SSL" | b"TLS-C" | b"TLS-P") {
+            return Err(Fail::Reply(BAD_PARAMETER, "AUTH TLS or AUTH SSL only."));
+        }
+        self.reply(AUTH_OK, "AUTH TLS successful.")?;
+        self.start_tls()
+    }
+
+    /// The handshake on the control connection; a failure ends the session (where the
+    /// next command would start is unknown).
+    pub(super) fn start_tls(&mut self) -> Result {
+        #[cfg(feature = "tls")]
+        if let Some(config) = &self.sec.config {
+            let timeout = self.ctx.cfg.idle_timeout;
+            if let Err(e) = self.ctl.start_tls(config, timeout) {
+                log::info!("{}: TLS handshake failed: {e}", self.peer);
+                return Err(Fail::Ctl(e));
+            }
+            self.sec.control_tls = true;
+            log::debug!("{}: control connection is TLS", self.peer);
+            return Ok(());
+        }
+        Err(Fail::Ctl(std::io::ErrorKind::Unsupported.into()))
+    }
+
+    /// Implicit FTPS: TLS from the first byte, data connections protected.
+    pub(super) fn implicit_tls(&mut self) -> Result {
+        self.start_tls()?;
+        self.sec.pbsz = true;
+        self.sec.protect = true;
+        Ok(())
+    }
+
+    pub(super) fn pbsz(&mut self, size: &[u8]) -> Result {
+        if !self.sec.control_tls {
+            return Err(Fail::Reply(BAD_SEQUENCE, "PBSZ needs AUTH TLS first."));
+        }
+        if !size.iter().all(u8::is_ascii_digit) {
+            return Err(Fail::Reply(BAD_ARGUMENTS, "PBSZ takes 0."));
+        }
+        self.sec.pbsz = true;
+        self.reply(OK, "PBSZ=0")
+    }
+
+    pub(super) fn prot(&mut self, level: &[u8]) -> Result {
+        if !self.sec.pbsz {
+            return Err(Fail::Reply(BAD_SEQUENCE, "PROT needs PBSZ first."));
+        }
+        match level {
+            b"P" => {
+                self.sec.protect = true;
+                self.reply(OK, "Protection level set to Private.")
+            }
+            b"C" => {
+                self.sec.protect = false;
+                self.reply(OK, "Protection level set to Clear.")
+            }
+            b"S" | b"E" => Err(Fail::Reply(PROT_NOT_SUPPORTED, "Only PROT C and P.")),
+            _ => Err(Fail::Reply(BAD_PARAMETER, "PROT takes C or P.")),
+        }
+    }
+
+    pub(super) fn ccc(&mut self) -> Result {
+        Err(Fail::Reply(
+            POLICY_DENIED,
+            "CCC is not allowed: the session stays TLS.",
+        ))
+    }
+
+    /// SECURITY: with `--tls required`, no login without TLS (anonymous included).
+    pub(super) fn login_allowed(&self) -> Result {
+        if self.tls_required() && !self.sec.control_tls {
+            return Err(Fail::Reply(
+                NOT_LOGGED_IN,
+                "TLS required: use AUTH TLS first.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// SECURITY: with `--tls required`, no data connection in clear text.
+    pub(super) fn clear_data_allowed(&self) -> Result {
+        if self.tls_required() && !self.sec.protect {
+            return Err(Fail::Reply(
+                BAD_PROTOCOL,
+                "Data connections must be protected: use PROT P.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The stream of a data connection: TLS after PROT P, resuming this session's TLS
+    /// session (unless `--tls-reuse optional`); a refused one gets 522 and the session
+    /// goes on.
+    pub(super) fn data_stream(&self, sock: TcpStream) -> Result<Stream> {
+        if !self.sec.protect {
+            return Ok(Stream::plain(sock));
+        }
+        #[cfg(feature = "tls")]
+        if let Some(config) = &self.sec.config {
+            let refused = |why: String| {
+                log::info!("{}: TLS data connection refused: {why}", self.peer);
+                Fail::Reply(
+                    BAD_PROTOCOL,
+                    "TLS session of the control connection required.",
+                )
+            };
+            let timeout = self.ctx.cfg.data_timeout;
+            let s =
+                crate::tls::accept(config, sock, timeout).map_err(|e| refused(e.to_string()))?;
+            if !crate::tls::data_session_ok(&s, self.ctx.cfg.tls.reuse_required) {
+                return Err(refused("not a resumed session".into()));
+            }
+            return Ok(Stream::Tls(Box::new(s)));
+        }
+        drop(sock);
+        Err(Fail::Reply(BAD_PROTOCOL, "TLS is not supported."))
+    }
+}

@@ -1,0 +1,162 @@
+//! FTPS (RFC 4217): the certificate and key, and the TLS configuration each session gets.
+//!
+//! Every session has a TLS configuration of its own that shares the server's certificate but
+//! not its session store nor its ticket key: the control connection's TLS session lands in
+//! that store (TLS 1.2) or in a ticket only this session can open (TLS 1.3), and a data
+//! connection can resume only such a session. So a data connection that resumes
+//! is the same client's (what vsftpd's `require_ssl_reuse` and FileZilla Server enforce), and
+//! a thief with another control connection, even behind the same NAT address, can't take a
+//! passive data connection: its handshake is a full one, which [`data_session_ok`] refuses.
+//!
+//! SIGHUP re-reads the certificate and key ([`Certs::reload`]): new handshakes use the new
+//! pair, sessions in progress go on, and a pair that fails to load keeps the old one.
+
+use std::fmt;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use rustls::crypto::ring as provider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
+use rustls::sign::CertifiedKey;
+use rustls::{HandshakeKind, ServerConfig, ServerConnection};
+
+use crate::config::limits;
+
+/// The certificate chain and key, swappable on SIGHUP.
+pub struct Certs {
+    cert: PathBuf,
+    key: PathBuf,
+    current: RwLock<Arc<CertifiedKey>>,
+}
+
+impl fmt::Debug for Certs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Certs({})", self.cert.display())
+    }
+}
+
+/// Reads a PEM certificate chain and private key (PKCS#8, PKCS#1 RSA or SEC1 EC) that
+/// belong together. Errors are one line naming the file.
+fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
+    let c = cert.display();
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| format!("--tls-cert {c}: {}", pem_error(&e)))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("--tls-cert {c}: {}", pem_error(&e)))?;
+    if chain.is_empty() {
+        return Err(format!("--tls-cert {c}: no PEM certificate in it"));
+    }
+    let k = key.display();
+    let der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| format!("--tls-key {k}: {}", pem_error(&e)))?;
+    let provider = provider::default_provider();
+    CertifiedKey::from_der(chain, der, &provider).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(_) => {
+            format!("--tls-key {k}: the key does not match the certificate in {c}")
+        }
+        e => format!("--tls-key {k}: {e}"),
+    })
+}
+
+fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error;
+    match e {
+        Error::Io(e) => e.to_string(),
+        Error::NoItemsFound => "no PEM item of the right kind in it".into(),
+        e => format!("not a PEM file ({e:?})"),
+    }
+}
+
+impl Certs {
+    /// Loads the pair at start-up.
+    pub fn load(cert: &Path, key: &Path) -> Result<Certs, String> {
+        let ck = load(cert, key)?;
+        Ok(Certs {
+            cert: cert.to_path_buf(),
+            key: key.to_path_buf(),
+            current: RwLock::new(Arc::new(ck)),
+        })
+    }
+
+    /// Reads the pair again; on failure the old one stays.
+    pub fn reload(&self) -> Result<(), String> {
+        let ck = load(&self.cert, &self.key)?;
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ck);
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<CertifiedKey> {
+        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Hands every handshake the pair loaded last.
+#[derive(Debug)]
+struct Resolver(Arc<Certs>);
+
+impl ResolvesServerCert for Resolver {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.current())
+    }
+}
+
+/// The server's TLS settings, from which each session's configuration is made.
+pub struct Tls {
+    base: Arc<ServerConfig>,
+}
+
+impl Tls {
+    pub fn new(certs: Arc<Certs>) -> Tls {
+        let config = ServerConfig::builder_with_provider(Arc::new(provider::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports TLS 1.2 and 1.3")
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(Resolver(certs)));
+        Tls {
+            base: Arc::new(config),
+        }
+    }
+
+    /// A configuration for one session: the server's certificate, a session store of its
+    /// own (see the module doc).
+    /// Tickets are made with a key of this session's own, so they can be used again (each
+    /// data connection of lftp and curl resumes the control connection's session) but by
+    /// this session only.
+    pub fn for_session(&self) -> Arc<ServerConfig> {
+        let mut c = (*self.base).clone();
+        c.session_storage = ServerSessionMemoryCache::new(limits::TLS_SESSIONS_PER_SESSION);
+        if let Ok(t) = provider::Ticketer::new() {
+            c.ticketer = t;
+        }
+        Arc::new(c)
+    }
+}
+
+/// Runs a server-side handshake on `sock` to the end (the socket's timeouts bound it).
+pub fn accept(
+    config: &Arc<ServerConfig>,
+    sock: TcpStream,
+    timeout: Duration,
+) -> std::io::Result<TlsStream> {
+    let mut conn = ServerConnection::new(Arc::clone(config)).map_err(std::io::Error::other)?;
+    let _ = sock.set_read_timeout(Some(timeout));
+    let _ = sock.set_write_timeout(Some(timeout));
+    let mut s = sock;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut s)?;
+    }
+    Ok(TlsStream::new(conn, s))
+}
+
+/// SECURITY: a data connection is served only when it resumed a TLS session of its own
+/// control connection (unless `--tls-reuse optional`).
+pub fn data_session_ok(s: &TlsStream, reuse_required: bool) -> bool {
+    !reuse_required || s.conn.handshake_kind() == Some(HandshakeKind::Resumed)
+}
+
+/// A TLS connection over a socket.
+pub type TlsStream = rustls::StreamOwned<ServerConnection, TcpStream>;

@@ -126,14 +126,29 @@ impl Tls {
     /// Tickets are made with a key of this session's own, so they can be used again (each
     /// data connection of lftp and curl resumes the control connection's session) but by
     /// this session only.
-    pub fn for_session(&self) -> Arc<ServerConfig> {
+    ///
+    /// Two configurations sharing that store and key: the control connection's, and the data
+    /// connections', which send no TLS 1.3 tickets (a client that only uploads never reads
+    /// them, and closing a socket with unread bytes resets it: the end of the upload lost).
+    pub fn for_session(&self) -> SessionConfigs {
         let mut c = (*self.base).clone();
         c.session_storage = ServerSessionMemoryCache::new(limits::TLS_SESSIONS_PER_SESSION);
         if let Ok(t) = provider::Ticketer::new() {
             c.ticketer = t;
         }
-        Arc::new(c)
+        let mut d = c.clone();
+        d.send_tls13_tickets = 0;
+        SessionConfigs {
+            control: Arc::new(c),
+            data: Arc::new(d),
+        }
     }
+}
+
+/// A session's TLS configurations (see [`Tls::for_session`]).
+pub struct SessionConfigs {
+    pub control: Arc<ServerConfig>,
+    pub data: Arc<ServerConfig>,
 }
 
 /// Runs a server-side handshake on `sock` to the end (the socket's timeouts bound it).

@@ -18,14 +18,18 @@ pub(super) struct PreLogin {
     /// Name given by USER, waiting for PASS.
     pending_user: Option<Vec<u8>>,
     failed_logins: u32,
+    /// `--login-timeout` from the greeting.
+    deadline: Instant,
 }
 
 impl PreLogin {
     pub(super) fn new(conn: Conn) -> PreLogin {
+        let deadline = Instant::now() + conn.ctx.cfg.login_timeout;
         PreLogin {
             conn,
             pending_user: None,
             failed_logins: 0,
+            deadline,
         }
     }
 
@@ -33,8 +37,8 @@ impl PreLogin {
     /// login and its jail are handed back) or the session ends (`None`).
     pub(super) fn serve(mut self) -> Option<(Conn, Login, Jail)> {
         self.conn.reply(SERVICE_READY, "edgeftpd ready.").ok()?;
-        let deadline = Instant::now() + self.conn.ctx.cfg.login_timeout;
         loop {
+            let deadline = self.deadline;
             let r = self
                 .conn
                 .next_line(Some(deadline))
@@ -81,7 +85,10 @@ impl PreLogin {
             Command::Feat => c.feat()?,
             Command::Opts(o) => c.opts(&o)?,
             Command::Help(topic) => c.help(&topic)?,
-            Command::Auth(mech) => c.auth(&mech)?,
+            Command::Auth(mech) => {
+                let left = self.deadline.saturating_duration_since(Instant::now());
+                c.auth(&mech, Some(left))?;
+            }
             Command::Pbsz(size) => c.pbsz(&size)?,
             Command::Prot(level) => c.prot(&level)?,
             Command::Ccc => c.ccc()?,

@@ -372,7 +372,7 @@ impl Session {
             Command::Help(topic) => self.conn.help(&topic)?,
             Command::Stat(arg) if arg.is_empty() => self.status()?,
             Command::Stat(arg) => self.stat_path(&arg)?,
-            Command::Auth(mech) => self.conn.auth(&mech)?,
+            Command::Auth(mech) => self.conn.auth(&mech, None)?,
             Command::Pbsz(size) => self.conn.pbsz(&size)?,
             Command::Prot(level) => self.conn.prot(&level)?,
             Command::Ccc => self.conn.ccc()?,

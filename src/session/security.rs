@@ -3,8 +3,6 @@
 //! data connection may resume is decided in `tls.rs`; this file only asks it.
 
 use std::net::TcpStream;
-#[cfg(feature = "tls")]
-use std::sync::Arc;
 
 use super::{Conn, Result};
 use crate::config::TlsMode;
@@ -15,7 +13,7 @@ use crate::reply::{Fail, *};
 pub(super) struct Security {
     /// This session's TLS configuration (a session store of its own), when FTPS is on.
     #[cfg(feature = "tls")]
-    config: Option<Arc<rustls::ServerConfig>>,
+    config: Option<crate::tls::SessionConfigs>,
     /// The control connection is TLS.
     pub control_tls: bool,
     pbsz: bool,
@@ -54,8 +52,9 @@ impl Conn {
         self.ctx.cfg.tls.mode == TlsMode::Required
     }
 
-    /// AUTH TLS (or SSL, the same here): 234, then the handshake on the control connection.
-    pub(super) fn auth(&mut self, mech: &[u8]) -> Result {
+    /// AUTH TLS (or SSL, the same here): 234, then the handshake on the control connection,
+    /// which must be over `within` (the login deadline before login, else the idle timeout).
+    pub(super) fn auth(&mut self, mech: &[u8], within: Option<std::time::Duration>) -> Result {
         if !self.sec.available() {
             return Err(Fail::Reply(NOT_IMPLEMENTED, "TLS is not supported."));
         }
@@ -66,16 +65,19 @@ impl Conn {
             return Err(Fail::Reply(BAD_PARAMETER, "AUTH TLS or AUTH SSL only."));
         }
         self.reply(AUTH_OK, "AUTH TLS successful.")?;
-        self.start_tls()
+        self.start_tls(within)
     }
 
     /// The handshake on the control connection; a failure ends the session (where the
     /// next command would start is unknown).
-    pub(super) fn start_tls(&mut self) -> Result {
+    pub(super) fn start_tls(&mut self, within: Option<std::time::Duration>) -> Result {
         #[cfg(feature = "tls")]
         if let Some(config) = &self.sec.config {
-            let timeout = self.ctx.cfg.idle_timeout;
-            if let Err(e) = self.ctl.start_tls(config, timeout) {
+            let idle = self.ctx.cfg.idle_timeout;
+            let timeout = within
+                .map_or(idle, |w| w.min(idle))
+                .max(std::time::Duration::from_millis(1));
+            if let Err(e) = self.ctl.start_tls(&config.control, timeout) {
                 log::info!("{}: TLS handshake failed: {e}", self.peer);
                 return Err(Fail::Ctl(e));
             }
@@ -83,12 +85,13 @@ impl Conn {
             log::debug!("{}: control connection is TLS", self.peer);
             return Ok(());
         }
+        let _ = within;
         Err(Fail::Ctl(std::io::ErrorKind::Unsupported.into()))
     }
 
     /// Implicit FTPS: TLS from the first byte, data connections protected.
     pub(super) fn implicit_tls(&mut self) -> Result {
-        self.start_tls()?;
+        self.start_tls(Some(self.ctx.cfg.login_timeout))?;
         self.sec.pbsz = true;
         self.sec.protect = true;
         Ok(())
@@ -169,8 +172,8 @@ impl Conn {
                 )
             };
             let timeout = self.ctx.cfg.data_timeout;
-            let s =
-                crate::tls::accept(config, sock, timeout).map_err(|e| refused(e.to_string()))?;
+            let s = crate::tls::accept(&config.data, sock, timeout)
+                .map_err(|e| refused(e.to_string()))?;
             if !crate::tls::data_session_ok(&s, self.ctx.cfg.tls.reuse_required) {
                 return Err(refused("not a resumed session".into()));
             }

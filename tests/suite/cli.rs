@@ -328,3 +328,24 @@ fn inetd_without_a_socket_exits_2() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--inetd"), "{stderr}");
 }
+
+/// The plain flavour (built without the `tls` feature, as the router binaries are) refuses
+/// every FTPS flag with one line, before anything listens.
+#[cfg(not(feature = "tls"))]
+#[test]
+fn tls_flags_are_refused_by_a_build_without_tls() {
+    for args in [
+        &["--tls-cert", "c.pem", "--tls-key", "k.pem"][..],
+        &["--tls", "required"][..],
+        &["--listen-tls", "127.0.0.1:990"][..],
+        &["--tls-reuse", "optional"][..],
+    ] {
+        let mut all = vec!["--anonymous", "--root", "/"];
+        all.extend_from_slice(args);
+        let e = config_error(&all);
+        assert!(
+            e.starts_with("edgeftpd: built without TLS support"),
+            "{args:?}: {e}"
+        );
+    }
+}

@@ -13,6 +13,8 @@ mod cli;
 mod clients;
 mod commands;
 mod data_channel;
+#[cfg(feature = "tls")]
+mod ftps;
 mod fuzz_corpus;
 mod limits;
 mod listing;

@@ -1,0 +1,500 @@
+//! FTPS (RFC 4217): explicit (AUTH TLS) and implicit (`--listen-tls`), with real clients
+//! (curl, lftp, Python's ftplib) and a raw TLS client proving that a data connection must
+//! resume its own control connection's TLS session. Built with the `tls` feature (the host
+//! build); the plain router flavour refuses the flags (tests/suite/cli.rs).
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::support::canary::signal;
+use crate::support::*;
+
+/// A certificate and key made by openssl: `ec` (P-256) or `rsa` (2048 bits).
+fn cert(dir: &TempDir, kind: &str) -> (PathBuf, PathBuf) {
+    let (cert, key) = (
+        dir.join(&format!("{kind}-cert.pem")),
+        dir.join(&format!("{kind}-key.pem")),
+    );
+    let newkey = match kind {
+        "rsa" => "-newkey rsa:2048",
+        _ => "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1",
+    };
+    let (ok, _, err) = sh(&format!(
+        "openssl req -x509 {newkey} -nodes -days 2 -subj /CN=edgeftpd-test \
+         -keyout '{}' -out '{}'",
+        key.display(),
+        cert.display()
+    ));
+    assert!(ok, "openssl req: {err}");
+    (cert, key)
+}
+
+/// A users-file account `bob`/`secret` (rw) with a home holding `hello.txt`, and a server
+/// with FTPS on (`extra` flags added).
+struct Ftps {
+    home: TempDir,
+    cert: PathBuf,
+    key: PathBuf,
+    srv: Server,
+}
+
+fn ftps(kind: &str, extra: &[&str]) -> Ftps {
+    let home = TempDir::new("ftps");
+    home.write("hello.txt", b"hello over tls\n");
+    let (cert, key) = cert(&home, kind);
+    let users = home.write(
+        "users.txt",
+        user_line("bob", "secret", home.path(), "rw").as_bytes(),
+    );
+    let mut args = vec![
+        "--users",
+        users.to_str().unwrap(),
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let srv = Server::start(&args);
+    Ftps {
+        home,
+        cert,
+        key,
+        srv,
+    }
+}
+
+/// The implicit FTPS listener's port, from the log.
+fn implicit_port(srv: &Server) -> u16 {
+    assert!(srv.wait_log("(implicit FTPS)"));
+    let log = srv.log();
+    let line = log.lines().find(|l| l.contains("(implicit FTPS)")).unwrap();
+    let addr = line.split("listening on ").nth(1).unwrap();
+    let addr = addr.split_whitespace().next().unwrap();
+    addr.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+fn curl(args: &str) -> (bool, String, String) {
+    sh(&format!("curl -sS --max-time 30 -k {args}"))
+}
+
+#[test]
+fn curl_lists_gets_puts_and_resumes_over_explicit_and_implicit_ftps() {
+    let f = ftps("ec", &["--listen-tls", "127.0.0.1:0"]);
+    let url = format!("ftp://127.0.0.1:{}", f.srv.port());
+    let (ok, out, err) = curl(&format!("--ssl-reqd -u bob:secret {url}/"));
+    assert!(ok && out.contains(" hello.txt"), "{out}{err}");
+    let (ok, out, err) = curl(&format!("--ssl-reqd -u bob:secret {url}/hello.txt"));
+    assert!(ok && out == "hello over tls\n", "{out}{err}");
+    let data = pattern(300_000, 51);
+    let up = f.home.write("local.bin", &data);
+    let (ok, _, err) = curl(&format!(
+        "--ssl-reqd -u bob:secret -T '{}' {url}/up.bin",
+        up.display()
+    ));
+    assert!(ok, "{err}");
+    assert!(std::fs::read(f.home.join("up.bin")).unwrap() == data);
+    // Resume an upload (APPE from where the server is) and a download (REST).
+    std::fs::write(f.home.join("half.bin"), &data[..100_000]).unwrap();
+    let (ok, _, err) = curl(&format!(
+        "--ssl-reqd -u bob:secret -C - -T '{}' {url}/half.bin",
+        up.display()
+    ));
+    assert!(ok, "{err}");
+    assert!(std::fs::read(f.home.join("half.bin")).unwrap() == data);
+    let partial = f.home.write("got.bin", &data[..50_000]);
+    let (ok, _, err) = curl(&format!(
+        "--ssl-reqd -u bob:secret -C - -o '{}' {url}/up.bin",
+        partial.display()
+    ));
+    assert!(ok, "{err}");
+    assert!(std::fs::read(&partial).unwrap() == data);
+    // Implicit FTPS: TLS from the first byte.
+    let port = implicit_port(&f.srv);
+    let (ok, out, err) = curl(&format!("-u bob:secret ftps://127.0.0.1:{port}/hello.txt"));
+    assert!(ok && out == "hello over tls\n", "{out}{err}");
+    // Every transfer above was on a resumed TLS session: none was refused.
+    assert!(
+        !f.srv.log().contains("TLS data connection refused"),
+        "{}",
+        f.srv.log()
+    );
+}
+
+#[test]
+fn lftp_mirrors_both_ways_over_ftps_passive_and_active() {
+    let f = ftps("rsa", &[]);
+    let tree = TempDir::new("ftps-tree");
+    for i in 0..6 {
+        tree.write(
+            &format!("d{}/f{i}.bin", i % 2),
+            &pattern(20_000 + i * 7_000, i as u64),
+        );
+    }
+    let down = TempDir::new("ftps-down");
+    for passive in ["on", "off"] {
+        let remote = format!("up-{passive}");
+        let script = format!(
+            "set ftp:ssl-force true; set ftp:ssl-protect-data true; \
+             set ssl:verify-certificate no; set ftp:passive-mode {passive}; \
+             set net:max-retries 1; set net:timeout 20; \
+             mirror -R '{}' {remote}; mirror {remote} '{}/{remote}'; bye",
+            tree.path().display(),
+            down.path().display()
+        );
+        let out = std::process::Command::new("lftp")
+            .args([
+                "-u",
+                "bob,secret",
+                "-p",
+                &f.srv.port().to_string(),
+                "127.0.0.1",
+            ])
+            .args(["-e", &script])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "lftp ({passive}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for i in 0..6 {
+            let rel = format!("d{}/f{i}.bin", i % 2);
+            let want = std::fs::read(tree.join(&rel)).unwrap();
+            assert!(std::fs::read(f.home.join(&format!("{remote}/{rel}"))).unwrap() == want);
+            assert!(std::fs::read(down.join(&format!("{remote}/{rel}"))).unwrap() == want);
+        }
+    }
+    assert!(!f.srv.log().contains("TLS data connection refused"));
+}
+
+const FTPLIB: &str = r#"
+import ftplib, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+f = ftplib.FTP_TLS(context=ctx, timeout=20)
+f.connect("127.0.0.1", int(sys.argv[1]))
+f.login("bob", "secret")
+f.prot_p()
+try:
+    print("LIST", f.nlst())
+except Exception:
+    # The data connection was closed after its handshake; the reply follows.
+    try:
+        f.getresp()
+    except ftplib.error_perm as e:
+        print("ERR", e)
+print(f.voidcmd("NOOP"))
+f.quit()
+"#;
+
+/// Python's ftplib does not resume the control connection's TLS session on its data
+/// connections (it offers the session, which OpenSSL's client does not resume here either):
+/// refused by default (522, the session goes on), served with `--tls-reuse optional`.
+#[test]
+fn ftplib_without_session_reuse_gets_522_unless_reuse_is_optional() {
+    for (extra, want) in [
+        (
+            &[][..],
+            "ERR 522 TLS session of the control connection required.",
+        ),
+        (&["--tls-reuse", "optional"][..], "'hello.txt'"),
+    ] {
+        let f = ftps("ec", extra);
+        let out = std::process::Command::new("python3")
+            .args(["-c", FTPLIB, &f.srv.port().to_string()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(want), "{text}");
+        assert!(text.contains("200 NOOP ok."), "{text}");
+    }
+}
+
+/// A raw TLS client: a second control connection's TLS session can't take the first one's
+/// passive data connection (no byte of the file reaches it), and neither can a fresh
+/// handshake; the session whose data connection it was goes on.
+const THIEF: &str = r#"
+import socket, ssl, sys
+port = int(sys.argv[1])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+def control():
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    f = s.makefile("rb")
+    assert f.readline().startswith(b"220")
+    s.sendall(b"AUTH TLS\r\n"); assert f.readline().startswith(b"234")
+    t = ctx.wrap_socket(s)
+    g = t.makefile("rb")
+    def cmd(c):
+        t.sendall(c.encode() + b"\r\n")
+        return g.readline().decode().strip()
+    assert cmd("USER bob").startswith("331")
+    assert cmd("PASS secret").startswith("230")
+    assert cmd("PBSZ 0").startswith("200")
+    assert cmd("PROT P").startswith("200")
+    cmd("NOOP")  # lets TLS 1.3 tickets arrive
+    return t, g, cmd
+victim, vg, vcmd = control()
+thief, tg, tcmd = control()
+for how in ["another session", "a fresh handshake"]:
+    r = vcmd("EPSV")
+    dport = int(r.split("|||")[1].split("|")[0])
+    raw = socket.create_connection(("127.0.0.1", dport), timeout=20)
+    victim.sendall(b"RETR hello.txt\r\n")
+    print(how, "150:", vg.readline().decode().strip())
+    got = b""
+    try:
+        if how == "another session":
+            d = ctx.wrap_socket(raw, session=thief.session)
+        else:
+            d = ctx.wrap_socket(raw)
+        while True:
+            b = d.recv(4096)
+            if not b:
+                break
+            got += b
+    except (ssl.SSLError, OSError) as e:
+        pass
+    print(how, "stolen:", len(got))
+    print(how, "reply:", vg.readline().decode().strip())
+print("after:", vcmd("NOOP"))
+"#;
+
+#[test]
+fn a_data_connection_must_resume_its_own_control_session() {
+    let f = ftps("ec", &[]);
+    let out = std::process::Command::new("python3")
+        .args(["-c", THIEF, &f.srv.port().to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for how in ["another session", "a fresh handshake"] {
+        assert!(text.contains(&format!("{how} stolen: 0")), "{text}");
+        assert!(
+            text.contains(&format!(
+                "{how} reply: 522 TLS session of the control connection required."
+            )),
+            "{text}"
+        );
+    }
+    assert!(text.contains("after: 200 NOOP ok."), "{text}");
+    assert!(f.srv.wait_log("TLS data connection refused"));
+}
+
+#[test]
+fn the_ftps_commands_and_their_replies() {
+    let f = ftps("ec", &[]);
+    let mut c = f.srv.client();
+    let feat = c.cmd("FEAT");
+    for l in [" AUTH TLS\r\n", " PBSZ\r\n", " PROT\r\n"] {
+        assert!(feat.contains(l), "{feat}");
+    }
+    assert!(c.cmd("HELP").contains(" AUTH "));
+    assert_eq!(c.cmd("PBSZ 0"), "503 PBSZ needs AUTH TLS first.\r\n");
+    assert_eq!(c.cmd("PROT P"), "503 PROT needs PBSZ first.\r\n");
+    assert_eq!(c.cmd("AUTH KERBEROS"), "504 AUTH TLS or AUTH SSL only.\r\n");
+    assert_eq!(
+        c.cmd("CCC"),
+        "534 CCC is not allowed: the session stays TLS.\r\n"
+    );
+    // A server without a certificate says so.
+    let root = TempDir::new("no-tls");
+    let plain = Server::anon(root.path());
+    let mut p = plain.client();
+    assert_eq!(p.cmd("AUTH TLS"), "502 TLS is not supported.\r\n");
+    assert!(!p.cmd("FEAT").contains("AUTH"));
+}
+
+/// `--tls required`: no login without TLS (anonymous included), no clear-text data.
+const REQUIRED: &str = r#"
+import ftplib, ssl, sys
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+f = ftplib.FTP_TLS(context=ctx, timeout=20)
+f.connect("127.0.0.1", int(sys.argv[1]))
+f.login("bob", "secret")
+try:
+    f.nlst()
+    print("clear data served")
+except ftplib.error_perm as e:
+    print("ERR", e)
+f.prot_p()
+print("LIST", f.nlst())
+"#;
+
+#[test]
+fn tls_required_refuses_clear_text_logins_and_data() {
+    let home = TempDir::new("tls-req");
+    let f = ftps(
+        "ec",
+        &[
+            "--tls",
+            "required",
+            "--tls-reuse",
+            "optional",
+            "--anonymous",
+            "--root",
+            home.path().to_str().unwrap(),
+        ],
+    );
+    let mut c = f.srv.client();
+    assert_eq!(
+        c.cmd("USER bob"),
+        "530 TLS required: use AUTH TLS first.\r\n"
+    );
+    assert_eq!(
+        c.cmd("USER anonymous"),
+        "530 TLS required: use AUTH TLS first.\r\n"
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", REQUIRED, &f.srv.port().to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ERR 522 Data connections must be protected: use PROT P."),
+        "{text}"
+    );
+    assert!(
+        text.contains("LIST [") && text.contains("'hello.txt'"),
+        "{text}"
+    );
+}
+
+#[test]
+fn bad_tls_setups_are_one_line_and_exit_2() {
+    let dir = TempDir::new("tls-bad");
+    let (ec_cert, ec_key) = cert(&dir, "ec");
+    let (_rsa_cert, rsa_key) = cert(&dir, "rsa");
+    let junk = dir.write("junk.pem", b"not a pem file\n");
+    let root = dir.path().to_str().unwrap();
+    let run = |args: &[&str]| -> (Option<i32>, String) {
+        let mut cmd = server_command();
+        cmd.args(["--anonymous", "--root", root, "--listen", "127.0.0.1:0"])
+            .args(args);
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (c, k, j) = (
+        ec_cert.to_str().unwrap(),
+        ec_key.to_str().unwrap(),
+        junk.to_str().unwrap(),
+    );
+    for (args, want) in [
+        (
+            vec!["--tls-cert", "/nonexistent.pem", "--tls-key", k],
+            "--tls-cert /nonexistent.pem:",
+        ),
+        (vec!["--tls-cert", j, "--tls-key", k], "no PEM"),
+        (vec!["--tls-cert", c, "--tls-key", j], "--tls-key"),
+        (
+            vec!["--tls-cert", c, "--tls-key", rsa_key.to_str().unwrap()],
+            "the key does not match the certificate",
+        ),
+        (
+            vec!["--tls", "required"],
+            "--tls required and --listen-tls need --tls-cert",
+        ),
+        (vec!["--listen-tls", "127.0.0.1:0"], "need --tls-cert"),
+        (
+            vec!["--tls", "maybe"],
+            "--tls maybe: expected off, optional or required",
+        ),
+        (
+            vec!["--tls-cert", c],
+            "--tls-cert and --tls-key go together",
+        ),
+    ] {
+        let (code, err) = run(&args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains(want) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
+    }
+}
+
+/// SIGHUP re-reads the certificate and key: new handshakes see the new pair, a session
+/// from before keeps transferring, and a broken file keeps the old pair.
+#[test]
+fn sighup_reloads_the_certificate() {
+    let f = ftps("ec", &[]);
+    let fingerprint = |port: u16| {
+        let (ok, out, err) = sh(&format!(
+            "echo QUIT | timeout 20 openssl s_client -connect 127.0.0.1:{port} -starttls ftp \
+             2>/dev/null | openssl x509 -noout -fingerprint -sha256"
+        ));
+        assert!(ok, "{err}");
+        out
+    };
+    let port = f.srv.port();
+    let before = fingerprint(port);
+    let url = format!("ftp://127.0.0.1:{port}");
+    // A new pair in place of the old one.
+    let dir = TempDir::new("tls-new");
+    let (c2, k2) = cert(&dir, "ec");
+    std::fs::copy(&c2, &f.cert).unwrap();
+    std::fs::copy(&k2, &f.key).unwrap();
+    signal(f.srv.pid(), "HUP");
+    assert!(f.srv.wait_log("reloaded the TLS certificate and key"));
+    let after = fingerprint(port);
+    assert_ne!(before, after);
+    let (ok, out, _) = curl(&format!("--ssl-reqd -u bob:secret {url}/hello.txt"));
+    assert!(ok && out == "hello over tls\n");
+    // A broken file: the old (new) pair stays.
+    std::fs::write(&f.cert, b"garbage").unwrap();
+    signal(f.srv.pid(), "HUP");
+    assert!(f.srv.wait_log("keeping the certificate loaded before"));
+    assert_eq!(fingerprint(port), after);
+}
+
+/// Garbage instead of a ClientHello, a ClientHello on the plain port, and a client that
+/// says AUTH TLS and never handshakes: each costs only its own session.
+#[test]
+fn broken_tls_clients_cost_only_their_own_session() {
+    let f = ftps("ec", &["--login-timeout", "2"]);
+    let mut garbage = f.srv.client();
+    assert_eq!(garbage.cmd("AUTH TLS"), "234 AUTH TLS successful.\r\n");
+    garbage.send_raw(b"this is not a ClientHello\r\n\r\n");
+    // (The server may answer with a TLS alert before it closes.)
+    let (_, closed) = read_until_closed(garbage.ctl.get_mut());
+    assert!(closed);
+    let mut hello = f.srv.client();
+    hello.send_raw(&[
+        0x16, 0x03, 0x01, 0x00, 0x05, 0x01, 0x00, 0x00, 0x01, 0x00, b'\r', b'\n',
+    ]);
+    // Not a command we know (before login: 530); the session goes on.
+    assert!(hello.reply().starts_with("530 "));
+    assert_eq!(hello.cmd("NOOP"), "200 NOOP ok.\r\n");
+    let mut silent = f.srv.client();
+    assert_eq!(silent.cmd("AUTH TLS"), "234 AUTH TLS successful.\r\n");
+    let t = Instant::now();
+    let (_, closed) = read_until_closed(silent.ctl.get_mut());
+    assert!(closed);
+    assert!(
+        t.elapsed() < Duration::from_secs(10),
+        "the handshake wait outlived the login timeout"
+    );
+    let (ok, out, _) = curl(&format!(
+        "--ssl-reqd -u bob:secret ftp://127.0.0.1:{}/hello.txt",
+        f.srv.port()
+    ));
+    assert!(ok && out == "hello over tls\n");
+}

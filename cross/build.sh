@@ -77,6 +77,9 @@ CROSS_RUSTFLAGS="$CROSS_RUSTFLAGS -A linker_messages"
 # caught and logged with its message; the location only helped a developer, who can rebuild
 # with CROSS_EXTRA_RUSTFLAGS=-Zlocation-detail=file,line,column.
 CROSS_RUSTFLAGS="$CROSS_RUSTFLAGS -Zlocation-detail=none"
+# No `{:?}` formatting code: the server logs and replies with Display only (a panic's
+# message from `unwrap` loses its value's Debug text).
+CROSS_RUSTFLAGS="$CROSS_RUSTFLAGS -Zfmt-debug=none"
 CROSS_RUSTFLAGS="$CROSS_RUSTFLAGS ${CROSS_EXTRA_RUSTFLAGS:-}"
 
 die() { echo "cross: $*" >&2; exit 1; }

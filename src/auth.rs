@@ -164,7 +164,7 @@ impl Users {
             }
             let (name, hash, home, perm) = (f[0], f[1], f[2], f[3]);
             if name.is_empty() || name.bytes().any(|b| !b.is_ascii_graphic()) {
-                return Err((n, format!("bad user name {name:?}")));
+                return Err((n, format!("bad user name \"{name}\"")));
             }
             if users.iter().any(|u| u.name.eq_ignore_ascii_case(name)) {
                 return Err((n, format!("user {name} appears twice")));
@@ -185,7 +185,7 @@ impl Users {
             let writable = match perm {
                 "rw" => true,
                 "ro" => false,
-                _ => return Err((n, format!("perm must be ro or rw, not {perm:?}"))),
+                _ => return Err((n, format!("perm must be ro or rw, not \"{perm}\""))),
             };
             users.push(User {
                 name: name.to_string(),

@@ -67,7 +67,7 @@ fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
     match e {
         Error::Io(e) => e.to_string(),
         Error::NoItemsFound => "no PEM item of the right kind in it".into(),
-        e => format!("not a PEM file ({e:?})"),
+        e => format!("not a PEM file ({e})"),
     }
 }
 

@@ -298,7 +298,9 @@ impl Conn {
     /// The one place that turns a failure into a reply. Returns whether the session goes on.
     fn fail(&mut self, f: Fail) -> bool {
         let Some(answer) = f.answer() else {
-            log::debug!("{}: control connection: {f:?}", self.peer);
+            if let Fail::Ctl(e) = &f {
+                log::debug!("{}: control connection: {e}", self.peer);
+            }
             return false;
         };
         let mut sent = self.reply(answer.code, answer.text.as_bytes());

@@ -7,7 +7,6 @@
 //! goes first (counters before bans), so a flood from many addresses costs bounded memory.
 //! One log line per ban and per unban. This module does no network I/O.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -38,7 +37,10 @@ struct Entry {
 /// The ban table.
 pub struct Bans {
     rules: Rules,
-    table: Mutex<HashMap<IpAddr, Entry>>,
+    /// A plain list: at most [`limits::BAN_TABLE`] entries, looked through once per
+    /// connection or failed login (a hash map's code costs more flash than the scan costs
+    /// time).
+    table: Mutex<Vec<(IpAddr, Entry)>>,
 }
 
 /// The key an address counts under: IPv4 as it is, IPv6 by its /64.
@@ -61,7 +63,7 @@ impl Bans {
     pub fn new(rules: Rules) -> Bans {
         Bans {
             rules,
-            table: Mutex::new(HashMap::new()),
+            table: Mutex::new(Vec::new()),
         }
     }
 
@@ -69,7 +71,7 @@ impl Bans {
         self.rules.after > 0 && !cidr::any_contains(&self.rules.exempt, ip)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(IpAddr, Entry)>> {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -79,9 +81,11 @@ impl Bans {
             return false;
         }
         let now = Instant::now();
+        let k = key(ip);
         let t = self.lock();
-        t.get(&key(ip))
-            .and_then(|e| e.banned_until)
+        t.iter()
+            .find(|(a, _)| *a == k)
+            .and_then(|(_, e)| e.banned_until)
             .is_some_and(|until| until > now)
     }
 
@@ -93,15 +97,23 @@ impl Bans {
         let now = Instant::now();
         let k = key(ip);
         let mut t = self.lock();
-        if !t.contains_key(&k) && t.len() >= limits::BAN_TABLE {
-            evict(&mut t);
-        }
-        let e = t.entry(k).or_insert(Entry {
-            fails: 0,
-            since: now,
-            banned_until: None,
-            last_seen: now,
-        });
+        let at = match t.iter().position(|(a, _)| *a == k) {
+            Some(i) => i,
+            None => {
+                if t.len() >= limits::BAN_TABLE {
+                    evict(&mut t);
+                }
+                let e = Entry {
+                    fails: 0,
+                    since: now,
+                    banned_until: None,
+                    last_seen: now,
+                };
+                t.push((k, e));
+                t.len() - 1
+            }
+        };
+        let e = &mut t[at].1;
         if now.duration_since(e.since) > self.rules.window {
             e.fails = 0;
             e.since = now;
@@ -124,11 +136,9 @@ impl Bans {
         if !self.on(ip) {
             return;
         }
-        let mut t = self.lock();
         let k = key(ip);
-        if t.get(&k).is_some_and(|e| e.banned_until.is_none()) {
-            t.remove(&k);
-        }
+        self.lock()
+            .retain(|(a, e)| *a != k || e.banned_until.is_some());
     }
 
     /// Ends bans that are over (one log line each) and forgets counts older than the
@@ -140,7 +150,7 @@ impl Bans {
         let now = Instant::now();
         let window = self.rules.window;
         let mut t = self.lock();
-        t.retain(|k, e| match e.banned_until {
+        t.retain(|(k, e)| match e.banned_until {
             Some(until) if until <= now => {
                 log::info!("unban {}", shown(*k));
                 false
@@ -161,13 +171,14 @@ impl Bans {
 }
 
 /// Makes room: the entry seen longest ago goes, counters before bans.
-fn evict(t: &mut HashMap<IpAddr, Entry>) {
+fn evict(t: &mut Vec<(IpAddr, Entry)>) {
     let victim = t
         .iter()
-        .min_by_key(|(_, e)| (e.banned_until.is_some(), e.last_seen))
-        .map(|(k, _)| *k);
-    if let Some(k) = victim {
-        t.remove(&k);
+        .enumerate()
+        .min_by_key(|(_, (_, e))| (e.banned_until.is_some(), e.last_seen))
+        .map(|(i, _)| i);
+    if let Some(i) = victim {
+        t.swap_remove(i);
     }
 }
 

@@ -50,9 +50,9 @@ pub mod limits {
     /// loses nothing, and one that leaves its data connection open holds its slot only
     /// this long, not the whole data timeout.
     pub const DRAIN_IDLE_MS: u64 = 2000;
-    /// Entries of the ban table (addresses with failed logins, or banned): 80 bytes each in
-    /// a hash table of at most 2,048 buckets, so a flood from many addresses costs at most
-    /// about 162 KiB; the entry seen longest ago goes first.
+    /// Entries of the ban table (addresses with failed logins, or banned): 80 bytes each,
+    /// so a flood from many addresses costs at most 80 KiB; the entry seen longest ago goes
+    /// first.
     pub const BAN_TABLE: usize = 1024;
     /// Smallest and largest burst of a bandwidth cap (a tenth of a second of its rate in
     /// between): a transfer never starts faster than its cap by more than 256 KiB.

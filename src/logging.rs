@@ -1,45 +1,34 @@
-//! Logging through `log` + `env_logger`: to stderr by default, or to syslog's `/dev/log` in
-//! RFC 3164 form (facility daemon) with `--syslog`. `RUST_LOG` sets the level (default info).
+//! Logging through the `log` facade: to stderr by default, or to syslog's `/dev/log` in
+//! RFC 3164 form (facility daemon) with `--syslog`. `RUST_LOG` sets the level (`error`,
+//! `warn`, `info`, the default, `debug`, `trace` or `off`; in the `target=level` form only
+//! the level counts). A logger of our own rather than env_logger: a router needs a level and
+//! two destinations, not module filters, and env_logger cost some 8 KiB of flash.
+//!
+//! Every line is one `write` (stderr) or one datagram (syslog), so lines of different
+//! threads never mix.
 
-use std::io::{self, Write};
+use std::io::Write;
 use std::os::unix::net::UnixDatagram;
+use std::sync::Mutex;
 
 use crate::calendar;
 
-/// Sends each formatted record as one datagram to the local syslog daemon.
-struct Syslog {
-    sock: Option<UnixDatagram>,
+/// Where the lines go.
+enum Sink {
+    Stderr,
+    /// The syslog socket, connected again when syslogd restarts.
+    Syslog(Mutex<Option<UnixDatagram>>),
 }
 
-impl Syslog {
-    fn connect() -> Option<UnixDatagram> {
-        let s = UnixDatagram::unbound().ok()?;
-        s.connect("/dev/log").ok()?;
-        Some(s)
-    }
+struct Logger {
+    level: log::LevelFilter,
+    sink: Sink,
 }
 
-impl Write for Syslog {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let msg = buf.strip_suffix(b"\n").unwrap_or(buf);
-        if self.sock.is_none() {
-            self.sock = Syslog::connect();
-        }
-        if let Some(s) = &self.sock
-            && s.send(msg).is_err()
-        {
-            // syslogd restarted: reconnect once and retry.
-            self.sock = Syslog::connect();
-            if let Some(s) = &self.sock {
-                let _ = s.send(msg);
-            }
-        }
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+fn connect_syslog() -> Option<UnixDatagram> {
+    let s = UnixDatagram::unbound().ok()?;
+    s.connect("/dev/log").ok()?;
+    Some(s)
 }
 
 fn severity(l: log::Level) -> u8 {
@@ -51,37 +40,91 @@ fn severity(l: log::Level) -> u8 {
     }
 }
 
+/// The level `RUST_LOG` asks for (its last `level` or `target=level` part), or info.
+fn level_from(spec: Option<&str>) -> log::LevelFilter {
+    spec.and_then(|s| {
+        s.split(',')
+            .filter_map(|part| part.rsplit('=').next()?.trim().parse().ok())
+            .last()
+    })
+    .unwrap_or(log::LevelFilter::Info)
+}
+
+impl log::Log for Logger {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= self.level
+    }
+
+    fn log(&self, r: &log::Record<'_>) {
+        if !self.enabled(r.metadata()) {
+            return;
+        }
+        let (y, mo, d, h, mi, s) = calendar::civil(calendar::now());
+        let mut line = Vec::with_capacity(128);
+        match &self.sink {
+            Sink::Stderr => {
+                let _ = writeln!(
+                    line,
+                    "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z {:<5} {}",
+                    r.level(),
+                    r.args()
+                );
+                let _ = std::io::stderr().write_all(&line);
+            }
+            Sink::Syslog(sock) => {
+                // RFC 3164: <PRI>Mmm dd hh:mm:ss TAG[pid]: MSG ; facility daemon = 3.
+                let _ = write!(
+                    line,
+                    "<{}>{} {d:>2} {h:02}:{mi:02}:{s:02} edgeftpd[{}]: {}",
+                    3 * 8 + severity(r.level()),
+                    calendar::MONTHS[(mo - 1) as usize],
+                    std::process::id(),
+                    r.args()
+                );
+                let mut sock = sock.lock().unwrap_or_else(|p| p.into_inner());
+                if sock.is_none() {
+                    *sock = connect_syslog();
+                }
+                if sock.as_ref().is_none_or(|s| s.send(&line).is_err()) {
+                    // syslogd restarted: reconnect once and retry.
+                    *sock = connect_syslog();
+                    if let Some(s) = sock.as_ref() {
+                        let _ = s.send(&line);
+                    }
+                }
+            }
+        }
+    }
+
+    fn flush(&self) {}
+}
+
 /// Installs the logger. Never fails: logging problems must not stop the server.
 pub fn init(syslog: bool) {
-    let env = env_logger::Env::default().default_filter_or("info");
-    let mut b = env_logger::Builder::from_env(env);
-    if syslog {
-        let pid = std::process::id();
-        b.format(move |f, r| {
-            // RFC 3164: <PRI>Mmm dd hh:mm:ss TAG[pid]: MSG ; facility daemon = 3.
-            let (_, mo, d, h, mi, s) = calendar::civil(calendar::now());
-            writeln!(
-                f,
-                "<{}>{} {:>2} {h:02}:{mi:02}:{s:02} edgeftpd[{pid}]: {}",
-                3 * 8 + severity(r.level()),
-                calendar::MONTHS[(mo - 1) as usize],
-                d,
-                r.args()
-            )
-        });
-        b.target(env_logger::Target::Pipe(Box::new(Syslog {
-            sock: Syslog::connect(),
-        })));
+    let level = level_from(std::env::var("RUST_LOG").ok().as_deref());
+    let sink = if syslog {
+        Sink::Syslog(Mutex::new(connect_syslog()))
     } else {
-        b.format(|f, r| {
-            let (y, mo, d, h, mi, s) = calendar::civil(calendar::now());
-            writeln!(
-                f,
-                "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z {:<5} {}",
-                r.level(),
-                r.args()
-            )
-        });
+        Sink::Stderr
+    };
+    let logger: &'static Logger = Box::leak(Box::new(Logger { level, sink }));
+    if log::set_logger(logger).is_ok() {
+        log::set_max_level(level);
     }
-    let _ = b.try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rust_log_levels() {
+        use log::LevelFilter::*;
+        assert_eq!(level_from(None), Info);
+        assert_eq!(level_from(Some("debug")), Debug);
+        assert_eq!(level_from(Some("WARN")), Warn);
+        assert_eq!(level_from(Some("edgeftpd=trace")), Trace);
+        assert_eq!(level_from(Some("off")), Off);
+        assert_eq!(level_from(Some("nonsense")), Info);
+    }
 }

@@ -43,9 +43,8 @@ fn severity(l: log::Level) -> u8 {
 /// The level `RUST_LOG` asks for (its last `level` or `target=level` part), or info.
 fn level_from(spec: Option<&str>) -> log::LevelFilter {
     spec.and_then(|s| {
-        s.split(',')
-            .filter_map(|part| part.rsplit('=').next()?.trim().parse().ok())
-            .last()
+        s.rsplit(',')
+            .find_map(|part| part.rsplit('=').next()?.trim().parse().ok())
     })
     .unwrap_or(log::LevelFilter::Info)
 }

@@ -1,0 +1,235 @@
+//! The command-line flags: one table (name, value, help) that getopts is given, and that
+//! `--help` prints. Parsing the values is the parent module's work.
+
+/// How a flag takes its value.
+#[derive(Clone, Copy)]
+enum Takes {
+    /// No value.
+    Flag,
+    /// One value.
+    Opt,
+    /// A value, repeatable.
+    Multi,
+}
+
+/// Every flag: how it takes its value, short and long names, help text, value hint. (One
+/// table and a loop: forty calls written out cost several KiB of code.)
+const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
+    (
+        Takes::Multi,
+        "l",
+        "listen",
+        "address to listen on; repeatable; IPv6 as [::1]:2121 (default [::]:21)",
+        "ADDR:PORT",
+    ),
+    (
+        Takes::Opt,
+        "r",
+        "root",
+        "directory served to anonymous users (default /srv/ftp)",
+        "DIR",
+    ),
+    (
+        Takes::Flag,
+        "a",
+        "anonymous",
+        "allow USER anonymous/ftp, read-only, jailed in --root",
+        "",
+    ),
+    (
+        Takes::Flag,
+        "w",
+        "write",
+        "let anonymous users upload, mkdir, rename and delete too",
+        "",
+    ),
+    (
+        Takes::Opt,
+        "u",
+        "users",
+        "users file: name:crypt-hash:home:ro|rw per line",
+        "FILE",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "pasv-ports",
+        "passive data ports (default 50000-50099)",
+        "MIN-MAX",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "pasv-address",
+        "address or host name (DDNS) to advertise in PASV replies, behind NAT",
+        "HOST",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "pasv-local-nets",
+        "clients in these networks get the address they reached (default: loopback and private)",
+        "CIDR,...",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "ban-after",
+        "ban an address after N failed logins (default 10; 0: no bans)",
+        "N",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "ban-window",
+        "count failed logins over SECS (default 600)",
+        "SECS",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "ban-time",
+        "ban for SECS (default 900)",
+        "SECS",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "ban-exempt",
+        "never ban these networks (default none)",
+        "CIDR,...",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "anon-max-rate",
+        "bytes/s per anonymous session, K or M suffix (default unlimited)",
+        "RATE",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "max-rate",
+        "bytes/s per users-file session (default unlimited)",
+        "RATE",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "total-max-rate",
+        "bytes/s for all sessions together (default unlimited)",
+        "RATE",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "max-clients",
+        "most sessions at once (default 50)",
+        "N",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "max-per-ip",
+        "most sessions from one address (default 8)",
+        "N",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "idle-timeout",
+        "close an idle session after SECS (default 300)",
+        "SECS",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "login-timeout",
+        "close a session not logged in after SECS, whatever it sends (default 60)",
+        "SECS",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "data-timeout",
+        "wait for a data connection or a stalled transfer (default 60)",
+        "SECS",
+    ),
+    (
+        Takes::Flag,
+        "",
+        "inetd",
+        "serve one session on stdin/stdout (inetd, tcpsvd), then exit",
+        "",
+    ),
+    (
+        Takes::Flag,
+        "",
+        "syslog",
+        "log to syslog (/dev/log, facility daemon) instead of stderr",
+        "",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "run-as",
+        "after binding, switch to this user's uid and gid",
+        "USER",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "tls-cert",
+        "PEM certificate chain for FTPS",
+        "FILE",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "tls-key",
+        "PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC)",
+        "FILE",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "tls",
+        "off | optional | required (default: optional with --tls-cert, else off)",
+        "MODE",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "tls-reuse",
+        "data connections must resume the control TLS session: required (default) | optional",
+        "MODE",
+    ),
+    (
+        Takes::Multi,
+        "",
+        "listen-tls",
+        "implicit FTPS listener (TLS from the first byte, port 990); repeatable",
+        "ADDR:PORT",
+    ),
+    (
+        Takes::Flag,
+        "",
+        "hash-password",
+        "read a password on stdin, print its $6$ hash for the users file",
+        "",
+    ),
+    (Takes::Flag, "h", "help", "print this help", ""),
+    (Takes::Flag, "V", "version", "print the version", ""),
+];
+
+pub(super) fn options() -> getopts::Options {
+    let mut o = getopts::Options::new();
+    for &(takes, short, long, help, hint) in FLAGS {
+        match takes {
+            Takes::Flag => o.optflag(short, long, help),
+            Takes::Opt => o.optopt(short, long, help, hint),
+            Takes::Multi => o.optmulti(short, long, help, hint),
+        };
+    }
+    o
+}

@@ -1,0 +1,75 @@
+//! Every limit of the server, in one place, each with the reason for its value.
+//!
+//! Named constants only: this module does nothing and decides nothing by itself.
+
+/// Longest control line accepted (RFC 959 sets none; vsftpd uses 4096 too). A longer line
+/// gets 500 and is discarded up to its end: a peer may send a gigabyte without a newline.
+pub const MAX_LINE: usize = 4096;
+/// Longest client path (Linux PATH_MAX); a line can't carry more anyway.
+pub const MAX_PATH: usize = 4096;
+/// Longest single name (Linux NAME_MAX).
+pub const MAX_NAME: usize = 255;
+/// Symlinks followed while resolving one path, as the kernel's own limit (ELOOP).
+pub const MAX_SYMLINKS: usize = 40;
+/// TLS sessions a session's own store keeps (the control connection's, and what the
+/// data connections of this one client need to resume it).
+pub const TLS_SESSIONS_PER_SESSION: usize = 4;
+/// Names tried for STOU and for temporary upload files before giving up.
+pub const MAX_UNIQUE_TRIES: usize = 1000;
+/// Failed logins before the session is closed (vsftpd's max_login_fails default).
+pub const MAX_LOGIN_FAILS: u32 = 3;
+/// Delay after each failed login: slows password guessing to a crawl per connection.
+pub const LOGIN_FAIL_DELAY_MS: u64 = 1000;
+/// Stack of a session thread. Sessions do no recursion; 128 KiB leaves room for
+/// formatting and unwinding, and only touched pages cost memory.
+pub const SESSION_STACK: usize = 128 * 1024;
+/// Pipe size asked for splice(2) transfers, which is also how much moves between checks
+/// of the control connection for ABOR (the kernel's default cap for unprivileged
+/// processes, /proc/sys/fs/pipe-max-size, is 1 MiB). The pipe holds page references,
+/// not copies.
+pub const PIPE_SIZE: usize = 1024 * 1024;
+/// Commands held while a transfer runs (RFC 959 answers them after it): past this the
+/// control connection is not read until the transfer ends, and TCP's flow control
+/// holds the client back. Keep-alive NOOPs during a long transfer must not end it.
+pub const CONTROL_QUEUE: usize = 4096;
+/// After the control connection of an upload closes, how long the data connection may
+/// stay silent before the upload ends with what arrived: a client that closes both
+/// loses nothing, and one that leaves its data connection open holds its slot only
+/// this long, not the whole data timeout.
+pub const DRAIN_IDLE_MS: u64 = 2000;
+/// Entries of the ban table (addresses with failed logins, or banned): 80 bytes each,
+/// so a flood from many addresses costs at most 80 KiB; the entry seen longest ago goes
+/// first.
+pub const BAN_TABLE: usize = 1024;
+/// Smallest and largest burst of a bandwidth cap (a tenth of a second of its rate in
+/// between): a transfer never starts faster than its cap by more than 256 KiB.
+pub const RATE_BURST_MIN: u64 = 4096;
+pub const RATE_BURST_MAX: u64 = 256 * 1024;
+/// How long a `--pasv-address` host name's answer is used before it is looked up again
+/// (a DDNS name follows a dynamic IP within this).
+pub const PASV_NAME_TTL_SECS: u64 = 10;
+/// Receive buffer for uploads and ASCII transfers; allocated only while transferring.
+pub const RECV_BUF: usize = 256 * 1024;
+/// How deep the start-up sweep of stale temporary files descends.
+pub const SWEEP_DEPTH: usize = 16;
+/// Pause after accept() fails (EMFILE, ENOMEM): never spin, retry soon.
+pub const ACCEPT_BACKOFF_MS: u64 = 100;
+/// Time allowed to write the "too many connections" greeting to a refused client.
+pub const REFUSE_WRITE_MS: u64 = 1000;
+/// Time transfers in flight get to finish after SIGTERM before the process exits.
+pub const SHUTDOWN_GRACE_SECS: u64 = 5;
+/// Entries stat'ed and formatted per piece of a listing sent (about 32 KiB of `ls` lines):
+/// a listing is streamed, never held whole, so a huge directory costs its names only.
+pub const LIST_CHUNK: usize = 512;
+/// Entries per helper thread before a listing is split between threads: stat'ing 2048
+/// entries takes a few milliseconds of kernel time, a thread costs some 30 microseconds.
+pub const LIST_PARALLEL_MIN: usize = 2048;
+/// Pieces of a listing helper threads may make ahead of what has been sent (about
+/// 32 KiB each): what a listing holds when the client reads slowly.
+pub const LIST_AHEAD: usize = 16;
+/// Most tokens (`*`, `?`, a class, a byte) in a LIST/NLST shell pattern: the matcher keeps
+/// one bit per token in a 128-bit word, which makes matching linear in the name's
+/// length. Longer patterns get 501; real ones (`*.jpg`, `IMG_20??*`) have a few tokens.
+pub const MAX_GLOB_TOKENS: usize = 127;
+/// Most helper threads one listing uses (besides the session's own), whatever the cores.
+pub const LIST_HELPERS_MAX: usize = 3;

@@ -34,6 +34,7 @@ fn stat_of_a_big_directory_to_readers_that_never_read_holds_little_memory() {
     // Each session holds its names (about 4 MiB here) and a few pieces of output; the
     // whole listing is 5 MiB a session, and was held three times over.
     let grown = peak.saturating_sub(before);
+    eprintln!("4 stalled STATs of {n} entries: peak RSS grew by {grown} KiB");
     assert!(
         grown < 40 * 1024,
         "peak RSS grew by {grown} KiB for 4 stalled STATs"
@@ -249,10 +250,13 @@ fn refusals_take_as_long_for_unknown_and_locked_names() {
     };
     let mut c = srv.client();
     c.login("real", "right");
-    let real = time("real").min(time("real"));
-    let unknown = time("nosuchuser").max(time("nosuchuser"));
-    let locked = time("locked").max(time("locked"));
+    // The least of three tries each: the one least disturbed by other work on the machine.
+    let least = |user: &str| (0..3).map(|_| time(user)).fold(f64::MAX, f64::min);
+    let real = least("real");
+    let unknown = least("nosuchuser");
+    let locked = least("locked");
     let crypt = real - 1.0;
+    eprintln!("PASS refused in {real:.4} s (real name), {unknown:.4} s (unknown), {locked:.4} s (locked)");
     assert!(crypt > 0.03, "the hash is too cheap to tell ({crypt:.3} s)");
     for (what, t) in [("unknown", unknown), ("locked", locked)] {
         assert!(

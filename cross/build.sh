@@ -89,7 +89,7 @@ note() { echo "cross: $*" >&2; }
 # triples (arguments, else $CROSS_TARGETS, else all).
 ROWS=()
 select_rows() {
-    local want=("$@") triple runner budget w hit
+    local want=("$@") triple runner budget tls_budget w hit
     if [ ${#want[@]} -eq 0 ] && [ -n "${CROSS_TARGETS:-}" ]; then
         read -r -a want <<<"$CROSS_TARGETS"
     fi
@@ -97,7 +97,7 @@ select_rows() {
         grep -Eq "^[[:space:]]*${w}[[:space:]]" cross/targets || die "$w is not in cross/targets"
     done
     ROWS=()
-    while read -r triple runner budget flags; do
+    while read -r triple runner budget tls_budget flags; do
         case $triple in '' | '#'*) continue ;; esac
         [ -n "$runner" ] || die "cross/targets: no runner for $triple"
         if [ ${#want[@]} -gt 0 ]; then
@@ -233,60 +233,72 @@ check_static() {
 
 cmd_build() {
     need_tools
-    local triple runner budget flags row t0=$SECONDS t
+    local triple runner budget tls_budget flags row t0=$SECONDS t
     select_rows "$@"
     mkdir -p "$DIST"
     for row in "${ROWS[@]}"; do
-        read -r triple runner budget flags <<<"$row"
+        read -r triple runner budget tls_budget flags <<<"$row"
         t=$SECONDS
         note "building $triple"
-        zigbuild Cargo.toml "$triple" "$flags" --bin edgeftpd --no-default-features
-        # The linker's --strip-all keeps non-allocated sections: drop the MIPS .pdr
-        # (procedure descriptors for old debuggers: 86 KiB, 15% of a mips binary) and
-        # .comment (linker versions). Nothing at run time reads them.
-        "$(objcopy_path)" --strip-all --remove-section=.pdr --remove-section=.comment \
-            "$TARGET_DIR/$triple/release/edgeftpd" "$DIST/edgeftpd-$triple.tmp"
-        chmod 0755 "$DIST/edgeftpd-$triple.tmp"
-        mv -f "$DIST/edgeftpd-$triple.tmp" "$DIST/edgeftpd-$triple"
-        check_static "$DIST/edgeftpd-$triple"
-        note "$DIST/edgeftpd-$triple: static, stripped ($((SECONDS - t)) s)"
+        # Two flavours: plain (no TLS: the smallest) and -tls (FTPS, rustls + ring).
+        for flavour in plain tls; do
+            local name=edgeftpd-$triple features=(--no-default-features)
+            if [ $flavour = tls ]; then
+                name=edgeftpd-tls-$triple
+                features=()
+            fi
+            zigbuild Cargo.toml "$triple" "$flags" --bin edgeftpd "${features[@]}"
+            # The linker's --strip-all keeps non-allocated sections: drop the MIPS .pdr
+            # (procedure descriptors for old debuggers: 86 KiB, 15% of a mips binary) and
+            # .comment (linker versions). Nothing at run time reads them.
+            "$(objcopy_path)" --strip-all --remove-section=.pdr --remove-section=.comment \
+                "$TARGET_DIR/$triple/release/edgeftpd" "$DIST/$name.tmp"
+            chmod 0755 "$DIST/$name.tmp"
+            mv -f "$DIST/$name.tmp" "$DIST/$name"
+            check_static "$DIST/$name"
+            note "$DIST/$name: static, stripped ($((SECONDS - t)) s)"
+        done
     done
     note "cross build done in $((SECONDS - t0)) s"
     cmd_size "$@"
 }
 
 cmd_size() {
-    local triple runner budget flags row f bytes over=0 verdict
+    local triple runner budget tls_budget flags row f bytes over=0 verdict name b
     select_rows "$@"
-    printf '%-42s %10s %9s  %s\n' binary bytes KiB budget
+    printf '%-46s %10s %9s  %s\n' binary bytes KiB budget
     for row in "${ROWS[@]}"; do
-        read -r triple runner budget flags <<<"$row"
-        f="$DIST/edgeftpd-$triple"
-        if [ ! -f "$f" ]; then
-            printf '%-42s %10s %9s  %s\n' "edgeftpd-$triple" - - "not built (make cross)"
-            continue
-        fi
-        bytes=$(stat -c %s "$f")
-        if [ "$budget" = - ]; then
-            verdict="-"
-        elif [ "$bytes" -le $((budget * 1024)) ]; then
-            verdict="$budget KiB: ok"
-        else
-            verdict="$budget KiB: OVER BUDGET"
-            over=1
-        fi
-        printf '%-42s %10d %9s  %s\n' "edgeftpd-$triple" "$bytes" \
-            "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1024 }')" "$verdict"
+        read -r triple runner budget tls_budget flags <<<"$row"
+        for name in "edgeftpd-$triple" "edgeftpd-tls-$triple"; do
+            b=$budget
+            [ "$name" = "edgeftpd-$triple" ] || b=$tls_budget
+            f="$DIST/$name"
+            if [ ! -f "$f" ]; then
+                printf '%-46s %10s %9s  %s\n' "$name" - - "not built (make cross)"
+                continue
+            fi
+            bytes=$(stat -c %s "$f")
+            if [ "$b" = - ]; then
+                verdict="-"
+            elif [ "$bytes" -le $((b * 1024)) ]; then
+                verdict="$b KiB: ok"
+            else
+                verdict="$b KiB: OVER BUDGET"
+                over=1
+            fi
+            printf '%-46s %10d %9s  %s\n' "$name" "$bytes" \
+                "$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1024 }')" "$verdict"
+        done
     done
     [ $over = 0 ] || die "a binary is over its size budget (cross/targets)"
 }
 
 cmd_panic_check() {
     need_tools
-    local triple runner budget flags row out failed=""
+    local triple runner budget tls_budget flags row out failed=""
     select_rows "$@"
     for row in "${ROWS[@]}"; do
-        read -r triple runner budget flags <<<"$row"
+        read -r triple runner budget tls_budget flags <<<"$row"
         command -v "$runner" >/dev/null 2>&1 || die "no $runner: run make cross-setup"
         note "panic-check $triple"
         zigbuild cross/panic-check/Cargo.toml "$triple" "$flags"
@@ -303,7 +315,7 @@ cmd_panic_check() {
 }
 
 cmd_test() {
-    local triple runner budget flags row bin failed="" t t0=$SECONDS
+    local triple runner budget tls_budget flags row bin failed="" t t0=$SECONDS
     select_rows "$@"
     # The integration tests are one crate (tests/suite); unit tests run on the host only.
     # The router binaries are the plain flavour (no TLS): so are the tests run against them.
@@ -312,7 +324,7 @@ cmd_test() {
     read -r -a filters <<<"${CROSS_TESTS:-}"
     args+=("${filters[@]}")
     for row in "${ROWS[@]}"; do
-        read -r triple runner budget flags <<<"$row"
+        read -r triple runner budget tls_budget flags <<<"$row"
         bin="$ROOT/$DIST/edgeftpd-$triple"
         [ -x "$bin" ] || die "$bin missing: run make cross first"
         command -v "$runner" >/dev/null 2>&1 || die "no $runner: run make cross-setup"
@@ -326,6 +338,18 @@ cmd_test() {
             note "$triple: tests FAILED ($((SECONDS - t)) s)"
             failed="$failed $triple"
         fi
+        # The TLS flavour: the FTPS tests (few: handshakes under qemu are slow).
+        local tls_bin="$ROOT/$DIST/edgeftpd-tls-$triple"
+        [ -x "$tls_bin" ] || die "$tls_bin missing: run make cross first"
+        note "testing edgeftpd-tls-$triple under $runner: cargo test --test suite ftps::"
+        t=$SECONDS
+        if EDGEFTPD_BIN="$tls_bin" EDGEFTPD_RUNNER="$runner" \
+            cargo test --no-fail-fast --test suite -- "${args[@]}" ftps::; then
+            note "edgeftpd-tls-$triple: FTPS tests passed ($((SECONDS - t)) s)"
+        else
+            note "edgeftpd-tls-$triple: FTPS tests FAILED ($((SECONDS - t)) s)"
+            failed="$failed tls-$triple"
+        fi
     done
     note "cross tests done in $((SECONDS - t0)) s"
     [ -z "$failed" ] || die "tests failed for:$failed"
@@ -333,10 +357,10 @@ cmd_test() {
 
 cmd_bloat() {
     need_tools
-    local triple runner budget flags row
+    local triple runner budget tls_budget flags row
     select_rows "$@"
     for row in "${ROWS[@]}"; do
-        read -r triple runner budget flags <<<"$row"
+        read -r triple runner budget tls_budget flags <<<"$row"
         note "building $triple unstripped (in $TARGET_DIR-bloat) to see what costs the most"
         CARGO_PROFILE_RELEASE_STRIP=false TARGET_DIR="$TARGET_DIR-bloat" \
             zigbuild Cargo.toml "$triple" "$flags" --bin edgeftpd --no-default-features

@@ -256,7 +256,9 @@ fn refusals_take_as_long_for_unknown_and_locked_names() {
     let unknown = least("nosuchuser");
     let locked = least("locked");
     let crypt = real - 1.0;
-    eprintln!("PASS refused in {real:.4} s (real name), {unknown:.4} s (unknown), {locked:.4} s (locked)");
+    eprintln!(
+        "PASS refused in {real:.4} s (real name), {unknown:.4} s (unknown), {locked:.4} s (locked)"
+    );
     assert!(crypt > 0.03, "the hash is too cheap to tell ({crypt:.3} s)");
     for (what, t) in [("unknown", unknown), ("locked", locked)] {
         assert!(

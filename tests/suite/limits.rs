@@ -159,7 +159,8 @@ fn data_reset_mid_upload_keeps_the_old_file() {
     std::thread::sleep(Duration::from_millis(200));
     reset(d);
     assert_eq!(cl.reply(), "426 Connection closed; transfer aborted.\r\n");
-    let kept = std::fs::read(root.join("fresh.bin")).unwrap();
+    let kept = std::fs::read(root.join("fresh.bin"))
+        .unwrap_or_else(|e| panic!("fresh.bin: {e}; log:\n{}", srv.log()));
     assert!(kept.len() <= 256 << 10 && pattern(256 << 10, 4).starts_with(&kept));
     assert!(temp_files(root.path()).is_empty());
     // And a complete upload still works.
@@ -228,7 +229,9 @@ fn clients_vanishing_without_quit_free_their_slot() {
     assert!(t0.elapsed() < Duration::from_secs(10));
     drop(d);
     // A new file keeps what arrived (the upload can be resumed).
-    assert!(std::fs::read(root.join("up.bin")).unwrap() == pattern(100_000, 9));
+    let kept = std::fs::read(root.join("up.bin"))
+        .unwrap_or_else(|e| panic!("up.bin: {e}; log:\n{}", srv.log()));
+    assert!(kept == pattern(100_000, 9));
     assert!(eventually(WAIT, || temp_files(root.path()).is_empty()));
     assert_eq!(e.retr("small.txt"), b"small\n");
 }

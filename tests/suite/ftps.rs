@@ -498,3 +498,70 @@ fn broken_tls_clients_cost_only_their_own_session() {
     ));
     assert!(ok && out == "hello over tls\n");
 }
+
+/// TLS 1.2-only and TLS 1.3-only clients both work, with a resumed data session each.
+#[test]
+fn tls_1_2_and_tls_1_3_clients() {
+    let f = ftps("ec", &[]);
+    let url = format!("ftp://127.0.0.1:{}/hello.txt", f.srv.port());
+    for version in ["--tlsv1.2 --tls-max 1.2", "--tlsv1.3"] {
+        let (ok, out, err) = curl(&format!("--ssl-reqd {version} -u bob:secret {url}"));
+        assert!(ok && out == "hello over tls\n", "{version}: {out}{err}");
+    }
+    assert!(!f.srv.log().contains("TLS data connection refused"));
+}
+
+/// ABOR over the TLS control connection during a TLS download: 426, then 226, and the
+/// session goes on.
+const ABOR_TLS: &str = r#"
+import socket, ssl, sys
+port = int(sys.argv[1])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = socket.create_connection(("127.0.0.1", port), timeout=20)
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"AUTH TLS\r\n"); f.readline()
+t = ctx.wrap_socket(s)
+g = t.makefile("rb")
+def cmd(c):
+    t.sendall(c.encode() + b"\r\n")
+    return g.readline().decode().strip()
+for c in ["USER bob", "PASS secret", "PBSZ 0", "PROT P", "TYPE I"]:
+    cmd(c)
+r = cmd("EPSV")
+dport = int(r.split("|||")[1].split("|")[0])
+raw = socket.create_connection(("127.0.0.1", dport), timeout=20)
+print(cmd("RETR big.bin"))
+d = ctx.wrap_socket(raw, session=t.session)
+got = d.recv(65536)
+t.sendall(b"ABOR\r\n")
+print(g.readline().decode().strip())
+print(g.readline().decode().strip())
+print(cmd("NOOP"))
+"#;
+
+#[test]
+fn abor_during_a_tls_download() {
+    let f = ftps("ec", &[]);
+    f.home.write("big.bin", &pattern(64 << 20, 60));
+    let out = std::process::Command::new("python3")
+        .args(["-c", ABOR_TLS, &f.srv.port().to_string()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("150 "), "{text}");
+    assert_eq!(
+        lines[1], "426 Connection closed; transfer aborted.",
+        "{text}"
+    );
+    assert_eq!(lines[2], "226 ABOR successful.", "{text}");
+    assert_eq!(lines[3], "200 NOOP ok.", "{text}");
+}

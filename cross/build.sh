@@ -105,7 +105,7 @@ select_rows() {
             for w in "${want[@]}"; do [ "$w" = "$triple" ] && hit=yes; done
             [ $hit = yes ] || continue
         fi
-        ROWS+=("$triple $runner ${budget:--} $flags")
+        ROWS+=("$triple $runner ${budget:--} ${tls_budget:--} $flags")
     done <cross/targets
     [ ${#ROWS[@]} -gt 0 ] || die "no targets selected"
 }

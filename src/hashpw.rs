@@ -39,12 +39,14 @@ fn ask(prompt: &str) -> Result<Vec<u8>, String> {
     use rustix::termios::{LocalModes, OptionalActions, tcgetattr, tcsetattr};
     let stdin = std::io::stdin();
     let mut err = std::io::stderr();
-    let _ = write!(err, "{prompt}");
-    let _ = err.flush();
+    // Echo goes off before the prompt appears: what is typed (or pasted) right after the
+    // prompt must not show.
     let saved = tcgetattr(&stdin).map_err(|e| format!("terminal: {e}"))?;
     let mut quiet = saved.clone();
     quiet.local_modes.remove(LocalModes::ECHO);
     tcsetattr(&stdin, OptionalActions::Now, &quiet).map_err(|e| format!("terminal: {e}"))?;
+    let _ = write!(err, "{prompt}");
+    let _ = err.flush();
     let mut line = Vec::new();
     let read = stdin.lock().read_until(b'\n', &mut line);
     let _ = tcsetattr(&stdin, OptionalActions::Now, &saved);

@@ -48,7 +48,9 @@ pub const RATE_BURST_MAX: u64 = 256 * 1024;
 /// How long a `--pasv-address` host name's answer is used before it is looked up again
 /// (a DDNS name follows a dynamic IP within this).
 pub const PASV_NAME_TTL_SECS: u64 = 10;
-/// Receive buffer for uploads and ASCII transfers; allocated only while transferring.
+/// Buffer of the transfers that can't splice (uploads and downloads over TLS, ASCII mode);
+/// allocated only while transferring. A TLS download reading 128 KiB at a time left the
+/// client's core waiting: 256 KiB matched pure-ftpd's speed at two thirds of its CPU.
 pub const RECV_BUF: usize = 256 * 1024;
 /// How deep the start-up sweep of stale temporary files descends.
 pub const SWEEP_DEPTH: usize = 16;

@@ -265,7 +265,7 @@ impl Transfer<'_> {
     fn send_buffered(&mut self, file: &mut File, offset: u64, ascii: bool) -> Done {
         use std::io::{Seek, SeekFrom};
         file.seek(SeekFrom::Start(offset)).map_err(Fail::Local)?;
-        let mut buf = vec![0u8; limits::RECV_BUF / 2];
+        let mut buf = vec![0u8; limits::RECV_BUF];
         let mut out = Vec::new();
         let mut prev_cr = false;
         loop {

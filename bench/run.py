@@ -613,7 +613,7 @@ def w_stor(servers, tls=False):
     return samples
 
 
-def w_sessions(servers, clients):
+def w_sessions(servers, clients, tls=False):
     samples = {s.name: [] for s in servers}
     for order in orders(servers, RUNS):
         for s in order:
@@ -621,7 +621,7 @@ def w_sessions(servers, clients):
                 continue
             out = run([LOADGEN, "sessions", "--addr", s.addr(), "--path", "/file4k",
                        "--clients", str(clients), "--duration", str(SESSION_SECS),
-                       "--expect-bytes", "4096"],
+                       "--expect-bytes", "4096", "--tls", "1" if tls else "0"],
                       SESSION_SECS + 120, f"session rate on {s.name}")
             r = kv(out)
             if int(r["errors"]) > 0:
@@ -638,7 +638,7 @@ def w_sessions(servers, clients):
     return samples
 
 
-def w_mem(servers):
+def w_mem(servers, tls=False):
     samples = {s.name: [] for s in servers}
     for order in orders(servers, MEM_RUNS):
         for s in order:
@@ -647,7 +647,7 @@ def w_mem(servers):
             base = s.pss()
             nbase = len(s.server_pids())
             lg = subprocess.Popen([LOADGEN, "idle", "--addr", s.addr(), "--sessions", str(IDLE),
-                                   "--duration", "300"],
+                                   "--duration", "300", "--tls", "1" if tls else "0"],
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
             guard = threading.Timer(180, lg.kill)  # bounded even if a server hangs
@@ -771,6 +771,10 @@ def main():
             plan.append((f"stor_{big_name}", "MB/s", lambda: w_stor(servers)))
             plan.append((f"stor_{big_name}_cpu", "CPU ms/GiB", lambda: cpu_of("stor")))
         if "tls" in WORKLOADS:
+            plan.append((f"idle_mem_{IDLE}_tls", "KiB/session", lambda: w_mem(servers, tls=True)))
+            for c in CLIENTS:
+                plan.append((f"sessions_c{c}_tls", "sessions/s",
+                             lambda c=c: w_sessions(servers, c, tls=True)))
             plan.append((f"retr_{big_name}_tls", "MB/s", lambda: w_retr(servers, tls=True)))
             plan.append((f"retr_{big_name}_tls_cpu", "CPU ms/GiB", lambda: cpu_of("retr_tls")))
             plan.append((f"stor_{big_name}_tls", "MB/s", lambda: w_stor(servers, tls=True)))

@@ -9,7 +9,9 @@
 //!       Each of N threads loops: connect, anonymous login, TYPE I, PASV, RETR FILE
 //!       (read to EOF, then 226), QUIT. Prints one line:
 //!       `sessions=S errors=E seconds=T rate=R` (R = completed sessions / second).
-//!   loadgen idle --addr HOST:PORT --sessions N [--duration SECS]
+//!       `--tls 1`: explicit FTPS (AUTH TLS, PBSZ 0, PROT P), each data connection resuming
+//!       its own control connection's TLS session, as curl and lftp do.
+//!   loadgen idle --addr HOST:PORT --sessions N [--duration SECS] [--tls 1]
 //!       Opens N sessions and logs each in, prints `READY N`, then holds them idle
 //!       until stdin is closed (or SECS elapse), QUITs them and prints `DONE`.
 //!   loadgen list --addr HOST:PORT --path DIR --cmd LIST|MLSD --runs N
@@ -36,10 +38,101 @@ struct Reply {
     text: String,
 }
 
+/// A connection's bytes: plain, or TLS (the certificate is not checked: a bench).
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl Read for Conn {
+    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.read(b),
+            Conn::Tls(t) => t.read(b),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Plain(s) => s.write(b),
+            Conn::Tls(t) => t.write(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(s) => s.flush(),
+            Conn::Tls(t) => t.flush(),
+        }
+    }
+}
+
+/// Accepts any certificate (the bench's own, self-signed), but checks the signatures.
+#[derive(Debug)]
+struct AnyCert(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        m: &[u8],
+        c: &rustls::pki_types::CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn verify_tls13_signature(
+        &self,
+        m: &[u8],
+        c: &rustls::pki_types::CertificateDer<'_>,
+        d: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// A client configuration with a session store of its own: one per control connection,
+/// so its data connections resume its session and no other.
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let c = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .expect("TLS 1.2 and 1.3")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
+        .with_no_client_auth();
+    Arc::new(c)
+}
+
+fn tls_wrap(cfg: &Arc<rustls::ClientConfig>, sock: TcpStream, peer: IpAddr) -> Res<Conn> {
+    let name = rustls::pki_types::ServerName::IpAddress(peer.into());
+    let mut conn = rustls::ClientConnection::new(cfg.clone(), name).map_err(|e| e.to_string())?;
+    let mut sock = sock;
+    while conn.is_handshaking() {
+        conn.complete_io(&mut sock).map_err(|e| format!("TLS handshake: {e}"))?;
+    }
+    Ok(Conn::Tls(Box::new(rustls::StreamOwned::new(conn, sock))))
+}
+
 /// A control connection.
 struct Ctrl {
-    rd: BufReader<TcpStream>,
+    rd: BufReader<Conn>,
     peer: IpAddr,
+    /// This session's TLS configuration, after AUTH TLS.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 fn is_loopback(ip: &IpAddr) -> bool {
@@ -77,8 +170,9 @@ impl Ctrl {
     fn open(sa: &SocketAddr) -> Res<Ctrl> {
         let s = connect(sa)?;
         let mut c = Ctrl {
-            rd: BufReader::with_capacity(4096, s),
+            rd: BufReader::with_capacity(4096, Conn::Plain(s)),
             peer: sa.ip(),
+            tls: None,
         };
         c.expect(&[220], "greeting")?;
         Ok(c)
@@ -140,6 +234,37 @@ impl Ctrl {
         self.expect(codes, cmd)
     }
 
+    /// AUTH TLS, the handshake, PBSZ 0 and PROT P.
+    fn start_tls(self) -> Res<Ctrl> {
+        let mut c = self;
+        c.cmd("AUTH TLS", &[234])?;
+        let Conn::Plain(sock) = c.rd.into_inner() else {
+            return Err("AUTH TLS twice".into());
+        };
+        // A fresh configuration per session: its own session store (see tls_config).
+        let base = tls_config();
+        let mut cfg = (*base).clone();
+        cfg.resumption = rustls::client::Resumption::in_memory_sessions(4);
+        let cfg = Arc::new(cfg);
+        let conn = tls_wrap(&cfg, sock, c.peer)?;
+        let mut t = Ctrl {
+            rd: BufReader::with_capacity(4096, conn),
+            peer: c.peer,
+            tls: Some(cfg),
+        };
+        t.cmd("PBSZ 0", &[200])?;
+        t.cmd("PROT P", &[200])?;
+        Ok(t)
+    }
+
+    /// A data connection's stream (TLS after PROT P).
+    fn data(&self, sock: TcpStream) -> Res<Conn> {
+        match &self.tls {
+            Some(cfg) => tls_wrap(cfg, sock, self.peer),
+            None => Ok(Conn::Plain(sock)),
+        }
+    }
+
     fn login(&mut self) -> Res<()> {
         let r = self.cmd("USER anonymous", &[230, 331])?;
         if r.code == 331 {
@@ -183,7 +308,7 @@ impl Ctrl {
 }
 
 /// Reads a data connection to EOF; returns (bytes, newlines).
-fn drain(mut data: TcpStream, buf: &mut [u8]) -> Res<(u64, u64)> {
+fn drain(mut data: impl Read, buf: &mut [u8]) -> Res<(u64, u64)> {
     let (mut bytes, mut lines) = (0u64, 0u64);
     loop {
         match data.read(buf) {
@@ -207,13 +332,23 @@ fn transfer(c: &mut Ctrl, cmd: &str, buf: &mut [u8]) -> Res<(u64, u64)> {
     if r.code != 150 && r.code != 125 {
         return Err(format!("{cmd}: unexpected reply {}", r.text));
     }
+    let data = c.data(data)?;
     let got = drain(data, buf)?;
     c.expect(&[226, 250], cmd)?;
     Ok(got)
 }
 
-fn one_session(sa: &SocketAddr, path: &str, buf: &mut [u8], expect: Option<u64>) -> Res<()> {
+fn one_session(
+    sa: &SocketAddr,
+    path: &str,
+    buf: &mut [u8],
+    expect: Option<u64>,
+    tls: bool,
+) -> Res<()> {
     let mut c = Ctrl::open(sa)?;
+    if tls {
+        c = c.start_tls()?;
+    }
     c.login()?;
     c.cmd("TYPE I", &[200])?;
     let (bytes, _) = transfer(&mut c, &format!("RETR {path}"), buf)?;
@@ -237,6 +372,7 @@ struct Args {
     runs: usize,
     duration: f64,
     expect: Option<u64>,
+    tls: bool,
 }
 
 fn usage() -> ! {
@@ -261,6 +397,7 @@ fn parse_args() -> Args {
         runs: 1,
         duration: 0.0,
         expect: None,
+        tls: false,
     };
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_else(|| usage());
@@ -274,6 +411,7 @@ fn parse_args() -> Args {
             "--runs" => a.runs = num(&v) as usize,
             "--duration" => a.duration = num(&v),
             "--expect-bytes" => a.expect = Some(num(&v) as u64),
+            "--tls" => a.tls = num(&v) != 0.0,
             _ => usage(),
         }
     }
@@ -303,10 +441,11 @@ fn mode_sessions(a: &Args, sa: SocketAddr) -> Res<()> {
         );
         let path = a.path.clone();
         let expect = a.expect;
+        let tls = a.tls;
         hs.push(thread::spawn(move || {
             let mut buf = vec![0u8; 64 * 1024];
             while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
-                match one_session(&sa, &path, &mut buf, expect) {
+                match one_session(&sa, &path, &mut buf, expect, tls) {
                     Ok(()) => {
                         done.fetch_add(1, Ordering::Relaxed);
                     }
@@ -342,6 +481,9 @@ fn mode_idle(a: &Args, sa: SocketAddr) -> Res<()> {
     let mut held = Vec::with_capacity(a.sessions);
     for i in 0..a.sessions {
         let mut c = Ctrl::open(&sa).map_err(|e| format!("session {}: {e}", i + 1))?;
+        if a.tls {
+            c = c.start_tls().map_err(|e| format!("session {}: {e}", i + 1))?;
+        }
         c.login().map_err(|e| format!("session {}: {e}", i + 1))?;
         held.push(c);
     }

@@ -689,6 +689,10 @@ fn thread_creation_failing_gives_421_and_the_server_lives_on() {
     // process of the same user (root may not change another user's limits without
     // CAP_SYS_RESOURCE, which containers often lack); it counts the server's own threads,
     // whatever they are (a qemu runner has one more).
+    // (The signal thread starts after the "running as" line: wait for it, or the count
+    // is one short and the first session finds no room.)
+    assert!(eventually(WAIT, || threads(pid) >= 2));
+    std::thread::sleep(Duration::from_millis(200));
     let limit = tasks_of(65534) + 1;
     let (ok, _, err) = sh(&format!(
         "setpriv --reuid=nobody --regid=nogroup --clear-groups -- \

@@ -565,3 +565,86 @@ fn abor_during_a_tls_download() {
     assert_eq!(lines[2], "226 ABOR successful.", "{text}");
     assert_eq!(lines[3], "200 NOOP ok.", "{text}");
 }
+
+/// An upload whose TLS data connection ends without close_notify did not end cleanly: it
+/// is a failed upload (the old file stays whole), as FileZilla treats it. A session logged
+/// in before a certificate reload goes on transferring.
+const NO_CLOSE_NOTIFY: &str = r#"
+import socket, ssl, sys, os, signal, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = socket.create_connection(("127.0.0.1", port), timeout=20)
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"AUTH TLS\r\n"); f.readline()
+t = ctx.wrap_socket(s)
+g = t.makefile("rb")
+def cmd(c):
+    t.sendall(c.encode() + b"\r\n")
+    return g.readline().decode().strip()
+for c in ["USER bob", "PASS secret", "PBSZ 0", "PROT P", "TYPE I"]:
+    cmd(c)
+def data(verb):
+    r = cmd("EPSV")
+    dport = int(r.split("|||")[1].split("|")[0])
+    raw = socket.create_connection(("127.0.0.1", dport), timeout=20)
+    print(verb, cmd(verb))
+    return ctx.wrap_socket(raw, session=t.session)
+d = data("STOR hello.txt")
+d.sendall(b"half of a new version")
+# Close the TCP connection without a TLS close_notify.
+os.close(d.detach())
+print("end:", g.readline().decode().strip())
+# The certificate is replaced and reloaded; this session goes on.
+os.kill(pid, signal.SIGHUP)
+time.sleep(1)
+d = data("RETR hello.txt")
+got = b""
+while True:
+    b = d.recv(4096)
+    if not b:
+        break
+    got += b
+print("got:", got.decode().strip())
+print("end:", g.readline().decode().strip())
+"#;
+
+#[test]
+fn an_upload_without_close_notify_fails_and_a_reload_spares_sessions() {
+    let f = ftps("ec", &[]);
+    let dir = TempDir::new("tls-renew");
+    let (c2, k2) = cert(&dir, "ec");
+    std::fs::copy(&c2, &f.cert).unwrap();
+    std::fs::copy(&k2, &f.key).unwrap();
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            NO_CLOSE_NOTIFY,
+            &f.srv.port().to_string(),
+            &f.srv.pid().to_string(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("STOR hello.txt 150 "), "{text}");
+    assert_eq!(
+        lines[1], "end: 426 Connection closed; transfer aborted.",
+        "{text}"
+    );
+    assert!(lines[2].starts_with("RETR hello.txt 150 "), "{text}");
+    assert_eq!(lines[3], "got: hello over tls", "{text}");
+    assert_eq!(lines[4], "end: 226 Transfer complete.", "{text}");
+    assert_eq!(
+        std::fs::read(f.home.join("hello.txt")).unwrap(),
+        b"hello over tls\n"
+    );
+    assert!(f.srv.wait_log("reloaded the TLS certificate and key"));
+}

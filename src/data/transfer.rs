@@ -62,9 +62,7 @@ impl Transfer<'_> {
             if left.is_zero() {
                 return Err(Fail::DataTimeout);
             }
-            // With the held commands at their limit the control connection is left unread
-            // (back-pressure): a flood of NOOPs waits, it does not end the transfer.
-            let watch_ctl = !self.ctl.queue_full() && !self.ctl_gone;
+            let watch_ctl = self.watching_ctl();
             let (ctl_ready, data_ready) = {
                 let mut fds = [self.data.poll_fd(flags), self.ctl.poll_fd()];
                 let n = if watch_ctl { 2 } else { 1 };
@@ -78,16 +76,32 @@ impl Transfer<'_> {
                 )
             };
             if ctl_ready {
-                match self.ctl.check_interrupt() {
-                    Interrupt::Abort => return Err(Fail::Aborted),
-                    Interrupt::Gone if self.drain_on_ctl_loss => self.ctl_gone = true,
-                    Interrupt::Gone => return Err(client_gone()),
-                    Interrupt::None => {}
-                }
+                self.ctl_input()?;
             }
             if data_ready {
                 return Ok(());
             }
+        }
+    }
+
+    /// Whether the control connection is watched now. With the held commands at their
+    /// limit it is left unread (back-pressure: a flood of NOOPs waits, it does not end the
+    /// transfer), and once it closed there is nothing more to read.
+    fn watching_ctl(&self) -> bool {
+        !self.ctl.queue_full() && !self.ctl_gone
+    }
+
+    /// Reads what arrived on the control connection: ABOR stops the transfer, and so does
+    /// the client going away (unless the upload drains its data first).
+    fn ctl_input(&mut self) -> Done {
+        match self.ctl.check_interrupt() {
+            Interrupt::Abort => Err(Fail::Aborted),
+            Interrupt::Gone if self.drain_on_ctl_loss => {
+                self.ctl_gone = true;
+                Ok(())
+            }
+            Interrupt::Gone => Err(client_gone()),
+            Interrupt::None => Ok(()),
         }
     }
 
@@ -139,7 +153,7 @@ impl Transfer<'_> {
 
     /// Waits `d` for the pace, answering ABOR (and noticing the client go) meanwhile.
     fn pause(&mut self, d: Duration) -> Done {
-        if self.ctl.queue_full() || self.ctl_gone {
+        if !self.watching_ctl() {
             std::thread::sleep(d);
             return Ok(());
         }
@@ -151,15 +165,7 @@ impl Transfer<'_> {
         if fds[0].revents().is_empty() {
             return Ok(());
         }
-        match self.ctl.check_interrupt() {
-            Interrupt::Abort => Err(Fail::Aborted),
-            Interrupt::Gone if self.drain_on_ctl_loss => {
-                self.ctl_gone = true;
-                Ok(())
-            }
-            Interrupt::Gone => Err(client_gone()),
-            Interrupt::None => Ok(()),
-        }
+        self.ctl_input()
     }
 
     /// Writes all of `buf`, watching for ABOR between waits.

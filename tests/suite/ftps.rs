@@ -204,26 +204,17 @@ fn ftplib_without_session_reuse_gets_522_unless_reuse_is_optional() {
         (&["--tls-reuse", "optional"][..], "'hello.txt'"),
     ] {
         let f = ftps("ec", extra);
-        let out = std::process::Command::new("python3")
-            .args(["-c", FTPLIB, &f.srv.port().to_string()])
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{text}{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = python(FTPLIB, &[f.srv.port().into()]);
         assert!(text.contains(want), "{text}");
         assert!(text.contains("200 NOOP ok."), "{text}");
     }
 }
 
-/// A raw TLS client: a second control connection's TLS session can't take the first one's
-/// passive data connection (no byte of the file reaches it), and neither can a fresh
-/// handshake; the session whose data connection it was goes on.
-const THIEF: &str = r#"
-import socket, ssl, sys
+/// Put before every Python script here: `control()` opens a raw explicit-FTPS session
+/// (AUTH TLS, bob's login, PBSZ 0, PROT P, TYPE I) and returns the TLS socket, a reader of
+/// it and `cmd(line) -> reply`; `epsv(cmd)` opens the passive data connection (TCP only).
+const PY_FTPS: &str = r#"
+import os, signal, socket, ssl, sys, time
 port = int(sys.argv[1])
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.check_hostname = False
@@ -242,14 +233,41 @@ def control():
     assert cmd("PASS secret").startswith("230")
     assert cmd("PBSZ 0").startswith("200")
     assert cmd("PROT P").startswith("200")
+    assert cmd("TYPE I").startswith("200")
     cmd("NOOP")  # lets TLS 1.3 tickets arrive
     return t, g, cmd
+def epsv(cmd):
+    r = cmd("EPSV")
+    dport = int(r.split("|||")[1].split("|")[0])
+    return socket.create_connection(("127.0.0.1", dport), timeout=20)
+"#;
+
+/// Runs `script` (after [`PY_FTPS`]) with `args` (a port first, then pids); asserts it
+/// succeeded and returns its stdout.
+fn python(script: &str, args: &[u32]) -> String {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(format!("{PY_FTPS}{script}"))
+        .args(args.iter().map(u32::to_string))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// A raw TLS client: a second control connection's TLS session can't take the first one's
+/// passive data connection (no byte of the file reaches it), and neither can a fresh
+/// handshake; the session whose data connection it was goes on.
+const THIEF: &str = r#"
 victim, vg, vcmd = control()
 thief, tg, tcmd = control()
 for how in ["another session", "a fresh handshake"]:
-    r = vcmd("EPSV")
-    dport = int(r.split("|||")[1].split("|")[0])
-    raw = socket.create_connection(("127.0.0.1", dport), timeout=20)
+    raw = epsv(vcmd)
     victim.sendall(b"RETR hello.txt\r\n")
     print(how, "150:", vg.readline().decode().strip())
     got = b""
@@ -273,16 +291,7 @@ print("after:", vcmd("NOOP"))
 #[test]
 fn a_data_connection_must_resume_its_own_control_session() {
     let f = ftps("ec", &[]);
-    let out = std::process::Command::new("python3")
-        .args(["-c", THIEF, &f.srv.port().to_string()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = python(THIEF, &[f.srv.port().into()]);
     for how in ["another session", "a fresh handshake"] {
         assert!(text.contains(&format!("{how} stolen: 0")), "{text}");
         assert!(
@@ -360,11 +369,7 @@ fn tls_required_refuses_clear_text_logins_and_data() {
         c.cmd("USER anonymous"),
         "530 TLS required: use AUTH TLS first.\r\n"
     );
-    let out = std::process::Command::new("python3")
-        .args(["-c", REQUIRED, &f.srv.port().to_string()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = python(REQUIRED, &[f.srv.port().into()]);
     assert!(
         text.contains("ERR 522 Data connections must be protected: use PROT P."),
         "{text}"
@@ -514,25 +519,8 @@ fn tls_1_2_and_tls_1_3_clients() {
 /// ABOR over the TLS control connection during a TLS download: 426, then 226, and the
 /// session goes on.
 const ABOR_TLS: &str = r#"
-import socket, ssl, sys
-port = int(sys.argv[1])
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-s = socket.create_connection(("127.0.0.1", port), timeout=20)
-f = s.makefile("rb")
-f.readline()
-s.sendall(b"AUTH TLS\r\n"); f.readline()
-t = ctx.wrap_socket(s)
-g = t.makefile("rb")
-def cmd(c):
-    t.sendall(c.encode() + b"\r\n")
-    return g.readline().decode().strip()
-for c in ["USER bob", "PASS secret", "PBSZ 0", "PROT P", "TYPE I"]:
-    cmd(c)
-r = cmd("EPSV")
-dport = int(r.split("|||")[1].split("|")[0])
-raw = socket.create_connection(("127.0.0.1", dport), timeout=20)
+t, g, cmd = control()
+raw = epsv(cmd)
 print(cmd("RETR big.bin"))
 d = ctx.wrap_socket(raw, session=t.session)
 got = d.recv(65536)
@@ -546,16 +534,7 @@ print(cmd("NOOP"))
 fn abor_during_a_tls_download() {
     let f = ftps("ec", &[]);
     f.home.write("big.bin", &pattern(64 << 20, 60));
-    let out = std::process::Command::new("python3")
-        .args(["-c", ABOR_TLS, &f.srv.port().to_string()])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = python(ABOR_TLS, &[f.srv.port().into()]);
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("150 "), "{text}");
     assert_eq!(
@@ -570,26 +549,10 @@ fn abor_during_a_tls_download() {
 /// is a failed upload (the old file stays whole), as FileZilla treats it. A session logged
 /// in before a certificate reload goes on transferring.
 const NO_CLOSE_NOTIFY: &str = r#"
-import socket, ssl, sys, os, signal, time
-port, pid = int(sys.argv[1]), int(sys.argv[2])
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-s = socket.create_connection(("127.0.0.1", port), timeout=20)
-f = s.makefile("rb")
-f.readline()
-s.sendall(b"AUTH TLS\r\n"); f.readline()
-t = ctx.wrap_socket(s)
-g = t.makefile("rb")
-def cmd(c):
-    t.sendall(c.encode() + b"\r\n")
-    return g.readline().decode().strip()
-for c in ["USER bob", "PASS secret", "PBSZ 0", "PROT P", "TYPE I"]:
-    cmd(c)
+pid = int(sys.argv[2])
+t, g, cmd = control()
 def data(verb):
-    r = cmd("EPSV")
-    dport = int(r.split("|||")[1].split("|")[0])
-    raw = socket.create_connection(("127.0.0.1", dport), timeout=20)
+    raw = epsv(cmd)
     print(verb, cmd(verb))
     return ctx.wrap_socket(raw, session=t.session)
 d = data("STOR hello.txt")
@@ -618,21 +581,7 @@ fn an_upload_without_close_notify_fails_and_a_reload_spares_sessions() {
     let (c2, k2) = cert(&dir, "ec");
     std::fs::copy(&c2, &f.cert).unwrap();
     std::fs::copy(&k2, &f.key).unwrap();
-    let out = std::process::Command::new("python3")
-        .args([
-            "-c",
-            NO_CLOSE_NOTIFY,
-            &f.srv.port().to_string(),
-            &f.srv.pid().to_string(),
-        ])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = python(NO_CLOSE_NOTIFY, &[f.srv.port().into(), f.srv.pid()]);
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("STOR hello.txt 150 "), "{text}");
     assert_eq!(

@@ -103,6 +103,7 @@ pub struct Listener {
 /// Accepts connections on every listener until shutdown.
 pub fn run(shared: Arc<Server>, listeners: Vec<Listener>) {
     let mut last_error_log: Option<Instant> = None;
+    let mut last_sweep = Instant::now();
     loop {
         let ready: Vec<bool> = {
             let mut fds: Vec<PollFd<'_>> = listeners
@@ -124,7 +125,11 @@ pub fn run(shared: Arc<Server>, listeners: Vec<Listener>) {
             }
             fds.iter().map(|f| !f.revents().is_empty()).collect()
         };
-        shared.ctx.bans.sweep();
+        // Ends the bans that are over, once a second (not on every connection).
+        if last_sweep.elapsed() >= Duration::from_secs(1) {
+            shared.ctx.bans.sweep();
+            last_sweep = Instant::now();
+        }
         if shared.stopping.load(Ordering::SeqCst) {
             // No more accepting. The signal thread ends the process once the transfers in
             // flight are done (or the grace period is over): returning here would end `main`

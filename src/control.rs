@@ -7,6 +7,7 @@
 //! and discarded up to its end, so a peer cannot make the buffer grow.
 
 use std::io::{self, Read, Write};
+use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
 
@@ -52,6 +53,8 @@ pub struct Control {
     discarding: bool,
     eof: bool,
     out: Vec<u8>,
+    /// The stack was given back since the last command (see [`Control::read_line`]).
+    trimmed: bool,
 }
 
 impl Control {
@@ -63,6 +66,7 @@ impl Control {
             discarding: false,
             eof: false,
             out: Vec::new(),
+            trimmed: false,
         }
     }
 
@@ -133,14 +137,28 @@ impl Control {
     /// Reads until a whole line (or EOF, or an error such as the idle timeout).
     /// `within` bounds the whole line, not each read: a client trickling one byte at a
     /// time (each read well inside the socket's idle timeout) still times out.
-    pub fn read_line(&mut self, within: std::time::Duration) -> io::Result<Input> {
+    pub fn read_line(&mut self, within: Duration) -> io::Result<Input> {
         let started = std::time::Instant::now();
         loop {
             if let Some(l) = self.take_line() {
+                self.trimmed = false;
                 return Ok(l);
             }
             if self.eof {
                 return Ok(Input::Eof);
+            }
+            if !self.trimmed && !self.stream.has_buffered() {
+                // A session with nothing to do for STACK_TRIM_AFTER_MS gives back the stack
+                // its last command touched; a busy one pays one poll(2) per command.
+                let trim_after = Duration::from_millis(limits::STACK_TRIM_AFTER_MS);
+                if !self.stream.wait_readable(trim_after.min(within))? {
+                    crate::sys::trim_stack();
+                    self.trimmed = true;
+                    let left = within.saturating_sub(started.elapsed());
+                    if !self.stream.wait_readable(left)? {
+                        return Err(io::ErrorKind::TimedOut.into());
+                    }
+                }
             }
             let mut chunk = [0u8; 512];
             let n = match self.stream.read(&mut chunk) {

@@ -19,6 +19,14 @@ use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
 
+/// `d` as poll(2)'s timeout.
+pub fn timespec(d: Duration) -> rustix::fs::Timespec {
+    rustix::fs::Timespec {
+        tv_sec: d.as_secs() as _,
+        tv_nsec: d.subsec_nanos() as _,
+    }
+}
+
 /// A connection's byte stream.
 pub enum Stream {
     /// Bytes go to the socket as they are.
@@ -66,6 +74,18 @@ impl Stream {
                 .conn
                 .process_new_packets()
                 .is_ok_and(|s| s.plaintext_bytes_to_read() > 0),
+        }
+    }
+
+    /// Waits up to `d` for the socket to be readable (or closed); false when it was not.
+    pub fn wait_readable(&self, d: Duration) -> io::Result<bool> {
+        let mut fds = [self.poll_fd(PollFlags::IN)];
+        loop {
+            match rustix::event::poll(&mut fds, Some(&timespec(d))) {
+                Ok(n) => return Ok(n > 0),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
     }
 

@@ -1,6 +1,6 @@
 //! The few process-wide system calls the standard library and rustix don't offer safely:
-//! signal dispositions and masks, and dropping privileges. Every `unsafe` block of the
-//! program is in this file.
+//! signal dispositions and masks, dropping privileges, and giving back idle stack. Every
+//! `unsafe` block of the program is in this file.
 
 use std::io;
 
@@ -89,3 +89,55 @@ fn libc_setuid_root_succeeds() -> bool {
     // SAFETY: setuid(0) only succeeds if we still hold privileges, which is what we check.
     unsafe { libc::setuid(0) == 0 }
 }
+
+/// Gives the kernel back the pages of the calling thread's stack below the current frame,
+/// less [`TRIM_MARGIN`] for the calls made from here: they are zero-filled again when
+/// touched, as fresh stack is. A session idling after a TLS handshake or a listing
+/// otherwise keeps the 10–20 KiB those touched resident for as long as it idles. Does
+/// nothing on the main thread (`--inetd`), whose bounds libc finds only by reading
+/// /proc/self/maps, or when the bounds can't be had.
+#[inline(never)]
+pub fn trim_stack() {
+    if rustix::thread::gettid() == rustix::process::getpid() {
+        return;
+    }
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    // SAFETY: pthread_getattr_np fills `attr` for the calling thread (a thread of ours
+    // started by std, so the attributes exist), getstack reads it into locals, and it is
+    // destroyed once; sysconf has no memory effects.
+    let (low, size, page) = unsafe {
+        let mut attr: libc::pthread_attr_t = std::mem::zeroed();
+        if libc::pthread_getattr_np(libc::pthread_self(), &mut attr) != 0 {
+            return;
+        }
+        let mut addr = std::ptr::null_mut();
+        let mut size = 0;
+        let r = libc::pthread_attr_getstack(&attr, &mut addr, &mut size);
+        libc::pthread_attr_destroy(&mut attr);
+        let page = libc::sysconf(libc::_SC_PAGESIZE);
+        if r != 0 || page <= 0 {
+            return;
+        }
+        (addr as usize, size, page as usize)
+    };
+    if here < low + 2 * TRIM_MARGIN || here >= low + size {
+        return;
+    }
+    let end = (here - TRIM_MARGIN) & !(page - 1);
+    if end <= low {
+        return;
+    }
+    // SAFETY: [low, end) lies inside this thread's own stack (low is its lowest usable
+    // address, above the guard page) and at least TRIM_MARGIN below this frame, with `end`
+    // page-aligned so the kernel zaps nothing past it; the only frames below this one are
+    // the madvise call's own, well inside the margin. Stack below the deepest live frame
+    // holds nothing anyone points to, and MADV_DONTNEED on private anonymous memory makes
+    // it read as zeros again.
+    unsafe {
+        libc::madvise(low as *mut libc::c_void, end - low, libc::MADV_DONTNEED);
+    }
+}
+
+/// Stack kept below the frame of [`trim_stack`]: room for the madvise call it makes.
+const TRIM_MARGIN: usize = 2048;

@@ -23,6 +23,11 @@ pub const LOGIN_FAIL_DELAY_MS: u64 = 1000;
 /// Stack of a session thread. Sessions do no recursion; 128 KiB leaves room for
 /// formatting and unwinding, and only touched pages cost memory.
 pub const SESSION_STACK: usize = 128 * 1024;
+/// A session that waits this long for its next command gives the kernel back the stack
+/// pages below its current frame: a TLS handshake, a login or a listing touches 10–20 KiB
+/// of stack, resident afterwards for as long as the session idles. Long enough that a busy
+/// client (its next command within a round trip) never pays the page faults again.
+pub const STACK_TRIM_AFTER_MS: u64 = 500;
 /// Pipe size asked for splice(2) transfers, which is also how much moves between checks
 /// of the control connection for ABOR (the kernel's default cap for unprivileged
 /// processes, /proc/sys/fs/pipe-max-size, is 1 MiB). The pipe holds page references,

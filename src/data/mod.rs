@@ -14,8 +14,8 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+pub(crate) use crate::net::timespec;
 use rustix::event::{PollFd, PollFlags};
-use rustix::fs::Timespec;
 
 use crate::reply::Fail;
 
@@ -70,13 +70,6 @@ pub fn listen_passive(ip: IpAddr, min: u16, max: u16) -> io::Result<TcpListener>
         io::ErrorKind::AddrInUse,
         "passive port range exhausted",
     ))
-}
-
-fn timespec(d: Duration) -> Timespec {
-    Timespec {
-        tv_sec: d.as_secs() as _,
-        tv_nsec: d.subsec_nanos() as _,
-    }
 }
 
 /// Waits for the client's data connection on a passive listener. A connection that

@@ -241,7 +241,7 @@ cmd_build() {
         t=$SECONDS
         note "building $triple"
         # Two flavours: plain (no TLS: the smallest) and -tls (FTPS, rustls + ring).
-        for flavour in plain tls; do
+        for flavour in ${CROSS_FLAVOURS:-plain tls}; do
             local name=edgeftpd-$triple features=(--no-default-features)
             if [ $flavour = tls ]; then
                 name=edgeftpd-tls-$triple

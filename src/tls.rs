@@ -18,6 +18,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use rustls::crypto::ring as provider;
+use rustls::crypto::{CryptoProvider, KeyProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
@@ -53,11 +54,11 @@ fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
     let k = key.display();
     let der = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| format!("--tls-key {k}: {}", pem_error(&e)))?;
-    let provider = provider::default_provider();
-    CertifiedKey::from_der(chain, der, &provider).map_err(|e| match e {
+    CertifiedKey::from_der(chain, der, &provider_for_this_cpu()).map_err(|e| match e {
         rustls::Error::InconsistentKeys(_) => {
             format!("--tls-key {k}: the key does not match the certificate in {c}")
         }
+        rustls::Error::General(e) => format!("--tls-key {k}: {e}"),
         e => format!("--tls-key {k}: {e}"),
     })
 }
@@ -126,11 +127,17 @@ fn cpu_has_aes() -> bool {
     }
 }
 
-/// The ring provider's suites, ChaCha20-Poly1305 first on a CPU without AES instructions.
-fn provider_for_this_cpu() -> rustls::crypto::CryptoProvider {
-    let mut p = provider::default_provider();
+/// The ring provider without what pulls in Ed25519, which LTO then leaves out: ring's
+/// Ed25519 with its precomputed tables is 35 KiB on armv7 and 53 KiB on mipsel, needed
+/// only to load Ed25519 keys (no certificate authority issues them) and to verify
+/// signatures (the server verifies none: no client certificates). Everything else
+/// stays, as its cost is small (all AES-256-GCM suites and P-384 key exchange: 0.1 KiB each):
+/// TLS 1.3 and 1.2 with AES-GCM and ChaCha20-Poly1305, X25519, P-256 and P-384, RSA and
+/// ECDSA keys. ChaCha20-Poly1305 comes first on a CPU without AES instructions.
+fn provider_for_this_cpu() -> CryptoProvider {
+    let mut suites = provider::ALL_CIPHER_SUITES.to_vec();
     if !cpu_has_aes() {
-        p.cipher_suites.sort_by_key(|s| {
+        suites.sort_by_key(|s| {
             !matches!(
                 s.suite(),
                 rustls::CipherSuite::TLS13_CHACHA20_POLY1305_SHA256
@@ -139,7 +146,36 @@ fn provider_for_this_cpu() -> rustls::crypto::CryptoProvider {
             )
         });
     }
-    p
+    // Built field by field: starting from default_provider() and replacing fields kept
+    // Ed25519 in the binary.
+    CryptoProvider {
+        cipher_suites: suites,
+        kx_groups: provider::ALL_KX_GROUPS.to_vec(),
+        signature_verification_algorithms: WebPkiSupportedAlgorithms {
+            all: &[],
+            mapping: &[],
+        },
+        secure_random: provider::default_provider().secure_random,
+        key_provider: &Keys,
+    }
+}
+
+/// Loads RSA (PKCS#1 or PKCS#8) and ECDSA (SEC1 or PKCS#8, P-256 or P-384) keys; not
+/// Ed25519, which certificate authorities don't issue for.
+#[derive(Debug)]
+struct Keys;
+
+impl KeyProvider for Keys {
+    fn load_private_key(
+        &self,
+        der: PrivateKeyDer<'static>,
+    ) -> Result<Arc<dyn rustls::sign::SigningKey>, rustls::Error> {
+        if let Ok(rsa) = provider::sign::RsaSigningKey::new(&der) {
+            return Ok(Arc::new(rsa));
+        }
+        provider::sign::any_ecdsa_type(&der)
+            .map_err(|_| rustls::Error::General("not an RSA or ECDSA private key".into()))
+    }
 }
 
 impl Tls {

@@ -18,6 +18,7 @@ fn cert(dir: &TempDir, kind: &str) -> (PathBuf, PathBuf) {
     );
     let newkey = match kind {
         "rsa" => "-newkey rsa:2048",
+        "ed25519" => "-newkey ed25519",
         _ => "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1",
     };
     let (ok, _, err) = sh(&format!(
@@ -385,6 +386,7 @@ fn bad_tls_setups_are_one_line_and_exit_2() {
     let dir = TempDir::new("tls-bad");
     let (ec_cert, ec_key) = cert(&dir, "ec");
     let (_rsa_cert, rsa_key) = cert(&dir, "rsa");
+    let (ed_cert, ed_key) = cert(&dir, "ed25519");
     let junk = dir.write("junk.pem", b"not a pem file\n");
     let root = dir.path().to_str().unwrap();
     let run = |args: &[&str]| -> (Option<i32>, String) {
@@ -412,6 +414,15 @@ fn bad_tls_setups_are_one_line_and_exit_2() {
         (
             vec!["--tls-cert", c, "--tls-key", rsa_key.to_str().unwrap()],
             "the key does not match the certificate",
+        ),
+        (
+            vec![
+                "--tls-cert",
+                ed_cert.to_str().unwrap(),
+                "--tls-key",
+                ed_key.to_str().unwrap(),
+            ],
+            "ed25519-key.pem: not an RSA or ECDSA private key",
         ),
         (
             vec!["--tls", "required"],

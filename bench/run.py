@@ -770,13 +770,19 @@ def main():
         if "stor" in WORKLOADS:
             plan.append((f"stor_{big_name}", "MB/s", lambda: w_stor(servers)))
             plan.append((f"stor_{big_name}_cpu", "CPU ms/GiB", lambda: cpu_of("stor")))
-        if "tls" in WORKLOADS:
+        # "tls" is all four TLS workloads; mem_tls, sess_tls, retr_tls, stor_tls pick one.
+        def want_tls(part):
+            return "tls" in WORKLOADS or f"{part}_tls" in WORKLOADS
+        if want_tls("mem"):
             plan.append((f"idle_mem_{IDLE}_tls", "KiB/session", lambda: w_mem(servers, tls=True)))
+        if want_tls("sess"):
             for c in CLIENTS:
                 plan.append((f"sessions_c{c}_tls", "sessions/s",
                              lambda c=c: w_sessions(servers, c, tls=True)))
+        if want_tls("retr"):
             plan.append((f"retr_{big_name}_tls", "MB/s", lambda: w_retr(servers, tls=True)))
             plan.append((f"retr_{big_name}_tls_cpu", "CPU ms/GiB", lambda: cpu_of("retr_tls")))
+        if want_tls("stor"):
             plan.append((f"stor_{big_name}_tls", "MB/s", lambda: w_stor(servers, tls=True)))
             plan.append((f"stor_{big_name}_tls_cpu", "CPU ms/GiB", lambda: cpu_of("stor_tls")))
         for name, unit, fn in plan:

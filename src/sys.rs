@@ -141,3 +141,25 @@ pub fn trim_stack() {
 
 /// Stack kept below the frame of [`trim_stack`]: room for the madvise call it makes.
 const TRIM_MARGIN: usize = 2048;
+
+/// Sets TCP_NOTSENT_LOWAT on a socket: a write blocks (and poll reports it unwritable)
+/// while more than `bytes` sit in the send queue unsent.
+#[cfg(feature = "tls")]
+pub fn set_notsent_lowat(sock: &impl std::os::fd::AsRawFd, bytes: u32) -> io::Result<()> {
+    let v: libc::c_int = bytes.min(i32::MAX as u32) as libc::c_int;
+    // SAFETY: the option value is a local c_int whose size is passed with it; the fd is
+    // an open socket borrowed for the call.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NOTSENT_LOWAT,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

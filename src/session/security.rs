@@ -177,6 +177,10 @@ impl Conn {
             if !crate::tls::data_session_ok(&s, self.ctx.cfg.tls.reuse_required) {
                 return Err(refused("not a resumed session".into()));
             }
+            // A download whose unsent bytes pile up in the socket is sent from the client's
+            // ACKs, on the client's CPU time (see limits::TLS_NOTSENT_LOWAT).
+            let _ =
+                crate::sys::set_notsent_lowat(&s.sock, crate::config::limits::TLS_NOTSENT_LOWAT);
             return Ok(Stream::Tls(Box::new(s)));
         }
         drop(sock);

@@ -51,7 +51,17 @@ MEM_RUNS = env_int("BENCH_MEM_RUNS", 1 if QUICK else 3)
 ENTRIES = env_int("BENCH_LIST_ENTRIES", 10000)
 LIST_RUNS = env_int("BENCH_LIST_RUNS", 3 if QUICK else 7)
 SERVERS = os.environ.get("BENCH_SERVERS", "edgeftpd vsftpd pure-ftpd").split()
-WORKLOADS = os.environ.get("BENCH_WORKLOADS", "mem list sess retr stor tls").split()
+WORKLOADS = os.environ.get("BENCH_WORKLOADS",
+                           "mem list sess retr stor tls small small_tls conc").split()
+# Small files (a phone backup, a mirror): SMALL_FILES of 4-64 KiB in SMALL_DIRS folders.
+SMALL_FILES = env_int("BENCH_SMALL_FILES", 500 if QUICK else 2000)
+SMALL_DIRS = 20
+SMALL_RUNS = env_int("BENCH_SMALL_RUNS", 2 if QUICK else 5)
+SMALL_SESSIONS = [int(c) for c in os.environ.get("BENCH_SMALL_SESSIONS", "1 4").split()]
+# Concurrency: CONC_CLIENTS sessions at once, each with a file of its own of CONC_MB MiB.
+CONC_CLIENTS = env_int("BENCH_CONC_CLIENTS", 16)
+CONC_MB = env_int("BENCH_CONC_MB", 16 if QUICK else 64)
+CONC_RUNS = env_int("BENCH_CONC_RUNS", 2 if QUICK else 5)
 # The certificate every server's FTPS uses (EC P-256, made by openssl in prepare_data).
 TLS_CERT = os.path.join(BENCH, "target", "tls-cert.pem")
 TLS_KEY = os.path.join(BENCH, "target", "tls-key.pem")
@@ -484,7 +494,11 @@ def prepare_data():
     os.makedirs(inc, exist_ok=True)
     os.chmod(inc, 0o1777)
     for f in os.listdir(inc):
-        os.unlink(os.path.join(inc, f))
+        p = os.path.join(inc, f)
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p)
+        else:
+            os.unlink(p)
     small = os.path.join(DATA, "file4k")
     if not os.path.exists(small) or os.path.getsize(small) != 4096:
         with open(small, "wb") as f:
@@ -510,6 +524,45 @@ def prepare_data():
         with open(os.path.join(d, name), "w"):
             pass
     return "/" + os.path.basename(d)
+
+
+def make_tree(top, files, lister):
+    """Makes DATA/top with `files` [(relative path, size)] of random bytes (kept when
+    they are already there at the right size) and writes their list for loadgen
+    (`top/PATH SIZE` lines) to bench/target/`lister`. Returns the list's path."""
+    import random
+    for rel, size in files:
+        path = os.path.join(DATA, top, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.chmod(os.path.dirname(path), 0o755)
+        if not os.path.exists(path) or os.path.getsize(path) != size:
+            with open(path, "wb") as f:
+                left = size
+                while left:
+                    n = min(left, 1 << 20)
+                    f.write(random.randbytes(n))
+                    left -= n
+        os.chmod(path, 0o644)
+    listing = os.path.join(BENCH, "target", lister)
+    with open(listing, "w") as f:
+        for rel, size in files:
+            f.write(f"{top}/{rel} {size}\n")
+    return listing
+
+
+def prepare_small():
+    """The small-file tree: SMALL_FILES files of 4-64 KiB (sizes fixed by a seed) in
+    SMALL_DIRS folders of DATA/small."""
+    import random
+    rng = random.Random(13)
+    files = [(f"d{i % SMALL_DIRS:02d}/f{i:05d}.bin", rng.randint(4 << 10, 64 << 10))
+             for i in range(SMALL_FILES)]
+    return make_tree("small", files, "small.list"), [("small/" + r, n) for r, n in files]
+
+
+def prepare_conc():
+    files = [(f"c{i:02d}.bin", CONC_MB << 20) for i in range(CONC_CLIENTS)]
+    return make_tree("conc", files, "conc.list"), [("conc/" + r, n) for r, n in files]
 
 
 def warm_cache(path):
@@ -702,7 +755,89 @@ def w_list(servers, cmd, path):
 # --- report --------------------------------------------------------------------
 
 HIGHER_IS_BETTER = {"MB/s": True, "sessions/s": True, "KiB/session": False, "ms": False,
-                    "CPU ms": False, "CPU ms/GiB": False}
+                    "CPU ms": False, "CPU ms/GiB": False, "s": False, "CPU ms/file": False}
+
+
+def upload_dirs(name, files):
+    """A fresh upload folder incoming/NAME with the folders of `files`, writable by the
+    peers' session users. Returns its FTP path."""
+    top = os.path.join(DATA, "incoming", name)
+    if os.path.exists(top):
+        shutil.rmtree(top)
+    for d in sorted({os.path.dirname(os.path.join(top, rel)) for rel, _ in files}):
+        os.makedirs(d, exist_ok=True)
+    for d, _, _ in os.walk(top):
+        os.chmod(d, 0o1777)
+    return "/incoming/" + name
+
+
+def w_files(servers, listing, files, op, sessions, tls, tag, runs):
+    """Each server, `runs` times: loadgen files (EPSV + RETR/STOR + a data connection a
+    file) with `sessions` sessions. Samples: wall milliseconds; server CPU per file and per GiB
+    go to cpu_samples[tag]; MB/s to cpu_samples[tag + '_mbs']."""
+    samples = {s.name: [] for s in servers}
+    total = sum(size for _, size in files)
+    for i, order in enumerate(orders(servers, runs + 1)):  # round 0: warm-up
+        for s in order:
+            cmd = [LOADGEN, "files", "--addr", s.addr(), "--list", listing, "--op", op,
+                   "--sessions", str(sessions), "--tls", "1" if tls else "0"]
+            up = None
+            if op == "put":
+                up = upload_dirs(f"{tag}-{s.name}-{i}", files)
+                cmd += ["--prefix", up]
+            c0 = s.cpu.ms()
+            out = run(cmd, 600, f"{tag} on {s.name}")
+            c1 = s.cpu.ms()
+            r = kv(out.strip().splitlines()[-1])
+            if int(r["bytes"]) != total:
+                raise BenchError(f"{tag} on {s.name}: {r['bytes']} bytes moved, expected {total}")
+            if up:
+                top = os.path.join(DATA, up.lstrip("/"))
+                check_uploads(s, tag, top, files)
+                shutil.rmtree(top)
+            if i == 0:
+                continue
+            secs = float(r["seconds"])
+            samples[s.name].append(secs * 1000)
+            cpu_note(tag + "_cpu_file", s, c0, c1, len(files))
+            cpu_note(tag + "_cpu", s, c0, c1, total / (1 << 30))
+            cpu_samples.setdefault(tag + "_mbs", {}).setdefault(s.name, []).append(
+                total / 1e6 / secs)
+            s.settle()
+    return samples
+
+
+def check_uploads(s, tag, top, files):
+    """Every uploaded file is there, whole (the loadgen's pattern is not checked byte by
+    byte here: the soak does that)."""
+    for rel, size in files:
+        p = os.path.join(top, rel)
+        if not os.path.exists(p) or os.path.getsize(p) != size:
+            raise BenchError(f"{tag} on {s.name}: {rel} missing or not {size} bytes")
+
+
+def w_mirror(servers, files):
+    """lftp mirror of the small tree, for the record (lftp is the bottleneck)."""
+    samples = {s.name: [] for s in servers}
+    for order in orders(servers, max(1, SMALL_RUNS // 2)):
+        for s in order:
+            dest = os.path.join(BENCH, "target", "mirror-" + s.name)
+            shutil.rmtree(dest, ignore_errors=True)
+            t0 = time.monotonic()
+            run(["lftp", "-c", f"set net:max-retries 1; set ftp:passive-mode on; "
+                 f"open {s.url('')}; mirror --parallel=1 /small {dest}"], 600,
+                f"lftp mirror on {s.name}")
+            samples[s.name].append((time.monotonic() - t0) * 1000)
+            got = sum(len(fs) for _, _, fs in os.walk(dest))
+            shutil.rmtree(dest, ignore_errors=True)
+            if got != len(files):
+                raise BenchError(f"lftp mirror on {s.name}: {got} files of {len(files)}")
+    return samples
+
+
+def mbs_of(_seconds, tag):
+    """A concurrency workload's figure: aggregate MB/s (its seconds are in the log)."""
+    return cpu_samples.get(tag + "_mbs", {})
 
 
 def cpu_of(workload):
@@ -785,6 +920,29 @@ def main():
         if want_tls("stor"):
             plan.append((f"stor_{big_name}_tls", "MB/s", lambda: w_stor(servers, tls=True)))
             plan.append((f"stor_{big_name}_tls_cpu", "CPU ms/GiB", lambda: cpu_of("stor_tls")))
+        def small(tls):
+            t = "_tls" if tls else ""
+            listing, files = prepare_small()
+            for op, verb in (("get", "retr"), ("put", "stor")):
+                for n in SMALL_SESSIONS:
+                    tag = f"small_{verb}_s{n}{t}"
+                    plan.append((tag, "ms", lambda op=op, n=n, tag=tag: w_files(
+                        servers, listing, files, op, n, tls, tag, SMALL_RUNS)))
+                    plan.append((tag + "_cpu", "CPU ms/file",
+                                 lambda tag=tag: cpu_of(tag + "_cpu_file")))
+            if not tls:
+                plan.append(("small_mirror_lftp", "ms", lambda: w_mirror(servers, files)))
+        if "small" in WORKLOADS:
+            small(False)
+        if "small_tls" in WORKLOADS:
+            small(True)
+        if "conc" in WORKLOADS:
+            listing, files = prepare_conc()
+            for op, verb in (("get", "retr"), ("put", "stor")):
+                tag = f"conc{CONC_CLIENTS}_{verb}_{CONC_MB}m"
+                plan.append((tag, "MB/s", lambda op=op, tag=tag: mbs_of(w_files(
+                    servers, listing, files, op, CONC_CLIENTS, False, tag, CONC_RUNS), tag)))
+                plan.append((tag + "_cpu", "CPU ms/GiB", lambda tag=tag: cpu_of(tag + "_cpu")))
         for name, unit, fn in plan:
             t0 = time.monotonic()
             log(f"workload {name}")

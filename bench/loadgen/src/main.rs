@@ -18,6 +18,11 @@
 //!       N times: new session, login, then PASV + CMD DIR, read to EOF and the
 //!       226; prints `ms=M lines=L bytes=B` per run, timed from PASV to 226.
 //!       A server that rejects CMD (5xx) makes it print `unsupported CODE TEXT`.
+//!   loadgen files --addr HOST:PORT --list FILE --sessions N --op get|put [--prefix DIR] [--tls 1]
+//!       What a phone backup or `lftp mirror` does: N sessions log in once each and share
+//!       the files of FILE (lines `PATH SIZE`) round robin; each file is EPSV, RETR PATH (or
+//!       STOR DIR/PATH of SIZE bytes), one data connection, its 226. Sizes are checked.
+//!       Prints `files=F bytes=B seconds=T` (T from the first login to the last 226).
 
 use std::env;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -298,6 +303,18 @@ impl Ctrl {
         connect(&SocketAddr::new(self.peer, port))
     }
 
+    /// EPSV: `229 ... (|||port|)`, connected on the control connection's peer address.
+    fn epsv(&mut self) -> Res<TcpStream> {
+        let r = self.cmd("EPSV", &[229])?;
+        let port = r
+            .text
+            .split('|')
+            .nth(3)
+            .and_then(|p| p.parse::<u16>().ok())
+            .ok_or_else(|| format!("bad 229: {}", r.text))?;
+        connect(&SocketAddr::new(self.peer, port))
+    }
+
     fn quit(&mut self) -> Res<()> {
         self.send("QUIT")?;
         // Some servers close without a 221 on QUIT; either is fine.
@@ -373,13 +390,17 @@ struct Args {
     duration: f64,
     expect: Option<u64>,
     tls: bool,
+    list: String,
+    op: String,
+    prefix: String,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: loadgen sessions --addr H:P --path FILE --clients N --duration S [--expect-bytes B]\n       \
          loadgen idle --addr H:P --sessions N [--duration S]\n       \
-         loadgen list --addr H:P --path DIR --cmd LIST|MLSD --runs N"
+         loadgen list --addr H:P --path DIR --cmd LIST|MLSD --runs N\n       \
+         loadgen files --addr H:P --list FILE --sessions N --op get|put [--prefix DIR] [--tls 1]"
     );
     exit(2)
 }
@@ -398,6 +419,9 @@ fn parse_args() -> Args {
         duration: 0.0,
         expect: None,
         tls: false,
+        list: String::new(),
+        op: "get".into(),
+        prefix: String::new(),
     };
     while let Some(k) = it.next() {
         let v = it.next().unwrap_or_else(|| usage());
@@ -412,6 +436,9 @@ fn parse_args() -> Args {
             "--duration" => a.duration = num(&v),
             "--expect-bytes" => a.expect = Some(num(&v) as u64),
             "--tls" => a.tls = num(&v) != 0.0,
+            "--list" => a.list = v,
+            "--op" => a.op = v,
+            "--prefix" => a.prefix = v,
             _ => usage(),
         }
     }
@@ -539,6 +566,132 @@ fn mode_list(a: &Args, sa: SocketAddr) -> Res<()> {
     Ok(())
 }
 
+/// The bytes every upload sends (its first SIZE bytes, repeated past 64 KiB).
+fn pattern() -> Vec<u8> {
+    let mut x: u32 = 0x9e37_79b9;
+    (0..64 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Sends `size` bytes of `pat` and ends the stream (a TLS close_notify first).
+fn send_upload(mut data: Conn, pat: &[u8], size: u64) -> Res<()> {
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(pat.len() as u64) as usize;
+        data.write_all(&pat[..n]).map_err(|e| format!("write data: {e}"))?;
+        left -= n as u64;
+    }
+    if let Conn::Tls(t) = &mut data {
+        t.conn.send_close_notify();
+    }
+    data.flush().map_err(|e| format!("flush data: {e}"))?;
+    let sock = match &data {
+        Conn::Plain(s) => s,
+        Conn::Tls(t) => &t.sock,
+    };
+    let _ = sock.shutdown(std::net::Shutdown::Write);
+    // Wait for the server's end (FIN, or its close_notify) so the 226 is about whole bytes.
+    let mut sink = [0u8; 512];
+    while let Ok(n) = data.read(&mut sink) {
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// One session's share of `files`: one login, then a data connection per file.
+fn files_session(
+    sa: &SocketAddr,
+    files: &[(String, u64)],
+    a: &Args,
+    pat: &[u8],
+    bytes: &AtomicU64,
+) -> Res<()> {
+    let mut c = Ctrl::open(sa)?;
+    if a.tls {
+        c = c.start_tls()?;
+    }
+    c.login()?;
+    c.cmd("TYPE I", &[200])?;
+    let mut buf = vec![0u8; 256 * 1024];
+    for (path, size) in files {
+        let sock = c.epsv()?;
+        if a.op == "put" {
+            let cmd = format!("STOR {}/{path}", a.prefix);
+            c.send(&cmd)?;
+            c.expect(&[150, 125], &cmd)?;
+            send_upload(c.data(sock)?, pat, *size)?;
+            c.expect(&[226, 250], &cmd)?;
+        } else {
+            let cmd = format!("RETR {path}");
+            c.send(&cmd)?;
+            c.expect(&[150, 125], &cmd)?;
+            let (got, _) = drain(c.data(sock)?, &mut buf)?;
+            c.expect(&[226, 250], &cmd)?;
+            if got != *size {
+                return Err(format!("{cmd}: got {got} bytes, expected {size}"));
+            }
+        }
+        bytes.fetch_add(*size, Ordering::Relaxed);
+    }
+    let _ = c.quit();
+    Ok(())
+}
+
+fn mode_files(a: &Args, sa: SocketAddr) -> Res<()> {
+    if a.list.is_empty() || a.sessions == 0 || !(a.op == "get" || a.op == "put") {
+        usage()
+    }
+    let text = std::fs::read_to_string(&a.list).map_err(|e| format!("{}: {e}", a.list))?;
+    let all: Vec<(String, u64)> = text
+        .lines()
+        .filter_map(|l| {
+            let (p, n) = l.rsplit_once(' ')?;
+            Some((p.to_string(), n.parse().ok()?))
+        })
+        .collect();
+    if all.is_empty() {
+        return Err(format!("{}: no files listed", a.list));
+    }
+    let pat = pattern();
+    let bytes = AtomicU64::new(0);
+    let t0 = Instant::now();
+    let results: Vec<Res<()>> = thread::scope(|sc| {
+        let hs: Vec<_> = (0..a.sessions)
+            .map(|i| {
+                let share: Vec<(String, u64)> = all
+                    .iter()
+                    .skip(i)
+                    .step_by(a.sessions)
+                    .cloned()
+                    .collect();
+                let (pat, bytes) = (&pat, &bytes);
+                sc.spawn(move || files_session(&sa, &share, a, pat, bytes))
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("worker panicked".into())))
+            .collect()
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    for r in results {
+        r?;
+    }
+    println!(
+        "files={} bytes={} seconds={secs:.3}",
+        all.len(),
+        bytes.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
 fn main() {
     let a = parse_args();
     let sa = match resolve(&a.addr) {
@@ -552,6 +705,7 @@ fn main() {
         "sessions" => mode_sessions(&a, sa),
         "idle" => mode_idle(&a, sa),
         "list" => mode_list(&a, sa),
+        "files" => mode_files(&a, sa),
         _ => usage(),
     };
     if let Err(e) = r {

@@ -28,3 +28,12 @@ bench-loadgen:
 
 bench-clean:
 	rm -rf bench/target bench/out
+
+# `make soak`: one edgeftpd under mixed, faulty traffic for SOAK_SECS (default 600), then
+# checks that nothing was lost or leaked (bench/soak.py). Not part of `make test`.
+SOAK_SECS ?= 600
+export SOAK_SECS
+.PHONY: soak
+soak: bench-loadgen
+	$(CARGO) build --release
+	python3 bench/soak.py

@@ -23,6 +23,8 @@
 //!       the files of FILE (lines `PATH SIZE`) round robin; each file is EPSV, RETR PATH (or
 //!       STOR DIR/PATH of SIZE bytes), one data connection, its 226. Sizes are checked.
 //!       Prints `files=F bytes=B seconds=T` (T from the first login to the last 226).
+//!   loadgen soak --addr HOST:PORT (settings in SOAK_* environment variables: see soak.rs)
+//!       `make soak`'s traffic: many clients, honest and faulty, checked as it goes.
 
 use std::env;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -32,6 +34,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+mod soak;
 
 type Res<T> = Result<T, String>;
 
@@ -113,8 +117,18 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
 /// so its data connections resume its session and no other.
 fn tls_config() -> Arc<rustls::ClientConfig> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    // LOADGEN_TLS12=1 (the soak): TLS 1.2 only. A rustls client uses each TLS 1.3 ticket
+    // once, and edgeftpd's data connections send none, so a session of ours could resume
+    // TLS 1.3 only as many times as its control connection sent tickets (curl and lftp
+    // reuse one ticket: their TLS 1.3 is what `make test` covers).
+    let versions: &[&'static rustls::SupportedProtocolVersion] =
+        if env::var("LOADGEN_TLS12").is_ok_and(|v| v == "1") {
+            &[&rustls::version::TLS12]
+        } else {
+            rustls::DEFAULT_VERSIONS
+        };
     let c = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .expect("TLS 1.2 and 1.3")
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(AnyCert(provider)))
@@ -138,6 +152,8 @@ struct Ctrl {
     peer: IpAddr,
     /// This session's TLS configuration, after AUTH TLS.
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// The address connections are made from (None: the kernel's choice).
+    local: Option<IpAddr>,
 }
 
 fn is_loopback(ip: &IpAddr) -> bool {
@@ -163,8 +179,13 @@ fn resolve(addr: &str) -> Res<SocketAddr> {
     Ok(sa)
 }
 
-fn connect(sa: &SocketAddr) -> Res<TcpStream> {
-    let s = TcpStream::connect_timeout(sa, IO_TIMEOUT).map_err(|e| format!("connect {sa}: {e}"))?;
+/// Connects from `local` (a loopback address of its own, for the soak's many clients).
+fn connect_from(sa: &SocketAddr, local: Option<IpAddr>) -> Res<TcpStream> {
+    let s = match local {
+        None => TcpStream::connect_timeout(sa, IO_TIMEOUT),
+        Some(ip) => soak::bound_connect(sa, ip),
+    }
+    .map_err(|e| format!("connect {sa}: {e}"))?;
     s.set_read_timeout(Some(IO_TIMEOUT)).ok();
     s.set_write_timeout(Some(IO_TIMEOUT)).ok();
     s.set_nodelay(true).ok();
@@ -173,11 +194,16 @@ fn connect(sa: &SocketAddr) -> Res<TcpStream> {
 
 impl Ctrl {
     fn open(sa: &SocketAddr) -> Res<Ctrl> {
-        let s = connect(sa)?;
+        Ctrl::open_from(sa, None)
+    }
+
+    fn open_from(sa: &SocketAddr, local: Option<IpAddr>) -> Res<Ctrl> {
+        let s = connect_from(sa, local)?;
         let mut c = Ctrl {
             rd: BufReader::with_capacity(4096, Conn::Plain(s)),
             peer: sa.ip(),
             tls: None,
+            local,
         };
         c.expect(&[220], "greeting")?;
         Ok(c)
@@ -256,6 +282,7 @@ impl Ctrl {
             rd: BufReader::with_capacity(4096, conn),
             peer: c.peer,
             tls: Some(cfg),
+            local: c.local,
         };
         t.cmd("PBSZ 0", &[200])?;
         t.cmd("PROT P", &[200])?;
@@ -300,7 +327,7 @@ impl Ctrl {
             return Err(format!("bad 227: {}", r.text));
         }
         let port = (nums[4] * 256 + nums[5]) as u16;
-        connect(&SocketAddr::new(self.peer, port))
+        connect_from(&SocketAddr::new(self.peer, port), self.local)
     }
 
     /// EPSV: `229 ... (|||port|)`, connected on the control connection's peer address.
@@ -312,7 +339,7 @@ impl Ctrl {
             .nth(3)
             .and_then(|p| p.parse::<u16>().ok())
             .ok_or_else(|| format!("bad 229: {}", r.text))?;
-        connect(&SocketAddr::new(self.peer, port))
+        connect_from(&SocketAddr::new(self.peer, port), self.local)
     }
 
     fn quit(&mut self) -> Res<()> {
@@ -706,6 +733,7 @@ fn main() {
         "idle" => mode_idle(&a, sa),
         "list" => mode_list(&a, sa),
         "files" => mode_files(&a, sa),
+        "soak" => soak::run(sa),
         _ => usage(),
     };
     if let Err(e) = r {

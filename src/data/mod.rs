@@ -50,20 +50,21 @@ pub fn passive_peer_allowed(peer: IpAddr, from: SocketAddr) -> bool {
 
 static NEXT_PORT: AtomicU32 = AtomicU32::new(0);
 
-/// Binds a passive listener on `ip` with a port from `min..=max`. Starts where the last
-/// session left off so consecutive sessions don't all probe the same ports.
-pub fn listen_passive(ip: IpAddr, min: u16, max: u16) -> io::Result<TcpListener> {
+/// Binds a passive listener on `ip` with a port from `min..=max`; returns it and its port.
+/// Starts where the last session left off so consecutive sessions don't all probe the same
+/// ports. The listener is non-blocking from the start (accept waits in poll).
+pub fn listen_passive(ip: IpAddr, min: u16, max: u16) -> io::Result<(TcpListener, u16)> {
     let span = u32::from(max - min) + 1;
     let start = NEXT_PORT.fetch_add(1, Ordering::Relaxed);
     for i in 0..span {
         let port = min + ((start.wrapping_add(i)) % span) as u16;
-        match TcpListener::bind(SocketAddr::new(ip, port)) {
+        match bind_listener(SocketAddr::new(ip, port)) {
             Ok(l) => {
                 NEXT_PORT.store(start.wrapping_add(i + 1), Ordering::Relaxed);
-                return Ok(l);
+                return Ok((l, port));
             }
-            Err(e) if e.kind() == io::ErrorKind::AddrInUse => continue,
-            Err(e) => return Err(e),
+            Err(rustix::io::Errno::ADDRINUSE) => continue,
+            Err(e) => return Err(e.into()),
         }
     }
     Err(io::Error::new(
@@ -72,11 +73,30 @@ pub fn listen_passive(ip: IpAddr, min: u16, max: u16) -> io::Result<TcpListener>
     ))
 }
 
+/// A non-blocking, close-on-exec TCP listener on `at` (SO_REUSEADDR, as std's bind does).
+fn bind_listener(at: SocketAddr) -> rustix::io::Result<TcpListener> {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
+    let family = if at.is_ipv4() {
+        AddressFamily::INET
+    } else {
+        AddressFamily::INET6
+    };
+    let fd = rustix::net::socket_with(
+        family,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?;
+    sockopt::set_socket_reuseaddr(&fd, true)?;
+    rustix::net::bind(&fd, &at)?;
+    rustix::net::listen(&fd, 128)?;
+    Ok(TcpListener::from(fd))
+}
+
 /// Waits for the client's data connection on a passive listener. A connection that
 /// [`passive_peer_allowed`] refuses is closed unserved, and we keep waiting for the client.
 pub fn accept_passive(l: TcpListener, peer: IpAddr, timeout: Duration) -> io::Result<TcpStream> {
     let deadline = Instant::now() + timeout;
-    l.set_nonblocking(true)?;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -96,7 +116,7 @@ pub fn accept_passive(l: TcpListener, peer: IpAddr, timeout: Duration) -> io::Re
                     log::warn!("data connection from {from} refused: the client is {peer}");
                     continue;
                 }
-                s.set_nonblocking(false)?;
+                // (Blocking: on Linux an accepted socket doesn't inherit O_NONBLOCK.)
                 return Ok(s);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,

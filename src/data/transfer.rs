@@ -199,13 +199,54 @@ impl Transfer<'_> {
         self.data.finish().map_err(Fail::DataConnection)
     }
 
-    /// Sends a file from `offset`. Binary over a plain socket: splice(2) through a pipe;
-    /// ASCII: LF becomes CRLF.
-    pub fn send_file(&mut self, file: &mut File, offset: u64, ascii: bool) -> Done {
-        if !ascii && let Some(done) = self.send_splice(file, offset) {
+    /// Sends a file from `offset` (`size`: its size when opened). Binary over a plain
+    /// socket: sendfile(2) when what is left fits one pipeful, else splice(2) through a
+    /// pipe of our own; ASCII: LF becomes CRLF.
+    pub fn send_file(&mut self, file: &mut File, offset: u64, size: u64, ascii: bool) -> Done {
+        if !ascii && size.saturating_sub(offset) <= limits::PIPE_SIZE as u64 {
+            if let Some(done) = self.send_sendfile(file, offset) {
+                return done;
+            }
+        } else if !ascii && let Some(done) = self.send_splice(file, offset) {
             return done;
         }
         self.send_buffered(file, offset, ascii)
+    }
+
+    /// A small binary download: sendfile(2), file to socket in one call, no pipe to make
+    /// (a small file paid more for its 1 MiB pipe than for moving its bytes). It goes on to
+    /// the end of the file, should the file have grown. `None`: as for [`Self::send_splice`].
+    fn send_sendfile(&mut self, file: &File, offset: u64) -> Option<Done> {
+        use rustix::io::Errno;
+        self.data.zero_copy()?;
+        let mut off = offset;
+        loop {
+            let allowed = match self.throttle(limits::PIPE_SIZE) {
+                Ok(n) => n,
+                Err(f) => return Some(Err(f)),
+            };
+            if let Err(f) = self.wait(PollFlags::OUT) {
+                return Some(Err(f));
+            }
+            let sock = self.data.zero_copy()?;
+            // Blocks while the client is slow; SO_SNDTIMEO (the data timeout) bounds it.
+            let res = rustix::fs::sendfile(sock, file, Some(&mut off), allowed);
+            self.unused(allowed, *res.as_ref().unwrap_or(&0));
+            match res {
+                Ok(0) => return Some(Ok(())),
+                Ok(n) => self.bytes += n as u64,
+                Err(Errno::INTR) => {}
+                Err(Errno::INVAL | Errno::NOSYS) if self.bytes == 0 && off == offset => {
+                    return None;
+                }
+                Err(Errno::AGAIN) => return Some(Err(Fail::DataTimeout)),
+                // The socket's errors end the connection; any other is the file's.
+                Err(e @ (Errno::PIPE | Errno::CONNRESET | Errno::NOTCONN | Errno::TIMEDOUT)) => {
+                    return Some(Err(Fail::DataConnection(e.into())));
+                }
+                Err(e) => return Some(Err(Fail::Local(e.into()))),
+            }
+        }
     }
 
     /// Binary download through a pipe: file → pipe → socket with splice(2). The file's pages
@@ -218,7 +259,7 @@ impl Transfer<'_> {
     fn send_splice(&mut self, file: &File, offset: u64) -> Option<Done> {
         use rustix::io::Errno;
         use rustix::pipe::{SpliceFlags, splice};
-        let sock = self.data.zero_copy()?.try_clone().ok()?;
+        self.data.zero_copy()?;
         let (r, w, cap) = big_pipe()?;
         let mut off = offset;
         loop {
@@ -247,10 +288,11 @@ impl Transfer<'_> {
                 }
                 Err(e) => return Some(Err(Fail::Local(e.into()))),
             };
+            let sock = self.data.zero_copy()?;
             let mut left = n;
             while left > 0 {
                 // Blocks while the client is slow; SO_SNDTIMEO (the data timeout) bounds it.
-                match splice(&r, None, &sock, None, left, SpliceFlags::empty()) {
+                match splice(&r, None, sock, None, left, SpliceFlags::empty()) {
                     Ok(0) => {
                         let e = io::ErrorKind::WriteZero.into();
                         return Some(Err(Fail::DataConnection(e)));
@@ -347,8 +389,12 @@ impl Transfer<'_> {
     fn recv_splice(&mut self, file: &mut File) -> Option<Done> {
         use rustix::io::Errno;
         use rustix::pipe::{SpliceFlags, splice};
-        let sock = self.data.zero_copy()?.try_clone().ok()?;
-        let (r, w, cap) = big_pipe()?;
+        self.data.zero_copy()?;
+        // A new pipe holds 64 KiB (or less, past pipe-user-pages-soft): enough for a small
+        // upload. One that arrives faster than that gets the 1 MiB pipe after its first fill.
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ok()?;
+        let mut cap = SMALL_PIPE;
+        let mut grown = false;
         let local = |e: io::Error| Some(Err(Fail::Local(e)));
         loop {
             if let Err(f) = self.wait(PollFlags::IN) {
@@ -359,7 +405,8 @@ impl Transfer<'_> {
                 Err(f) => return Some(Err(f)),
             };
             let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
-            let res = splice(&sock, None, &w, None, allowed, flags);
+            let sock = self.data.zero_copy()?;
+            let res = splice(sock, None, &w, None, allowed, flags);
             self.unused(allowed, *res.as_ref().unwrap_or(&0));
             let n = match res {
                 Ok(0) => return Some(Ok(())),
@@ -369,6 +416,12 @@ impl Transfer<'_> {
                 Err(e) => return Some(Err(Fail::DataConnection(e.into()))),
             };
             self.bytes += n as u64;
+            if n >= cap && !grown {
+                grown = true;
+                if let Ok(c) = rustix::pipe::fcntl_setpipe_size(&w, limits::PIPE_SIZE) {
+                    cap = c;
+                }
+            }
             let mut left = n;
             while left > 0 {
                 match splice(&r, None, file.as_fd(), None, left, SpliceFlags::MOVE) {
@@ -393,6 +446,9 @@ impl Transfer<'_> {
         }
     }
 }
+
+/// What a new pipe holds (16 pages).
+const SMALL_PIPE: usize = 64 * 1024;
 
 /// A pipe for splice(2) and its capacity: [`limits::PIPE_SIZE`] when the kernel allows, or
 /// whatever it gave (an unprivileged user past /proc/sys/fs/pipe-user-pages-soft gets a

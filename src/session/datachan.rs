@@ -16,8 +16,7 @@ impl Session {
         self.data = Setup::None;
         let cfg = &self.conn.ctx.cfg;
         match data::listen_passive(self.conn.local, cfg.pasv_min, cfg.pasv_max) {
-            Ok(l) => {
-                let port = l.local_addr().map_err(Fail::Fs)?.port();
+            Ok((l, port)) => {
                 self.data = Setup::Passive(l);
                 Ok(port)
             }

@@ -103,7 +103,7 @@ impl Session {
         self.reply(OPENING_DATA, text)?;
         let stream = self.conn.data_stream(sock)?;
         let moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
-            t.send_file(&mut file, rest, ascii)?;
+            t.send_file(&mut file, rest, meta.size, ascii)?;
             t.finish()
         });
         self.conclude("RETR", &p, moved, "Transfer complete.")

@@ -151,16 +151,24 @@ impl Jail {
     /// name and walks down again from the root ([`Jail::walk_down`]). Client paths are
     /// normalised lexically, so only a symlink's target can hold `..`.
     fn resolve(&self, path: &VPath, follow_last: bool) -> io::Result<Loc> {
-        let mut cur = self.root_dup()?;
+        // Where the walk is; the root itself is borrowed, not duplicated, until a Loc must
+        // own it.
+        let mut cur: Option<OwnedFd> = None;
         let mut trail: Vec<Vec<u8>> = Vec::new();
         let mut queue: VecDeque<Vec<u8>> = path.parts.iter().cloned().collect();
         let mut links = 0;
+        let owned = |cur: Option<OwnedFd>| -> io::Result<OwnedFd> {
+            match cur {
+                Some(fd) => Ok(fd),
+                None => self.root_dup(),
+            }
+        };
         while let Some(comp) = queue.pop_front() {
             match comp.as_slice() {
                 b"" | b"." => continue,
                 b".." => {
                     if trail.pop().is_some() {
-                        cur = self.walk_down(&trail)?;
+                        cur = Some(self.walk_down(&trail)?);
                     }
                     continue;
                 }
@@ -168,11 +176,27 @@ impl Jail {
             }
             let last = queue.is_empty();
             let c = cname(&comp)?;
-            let st = match rustix::fs::statat(&cur, &c, AtFlags::SYMLINK_NOFOLLOW) {
+            let here = cur.as_ref().unwrap_or(&self.root);
+            // On the way (not the last name) a real directory is the usual case: opening it
+            // with O_NOFOLLOW|O_DIRECTORY answers in one call. ENOTDIR (a symlink or a
+            // file) is looked at more closely below.
+            if !last {
+                match open_subdir(here, &c) {
+                    Ok(fd) => {
+                        cur = Some(fd);
+                        trail.push(comp);
+                        continue;
+                    }
+                    Err(e)
+                        if e.raw_os_error() == Some(rustix::io::Errno::NOTDIR.raw_os_error()) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let st = match rustix::fs::statat(here, &c, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(st) => st,
                 Err(rustix::io::Errno::NOENT) if last => {
                     return Ok(Loc {
-                        dir: cur,
+                        dir: owned(cur)?,
                         name: Some(comp),
                     });
                 }
@@ -184,10 +208,10 @@ impl Jail {
                     if links > limits::MAX_SYMLINKS {
                         return Err(err(rustix::io::Errno::LOOP));
                     }
-                    let target = rustix::fs::readlinkat(&cur, &c, Vec::new())?;
+                    let target = rustix::fs::readlinkat(here, &c, Vec::new())?;
                     let target = target.as_bytes();
                     if target.first() == Some(&b'/') {
-                        cur = self.root_dup()?;
+                        cur = None;
                         trail.clear();
                     }
                     for part in target.rsplit(|&b| b == b'/') {
@@ -195,12 +219,13 @@ impl Jail {
                     }
                 }
                 FileType::Directory if !last => {
-                    cur = open_subdir(&cur, &c)?;
+                    // (Swapped in since the open above failed.)
+                    cur = Some(open_subdir(here, &c)?);
                     trail.push(comp);
                 }
                 _ if last => {
                     return Ok(Loc {
-                        dir: cur,
+                        dir: owned(cur)?,
                         name: Some(comp),
                     });
                 }
@@ -208,7 +233,7 @@ impl Jail {
             }
         }
         Ok(Loc {
-            dir: cur,
+            dir: owned(cur)?,
             name: None,
         })
     }

@@ -157,7 +157,8 @@ impl Drop for Upload {
 static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 fn create_temp(dir: &OwnedFd) -> io::Result<(OwnedFd, CString)> {
-    let pid = std::process::id();
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let pid = *PID.get_or_init(std::process::id);
     for _ in 0..limits::MAX_UNIQUE_TRIES {
         let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
         let mut name = TEMP_PREFIX.to_vec();

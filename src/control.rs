@@ -53,8 +53,9 @@ pub struct Control {
     discarding: bool,
     eof: bool,
     out: Vec<u8>,
-    /// The stack was given back since the last command (see [`Control::read_line`]).
-    trimmed: bool,
+    /// The next wait for a command gives the stack back if it lasts (see
+    /// [`Control::read_line`]); armed by the commands that run deep ([`Control::arm_trim`]).
+    trim_armed: bool,
 }
 
 impl Control {
@@ -66,7 +67,7 @@ impl Control {
             discarding: false,
             eof: false,
             out: Vec::new(),
-            trimmed: false,
+            trim_armed: true,
         }
     }
 
@@ -141,19 +142,18 @@ impl Control {
         let started = std::time::Instant::now();
         loop {
             if let Some(l) = self.take_line() {
-                self.trimmed = false;
                 return Ok(l);
             }
             if self.eof {
                 return Ok(Input::Eof);
             }
-            if !self.trimmed && !self.stream.has_buffered() {
-                // A session with nothing to do for STACK_TRIM_AFTER_MS gives back the stack
-                // its last command touched; a busy one pays one poll(2) per command.
+            if self.trim_armed && !self.stream.has_buffered() {
+                // A session with nothing to do for STACK_TRIM_AFTER_MS after a command that
+                // ran deep gives back the stack it touched; a busy one pays one poll(2).
+                self.trim_armed = false;
                 let trim_after = Duration::from_millis(limits::STACK_TRIM_AFTER_MS);
                 if !self.stream.wait_readable(trim_after.min(within))? {
                     crate::sys::trim_stack();
-                    self.trimmed = true;
                     let left = within.saturating_sub(started.elapsed());
                     if !self.stream.wait_readable(left)? {
                         return Err(io::ErrorKind::TimedOut.into());
@@ -175,6 +175,12 @@ impl Control {
                 return Err(io::ErrorKind::TimedOut.into());
             }
         }
+    }
+
+    /// After a command that ran deep (a login, a TLS handshake, a transfer): the next wait
+    /// for a command gives the stack back if it lasts.
+    pub fn arm_trim(&mut self) {
+        self.trim_armed = true;
     }
 
     /// During a transfer: reads what the client sent (the caller polled and found the

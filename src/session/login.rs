@@ -117,6 +117,7 @@ impl PreLogin {
             anon_write: cfg.anon_write,
         };
         let peer = self.conn.peer;
+        self.conn.ctl.arm_trim();
         match auth::authenticate(&policy, &name, &pw) {
             Ok(login) => {
                 let jail = match &login.home {

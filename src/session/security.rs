@@ -82,6 +82,7 @@ impl Conn {
                 return Err(Fail::Ctl(e));
             }
             self.sec.control_tls = true;
+            self.ctl.arm_trim();
             log::debug!("{}: control connection is TLS", self.peer);
             return Ok(());
         }

@@ -45,11 +45,10 @@ impl Session {
         let mut t = Transfer::new(&mut conn.ctl, stream, ctx.cfg.data_timeout);
         t.pace = [rate, ctx.total_rate.clone()];
         let done = body(&mut t);
-        Moved {
-            done,
-            bytes: t.bytes,
-            start,
-        }
+        let bytes = t.bytes;
+        drop(t);
+        conn.ctl.arm_trim();
+        Moved { done, bytes, start }
     }
 
     /// Logs how a transfer of `p` ended and replies 226 when it is complete; a failure

@@ -56,6 +56,9 @@ pub struct Control {
     /// The next wait for a command gives the stack back if it lasts (see
     /// [`Control::read_line`]); armed by the commands that run deep ([`Control::arm_trim`]).
     trim_armed: bool,
+    /// The passive listener of the last transfer, kept for the next PASV/EPSV while the
+    /// session is busy (see [`Control::hold_until_idle`]).
+    held: Option<(std::net::TcpListener, u16)>,
 }
 
 impl Control {
@@ -68,6 +71,7 @@ impl Control {
             eof: false,
             out: Vec::new(),
             trim_armed: true,
+            held: None,
         }
     }
 
@@ -147,13 +151,15 @@ impl Control {
             if self.eof {
                 return Ok(Input::Eof);
             }
-            if self.trim_armed && !self.stream.has_buffered() {
+            if (self.trim_armed || self.held.is_some()) && !self.stream.has_buffered() {
                 // A session with nothing to do for STACK_TRIM_AFTER_MS after a command that
-                // ran deep gives back the stack it touched; a busy one pays one poll(2).
+                // ran deep gives back the stack it touched and the passive port it kept; a
+                // busy one pays one poll(2).
                 self.trim_armed = false;
                 let trim_after = Duration::from_millis(limits::STACK_TRIM_AFTER_MS);
                 if !self.stream.wait_readable(trim_after.min(within))? {
                     crate::sys::trim_stack();
+                    self.held = None;
                     let left = within.saturating_sub(started.elapsed());
                     if !self.stream.wait_readable(left)? {
                         return Err(io::ErrorKind::TimedOut.into());
@@ -181,6 +187,20 @@ impl Control {
     /// for a command gives the stack back if it lasts.
     pub fn arm_trim(&mut self) {
         self.trim_armed = true;
+    }
+
+    /// Keeps a passive listener (and its port) for the session's next PASV/EPSV: a client
+    /// moving many small files then gets the same port back instead of a new listener per
+    /// file. Given up as soon as the session waits [`limits::STACK_TRIM_AFTER_MS`] for a
+    /// command, so idle sessions hold no port of the range.
+    pub fn hold_until_idle(&mut self, l: std::net::TcpListener, port: u16) {
+        self.held = Some((l, port));
+        self.trim_armed = true;
+    }
+
+    /// The listener [`Control::hold_until_idle`] kept, if the session has not idled since.
+    pub fn take_held(&mut self) -> Option<(std::net::TcpListener, u16)> {
+        self.held.take()
     }
 
     /// During a transfer: reads what the client sent (the caller polled and found the

@@ -28,7 +28,8 @@ pub use transfer::{Transfer, from_crlf, to_crlf};
 pub enum Setup {
     #[default]
     None,
-    Passive(TcpListener),
+    /// A listener and its port.
+    Passive(TcpListener, u16),
     Active(SocketAddr),
 }
 
@@ -93,9 +94,27 @@ fn bind_listener(at: SocketAddr) -> rustix::io::Result<TcpListener> {
     Ok(TcpListener::from(fd))
 }
 
+/// Makes a kept passive listener ready for another transfer: connections that wait in its
+/// queue came before this PASV/EPSV was answered and are nobody's to be served (SECURITY:
+/// a peer that connected ahead must not get the next file). False when the listener is
+/// unusable.
+pub fn reuse_passive(l: &TcpListener) -> bool {
+    loop {
+        match l.accept() {
+            Ok((s, from)) => {
+                log::info!("stray data connection from {from} closed unserved");
+                drop(s);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
 /// Waits for the client's data connection on a passive listener. A connection that
 /// [`passive_peer_allowed`] refuses is closed unserved, and we keep waiting for the client.
-pub fn accept_passive(l: TcpListener, peer: IpAddr, timeout: Duration) -> io::Result<TcpStream> {
+pub fn accept_passive(l: &TcpListener, peer: IpAddr, timeout: Duration) -> io::Result<TcpStream> {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -105,7 +124,7 @@ pub fn accept_passive(l: TcpListener, peer: IpAddr, timeout: Duration) -> io::Re
                 "no data connection",
             ));
         }
-        let mut fds = [PollFd::new(&l, PollFlags::IN)];
+        let mut fds = [PollFd::new(l, PollFlags::IN)];
         match rustix::event::poll(&mut fds, Some(&timespec(left))) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(e.into()),

@@ -14,10 +14,16 @@ impl Session {
     /// Binds a passive listener from the configured range; its port.
     fn open_passive(&mut self) -> Result<u16> {
         self.data = Setup::None;
+        if let Some((l, port)) = self.conn.ctl.take_held()
+            && data::reuse_passive(&l)
+        {
+            self.data = Setup::Passive(l, port);
+            return Ok(port);
+        }
         let cfg = &self.conn.ctx.cfg;
         match data::listen_passive(self.conn.local, cfg.pasv_min, cfg.pasv_max) {
             Ok((l, port)) => {
-                self.data = Setup::Passive(l);
+                self.data = Setup::Passive(l, port);
                 Ok(port)
             }
             Err(e) => {
@@ -127,7 +133,13 @@ impl Session {
             Setup::None => {
                 return Err(Fail::Reply(CANT_OPEN_DATA, "Use PORT, PASV or EPSV first."));
             }
-            Setup::Passive(l) => data::accept_passive(l, self.conn.peer, timeout),
+            Setup::Passive(l, port) => {
+                let r = data::accept_passive(&l, self.conn.peer, timeout);
+                if r.is_ok() {
+                    self.conn.ctl.hold_until_idle(l, port);
+                }
+                r
+            }
             Setup::Active(a) => data::connect_active(a, timeout),
         };
         match r {

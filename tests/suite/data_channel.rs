@@ -237,10 +237,12 @@ fn passive_range_used_up_gives_425_and_recovers() {
         "425 No passive port available; try again later.\r\n"
     );
     assert_eq!(d.cmd("NOOP"), "200 NOOP ok.\r\n");
-    // A finished transfer frees its port, and so does a client leaving.
+    // A finished transfer frees its port once its session idles (the port is kept for the
+    // session's next PASV/EPSV until then), and so does a client leaving.
     // (EPSV drops the session's PASV listener before taking a port: the same one.)
     assert_eq!(a.retr("f.txt"), b"file\n");
-    assert!(d.cmd("PASV").starts_with("227 "));
+    let ok = eventually(WAIT, || d.cmd("PASV").starts_with("227 "));
+    assert!(ok, "the port of a finished transfer was not freed");
     assert_eq!(
         a.cmd("EPSV"),
         "425 No passive port available; try again later.\r\n"
@@ -658,4 +660,43 @@ fn pasv_answers_with_the_address_the_client_reached() {
         assert_eq!(c.reply(), "226 Transfer complete.\r\n");
         assert_eq!(got, b"two doors");
     }
+}
+
+/// A session moving file after file gets its passive port back without a new listener each
+/// time; a connection that reached the kept port between two transfers (from the client's
+/// own address, as from behind the same NAT) is closed unserved, and the client's own data
+/// connection gets the file.
+#[test]
+fn kept_passive_port_serves_the_next_transfer_and_nobody_queued_ahead() {
+    let root = TempDir::new("pasv-keep");
+    root.write("f.txt", b"file one\n");
+    root.write("g.txt", b"file two\n");
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    c.expect("TYPE I", 200);
+    let first = c.epsv_port();
+    let ip = c.stream().peer_addr().unwrap().ip();
+    let from = c.stream().local_addr().unwrap().ip();
+    let mut d = connect_from(from, SocketAddr::new(ip, first)).unwrap();
+    d.set_read_timeout(Some(WAIT)).unwrap();
+    assert!(c.cmd("RETR f.txt").starts_with("150"));
+    let mut got = Vec::new();
+    d.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"file one\n");
+    assert!(c.reply().starts_with("226"));
+    // Ahead of the next EPSV: a connection to the kept port.
+    let mut early = connect_from(from, SocketAddr::new(ip, first)).unwrap();
+    early.set_read_timeout(Some(WAIT)).unwrap();
+    assert_eq!(c.epsv_port(), first, "the kept port comes back");
+    let mut d = connect_from(from, SocketAddr::new(ip, first)).unwrap();
+    d.set_read_timeout(Some(WAIT)).unwrap();
+    assert!(c.cmd("RETR g.txt").starts_with("150"));
+    let mut got = Vec::new();
+    d.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"file two\n");
+    assert!(c.reply().starts_with("226"));
+    let mut stolen = Vec::new();
+    let _ = early.read_to_end(&mut stolen);
+    assert!(stolen.is_empty(), "the early connection got {stolen:?}");
+    assert!(srv.wait_log("stray data connection"), "{}", srv.log());
 }

@@ -141,7 +141,8 @@ fn tls_wrap(cfg: &Arc<rustls::ClientConfig>, sock: TcpStream, peer: IpAddr) -> R
     let mut conn = rustls::ClientConnection::new(cfg.clone(), name).map_err(|e| e.to_string())?;
     let mut sock = sock;
     while conn.is_handshaking() {
-        conn.complete_io(&mut sock).map_err(|e| format!("TLS handshake: {e}"))?;
+        conn.complete_io(&mut sock)
+            .map_err(|e| format!("TLS handshake: {e}"))?;
     }
     Ok(Conn::Tls(Box::new(rustls::StreamOwned::new(conn, sock))))
 }
@@ -536,7 +537,9 @@ fn mode_idle(a: &Args, sa: SocketAddr) -> Res<()> {
     for i in 0..a.sessions {
         let mut c = Ctrl::open(&sa).map_err(|e| format!("session {}: {e}", i + 1))?;
         if a.tls {
-            c = c.start_tls().map_err(|e| format!("session {}: {e}", i + 1))?;
+            c = c
+                .start_tls()
+                .map_err(|e| format!("session {}: {e}", i + 1))?;
         }
         c.login().map_err(|e| format!("session {}: {e}", i + 1))?;
         held.push(c);
@@ -611,7 +614,8 @@ fn send_upload(mut data: Conn, pat: &[u8], size: u64) -> Res<()> {
     let mut left = size;
     while left > 0 {
         let n = left.min(pat.len() as u64) as usize;
-        data.write_all(&pat[..n]).map_err(|e| format!("write data: {e}"))?;
+        data.write_all(&pat[..n])
+            .map_err(|e| format!("write data: {e}"))?;
         left -= n as u64;
     }
     if let Conn::Tls(t) = &mut data {
@@ -693,12 +697,8 @@ fn mode_files(a: &Args, sa: SocketAddr) -> Res<()> {
     let results: Vec<Res<()>> = thread::scope(|sc| {
         let hs: Vec<_> = (0..a.sessions)
             .map(|i| {
-                let share: Vec<(String, u64)> = all
-                    .iter()
-                    .skip(i)
-                    .step_by(a.sessions)
-                    .cloned()
-                    .collect();
+                let share: Vec<(String, u64)> =
+                    all.iter().skip(i).step_by(a.sessions).cloned().collect();
                 let (pat, bytes) = (&pat, &bytes);
                 sc.spawn(move || files_session(&sa, &share, a, pat, bytes))
             })

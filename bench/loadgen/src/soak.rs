@@ -19,6 +19,7 @@
 //! - `bad_login`: a wrong password from an address of its own gets 530 (or 421 once that
 //!   address is banned);
 //! - `over_per_ip`: SOAK_MAX_PER_IP + 1 connections from one address: the last gets 421.
+//!
 //! Any other outcome is an error of its kind. At the end every file the server acknowledged
 //! is compared with what was sent. Prints `key=value` lines, then `SOAK DONE`.
 
@@ -107,7 +108,7 @@ impl Rng {
         self.next() % n.max(1)
     }
     fn chance(&mut self, p: f64) -> bool {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 * 1.0 < p
+        (self.next() >> 11) as f64 / ((1u64 << 53) as f64) < p
     }
 }
 
@@ -140,7 +141,12 @@ struct Stats {
 
 impl Stats {
     fn add(&self, key: &str, n: u64) {
-        *self.counts.lock().unwrap().entry(key.to_string()).or_insert(0) += n;
+        *self
+            .counts
+            .lock()
+            .unwrap()
+            .entry(key.to_string())
+            .or_insert(0) += n;
     }
     fn error(&self, kind: &str, msg: String) {
         self.add(&format!("errors.{kind}"), 1);
@@ -234,12 +240,14 @@ impl Worker<'_> {
 
     fn put(&mut self, c: &mut Ctrl, name: &str, data: &[u8], rest: u64) -> Op {
         if rest > 0 {
-            c.cmd(&format!("REST {rest}"), &[350]).map_err(fail("rest"))?;
+            c.cmd(&format!("REST {rest}"), &[350])
+                .map_err(fail("rest"))?;
             self.stats.add("commands", 1);
         }
         let path = format!("{}/{name}", self.dir());
         let d = self.open(c, &format!("STOR {path}"))?;
-        send_upload(d, &data[rest as usize..], data.len() as u64 - rest).map_err(fail("stor_data"))?;
+        send_upload(d, &data[rest as usize..], data.len() as u64 - rest)
+            .map_err(fail("stor_data"))?;
         c.expect(&[226], "STOR").map_err(fail("stor_reply"))?;
         self.stats.add("bytes_up", data.len() as u64 - rest);
         Ok(())
@@ -247,13 +255,15 @@ impl Worker<'_> {
 
     fn get(&mut self, c: &mut Ctrl, name: &str, k: Known, rest: u64) -> Op {
         if rest > 0 {
-            c.cmd(&format!("REST {rest}"), &[350]).map_err(fail("rest"))?;
+            c.cmd(&format!("REST {rest}"), &[350])
+                .map_err(fail("rest"))?;
             self.stats.add("commands", 1);
         }
         let d = self.open(c, &format!("RETR {}/{name}", self.dir()))?;
         let mut got = Vec::new();
         let mut d = d;
-        d.read_to_end(&mut got).map_err(|e| ("retr_data", e.to_string()))?;
+        d.read_to_end(&mut got)
+            .map_err(|e| ("retr_data", e.to_string()))?;
         c.expect(&[226], "RETR").map_err(fail("retr_reply"))?;
         self.stats.add("bytes_down", got.len() as u64);
         if got[..] != content(k.seed, k.size)[rest as usize..] {
@@ -266,6 +276,14 @@ impl Worker<'_> {
         std::fs::read(format!("{}/{}/{name}", self.cfg.root, self.dir())).ok()
     }
 
+    /// Starts downloading the big file and resets the data connection after a first read.
+    fn reset_download(&mut self, c: &mut Ctrl) -> Op {
+        let mut d = self.open(c, &format!("RETR {BIG_NAME}"))?;
+        let _ = d.read(&mut self.buf);
+        reset(conn_socket(d));
+        Ok(())
+    }
+
     /// One random operation on a logged-in session. Ok(false): the session was abandoned.
     fn op(&mut self, c: &mut Ctrl) -> Result<bool, (&'static str, String)> {
         let roll = self.rng.below(100);
@@ -275,27 +293,52 @@ impl Worker<'_> {
                 self.next_name += 1;
                 let (seed, size) = (self.rng.next(), self.size());
                 self.put(c, &name, &content(seed, size), 0)?;
-                self.files.insert(name, Known { seed, size, frozen: false });
+                self.files.insert(
+                    name,
+                    Known {
+                        seed,
+                        size,
+                        frozen: false,
+                    },
+                );
             }
             20..=29 => {
-                let Some((name, _)) = self.pick() else { return Ok(true) };
+                let Some((name, _)) = self.pick() else {
+                    return Ok(true);
+                };
                 let (seed, size) = (self.rng.next(), self.size());
                 self.put(c, &name, &content(seed, size), 0)?;
-                self.files.insert(name, Known { seed, size, frozen: false });
+                self.files.insert(
+                    name,
+                    Known {
+                        seed,
+                        size,
+                        frozen: false,
+                    },
+                );
             }
             30..=49 => {
-                let Some((name, k)) = self.pick() else { return Ok(true) };
-                let rest = if self.rng.chance(0.3) { self.rng.below(k.size + 1) } else { 0 };
+                let Some((name, k)) = self.pick() else {
+                    return Ok(true);
+                };
+                let rest = if self.rng.chance(0.3) {
+                    self.rng.below(k.size + 1)
+                } else {
+                    0
+                };
                 self.get(c, &name, k, rest)?;
             }
             50..=56 => {
                 let r = self.open(c, &format!("MLSD {}", self.dir()))?;
                 let mut text = String::new();
                 let mut r = r;
-                r.read_to_string(&mut text).map_err(|e| ("mlsd_data", e.to_string()))?;
+                r.read_to_string(&mut text)
+                    .map_err(|e| ("mlsd_data", e.to_string()))?;
                 c.expect(&[226], "MLSD").map_err(fail("mlsd_reply"))?;
-                let names: std::collections::HashSet<&str> =
-                    text.lines().filter_map(|l| l.split_once("; ").map(|x| x.1)).collect();
+                let names: std::collections::HashSet<&str> = text
+                    .lines()
+                    .filter_map(|l| l.split_once("; ").map(|x| x.1))
+                    .collect();
                 for n in self.files.keys() {
                     if !names.contains(n.as_str()) {
                         return Err(("mlsd_missing", n.clone()));
@@ -304,7 +347,9 @@ impl Worker<'_> {
             }
             57..=60 => {
                 // Slow reader: a file read 4 KiB every 5 ms.
-                let Some((name, k)) = self.pick() else { return Ok(true) };
+                let Some((name, k)) = self.pick() else {
+                    return Ok(true);
+                };
                 let mut d = self.open(c, &format!("RETR {}/{name}", self.dir()))?;
                 let mut got = Vec::new();
                 let mut chunk = [0u8; 4096];
@@ -324,7 +369,9 @@ impl Worker<'_> {
             }
             61..=66 => {
                 self.stats.add("faults.cut_overwrite", 1);
-                let Some((name, k)) = self.pick() else { return Ok(true) };
+                let Some((name, k)) = self.pick() else {
+                    return Ok(true);
+                };
                 let data = content(self.rng.next(), (k.size + 1).max(256 << 10));
                 let d = self.open(c, &format!("STOR {}/{name}", self.dir()))?;
                 let mut d = d;
@@ -351,11 +398,15 @@ impl Worker<'_> {
                 if r.code / 100 != 4 {
                     return Err(("cut_new_reply", r.text));
                 }
-                c.send(&format!("SIZE {}/{name}", self.dir())).map_err(fail("send"))?;
+                c.send(&format!("SIZE {}/{name}", self.dir()))
+                    .map_err(fail("send"))?;
                 let r = c.reply().map_err(fail("size"))?;
                 self.stats.add("commands", 1);
                 let have = match r.code {
-                    213 => r.text[4..].trim().parse::<u64>().map_err(|_| ("size", r.text.clone()))?,
+                    213 => r.text[4..]
+                        .trim()
+                        .parse::<u64>()
+                        .map_err(|_| ("size", r.text.clone()))?,
                     550 => 0,
                     _ => return Err(("size", r.text)),
                 };
@@ -369,7 +420,14 @@ impl Worker<'_> {
                     }
                 }
                 self.put(c, &name, &data, have)?;
-                self.files.insert(name, Known { seed, size, frozen: false });
+                self.files.insert(
+                    name,
+                    Known {
+                        seed,
+                        size,
+                        frozen: false,
+                    },
+                );
             }
             72..=77 => {
                 self.stats.add("faults.abor", 1);
@@ -388,9 +446,7 @@ impl Worker<'_> {
             }
             78..=81 => {
                 self.stats.add("faults.data_reset", 1);
-                let mut d = self.open(c, &format!("RETR {}", BIG_NAME))?;
-                let _ = d.read(&mut self.buf);
-                reset(conn_socket(d));
+                self.reset_download(c)?;
                 let r = c.reply().map_err(fail("reset_reply"))?;
                 if r.code != 426 && r.code != 451 {
                     return Err(("data_reset_reply", r.text));
@@ -419,14 +475,14 @@ impl Worker<'_> {
             }
             87..=88 => {
                 self.stats.add("faults.abandon_retr", 1);
-                let mut d = self.open(c, &format!("RETR {}", BIG_NAME))?;
-                let _ = d.read(&mut self.buf);
-                reset(conn_socket(d));
+                self.reset_download(c)?;
                 return Ok(false);
             }
             89..=90 => {
                 self.stats.add("faults.abandon_stor", 1);
-                let Some((name, k)) = self.pick() else { return Ok(true) };
+                let Some((name, k)) = self.pick() else {
+                    return Ok(true);
+                };
                 let mut d = self.open(c, &format!("STOR {}/{name}", self.dir()))?;
                 let _ = d.write_all(&content(self.rng.next(), 100_000));
                 self.files.insert(name, Known { frozen: true, ..k });
@@ -435,7 +491,9 @@ impl Worker<'_> {
             }
             91..=93 => {
                 // A file of the worker's own removed now and then keeps the tree small.
-                let Some((name, _)) = self.pick() else { return Ok(true) };
+                let Some((name, _)) = self.pick() else {
+                    return Ok(true);
+                };
                 c.cmd(&format!("DELE {}/{name}", self.dir()), &[250])
                     .map_err(fail("dele"))?;
                 self.stats.add("commands", 1);
@@ -467,8 +525,11 @@ impl Worker<'_> {
             if g.code == 421 {
                 return Ok(()); // banned: what repeated wrong passwords earn
             }
-            c.cmd(&format!("USER {}", cfg.user), &[331]).map_err(fail("bad_login"))?;
-            let r = c.cmd("PASS wrong-password", &[530, 421]).map_err(fail("bad_login"))?;
+            c.cmd(&format!("USER {}", cfg.user), &[331])
+                .map_err(fail("bad_login"))?;
+            let r = c
+                .cmd("PASS wrong-password", &[530, 421])
+                .map_err(fail("bad_login"))?;
             let _ = r;
         } else {
             self.stats.add("faults.over_per_ip", 1);
@@ -505,7 +566,14 @@ impl Worker<'_> {
                 continue;
             }
             let tls = self.rng.chance(self.cfg.tls_share);
-            self.stats.add(if tls { "sessions_tls" } else { "sessions_plain" }, 1);
+            self.stats.add(
+                if tls {
+                    "sessions_tls"
+                } else {
+                    "sessions_plain"
+                },
+                1,
+            );
             let mut c = match self.login(tls) {
                 Ok(c) => c,
                 Err((kind, m)) => {
@@ -545,7 +613,8 @@ impl Worker<'_> {
         for (name, k) in &self.files {
             if self.on_disk(name) != Some(content(k.seed, k.size)) {
                 lost += 1;
-                self.stats.error("lost_file", format!("{}/{name}", self.dir()));
+                self.stats
+                    .error("lost_file", format!("{}/{name}", self.dir()));
             }
         }
         lost
@@ -556,15 +625,23 @@ impl Worker<'_> {
 const BIG_NAME: &str = "big.bin";
 
 pub fn run(sa: SocketAddr) -> Res<()> {
-    let secs: f64 = env_or("SOAK_SECS", "600").parse().map_err(|_| "SOAK_SECS")?;
-    let workers: usize = env_or("SOAK_WORKERS", "16").parse().map_err(|_| "SOAK_WORKERS")?;
+    let secs: f64 = env_or("SOAK_SECS", "600")
+        .parse()
+        .map_err(|_| "SOAK_SECS")?;
+    let workers: usize = env_or("SOAK_WORKERS", "16")
+        .parse()
+        .map_err(|_| "SOAK_WORKERS")?;
     let cfg = Cfg {
         sa,
         root: env::var("SOAK_ROOT").map_err(|_| "SOAK_ROOT is needed")?,
         user: env_or("SOAK_USER", "soak"),
         pass: env_or("SOAK_PASS", "soak-pw"),
-        tls_share: env_or("SOAK_TLS_SHARE", "0.25").parse().map_err(|_| "SOAK_TLS_SHARE")?,
-        max_per_ip: env_or("SOAK_MAX_PER_IP", "8").parse().map_err(|_| "SOAK_MAX_PER_IP")?,
+        tls_share: env_or("SOAK_TLS_SHARE", "0.25")
+            .parse()
+            .map_err(|_| "SOAK_TLS_SHARE")?,
+        max_per_ip: env_or("SOAK_MAX_PER_IP", "8")
+            .parse()
+            .map_err(|_| "SOAK_MAX_PER_IP")?,
         deadline: Instant::now() + Duration::from_secs_f64(secs),
         tag: env_or("SOAK_TAG", "a"),
     };

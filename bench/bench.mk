@@ -4,6 +4,7 @@
 #   make bench BENCH_QUICK=1    short run (fewer runs, 256 MiB file, 2 s session runs)
 #   make bench BENCH_SERVERS="vsftpd pure-ftpd"   peers only (skips the edgeftpd build)
 #   make bench-setup            only install the peers into bench/peers/
+#   make soak SOAK_SECS=1800    an edgeftpd under mixed faulty traffic, then checks (bench/soak.py)
 # Other knobs (environment or make variables): BENCH_RUNS, BENCH_BIG_RUNS,
 # BENCH_BIG_MB, BENCH_SESSION_SECS, BENCH_CLIENTS, BENCH_IDLE_SESSIONS,
 # BENCH_MEM_RUNS, BENCH_LIST_ENTRIES, BENCH_LIST_RUNS, BENCH_WORKLOADS,

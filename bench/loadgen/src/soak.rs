@@ -18,7 +18,9 @@
 //!   overwrite must leave the old file; it is checked at the end);
 //! - `bad_login`: a wrong password from an address of its own gets 530 (or 421 once that
 //!   address is banned);
-//! - `over_per_ip`: SOAK_MAX_PER_IP + 1 connections from one address: the last gets 421.
+//! - `over_per_ip`: SOAK_MAX_PER_IP + 1 connections from one address: the last gets 421;
+//! - `escape`: SIZE, DELE, MKD and RNFR through a symlink that points out of the root
+//!   get 550 (soak.py also checks that nothing out there changed).
 //!
 //! Any other outcome is an error of its kind. At the end every file the server acknowledged
 //! is compared with what was sent. Prints `key=value` lines, then `SOAK DONE`.
@@ -498,6 +500,23 @@ impl Worker<'_> {
                     .map_err(fail("dele"))?;
                 self.stats.add("commands", 1);
                 self.files.remove(&name);
+            }
+            94..=95 => {
+                // Out of the root through the symlink soak.py planted: refused, every way.
+                self.stats.add("faults.escape", 1);
+                for cmd in [
+                    "SIZE escape/secret.txt",
+                    "DELE escape/secret.txt",
+                    "MKD escape/made-by-soak",
+                    "RNFR escape/sub/keep.bin",
+                ] {
+                    c.send(cmd).map_err(fail("send"))?;
+                    self.stats.add("commands", 1);
+                    let r = c.reply().map_err(fail("escape_reply"))?;
+                    if r.code != 550 {
+                        return Err(("escape", format!("{cmd}: {}", r.text)));
+                    }
+                }
             }
             _ => {
                 c.cmd("NOOP", &[200]).map_err(fail("noop"))?;

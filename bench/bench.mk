@@ -16,7 +16,8 @@ export BENCH_SERVERS
 
 .PHONY: bench bench-setup bench-loadgen bench-clean
 
-bench: bench-setup bench-loadgen
+# deps: the clients (curl, lftp for the mirror workload, openssl for the certificate).
+bench: deps bench-setup bench-loadgen
 	@case " $(BENCH_SERVERS) " in *" edgeftpd "*) $(CARGO) build --release ;; esac
 	python3 bench/run.py
 
@@ -35,6 +36,6 @@ bench-clean:
 SOAK_SECS ?= 600
 export SOAK_SECS
 .PHONY: soak
-soak: bench-loadgen
+soak: deps bench-loadgen
 	$(CARGO) build --release
 	python3 bench/soak.py

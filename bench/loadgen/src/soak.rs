@@ -278,6 +278,25 @@ impl Worker<'_> {
         std::fs::read(format!("{}/{}/{name}", self.cfg.root, self.dir())).ok()
     }
 
+    /// A name of this run no file of the worker has had.
+    fn new_name(&mut self) -> String {
+        self.next_name += 1;
+        format!("f{}-{}", self.cfg.tag, self.next_name)
+    }
+
+    /// Uploads new random content as `name` (new or an overwrite) and records it.
+    fn upload(&mut self, c: &mut Ctrl, name: String) -> Op {
+        let (seed, size) = (self.rng.next(), self.size());
+        self.put(c, &name, &content(seed, size), 0)?;
+        let k = Known {
+            seed,
+            size,
+            frozen: false,
+        };
+        self.files.insert(name, k);
+        Ok(())
+    }
+
     /// Starts downloading the big file and resets the data connection after a first read.
     fn reset_download(&mut self, c: &mut Ctrl) -> Op {
         let mut d = self.open(c, &format!("RETR {BIG_NAME}"))?;
@@ -291,33 +310,14 @@ impl Worker<'_> {
         let roll = self.rng.below(100);
         match roll {
             0..=19 => {
-                let name = format!("f{}-{}", self.cfg.tag, self.next_name);
-                self.next_name += 1;
-                let (seed, size) = (self.rng.next(), self.size());
-                self.put(c, &name, &content(seed, size), 0)?;
-                self.files.insert(
-                    name,
-                    Known {
-                        seed,
-                        size,
-                        frozen: false,
-                    },
-                );
+                let name = self.new_name();
+                self.upload(c, name)?;
             }
             20..=29 => {
                 let Some((name, _)) = self.pick() else {
                     return Ok(true);
                 };
-                let (seed, size) = (self.rng.next(), self.size());
-                self.put(c, &name, &content(seed, size), 0)?;
-                self.files.insert(
-                    name,
-                    Known {
-                        seed,
-                        size,
-                        frozen: false,
-                    },
-                );
+                self.upload(c, name)?;
             }
             30..=49 => {
                 let Some((name, k)) = self.pick() else {
@@ -389,8 +389,7 @@ impl Worker<'_> {
             }
             67..=71 => {
                 self.stats.add("faults.cut_new", 1);
-                let name = format!("f{}-{}", self.cfg.tag, self.next_name);
-                self.next_name += 1;
+                let name = self.new_name();
                 let (seed, size) = (self.rng.next(), 64 * 1024 + self.rng.below(512 << 10));
                 let data = content(seed, size);
                 let mut d = self.open(c, &format!("STOR {}/{name}", self.dir()))?;
@@ -533,36 +532,20 @@ impl Worker<'_> {
         if self.rng.chance(0.5) {
             self.stats.add("faults.bad_login", 1);
             let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 2, 10 + self.id as u8));
-            let s = connect_from(&cfg.sa, Some(ip)).map_err(fail("connect"))?;
-            let mut c = Ctrl {
-                rd: BufReader::new(Conn::Plain(s)),
-                peer: cfg.sa.ip(),
-                tls: None,
-                local: Some(ip),
-            };
-            let g = c.reply().map_err(fail("bad_login"))?;
+            let (mut c, g) = greeted(cfg, ip)?;
             if g.code == 421 {
                 return Ok(()); // banned: what repeated wrong passwords earn
             }
             c.cmd(&format!("USER {}", cfg.user), &[331])
                 .map_err(fail("bad_login"))?;
-            let r = c
-                .cmd("PASS wrong-password", &[530, 421])
+            c.cmd("PASS wrong-password", &[530, 421])
                 .map_err(fail("bad_login"))?;
-            let _ = r;
         } else {
             self.stats.add("faults.over_per_ip", 1);
             let ip = IpAddr::V4(Ipv4Addr::new(127, 0, 3, 10 + self.id as u8));
             let mut held = Vec::new();
             for i in 0..=cfg.max_per_ip {
-                let s = connect_from(&cfg.sa, Some(ip)).map_err(fail("connect"))?;
-                let mut c = Ctrl {
-                    rd: BufReader::new(Conn::Plain(s)),
-                    peer: cfg.sa.ip(),
-                    tls: None,
-                    local: Some(ip),
-                };
-                let g = c.reply().map_err(fail("per_ip"))?;
+                let (c, g) = greeted(cfg, ip)?;
                 let want = if i < cfg.max_per_ip { 220 } else { 421 };
                 if g.code != want {
                     return Err(("over_per_ip", format!("connection {}: {}", i + 1, g.text)));
@@ -638,6 +621,19 @@ impl Worker<'_> {
         }
         lost
     }
+}
+
+/// A control connection from `ip` and its greeting (whatever it is).
+fn greeted(cfg: &Cfg, ip: IpAddr) -> Result<(Ctrl, Reply), (&'static str, String)> {
+    let s = connect_from(&cfg.sa, Some(ip)).map_err(fail("connect"))?;
+    let mut c = Ctrl {
+        rd: BufReader::new(Conn::Plain(s)),
+        peer: cfg.sa.ip(),
+        tls: None,
+        local: Some(ip),
+    };
+    let g = c.reply().map_err(fail("greeting"))?;
+    Ok((c, g))
 }
 
 /// The shared big file the faulty downloads read (made by soak.py).

@@ -195,7 +195,6 @@ impl Control {
     /// command, so idle sessions hold no port of the range.
     pub fn hold_until_idle(&mut self, l: std::net::TcpListener, port: u16) {
         self.held = Some((l, port));
-        self.trim_armed = true;
     }
 
     /// The listener [`Control::hold_until_idle`] kept, if the session has not idled since.

@@ -14,9 +14,9 @@ use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-pub(crate) use crate::net::timespec;
 use rustix::event::{PollFd, PollFlags};
 
+use crate::net::timespec;
 use crate::reply::Fail;
 
 mod transfer;

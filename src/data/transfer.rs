@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use rustix::event::PollFlags;
 
-use super::{Done, timespec};
+use super::Done;
 use crate::config::limits;
 use crate::control::{Control, Interrupt};
-use crate::net::Stream;
+use crate::net::{Stream, timespec};
 use crate::rate::Limiter;
 use crate::reply::Fail;
 
@@ -168,11 +168,18 @@ impl Transfer<'_> {
         self.ctl_input()
     }
 
+    /// The next turn of a download: how much the caps allow of `want`, once the socket
+    /// takes more (watching for ABOR meanwhile).
+    fn send_turn(&mut self, want: usize) -> Result<usize, Fail> {
+        let allowed = self.throttle(want)?;
+        self.wait(PollFlags::OUT)?;
+        Ok(allowed)
+    }
+
     /// Writes all of `buf`, watching for ABOR between waits.
     fn write_all(&mut self, mut buf: &[u8]) -> Done {
         while !buf.is_empty() {
-            let allowed = self.throttle(buf.len())?;
-            self.wait(PollFlags::OUT)?;
+            let allowed = self.send_turn(buf.len())?;
             let r = self.data.write(&buf[..allowed]);
             self.unused(allowed, *r.as_ref().unwrap_or(&0));
             match r {
@@ -221,13 +228,10 @@ impl Transfer<'_> {
         self.data.zero_copy()?;
         let mut off = offset;
         loop {
-            let allowed = match self.throttle(limits::PIPE_SIZE) {
+            let allowed = match self.send_turn(limits::PIPE_SIZE) {
                 Ok(n) => n,
                 Err(f) => return Some(Err(f)),
             };
-            if let Err(f) = self.wait(PollFlags::OUT) {
-                return Some(Err(f));
-            }
             let sock = self.data.zero_copy()?;
             // Blocks while the client is slow; SO_SNDTIMEO (the data timeout) bounds it.
             let res = rustix::fs::sendfile(sock, file, Some(&mut off), allowed);
@@ -263,13 +267,10 @@ impl Transfer<'_> {
         let (r, w, cap) = big_pipe()?;
         let mut off = offset;
         loop {
-            let allowed = match self.throttle(cap) {
+            let allowed = match self.send_turn(cap) {
                 Ok(n) => n,
                 Err(f) => return Some(Err(f)),
             };
-            if let Err(f) = self.wait(PollFlags::OUT) {
-                return Some(Err(f));
-            }
             let res = splice(
                 file,
                 Some(&mut off),

@@ -126,13 +126,7 @@ fn deep_directories_cost_a_few_descriptors() {
 fn a_session_not_logged_in_by_the_login_timeout_is_closed() {
     let root = TempDir::new("login-timeout");
     root.write("f.txt", b"f");
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--login-timeout",
-        "2",
-    ]);
+    let srv = Server::anon_with(root.path(), &["--login-timeout", "2"]);
     let mut idle = srv.client();
     let mut busy = srv.client();
     let mut user = srv.client();

@@ -160,15 +160,15 @@ impl Fx {
             crypt_line(CAROL.0, CAROL.1, "5", home.path(), "ro"),
         );
         let users_file = etc.write("users", users.as_bytes());
-        let srv = Server::start(&[
-            "--anonymous",
-            "--root",
-            root.path().to_str().unwrap(),
-            "--users",
-            users_file.to_str().unwrap(),
-            "--data-timeout",
-            "20",
-        ]);
+        let srv = Server::anon_with(
+            root.path(),
+            &[
+                "--users",
+                users_file.to_str().unwrap(),
+                "--data-timeout",
+                "20",
+            ],
+        );
         Fx {
             srv,
             root,

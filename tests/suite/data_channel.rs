@@ -206,13 +206,7 @@ fn passive_range_used_up_gives_425_and_recovers() {
     root.write("f.txt", b"file\n");
     let (lo, hi) = free_port_range(3);
     let range = format!("{lo}-{hi}");
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--pasv-ports",
-        &range,
-    ]);
+    let srv = Server::anon_with(root.path(), &["--pasv-ports", &range]);
     let mut a = srv.anon_client();
     let mut b = srv.anon_client();
     let mut c = srv.anon_client();
@@ -289,27 +283,14 @@ fn thief_first(cl: &mut Client) -> (TcpStream, TcpStream) {
 
 /// Anonymous read-write with a short data timeout.
 fn rw_server(root: &std::path::Path) -> Server {
-    Server::start(&[
-        "--anonymous",
-        "--write",
-        "--root",
-        root.to_str().unwrap(),
-        "--data-timeout",
-        "2",
-    ])
+    Server::anon_with(root, &["--write", "--data-timeout", "2"])
 }
 
 #[test]
 fn passive_ports_come_from_the_range() {
     let root = TempDir::new("range");
     root.write("f.txt", b"data");
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--pasv-ports",
-        "47311-47313",
-    ]);
+    let srv = Server::anon_with(root.path(), &["--pasv-ports", "47311-47313"]);
     let mut c = srv.anon_client();
     for _ in 0..4 {
         let r = c.cmd("PASV");
@@ -338,15 +319,10 @@ fn passive_ports_come_from_the_range() {
 fn pasv_address_is_advertised() {
     let root = TempDir::new("pasvaddr");
     root.write("f.txt", b"nat");
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--pasv-local-nets",
-        "none",
-        "--pasv-address",
-        "127.0.0.3",
-    ]);
+    let srv = Server::anon_with(
+        root.path(),
+        &["--pasv-local-nets", "none", "--pasv-address", "127.0.0.3"],
+    );
     let mut c = srv.anon_client();
     c.expect("TYPE I", 200);
     let r = c.cmd("PASV");
@@ -425,14 +401,7 @@ fn transfer_without_pasv_or_port_is_425() {
 fn no_data_connection_within_data_timeout_is_425() {
     let root = TempDir::new("datatimeout");
     root.write("f.txt", b"x");
-    let srv = Server::start(&[
-        "--anonymous",
-        "--write",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--data-timeout",
-        "1",
-    ]);
+    let srv = Server::anon_with(root.path(), &["--write", "--data-timeout", "1"]);
     let mut c = srv.anon_client();
     for line in ["RETR f.txt", "LIST", "STOR up.txt"] {
         c.expect("PASV", 227);

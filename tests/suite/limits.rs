@@ -394,13 +394,7 @@ fn telnet_commands_and_urgent_data_are_understood() {
 #[test]
 fn idle_timeout_is_421_and_close() {
     let root = TempDir::new("idle");
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--idle-timeout",
-        "1",
-    ]);
+    let srv = Server::anon_with(root.path(), &["--idle-timeout", "1"]);
     let t = Instant::now();
     let mut before = srv.client();
     let mut after = srv.anon_client();
@@ -419,15 +413,10 @@ fn idle_timeout_does_not_cut_a_transfer() {
     let root = TempDir::new("idle-xfer");
     let data = pattern(8 << 20, 5);
     root.write("f.bin", &data);
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--idle-timeout",
-        "1",
-        "--data-timeout",
-        "10",
-    ]);
+    let srv = Server::anon_with(
+        root.path(),
+        &["--idle-timeout", "1", "--data-timeout", "10"],
+    );
     let mut c = srv.anon_client();
     c.expect("TYPE I", 200);
     let mut d = c.epsv();
@@ -443,13 +432,7 @@ fn idle_timeout_does_not_cut_a_transfer() {
 #[test]
 fn max_clients_gets_a_421_greeting_and_close() {
     let root = TempDir::new("maxclients");
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--max-clients",
-        "2",
-    ]);
+    let srv = Server::anon_with(root.path(), &["--max-clients", "2"]);
     let a = srv.anon_client();
     let _b = srv.client();
     let (line, closed) = refused(TcpStream::connect(srv.addr).unwrap());
@@ -470,13 +453,7 @@ fn max_clients_gets_a_421_greeting_and_close() {
 #[test]
 fn max_per_ip_gets_a_421_greeting_and_close() {
     let root = TempDir::new("maxperip");
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--max-per-ip",
-        "1",
-    ]);
+    let srv = Server::anon_with(root.path(), &["--max-per-ip", "1"]);
     let _a = srv.anon_client();
     let (line, closed) = refused(TcpStream::connect(srv.addr).unwrap());
     assert_eq!(line, "421 Too many connections from your address.\r\n");
@@ -505,15 +482,7 @@ fn refused(s: TcpStream) -> (String, bool) {
 fn many_idle_connections_from_many_addresses_hit_the_limits() {
     let root = TempDir::new("many-idle");
     root.write("f.txt", b"file\n");
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--max-clients",
-        "20",
-        "--max-per-ip",
-        "3",
-    ]);
+    let srv = Server::anon_with(root.path(), &["--max-clients", "20", "--max-per-ip", "3"]);
     // Per address: three get in, the fourth is refused.
     let mut held = Vec::new();
     for _ in 0..3 {
@@ -559,15 +528,7 @@ fn many_idle_connections_from_many_addresses_hit_the_limits() {
 #[test]
 fn idle_connections_holding_every_slot_are_timed_out() {
     let root = TempDir::new("idle-slots");
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--max-clients",
-        "6",
-        "--idle-timeout",
-        "2",
-    ]);
+    let srv = Server::anon_with(root.path(), &["--max-clients", "6", "--idle-timeout", "2"]);
     let mut held: Vec<BufReader<TcpStream>> = (0..6)
         .map(|i| {
             let (s, g) = greeting_from(v4(127, 0, 1, i + 1), srv.addr);
@@ -598,15 +559,10 @@ fn idle_connections_holding_every_slot_are_timed_out() {
 fn accept_failing_with_emfile_neither_spins_nor_stops_the_server() {
     let root = TempDir::new("emfile");
     root.write("f.txt", b"file\n");
-    let mut srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--max-clients",
-        "200",
-        "--max-per-ip",
-        "200",
-    ]);
+    let mut srv = Server::anon_with(
+        root.path(),
+        &["--max-clients", "200", "--max-per-ip", "200"],
+    );
     let pid = srv.pid();
     let mut early = srv.anon_client();
     // Room for a few more descriptors than the server holds now, then no more. (Counted,
@@ -670,15 +626,7 @@ fn thread_creation_failing_gives_421_and_the_server_lives_on() {
     for i in 0..5000 {
         root.write(&format!("big/f{i:05}"), &vec![b'x'; i % 10]);
     }
-    let mut srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--run-as",
-        "nobody",
-        "--max-per-ip",
-        "50",
-    ]);
+    let mut srv = Server::anon_with(root.path(), &["--run-as", "nobody", "--max-per-ip", "50"]);
     assert!(srv.wait_log("running as nobody"));
     let pid = srv.pid();
     assert_eq!(

@@ -396,13 +396,7 @@ fn sigint_with_idle_sessions_exits_0_at_once() {
 fn sigterm_cuts_a_stalled_transfer_after_the_grace_period() {
     let root = TempDir::new("sigterm-stall");
     root.write("big.bin", &pattern(32 << 20, 4));
-    let mut srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--data-timeout",
-        "120",
-    ]);
+    let mut srv = Server::anon_with(root.path(), &["--data-timeout", "120"]);
     let mut cl = srv.anon_client();
     cl.expect("TYPE I", 200);
     let d = cl.epsv();

@@ -176,15 +176,15 @@ fn pasv_ip(c: &mut Client) -> String {
 fn pasv_address_goes_to_remote_clients_only() {
     let root = TempDir::new("localnets");
     root.write("f.txt", b"lan");
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--pasv-address",
-        "127.0.0.9",
-        "--pasv-local-nets",
-        "127.0.0.2/32,10.0.0.0/8",
-    ]);
+    let srv = Server::anon_with(
+        root.path(),
+        &[
+            "--pasv-address",
+            "127.0.0.9",
+            "--pasv-local-nets",
+            "127.0.0.2/32,10.0.0.0/8",
+        ],
+    );
     // 127.0.0.1 is not in the local nets: it is told the WAN address.
     let mut wan = srv.anon_client();
     assert_eq!(pasv_ip(&mut wan), "127.0.0.9");
@@ -197,24 +197,13 @@ fn pasv_address_goes_to_remote_clients_only() {
     // EPSV is the same for both.
     assert!(lan.epsv_port() > 0 && wan.epsv_port() > 0);
     // By default loopback and the private ranges are local.
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--pasv-address",
-        "127.0.0.9",
-    ]);
+    let srv = Server::anon_with(root.path(), &["--pasv-address", "127.0.0.9"]);
     assert_eq!(pasv_ip(&mut srv.anon_client()), "127.0.0.1");
     // `none`: everybody gets --pasv-address.
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--pasv-address",
-        "127.0.0.9",
-        "--pasv-local-nets",
-        "none",
-    ]);
+    let srv = Server::anon_with(
+        root.path(),
+        &["--pasv-address", "127.0.0.9", "--pasv-local-nets", "none"],
+    );
     let mut lan = Client::connect_from(v4(127, 0, 0, 2), srv.addr);
     lan.login("anonymous", "x");
     assert_eq!(pasv_ip(&mut lan), "127.0.0.9");
@@ -455,14 +444,7 @@ fn bandwidth_caps_hold_per_session_and_in_total() {
     let root = TempDir::new("caps");
     let size = 1 << 20;
     root.write("a.bin", &pattern(size, 41));
-    let srv = Server::start(&[
-        "--anonymous",
-        "--write",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--anon-max-rate",
-        "400K",
-    ]);
+    let srv = Server::anon_with(root.path(), &["--write", "--anon-max-rate", "400K"]);
     let mut c = srv.anon_client();
     // 1 MiB at 400 KiB/s: about 2.5 s (the first 100 KiB may come at once).
     let t = timed_retr(&mut c, "a.bin", size);
@@ -487,13 +469,7 @@ fn bandwidth_caps_hold_per_session_and_in_total() {
     assert!(t.elapsed() < Duration::from_secs(1));
 
     // Three downloads at once share 600 KiB/s: each about 200 KiB/s, 1 MiB in 5 s.
-    let srv = Server::start(&[
-        "--anonymous",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--total-max-rate",
-        "600K",
-    ]);
+    let srv = Server::anon_with(root.path(), &["--total-max-rate", "600K"]);
     let t0 = Instant::now();
     let runs: Vec<_> = (0..3)
         .map(|_| {

@@ -288,14 +288,7 @@ fn stalled_transfers_time_out_with_426() {
     let root = TempDir::new("stall");
     sparse(&root, "big.bin", 1 << 30);
     root.write("keep.txt", b"old contents");
-    let srv = Server::start(&[
-        "--anonymous",
-        "--write",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--data-timeout",
-        "1",
-    ]);
+    let srv = Server::anon_with(root.path(), &["--write", "--data-timeout", "1"]);
     let mut c = srv.anon_client();
     c.expect("TYPE I", 200);
     // A download the client stops reading.

@@ -119,12 +119,7 @@ fn file_size_limit_during_stor_and_appe_is_552_and_not_fatal() {
     let root = TempDir::new("fsize");
     let old = pattern(300 << 10, 4);
     root.write("old.bin", &old);
-    let mut srv = Server::start(&[
-        "--anonymous",
-        "--write",
-        "--root",
-        root.path().to_str().unwrap(),
-    ]);
+    let mut srv = Server::anon_with(root.path(), &["--write"]);
     prlimit(srv.pid(), "--fsize=1048576:1048576");
     let mut cl = srv.anon_client();
     cl.expect("TYPE I", 200);
@@ -276,16 +271,10 @@ fn two_hundred_sessions_transfer_at_once_byte_exact() {
     for i in 0..N {
         root.write(&format!("f{i}.bin"), &pattern(size(i), i as u64));
     }
-    let srv = Server::start(&[
-        "--anonymous",
-        "--write",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--max-clients",
-        "250",
-        "--max-per-ip",
-        "250",
-    ]);
+    let srv = Server::anon_with(
+        root.path(),
+        &["--write", "--max-clients", "250", "--max-per-ip", "250"],
+    );
     let pid = srv.pid();
     let addr = srv.addr;
     // All sessions connect and log in, the test counts them, then they all transfer. (Two
@@ -376,14 +365,7 @@ fn abandoned_upload_leaves_the_old_file() {
 #[test]
 fn timed_out_upload_leaves_the_old_file() {
     let (root, old) = keep_fixture();
-    let srv = Server::start(&[
-        "--anonymous",
-        "--write",
-        "--root",
-        root.path().to_str().unwrap(),
-        "--data-timeout",
-        "1",
-    ]);
+    let srv = Server::anon_with(root.path(), &["--write", "--data-timeout", "1"]);
     let mut c = srv.anon_client();
     let d = half_upload(&mut c);
     assert_eq!(

@@ -137,6 +137,13 @@ impl Server {
         Server::start(&["--anonymous", "--root", root.to_str().unwrap()])
     }
 
+    /// Anonymous on `root`, with more flags (`--write` among them, for write access).
+    pub fn anon_with(root: &Path, extra: &[&str]) -> Server {
+        let mut args = vec!["--anonymous", "--root", root.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        Server::start(&args)
+    }
+
     /// Anonymous with write access, on `root`.
     pub fn anon_rw(root: &Path) -> Server {
         Server::start(&["--anonymous", "--write", "--root", root.to_str().unwrap()])

@@ -1,5 +1,5 @@
 //! The checks behind the fuzz targets, shared by the targets (fuzz/fuzz_targets/*.rs, run by
-//! cargo-fuzz on nightly) and by tests/fuzz_corpus.rs (which replays the stored corpus on
+//! cargo-fuzz on nightly) and by tests/suite/fuzz_corpus.rs (which replays the stored corpus on
 //! stable, so CI catches a regression without nightly). Both include this file with `#[path]`.
 //!
 //! - [`check_parse`]: the command parser and the lexical path join never panic, and what they
@@ -18,7 +18,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use edgeftpd::command::{self, Command};
-use edgeftpd::config::limits;
+use edgeftpd::limits;
 use edgeftpd::vfs::{Jail, VPath};
 
 // The crate that includes this file declares `mod tree` (fuzz/tree.rs) at its root.

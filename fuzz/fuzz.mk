@@ -1,7 +1,7 @@
 # Fuzzing with cargo-fuzz (nightly): `make fuzz` runs every target for FUZZ_SECONDS each,
 # starting from the seeds in fuzz/corpus/<target>/. New inputs go to fuzz/target/corpus/
 # (not the repository); crashes to fuzz/artifacts/<target>/. The regular tests replay
-# fuzz/corpus/ on stable (tests/fuzz_corpus.rs): add a crashing input there once fixed.
+# fuzz/corpus/ on stable (tests/suite/fuzz_corpus.rs): add a crashing input there once fixed.
 
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= parse jail

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
 
-use crate::config::limits;
+use crate::limits;
 use crate::net::Stream;
 use crate::reply;
 

@@ -9,7 +9,7 @@
 //! `*` took seconds per directory). A pattern may hold at most
 //! [`limits::MAX_GLOB_TOKENS`] tokens.
 
-use crate::config::limits;
+use crate::limits;
 
 /// True when a name contains shell pattern characters.
 pub fn has_glob(name: &[u8]) -> bool {
@@ -137,8 +137,9 @@ fn class(pat: &[u8]) -> Option<([u64; 4], usize)> {
     None
 }
 
-/// Compiles `pat` and matches one name (tests, one-off checks).
-pub fn glob_match(pat: &[u8], name: &[u8]) -> bool {
+/// Compiles `pat` and matches one name (the tests' shorthand).
+#[cfg(test)]
+fn glob_match(pat: &[u8], name: &[u8]) -> bool {
     Pattern::compile(pat).is_ok_and(|p| p.matches(name))
 }
 

@@ -1,32 +1,42 @@
-//! edgeftpd as a library: the modules of the server, public so that the binary, the fuzz
-//! targets and the tests can use the same code. The binary (`main.rs`) is the product.
+//! edgeftpd as a library: the modules of the server. The binary (`main.rs`) calls [`main`];
+//! only what the fuzz targets (fuzz/) and the tests need is public, so that the compiler
+//! reports code that nothing uses.
 //!
 //! `unsafe` is denied everywhere but in `sys`, the one module of audited process-wide calls.
 
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
-pub mod auth;
-pub mod bans;
-pub mod calendar;
-pub mod cidr;
+pub(crate) mod auth;
+pub(crate) mod bans;
+pub(crate) mod calendar;
+pub(crate) mod cidr;
+/// The control-line parser (fuzz/fuzz_targets/parse.rs).
 pub mod command;
-pub mod config;
-pub mod control;
-pub mod crypt;
-pub mod data;
-pub mod glob;
-pub mod hashpw;
-pub mod listing;
-pub mod logging;
-pub mod net;
-pub mod pasvaddr;
-pub mod rate;
-pub mod reply;
-pub mod server;
-pub mod session;
+pub(crate) mod config;
+pub(crate) mod control;
+pub(crate) mod crypt;
+pub(crate) mod data;
+pub(crate) mod glob;
+pub(crate) mod hashpw;
+/// Every limit, each with its reason (the fuzz checks read the path limits).
+pub mod limits;
+pub(crate) mod listing;
+pub(crate) mod logging;
+pub(crate) mod net;
+pub(crate) mod pasvaddr;
+pub(crate) mod rate;
+pub(crate) mod reply;
+pub(crate) mod server;
+pub(crate) mod session;
+mod start;
 #[allow(unsafe_code)]
-pub mod sys;
+pub(crate) mod sys;
 #[cfg(feature = "tls")]
-pub mod tls;
+pub(crate) mod tls;
+/// The path jail (fuzz/fuzz_targets/jail.rs).
 pub mod vfs;
+
+/// A SHA-512-crypt hash with a chosen cost: the tests make deliberately slow ones.
+pub use crypt::sha512_crypt;
+pub use start::main;

@@ -1,7 +1,7 @@
 //! The byte stream every connection is read and written through: the control connection
 //! and each data connection.
 //!
-//! Today a [`Stream`] is a plain TCP socket. FTPS (RFC 4217) will add a TLS variant here, and
+//! A [`Stream`] is a plain TCP socket or, with the `tls` feature, a TLS one (FTPS, RFC 4217);
 //! nothing above this module needs to know which one it has: reads, writes, timeouts, poll
 //! and the orderly end of a connection ([`Stream::finish`]) all go through it. Two things
 //! differ and are asked for explicitly:
@@ -14,7 +14,7 @@
 //! exists with the `tls` feature (`src/tls.rs` makes the connections).
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags};
@@ -49,11 +49,6 @@ impl Stream {
             #[cfg(feature = "tls")]
             Stream::Tls(t) => &t.sock,
         }
-    }
-
-    /// True for a TLS stream.
-    pub fn is_tls(&self) -> bool {
-        !matches!(self, Stream::Plain(_))
     }
 
     /// The socket, when bytes may be spliced to or from it directly.
@@ -94,14 +89,6 @@ impl Stream {
         PollFd::new(self.socket(), flags)
     }
 
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.socket().peer_addr()
-    }
-
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.socket().local_addr()
-    }
-
     /// Bounds each blocking read and write (the idle or data timeout).
     pub fn set_timeouts(&self, t: Duration) {
         let _ = self.socket().set_read_timeout(Some(t));
@@ -114,7 +101,7 @@ impl Stream {
     }
 
     /// Ends the stream in order after the last byte was written (a plain socket needs
-    /// nothing: closing it sends FIN; TLS will send its close_notify here).
+    /// nothing: closing it sends FIN; TLS sends its close_notify here).
     pub fn finish(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(_) => Ok(()),

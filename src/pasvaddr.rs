@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cidr::{self, Cidr};
-use crate::config::limits;
+use crate::limits;
 
 /// `--pasv-address` as given.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,7 +11,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::config::limits;
+use crate::limits;
 
 /// A token bucket, kept as the time it is next free to send (the generic cell rate
 /// algorithm): each caller reserves its bytes in turn and waits for its slot, so transfers

@@ -104,12 +104,6 @@ pub enum Closing {
     Banned,
 }
 
-impl From<io::Error> for Fail {
-    fn from(e: io::Error) -> Fail {
-        Fail::Fs(e)
-    }
-}
-
 impl From<PathError> for Fail {
     fn from(e: PathError) -> Fail {
         Fail::Path(e)

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::Timespec;
 
-use crate::config::limits;
+use crate::limits;
 use crate::reply::{self, Closing, Fail};
 use crate::session::{self, Context};
 

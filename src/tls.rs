@@ -25,7 +25,7 @@ use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
 use rustls::{HandshakeKind, ServerConfig, ServerConnection};
 
-use crate::config::limits;
+use crate::limits;
 
 /// The certificate chain and key, swappable on SIGHUP.
 pub struct Certs {

@@ -10,7 +10,7 @@
 #   a second instance on the same (busy) port -> start fails, no pidfile left
 #   kill -9 -> status exits 1 (pidfile left), start starts a new server
 #   stop    -> the process is gone, the pidfile removed, status exits non-zero
-# The binary: $EDGEFTPD_BIN, else target/debug/edgeftpd. Run by tests/init_script.rs
+# The binary: $EDGEFTPD_BIN, else target/debug/edgeftpd. Run by tests/suite/process.rs
 # (`cargo test`); needs bash, busybox and python3 (for a free port).
 set -euo pipefail
 

@@ -14,7 +14,6 @@ use crate::pasvaddr::PasvHost;
 use crate::rate;
 
 mod flags;
-pub mod limits;
 
 use flags::options;
 
@@ -32,6 +31,7 @@ pub enum TlsMode {
 pub struct TlsSettings {
     pub mode: TlsMode,
     /// Data connections must resume their control connection's TLS session.
+    #[cfg(feature = "tls")]
     pub reuse_required: bool,
     /// Implicit FTPS listeners (TLS from the first byte).
     pub listen: Vec<SocketAddr>,
@@ -228,6 +228,7 @@ fn tls_settings(m: &getopts::Matches) -> Result<TlsSettings, String> {
         Some("required") => TlsMode::Required,
         Some(other) => return Err(format!("--tls {other}: expected off, optional or required")),
     };
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
     let reuse_required = match reuse.as_deref() {
         None | Some("required") => true,
         Some("optional") => false,
@@ -255,6 +256,7 @@ fn tls_settings(m: &getopts::Matches) -> Result<TlsSettings, String> {
     };
     Ok(TlsSettings {
         mode,
+        #[cfg(feature = "tls")]
         reuse_required,
         listen,
         #[cfg(feature = "tls")]

@@ -21,7 +21,7 @@ use crate::reply::Fail;
 
 mod transfer;
 
-pub use transfer::{Transfer, from_crlf, to_crlf};
+pub use transfer::Transfer;
 
 /// How the next data connection will be made.
 #[derive(Default)]

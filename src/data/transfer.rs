@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use rustix::event::PollFlags;
 
 use super::Done;
-use crate::config::limits;
 use crate::control::{Control, Interrupt};
+use crate::limits;
 use crate::net::{Stream, timespec};
 use crate::rate::Limiter;
 use crate::reply::Fail;

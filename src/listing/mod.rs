@@ -23,7 +23,7 @@ use std::ops::Range;
 use std::os::fd::OwnedFd;
 use std::sync::{Condvar, Mutex, OnceLock};
 
-use crate::config::limits;
+use crate::limits;
 use crate::vfs::{Jail, Kind, Names, VPath};
 
 /// Which listing: `LIST` (`ls -l` lines), `NLST` (names), `MLSD` (RFC 3659 facts).

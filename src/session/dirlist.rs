@@ -44,7 +44,7 @@ impl Session {
             Ok(meta) => Ok(Target::File { meta }),
             Err(e) if e.kind() == io::ErrorKind::NotFound && patterns => {
                 let Some(name) = p.file_name().filter(|n| glob::has_glob(n)) else {
-                    return Err(e.into());
+                    return Err(Fail::Fs(e));
                 };
                 let pattern = Pattern::compile(name)
                     .map_err(|_| Fail::Reply(BAD_ARGUMENTS, "Pattern too complex."))?;
@@ -53,7 +53,7 @@ impl Session {
                     pattern,
                 })
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(Fail::Fs(e)),
         }
     }
 
@@ -66,8 +66,8 @@ impl Session {
             Target::Dir { path, .. } => (path, None),
             Target::Pattern { parent, pattern } => (parent, Some(pattern)),
         };
-        let fd = self.jail.open_dir(path)?;
-        let mut names = self.jail.read_names(&fd)?;
+        let fd = self.jail.open_dir(path).map_err(Fail::Fs)?;
+        let mut names = self.jail.read_names(&fd).map_err(Fail::Fs)?;
         match pattern {
             Some(p) => names.retain(|n| p.matches(n)),
             None if !all => names.retain(|n| !n.starts_with(b".")),
@@ -163,7 +163,7 @@ impl Session {
 
     pub(super) fn mlst(&mut self, arg: &[u8]) -> Result {
         let p = self.path(arg)?;
-        let m = self.jail.stat(&p)?;
+        let m = self.jail.stat(&p).map_err(Fail::Fs)?;
         let mut line = Vec::new();
         listing::facts(&mut line, &m, false, self.login.writable);
         line.extend_from_slice(&p.to_bytes());
@@ -212,7 +212,7 @@ impl Session {
                 out.clear();
             }
             None => {
-                let m = self.jail.lstat(&p)?;
+                let m = self.jail.lstat(&p).map_err(Fail::Fs)?;
                 let mut line = Vec::new();
                 listing::ls_line(&mut line, p.file_name().unwrap_or(b"/"), &m, None, now);
                 body_lines(&mut out, &line);

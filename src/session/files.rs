@@ -11,18 +11,18 @@ use crate::vfs::{Kind, VPath};
 impl Session {
     pub(super) fn cwd(&mut self, arg: &[u8], code: u16) -> Result {
         let p = self.path(arg)?;
-        let m = self.jail.stat(&p)?;
+        let m = self.jail.stat(&p).map_err(Fail::Fs)?;
         if m.kind != Kind::Dir {
             return Err(Fail::Reply(FILE_UNAVAILABLE, "Not a directory."));
         }
         // A directory without search permission can't be entered (550, as chdir says).
-        self.jail.check_search(&p)?;
+        self.jail.check_search(&p).map_err(Fail::Fs)?;
         self.cwd = p;
         self.reply(code, "Directory successfully changed.")
     }
 
     pub(super) fn size(&mut self, arg: &[u8]) -> Result {
-        let m = self.jail.stat(&self.path(arg)?)?;
+        let m = self.jail.stat(&self.path(arg)?).map_err(Fail::Fs)?;
         if m.kind != Kind::File {
             return Err(Fail::Reply(FILE_UNAVAILABLE, "Not a regular file."));
         }
@@ -41,7 +41,7 @@ impl Session {
                     Some(secs) if rest.len() > 1 => {
                         self.need_write()?;
                         let p = self.path(&rest[1..])?;
-                        self.jail.set_mtime(&p, secs)?;
+                        self.jail.set_mtime(&p, secs).map_err(Fail::Fs)?;
                         self.reply(FILE_STATUS, timeval(secs))
                     }
                     _ => Err(Fail::Fs(e)),
@@ -53,7 +53,7 @@ impl Session {
     pub(super) fn mfmt(&mut self, t: i64, arg: &[u8]) -> Result {
         self.need_write()?;
         let p = self.path(arg)?;
-        self.jail.set_mtime(&p, t)?;
+        self.jail.set_mtime(&p, t).map_err(Fail::Fs)?;
         let mut text = format!("Modify={}; ", timeval(t)).into_bytes();
         text.extend_from_slice(arg);
         self.reply(FILE_STATUS, text)
@@ -62,7 +62,7 @@ impl Session {
     pub(super) fn dele(&mut self, arg: &[u8]) -> Result {
         self.need_write()?;
         let p = self.path(arg)?;
-        self.jail.unlink(&p)?;
+        self.jail.unlink(&p).map_err(Fail::Fs)?;
         log::info!(
             "{} {}: deleted {}",
             self.conn.peer,
@@ -75,7 +75,7 @@ impl Session {
     pub(super) fn rmd(&mut self, arg: &[u8]) -> Result {
         self.need_write()?;
         let p = self.path(arg)?;
-        self.jail.rmdir(&p)?;
+        self.jail.rmdir(&p).map_err(Fail::Fs)?;
         self.reply(FILE_ACTION_OK, "Remove directory operation successful.")
     }
 
@@ -83,7 +83,7 @@ impl Session {
         self.need_write()?;
         let p = self.path(arg)?;
         name_allowed(&p)?;
-        self.jail.mkdir(&p)?;
+        self.jail.mkdir(&p).map_err(Fail::Fs)?;
         let mut text = reply::quote_path(&p.to_bytes());
         text.extend_from_slice(b" created.");
         self.reply(PATH_CREATED, text)
@@ -92,7 +92,7 @@ impl Session {
     pub(super) fn rnfr(&mut self, arg: &[u8]) -> Result {
         self.need_write()?;
         let p = self.path(arg)?;
-        self.jail.lstat(&p)?;
+        self.jail.lstat(&p).map_err(Fail::Fs)?;
         self.rename_from = Some(p);
         self.reply(PENDING_MORE_INFO, "Ready for RNTO.")
     }
@@ -104,14 +104,14 @@ impl Session {
         self.need_write()?;
         let to = self.path(arg)?;
         name_allowed(&to)?;
-        self.jail.rename(&from, &to)?;
+        self.jail.rename(&from, &to).map_err(Fail::Fs)?;
         self.reply(FILE_ACTION_OK, "Rename successful.")
     }
 
     pub(super) fn chmod(&mut self, mode: u32, arg: &[u8]) -> Result {
         self.need_write()?;
         let p = self.path(arg)?;
-        self.jail.chmod(&p, mode)?;
+        self.jail.chmod(&p, mode).map_err(Fail::Fs)?;
         self.reply(OK, "SITE CHMOD command ok.")
     }
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::{Conn, Flow, Result, display};
 use crate::auth::{self, Home, Login, Password, Policy};
 use crate::command::{self, Command};
-use crate::config::limits;
+use crate::limits;
 use crate::reply::{Fail, *};
 use crate::vfs::Jail;
 

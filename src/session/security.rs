@@ -180,8 +180,7 @@ impl Conn {
             }
             // A download whose unsent bytes pile up in the socket is sent from the client's
             // ACKs, on the client's CPU time (see limits::TLS_NOTSENT_LOWAT).
-            let _ =
-                crate::sys::set_notsent_lowat(&s.sock, crate::config::limits::TLS_NOTSENT_LOWAT);
+            let _ = crate::sys::set_notsent_lowat(&s.sock, crate::limits::TLS_NOTSENT_LOWAT);
             return Ok(Stream::Tls(Box::new(s)));
         }
         drop(sock);

@@ -86,7 +86,7 @@ impl Session {
     pub(super) fn retr(&mut self, arg: &[u8]) -> Result {
         let rest = std::mem::take(&mut self.rest);
         let p = self.path(arg)?;
-        let (mut file, meta) = self.jail.open_read(&p)?;
+        let (mut file, meta) = self.jail.open_read(&p).map_err(Fail::Fs)?;
         if rest > meta.size {
             return Err(Fail::Reply(
                 INVALID_REST,
@@ -119,7 +119,7 @@ impl Session {
         };
         name_allowed(&p)?;
         if kind == StoreKind::Stor && rest > 0 {
-            let meta = self.jail.stat(&p)?;
+            let meta = self.jail.stat(&p).map_err(Fail::Fs)?;
             if meta.kind == Kind::Other {
                 return Err(Fail::Fs(crate::vfs::not_regular()));
             }
@@ -135,19 +135,23 @@ impl Session {
         let (mut file, upload, p) = match kind {
             StoreKind::Stou => {
                 let name = p.file_name().unwrap_or(b"ftp").to_vec();
-                let (f, p) = jail.create_unique(&p.parent(), &name)?;
+                let (f, p) = jail.create_unique(&p.parent(), &name).map_err(Fail::Fs)?;
                 (f, None, p)
             }
-            StoreKind::Appe => (jail.open_write_in_place(&p, true)?.0, None, p),
+            StoreKind::Appe => (
+                jail.open_write_in_place(&p, true).map_err(Fail::Fs)?.0,
+                None,
+                p,
+            ),
             StoreKind::Stor if rest > 0 => {
-                let (mut f, _) = jail.open_write_in_place(&p, false)?;
-                f.set_len(rest)?;
-                f.seek(SeekFrom::Start(rest))?;
+                let (mut f, _) = jail.open_write_in_place(&p, false).map_err(Fail::Fs)?;
+                f.set_len(rest).map_err(Fail::Fs)?;
+                f.seek(SeekFrom::Start(rest)).map_err(Fail::Fs)?;
                 (f, None, p)
             }
             StoreKind::Stor => {
                 // Atomic: the data goes to a temporary file renamed over the target at the end.
-                let (f, up) = jail.create_upload(&p)?;
+                let (f, up) = jail.create_upload(&p).map_err(Fail::Fs)?;
                 (f, Some(up), p)
             }
         };

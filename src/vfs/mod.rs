@@ -28,7 +28,7 @@ use std::path::Path;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timestamps};
 
-use crate::config::limits;
+use crate::limits;
 
 mod names;
 mod path;

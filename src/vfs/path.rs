@@ -3,7 +3,7 @@
 //! with NUL bytes and over-long names refused. Pure: the walk that turns a `VPath` into a
 //! descriptor is the parent module's, and only it may touch the file system.
 
-use crate::config::limits;
+use crate::limits;
 
 /// A normalised virtual path inside a jail: plain components, no `.`, `..` or empty ones.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

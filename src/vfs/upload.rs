@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
 use super::{Jail, Kind, Meta, cname, err};
-use crate::config::limits;
+use crate::limits;
 use crate::vfs::VPath;
 
 /// Prefix of the temporary files uploads are written to before being renamed into place.

@@ -228,7 +228,7 @@ fn no_set_id_or_sticky_bit_is_ever_set_or_kept() {
 fn refusals_take_as_long_for_unknown_and_locked_names() {
     let home = TempDir::new("timing");
     // A deliberately slow hash, so its cost stands out of the 1 s failure delay.
-    let hash = edgeftpd::crypt::sha512_crypt(b"right", "timingsalt", 400_000);
+    let hash = edgeftpd::sha512_crypt(b"right", "timingsalt", 400_000);
     let text = format!(
         "real:{hash}:{h}:ro\nlocked:!{hash}:{h}:ro\n",
         h = home.path().display()

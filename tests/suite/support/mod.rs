@@ -485,7 +485,7 @@ pub fn users_server(u: &Users, extra: &[&str]) -> Server {
     Server::start(&args)
 }
 
-// ---- Helpers for the protocol conformance tests (tests/protocol_*.rs, tests/cli.rs) ----
+// ---- Helpers for the protocol conformance tests (commands.rs, data_channel.rs, listing.rs, paths.rs, cli.rs and the rest) ----
 
 /// A `Command` running the server binary behind `wrapper` (such as `["prlimit", "--fsize=1"]`
 /// or `["unshare", "-m", "sh", "-c", "...; exec \"$@\"", "sh"]`), runner applied.
@@ -667,7 +667,7 @@ impl Client {
     }
 }
 
-// ---- Helpers for the hardening tests (tests/hardening_*.rs) ----
+// ---- Helpers for the hardening tests (abuse.rs, limits.rs, process.rs) ----
 
 impl Server {
     /// Waits up to `within` for the process to exit: its status, or `None` if still running.

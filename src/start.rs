@@ -1,0 +1,168 @@
+//! Start-up: what the binary (`main.rs`) runs. [`main`] reads the flags into a validated `Config` (exit 2 on any problem, before anything
+//! listens), sets up logging, binds the listeners, drops privileges if asked, and hands over
+//! to the accept loop (or, with `--inetd`, serves the one session on stdin/stdout).
+
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::config::{self, Action, Config};
+use crate::server::{self, Server};
+use crate::session::{self, Context};
+use crate::{hashpw, logging, sys, vfs};
+
+/// The whole program: flags, then serving until a signal ends it. Exit status 2 for any
+/// problem found at start-up (one line on stderr).
+pub fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cfg = match config::parse(&args) {
+        Ok(Action::Serve(cfg)) => *cfg,
+        Ok(Action::Help(text)) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Ok(Action::Version) => {
+            println!("edgeftpd {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        Ok(Action::HashPassword) => match hashpw::run() {
+            Ok(hash) => {
+                println!("{hash}");
+                return ExitCode::SUCCESS;
+            }
+            Err(msg) => {
+                eprintln!("edgeftpd: {msg}");
+                return ExitCode::from(2);
+            }
+        },
+        Err(msg) => {
+            eprintln!("edgeftpd: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    // Under inetd, stderr is often the client's socket too: log lines there would corrupt
+    // the control connection, so they go to syslog instead.
+    logging::init(cfg.syslog || (cfg.inetd && stderr_is_socket()));
+    match run(cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            log::error!("{msg}");
+            eprintln!("edgeftpd: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cfg: Config) -> Result<(), String> {
+    sys::ignore_sigxfsz();
+    let anon_jail = if cfg.anonymous {
+        let jail = vfs::Jail::open(&cfg.root)
+            .map_err(|e| format!("--root {}: {e}", cfg.root.display()))?;
+        Some(jail)
+    } else {
+        None
+    };
+    // Temporary upload files left by a crash are removed at start-up, in every root a client
+    // can write to. Not under inetd: there each connection is a process of its own, and the
+    // temporary files may be the uploads in flight of the other sessions.
+    if !cfg.inetd {
+        if let Some(jail) = &anon_jail {
+            sweep(jail, &cfg.root);
+        }
+        for user in cfg.users.iter().flat_map(|u| u.iter()) {
+            match vfs::Jail::open(&user.home) {
+                Ok(jail) => sweep(&jail, &user.home),
+                Err(e) => log::warn!("user {}: home {}: {e}", user.name, user.home.display()),
+            }
+        }
+    }
+
+    if cfg.inetd {
+        // One session per process: a reload means nothing here, and must not kill it.
+        sys::ignore_sighup();
+        let fd = std::io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| format!("--inetd: stdin: {e}"))?;
+        let stream = TcpStream::from(fd);
+        stream
+            .peer_addr()
+            .map_err(|e| format!("--inetd: stdin is not a TCP socket ({e})"))?;
+        // Only what a session needs: no admission state, no signal thread.
+        session::run(Arc::new(Context::new(cfg, anon_jail)), stream, false);
+        return Ok(());
+    }
+
+    let mut listeners = Vec::new();
+    let plain = cfg.listen.iter().map(|a| (a, false));
+    for (addr, implicit_tls) in plain.chain(cfg.tls.listen.iter().map(|a| (a, true))) {
+        let flag = if implicit_tls {
+            "--listen-tls"
+        } else {
+            "--listen"
+        };
+        let l = TcpListener::bind(addr).map_err(|e| format!("{flag} {addr}: {e}"))?;
+        let local = l.local_addr().map_err(|e| e.to_string())?;
+        let what = if implicit_tls { " (implicit FTPS)" } else { "" };
+        log::info!("listening on {local}{what}");
+        listeners.push(server::Listener {
+            socket: l,
+            implicit_tls,
+        });
+    }
+
+    match &cfg.run_as {
+        Some(user) => {
+            let (uid, gid) = lookup_user(user)?;
+            sys::drop_privileges(uid, gid).map_err(|e| format!("--run-as {user}: {e}"))?;
+            log::info!("running as {user} (uid {uid}, gid {gid})");
+        }
+        None if rustix::process::getuid().is_root() => {
+            log::warn!("running as root; consider --run-as USER");
+        }
+        None => {}
+    }
+
+    let server = Server::new(Context::new(cfg, anon_jail));
+    server::handle_signals(Arc::clone(&server), &listeners).map_err(|e| format!("signals: {e}"))?;
+    server::run(server, listeners);
+    Ok(())
+}
+
+fn stderr_is_socket() -> bool {
+    rustix::fs::fstat(std::io::stderr())
+        .map(|st| {
+            rustix::fs::FileType::from_raw_mode(st.st_mode as _) == rustix::fs::FileType::Socket
+        })
+        .unwrap_or(false)
+}
+
+/// Removes stale temporary upload files below `dir` (opened as `jail`).
+fn sweep(jail: &vfs::Jail, dir: &std::path::Path) {
+    let swept = jail.sweep_temp_files();
+    if swept > 0 {
+        log::info!(
+            "removed {swept} stale temporary upload files in {}",
+            dir.display()
+        );
+    }
+}
+
+/// uid and gid of `user` from /etc/passwd (read directly: no NSS in a static binary).
+fn lookup_user(user: &str) -> Result<(u32, u32), String> {
+    let text = std::fs::read_to_string("/etc/passwd").map_err(|e| format!("/etc/passwd: {e}"))?;
+    for line in text.lines() {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() >= 4 && f[0] == user {
+            let uid = f[2]
+                .parse()
+                .map_err(|_| format!("/etc/passwd: bad uid for {user}"))?;
+            let gid = f[3]
+                .parse()
+                .map_err(|_| format!("/etc/passwd: bad gid for {user}"))?;
+            return Ok((uid, gid));
+        }
+    }
+    Err(format!("--run-as {user}: no such user in /etc/passwd"))
+}

@@ -7,7 +7,7 @@
 //!   or empty components, every parsed line's verb in the table the pre-login gate reads).
 //! - [`Fixture`] + [`check_jail`]: the canary tree (fuzz/tree.rs, shared with the path
 //!   tests) with symlinks pointing out of the root in every way, and canaries outside; stat, lstat, open_read, open_dir + read_dir, mkdir + rmdir and
-//!   an uncommitted upload of any path never reach an object outside the root (every inode
+//!   uncommitted uploads (STOR, STOU) of any path never reach an object outside the root (every inode
 //!   they reach is one of the root's), never read a canary, and change nothing outside.
 
 #![allow(dead_code)]
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use edgeftpd::command::{self, Command};
 use edgeftpd::limits;
-use edgeftpd::vfs::{Jail, VPath};
+use edgeftpd::vfs::{Jail, UploadKind, VPath};
 
 // The crate that includes this file declares `mod tree` (fuzz/tree.rs) at its root.
 use crate::tree;
@@ -289,16 +289,19 @@ pub fn check_jail(fx: &Fixture, data: &[u8]) {
         );
         jail.rmdir(&p).expect("rmdir of the directory just made");
     }
-    if let Ok((mut file, upload)) = jail.create_upload(&p) {
-        let _ = file.write_all(b"fuzz");
-        let fm = file.metadata().unwrap();
-        assert!(fm.nlink() == 1 && fm.len() == 4);
-        assert_eq!(
-            fx.outside_now(),
-            fx.outside_state,
-            "create_upload {what}: outside changed"
-        );
-        drop(upload);
+    // Uploads that are not committed (STOR's temporary file, STOU's new file) leave nothing.
+    for kind in [UploadKind::Stor, UploadKind::Unique] {
+        if let Ok(mut target) = jail.open_upload(&p, kind) {
+            let _ = target.file().write_all(b"fuzz");
+            let fm = target.file().metadata().unwrap();
+            assert!(fm.nlink() == 1 && fm.len() == 4);
+            assert_eq!(
+                fx.outside_now(),
+                fx.outside_state,
+                "open_upload {kind:?} {what}: outside changed"
+            );
+            drop(target);
+        }
     }
     assert_eq!(
         fx.outside_now(),

@@ -1,4 +1,7 @@
 //! The control connection: bounded line reading with Telnet filtering, and reply writing.
+//! Only that: what a session does while it waits (giving its stack back, letting go of a
+//! kept passive port) is the session's business, what counts as ABOR during a transfer is
+//! the transfer's, and the TLS handshake is `tls.rs`'s; this module only swaps the stream.
 //!
 //! RFC 959 control lines are Telnet NVT text. Clients send bare LF as often as CRLF, split
 //! lines across TCP segments, and (for ABOR) Telnet IP and a DM in urgent data. This module
@@ -37,14 +40,6 @@ pub enum Input {
     Eof,
 }
 
-/// What a check of the control connection during a transfer found.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Interrupt {
-    None,
-    Abort,
-    Gone,
-}
-
 /// The control connection of one session.
 pub struct Control {
     stream: Stream,
@@ -53,12 +48,6 @@ pub struct Control {
     discarding: bool,
     eof: bool,
     out: Vec<u8>,
-    /// The next wait for a command gives the stack back if it lasts (see
-    /// [`Control::read_line`]); armed by the commands that run deep ([`Control::arm_trim`]).
-    trim_armed: bool,
-    /// The passive listener of the last transfer, kept for the next PASV/EPSV while the
-    /// session is busy (see [`Control::hold_until_idle`]).
-    held: Option<(std::net::TcpListener, u16)>,
 }
 
 impl Control {
@@ -70,8 +59,6 @@ impl Control {
             discarding: false,
             eof: false,
             out: Vec::new(),
-            trim_armed: true,
-            held: None,
         }
     }
 
@@ -139,6 +126,13 @@ impl Control {
         None
     }
 
+    /// True when the next [`Control::read_line`] has something to return without waiting for
+    /// the network: a whole line held, the end of the connection seen, or bytes decrypted
+    /// ahead inside the stream.
+    pub fn has_pending(&mut self) -> bool {
+        self.eof || self.buf.contains(&b'\n') || self.stream.has_buffered()
+    }
+
     /// Reads until a whole line (or EOF, or an error such as the idle timeout).
     /// `within` bounds the whole line, not each read: a client trickling one byte at a
     /// time (each read well inside the socket's idle timeout) still times out.
@@ -150,21 +144,6 @@ impl Control {
             }
             if self.eof {
                 return Ok(Input::Eof);
-            }
-            if (self.trim_armed || self.held.is_some()) && !self.stream.has_buffered() {
-                // A session with nothing to do for STACK_TRIM_AFTER_MS after a command that
-                // ran deep gives back the stack it touched and the passive port it kept; a
-                // busy one pays one poll(2).
-                self.trim_armed = false;
-                let trim_after = Duration::from_millis(limits::STACK_TRIM_AFTER_MS);
-                if !self.stream.wait_readable(trim_after.min(within))? {
-                    crate::sys::trim_stack();
-                    self.held = None;
-                    let left = within.saturating_sub(started.elapsed());
-                    if !self.stream.wait_readable(left)? {
-                        return Err(io::ErrorKind::TimedOut.into());
-                    }
-                }
             }
             let mut chunk = [0u8; 512];
             let n = match self.stream.read(&mut chunk) {
@@ -183,51 +162,36 @@ impl Control {
         }
     }
 
-    /// After a command that ran deep (a login, a TLS handshake, a transfer): the next wait
-    /// for a command gives the stack back if it lasts.
-    pub fn arm_trim(&mut self) {
-        self.trim_armed = true;
-    }
-
-    /// Keeps a passive listener (and its port) for the session's next PASV/EPSV: a client
-    /// moving many small files then gets the same port back instead of a new listener per
-    /// file. Given up as soon as the session waits [`limits::STACK_TRIM_AFTER_MS`] for a
-    /// command, so idle sessions hold no port of the range.
-    pub fn hold_until_idle(&mut self, l: std::net::TcpListener, port: u16) {
-        self.held = Some((l, port));
-    }
-
-    /// The listener [`Control::hold_until_idle`] kept, if the session has not idled since.
-    pub fn take_held(&mut self) -> Option<(std::net::TcpListener, u16)> {
-        self.held.take()
-    }
-
-    /// During a transfer: reads what the client sent (the caller polled and found the
-    /// connection readable) and says whether it asked for ABOR or went away. Other complete
-    /// commands stay queued for after the transfer, as RFC 959 asks.
-    pub fn check_interrupt(&mut self) -> Interrupt {
+    /// During a transfer: reads once what the client sent (the caller polled and found the
+    /// connection readable) into the held lines. False when the client went away.
+    pub fn read_more(&mut self) -> bool {
         let mut chunk = [0u8; 512];
         match self.stream.read(&mut chunk) {
             Ok(0) => {
                 self.eof = true;
-                return Interrupt::Gone;
+                false
             }
-            Ok(n) => self.absorb(&chunk[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return Interrupt::Gone,
+            Ok(n) => {
+                self.absorb(&chunk[..n]);
+                true
+            }
+            Err(e) => e.kind() == io::ErrorKind::Interrupted,
         }
-        // Find an ABOR line among the complete lines; drop it and everything before it.
+    }
+
+    /// Drops the held complete lines up to and including the first one `is` picks, if there
+    /// is one; the lines after it stay queued. (A transfer looks for ABOR this way.)
+    pub fn take_through(&mut self, is: impl Fn(&[u8]) -> bool) -> bool {
         let mut start = 0;
         while let Some(rel) = self.buf[start..].iter().position(|&b| b == b'\n') {
             let end = start + rel;
-            let line = self.buf[start..end].trim_ascii();
-            if line.eq_ignore_ascii_case(b"ABOR") {
+            if is(&self.buf[start..end]) {
                 self.buf.drain(..=end);
-                return Interrupt::Abort;
+                return true;
             }
             start = end + 1;
         }
-        Interrupt::None
+        false
     }
 
     /// True when the commands held during a transfer fill [`limits::CONTROL_QUEUE`]: the
@@ -246,21 +210,19 @@ impl Control {
         &self.stream
     }
 
-    /// SECURITY: switches to TLS after `AUTH TLS` (or at once, implicit FTPS). Anything the
-    /// client sent after the AUTH line in clear text is dropped, not read as commands that
-    /// came through TLS (the STARTTLS command-injection attack).
+    /// SECURITY: replaces the stream with what `upgrade` makes of its socket (TLS after
+    /// `AUTH TLS`, or at once for implicit FTPS). Anything the client sent after the AUTH
+    /// line in clear text is dropped, not read as commands that came through TLS (the
+    /// STARTTLS command-injection attack).
     #[cfg(feature = "tls")]
-    pub fn start_tls(
+    pub fn upgrade(
         &mut self,
-        config: &std::sync::Arc<rustls::ServerConfig>,
-        timeout: std::time::Duration,
+        upgrade: impl FnOnce(std::net::TcpStream) -> io::Result<Stream>,
     ) -> io::Result<()> {
         self.buf.clear();
         self.discarding = false;
         self.telnet = Telnet::Data;
-        let sock = self.stream.socket().try_clone()?;
-        let tls = crate::tls::accept(config, sock, timeout)?;
-        self.stream = Stream::Tls(Box::new(tls));
+        self.stream = upgrade(self.stream.socket().try_clone()?)?;
         Ok(())
     }
 

@@ -68,8 +68,6 @@ pub const TLS_NOTSENT_LOWAT: u32 = 128 * 1024;
 pub const SWEEP_DEPTH: usize = 16;
 /// Pause after accept() fails (EMFILE, ENOMEM): never spin, retry soon.
 pub const ACCEPT_BACKOFF_MS: u64 = 100;
-/// Time allowed to write the "too many connections" greeting to a refused client.
-pub const REFUSE_WRITE_MS: u64 = 1000;
 /// Time transfers in flight get to finish after SIGTERM before the process exits.
 pub const SHUTDOWN_GRACE_SECS: u64 = 5;
 /// Entries stat'ed and formatted per piece of a listing sent (about 32 KiB of `ls` lines):

@@ -27,6 +27,16 @@ pub fn timespec(d: Duration) -> rustix::fs::Timespec {
     }
 }
 
+/// Bounds each blocking read and write on `sock` by `t` (at least a millisecond: zero would
+/// mean no bound at all). The one place the server sets a socket's timeouts; its callers
+/// are the phases of a connection: the control connection before and after login
+/// (`session::Conn::bound`), a TLS handshake (`tls::accept`), a transfer (`Transfer::new`).
+pub fn set_timeouts(sock: &TcpStream, t: Duration) -> io::Result<()> {
+    let t = Some(t.max(Duration::from_millis(1)));
+    sock.set_read_timeout(t)?;
+    sock.set_write_timeout(t)
+}
+
 /// A connection's byte stream.
 pub enum Stream {
     /// Bytes go to the socket as they are.
@@ -89,15 +99,9 @@ impl Stream {
         PollFd::new(self.socket(), flags)
     }
 
-    /// Bounds each blocking read and write (the idle or data timeout).
-    pub fn set_timeouts(&self, t: Duration) {
-        let _ = self.socket().set_read_timeout(Some(t));
-        let _ = self.socket().set_write_timeout(Some(t));
-    }
-
-    /// Bounds each blocking read only.
-    pub fn set_read_timeout(&self, t: Duration) {
-        let _ = self.socket().set_read_timeout(Some(t));
+    /// Bounds each blocking read and write ([`set_timeouts`]).
+    pub fn set_timeouts(&self, t: Duration) -> io::Result<()> {
+        set_timeouts(self.socket(), t)
     }
 
     /// Ends the stream in order after the last byte was written (a plain socket needs

@@ -91,9 +91,11 @@ fn refuse(stream: TcpStream, why: Closing) {
     };
     let mut out = Vec::new();
     reply::line(&mut out, answer.code, answer.text.as_bytes());
-    let _ = stream.set_write_timeout(Some(Duration::from_millis(limits::REFUSE_WRITE_MS)));
-    let _ = stream.set_nonblocking(true);
-    let _ = (&stream).write_all(&out);
+    // Non-blocking: a greeting this short fits any socket buffer, and a peer that has not
+    // read its buffer empty gets nothing rather than holding up the accept loop.
+    if stream.set_nonblocking(true).is_ok() {
+        let _ = (&stream).write_all(&out);
+    }
 }
 
 /// A listening socket, and whether its sessions are FTPS from the first byte.

@@ -227,15 +227,15 @@ pub struct SessionConfigs {
     pub data: Arc<ServerConfig>,
 }
 
-/// Runs a server-side handshake on `sock` to the end (the socket's timeouts bound it).
+/// Runs a server-side handshake on `sock` to the end, each read and write bounded by
+/// `timeout` (the socket keeps that bound; the caller sets its next phase's).
 pub fn accept(
     config: &Arc<ServerConfig>,
     sock: TcpStream,
     timeout: Duration,
 ) -> std::io::Result<TlsStream> {
     let mut conn = ServerConnection::new(Arc::clone(config)).map_err(std::io::Error::other)?;
-    let _ = sock.set_read_timeout(Some(timeout));
-    let _ = sock.set_write_timeout(Some(timeout));
+    crate::net::set_timeouts(&sock, timeout)?;
     // Records go out whole and at once: with Nagle's algorithm the tail of each write
     // waited for the peer's delayed ACK (a TLS download ran at a tenth of its speed).
     let _ = sock.set_nodelay(true);

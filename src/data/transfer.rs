@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use rustix::event::PollFlags;
 
 use super::Done;
-use crate::control::{Control, Interrupt};
+use crate::control::Control;
 use crate::limits;
 use crate::net::{Stream, timespec};
 use crate::rate::Limiter;
@@ -33,9 +33,10 @@ pub struct Transfer<'a> {
 }
 
 impl Transfer<'_> {
-    pub fn new(ctl: &mut Control, data: Stream, timeout: Duration) -> Transfer<'_> {
-        data.set_timeouts(timeout);
-        Transfer {
+    /// A transfer on `data`, each of its reads and writes bounded by `timeout`.
+    pub fn new(ctl: &mut Control, data: Stream, timeout: Duration) -> io::Result<Transfer<'_>> {
+        data.set_timeouts(timeout)?;
+        Ok(Transfer {
             ctl,
             data,
             timeout,
@@ -43,7 +44,7 @@ impl Transfer<'_> {
             drain_on_ctl_loss: false,
             ctl_gone: false,
             pace: [None, None],
-        }
+        })
     }
 
     /// Waits until the data stream is ready for `flags`, watching the control connection;
@@ -92,17 +93,24 @@ impl Transfer<'_> {
     }
 
     /// Reads what arrived on the control connection: ABOR stops the transfer, and so does
-    /// the client going away (unless the upload drains its data first).
+    /// the client going away (unless the upload drains its data first). Other commands stay
+    /// queued for after the transfer, as RFC 959 asks; those before an ABOR are dropped
+    /// with it.
     fn ctl_input(&mut self) -> Done {
-        match self.ctl.check_interrupt() {
-            Interrupt::Abort => Err(Fail::Aborted),
-            Interrupt::Gone if self.drain_on_ctl_loss => {
+        if !self.ctl.read_more() {
+            if self.drain_on_ctl_loss {
                 self.ctl_gone = true;
-                Ok(())
+                return Ok(());
             }
-            Interrupt::Gone => Err(client_gone()),
-            Interrupt::None => Ok(()),
+            return Err(client_gone());
         }
+        if self
+            .ctl
+            .take_through(|line| line.trim_ascii().eq_ignore_ascii_case(b"ABOR"))
+        {
+            return Err(Fail::Aborted);
+        }
+        Ok(())
     }
 
     /// How many of `want` bytes may move now under the bandwidth caps; waits (watching for

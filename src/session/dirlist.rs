@@ -129,11 +129,12 @@ impl Session {
                 }
             }
         }
-        let sock = self.connect_data()?;
         // MLSD lists every name (RFC 3659); LIST and NLST hide dotfiles unless -a, as ls.
-        let entries = self.entries(&target, arg.all || style == Style::Machine)?;
-        self.reply(OPENING_DATA, "Here comes the directory listing.")?;
-        let stream = self.conn.data_stream(sock)?;
+        let all = arg.all || style == Style::Machine;
+        let (entries, stream) = self.open_data(|s| {
+            let entries = s.entries(&target, all)?;
+            Ok((entries, b"Here comes the directory listing.".to_vec()))
+        })?;
         let jail = &self.jail;
         let moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
             t.send_bytes(&head)?;

@@ -41,13 +41,10 @@ impl PreLogin {
             let deadline = self.deadline;
             let r = self
                 .conn
-                .next_line(Some(deadline))
+                .next_line(Some(deadline), None)
                 .and_then(|line| self.command(&line));
             match r {
                 Ok(Step::Granted(login, jail)) => {
-                    // The login deadline may have shortened the socket's timeout.
-                    let idle = self.conn.ctx.cfg.idle_timeout;
-                    self.conn.ctl.stream().set_read_timeout(idle);
                     return Some((self.conn, login, jail));
                 }
                 Ok(Step::Flow(flow)) => {
@@ -108,6 +105,7 @@ impl PreLogin {
             return Err(Fail::Reply(BAD_SEQUENCE, "Login with USER first."));
         };
         self.conn.login_allowed()?;
+        self.conn.arm_trim();
         let ctx = &self.conn.ctx;
         let cfg = &ctx.cfg;
         let users = ctx.users();
@@ -117,7 +115,6 @@ impl PreLogin {
             anon_write: cfg.anon_write,
         };
         let peer = self.conn.peer;
-        self.conn.ctl.arm_trim();
         match auth::authenticate(&policy, &name, &pw) {
             Ok(login) => {
                 let jail = match &login.home {

@@ -25,22 +25,23 @@ use std::io;
 use std::net::{IpAddr, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::auth::{Home, Login, Users};
 use crate::bans::Bans;
 use crate::command::{self, Command, LsArg, Type};
 use crate::config::Config;
 use crate::control::{Control, Input};
-use crate::data::Setup;
 use crate::listing::Style;
 use crate::net::Stream;
 use crate::pasvaddr::PasvAddress;
 use crate::rate::Limiter;
 use crate::reply::{self, Closing, Fail, *};
 use crate::vfs::{Jail, VPath};
+use crate::{limits, sys};
 
-use transfer::StoreKind;
+use datachan::DataChannel;
+use transfer::StoreVerb;
 
 /// What every session gets from the server: the configuration, the anonymous root, the
 /// users file as it is now (SIGHUP replaces it), and the count of transfers in flight
@@ -145,6 +146,12 @@ struct Conn {
     local: IpAddr,
     /// FTPS state.
     sec: security::Security,
+    /// The bound the control socket's reads and writes have now ([`Conn::bound`]); `None`
+    /// when something else (a TLS handshake) set it.
+    bound: Option<Duration>,
+    /// The next wait for a command gives the stack back if it lasts (see
+    /// [`Conn::next_line`]); armed by the commands that run deep ([`Conn::arm_trim`]).
+    trim_armed: bool,
 }
 
 /// A logged-in session: the post-login state.
@@ -158,9 +165,7 @@ struct Session {
     rest: u64,
     /// Source of a rename, set by RNFR for the next command only.
     rename_from: Option<VPath>,
-    data: Setup,
-    /// EPSV ALL was sent: only EPSV may set up data connections (RFC 2428).
-    epsv_all: bool,
+    data: DataChannel,
     /// This session's bandwidth cap (`--anon-max-rate` or `--max-rate`).
     rate: Option<Arc<Limiter>>,
 }
@@ -171,16 +176,21 @@ pub fn run(ctx: Arc<Context>, stream: TcpStream, implicit: bool) {
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
-    let stream = Stream::plain(stream);
-    stream.set_timeouts(ctx.cfg.idle_timeout);
-    let _ = stream.socket().set_nodelay(true);
+    let _ = stream.set_nodelay(true);
     let mut conn = Conn {
         sec: security::Security::new(&ctx),
         ctx,
-        ctl: Control::new(stream),
+        ctl: Control::new(Stream::plain(stream)),
         peer: peer.ip().to_canonical(),
         local: local.ip().to_canonical(),
+        bound: None,
+        trim_armed: true,
     };
+    // Until the first command is read, the greeting (and implicit FTPS's handshake) are
+    // bounded by the login deadline.
+    if conn.bound(conn.ctx.cfg.login_timeout).is_err() {
+        return;
+    }
     log::info!("{peer}: connected");
     if implicit && conn.implicit_tls().is_err() {
         log::info!("{peer}: disconnected");
@@ -201,8 +211,7 @@ pub fn run(ctx: Arc<Context>, stream: TcpStream, implicit: bool) {
             ty: Type::Ascii,
             rest: 0,
             rename_from: None,
-            data: Setup::None,
-            epsv_all: false,
+            data: DataChannel::default(),
         }
         .serve();
     }
@@ -252,22 +261,69 @@ impl Conn {
             .map_err(Fail::Ctl)
     }
 
+    /// Bounds the control socket's blocking reads and writes by `t` for the phase the
+    /// session is in (the login deadline, then the idle timeout); the one place that sets
+    /// them, and only when they change.
+    fn bound(&mut self, t: Duration) -> Result {
+        if self.bound != Some(t) {
+            self.ctl.stream().set_timeouts(t).map_err(Fail::Ctl)?;
+            self.bound = Some(t);
+        }
+        Ok(())
+    }
+
+    /// After a command that ran deep (a login, a TLS handshake, a transfer): the next wait
+    /// for a command gives the stack back if it lasts.
+    fn arm_trim(&mut self) {
+        self.trim_armed = true;
+    }
+
     /// The next command line. A line over the limit is an error the session survives; the
     /// idle timeout, the login deadline (`by`, before login) and a closed connection end it.
-    fn next_line(&mut self, by: Option<Instant>) -> Result<Vec<u8>> {
+    /// A session that has nothing to do for [`limits::STACK_TRIM_AFTER_MS`] after a command
+    /// that ran deep gives back the stack it touched and the passive port its data channel
+    /// kept (`data`); a busy one pays one poll(2).
+    fn next_line(
+        &mut self,
+        by: Option<Instant>,
+        data: Option<&mut DataChannel>,
+    ) -> Result<Vec<u8>> {
         let idle = self.ctx.cfg.idle_timeout;
         let (within, closing) = match by.map(|d| d.saturating_duration_since(Instant::now())) {
             Some(left) if left.is_zero() => {
                 log::info!("{}: login timeout", self.peer);
                 return Err(Fail::Closing(Closing::LoginTimeout));
             }
-            Some(left) if left < idle => {
-                self.ctl.stream().set_read_timeout(left);
-                (left, Closing::LoginTimeout)
-            }
+            Some(left) if left < idle => (left, Closing::LoginTimeout),
             _ => (idle, Closing::IdleTimeout),
         };
-        let line = match self.ctl.read_line(within) {
+        self.bound(within)?;
+        let timed_out = |peer| {
+            let what = match closing {
+                Closing::LoginTimeout => "login",
+                _ => "idle",
+            };
+            log::info!("{peer}: {what} timeout");
+            Fail::Closing(closing)
+        };
+        let holds = data.as_ref().is_some_and(|d| d.holds());
+        let mut left = within;
+        if (self.trim_armed || holds) && !self.ctl.has_pending() {
+            self.trim_armed = false;
+            let pause = Duration::from_millis(limits::STACK_TRIM_AFTER_MS).min(within);
+            let started = Instant::now();
+            if !self.ctl.stream().wait_readable(pause).map_err(Fail::Ctl)? {
+                sys::trim_stack();
+                if let Some(d) = data {
+                    d.let_go();
+                }
+                left = within.saturating_sub(started.elapsed());
+                if !self.ctl.stream().wait_readable(left).map_err(Fail::Ctl)? {
+                    return Err(timed_out(self.peer));
+                }
+            }
+        }
+        let line = match self.ctl.read_line(left) {
             Ok(Input::Line(line)) => line,
             Ok(Input::TooLong) => return Err(Fail::LineTooLong),
             Ok(Input::Eof) => return Err(Fail::Ctl(io::ErrorKind::UnexpectedEof.into())),
@@ -277,12 +333,7 @@ impl Conn {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                let what = match closing {
-                    Closing::LoginTimeout => "login",
-                    _ => "idle",
-                };
-                log::info!("{}: {what} timeout", self.peer);
-                return Err(Fail::Closing(closing));
+                return Err(timed_out(self.peer));
             }
             Err(e) => return Err(Fail::Ctl(e)),
         };
@@ -326,7 +377,7 @@ impl Session {
         loop {
             let r = self
                 .conn
-                .next_line(None)
+                .next_line(None, Some(&mut self.data))
                 .and_then(|line| self.command(&line));
             if !self.conn.settle(r) {
                 return;
@@ -411,9 +462,9 @@ impl Session {
             Command::Mlsd(path) => self.list(&LsArg { path, all: true }, Style::Machine)?,
             Command::Mlst(arg) => self.mlst(&arg)?,
             Command::Retr(arg) => self.retr(&arg)?,
-            Command::Stor(arg) => self.store(&arg, StoreKind::Stor)?,
-            Command::Appe(arg) => self.store(&arg, StoreKind::Appe)?,
-            Command::Stou(arg) => self.store(&arg, StoreKind::Stou)?,
+            Command::Stor(arg) => self.store(&arg, StoreVerb::Stor)?,
+            Command::Appe(arg) => self.store(&arg, StoreVerb::Appe)?,
+            Command::Stou(arg) => self.store(&arg, StoreVerb::Stou)?,
             Command::Size(arg) => self.size(&arg)?,
             Command::Mdtm(arg) => self.mdtm(&arg)?,
             Command::Mfmt(t, arg) => self.mfmt(t, &arg)?,
@@ -423,7 +474,7 @@ impl Session {
             Command::Rnfr(arg) => self.rnfr(&arg)?,
             Command::Rnto(arg) => self.rnto(rename_from, &arg)?,
             Command::Abor => {
-                self.data = Setup::None;
+                self.data.forget();
                 self.reply(TRANSFER_OK, "No transfer to abort.")?;
             }
             Command::SiteChmod(mode, arg) => self.chmod(mode, &arg)?,

@@ -1,12 +1,9 @@
-//! FTPS on the control connection (RFC 4217): AUTH TLS, PBSZ, PROT and CCC, the gate of
-//! `--tls required`, and the one place a data connection gets its TLS. Which TLS sessions a
-//! data connection may resume is decided in `tls.rs`; this file only asks it.
-
-use std::net::TcpStream;
+//! FTPS on the control connection (RFC 4217): AUTH TLS, PBSZ, PROT and CCC, and the gates
+//! of `--tls required`. A data connection gets its TLS where it is opened
+//! (`datachan.rs`), with the configuration kept here.
 
 use super::{Conn, Result};
 use crate::config::TlsMode;
-use crate::net::Stream;
 use crate::reply::{Fail, *};
 
 /// A session's FTPS state.
@@ -32,6 +29,12 @@ impl Security {
             pbsz: false,
             protect: false,
         }
+    }
+
+    /// The TLS configuration of this session's data connections, when FTPS is on.
+    #[cfg(feature = "tls")]
+    pub(super) fn data_config(&self) -> Option<&std::sync::Arc<rustls::ServerConfig>> {
+        self.config.as_ref().map(|c| &c.data)
     }
 
     /// Whether this server speaks FTPS at all.
@@ -77,12 +80,19 @@ impl Conn {
             let timeout = within
                 .map_or(idle, |w| w.min(idle))
                 .max(std::time::Duration::from_millis(1));
-            if let Err(e) = self.ctl.start_tls(&config.control, timeout) {
+            let control = &config.control;
+            let upgraded = self.ctl.upgrade(|sock| {
+                crate::tls::accept(control, sock, timeout)
+                    .map(|t| crate::net::Stream::Tls(Box::new(t)))
+            });
+            // The handshake left its own bound on the socket.
+            self.bound = None;
+            if let Err(e) = upgraded {
                 log::info!("{}: TLS handshake failed: {e}", self.peer);
                 return Err(Fail::Ctl(e));
             }
             self.sec.control_tls = true;
-            self.ctl.arm_trim();
+            self.arm_trim();
             log::debug!("{}: control connection is TLS", self.peer);
             return Ok(());
         }
@@ -154,36 +164,5 @@ impl Conn {
             ));
         }
         Ok(())
-    }
-
-    /// The stream of a data connection: TLS after PROT P, resuming this session's TLS
-    /// session (unless `--tls-reuse optional`); a refused one gets 522 and the session
-    /// goes on.
-    pub(super) fn data_stream(&self, sock: TcpStream) -> Result<Stream> {
-        if !self.sec.protect {
-            return Ok(Stream::plain(sock));
-        }
-        #[cfg(feature = "tls")]
-        if let Some(config) = &self.sec.config {
-            let refused = |why: String| {
-                log::info!("{}: TLS data connection refused: {why}", self.peer);
-                Fail::Reply(
-                    BAD_PROTOCOL,
-                    "TLS session of the control connection required.",
-                )
-            };
-            let timeout = self.ctx.cfg.data_timeout;
-            let s = crate::tls::accept(&config.data, sock, timeout)
-                .map_err(|e| refused(e.to_string()))?;
-            if !crate::tls::data_session_ok(&s, self.ctx.cfg.tls.reuse_required) {
-                return Err(refused("not a resumed session".into()));
-            }
-            // A download whose unsent bytes pile up in the socket is sent from the client's
-            // ACKs, on the client's CPU time (see limits::TLS_NOTSENT_LOWAT).
-            let _ = crate::sys::set_notsent_lowat(&s.sock, crate::limits::TLS_NOTSENT_LOWAT);
-            return Ok(Stream::Tls(Box::new(s)));
-        }
-        drop(sock);
-        Err(Fail::Reply(BAD_PROTOCOL, "TLS is not supported."))
     }
 }

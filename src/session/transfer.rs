@@ -1,9 +1,10 @@
 //! File transfers: RETR, STOR, APPE and STOU. Each checks what it can before the data
 //! connection exists, opens the file only then (a refused or failed upload leaves no
 //! trace), and moves the data through the one runner, [`Session::move_data`], which counts
-//! the transfer for shutdown, applies the bandwidth caps, and logs its result. Atomic-upload rules live in `vfs::upload`.
+//! the transfer for shutdown and applies the bandwidth caps; [`Session::conclude`] logs its
+//! result. What each upload writes to, and what becomes of it, is `vfs::upload`'s
+//! [`Target`](crate::vfs::Target).
 
-use std::io::{Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,11 +14,11 @@ use crate::data::{Done, Transfer};
 use crate::net::Stream;
 use crate::rate::Limiter;
 use crate::reply::{Fail, *};
-use crate::vfs::{Kind, VPath};
+use crate::vfs::{Kind, UploadKind, VPath};
 
-/// The three ways to upload.
+/// The three upload commands (what each writes to is `vfs::UploadKind`).
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum StoreKind {
+pub(super) enum StoreVerb {
     Stor,
     Appe,
     Stou,
@@ -42,12 +43,14 @@ impl Session {
         let start = Instant::now();
         let ctx = Arc::clone(&conn.ctx);
         let _busy = ctx.transfer_started();
-        let mut t = Transfer::new(&mut conn.ctl, stream, ctx.cfg.data_timeout);
-        t.pace = [rate, ctx.total_rate.clone()];
-        let done = body(&mut t);
-        let bytes = t.bytes;
-        drop(t);
-        conn.ctl.arm_trim();
+        let (done, bytes) = match Transfer::new(&mut conn.ctl, stream, ctx.cfg.data_timeout) {
+            Ok(mut t) => {
+                t.pace = [rate, ctx.total_rate.clone()];
+                (body(&mut t), t.bytes)
+            }
+            Err(e) => (Err(Fail::DataConnection(e)), 0),
+        };
+        conn.arm_trim();
         Moved { done, bytes, start }
     }
 
@@ -93,14 +96,12 @@ impl Session {
                 "Restart offset is beyond the end of the file.",
             ));
         }
-        let sock = self.connect_data()?;
         let ascii = self.ty == Type::Ascii;
         let mode = if ascii { "ASCII" } else { "BINARY" };
         let mut text = format!("Opening {mode} mode data connection for ").into_bytes();
         text.extend_from_slice(p.file_name().unwrap_or(b"/"));
         text.extend_from_slice(format!(" ({} bytes).", meta.size).as_bytes());
-        self.reply(OPENING_DATA, text)?;
-        let stream = self.conn.data_stream(sock)?;
+        let ((), stream) = self.open_data(|_| Ok(((), text)))?;
         let moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
             t.send_file(&mut file, rest, meta.size, ascii)?;
             t.finish()
@@ -108,121 +109,77 @@ impl Session {
         self.conclude("RETR", &p, moved, "Transfer complete.")
     }
 
-    pub(super) fn store(&mut self, arg: &[u8], kind: StoreKind) -> Result {
+    pub(super) fn store(&mut self, arg: &[u8], verb: StoreVerb) -> Result {
         let rest = std::mem::take(&mut self.rest);
         self.need_write()?;
         // Checks that touch nothing come first, then the data connection, and only then is a
         // file created or truncated: a refused or failed upload leaves no trace.
-        let p = match kind {
-            StoreKind::Stou => self.path(if arg.is_empty() { b"ftp" } else { arg })?,
-            _ => self.path(arg)?,
+        let (p, kind) = match verb {
+            StoreVerb::Stou => (
+                self.path(if arg.is_empty() { b"ftp" } else { arg })?,
+                UploadKind::Unique,
+            ),
+            StoreVerb::Appe => (self.path(arg)?, UploadKind::Append),
+            StoreVerb::Stor if rest > 0 => (self.path(arg)?, UploadKind::Resume(rest)),
+            StoreVerb::Stor => (self.path(arg)?, UploadKind::Stor),
         };
         name_allowed(&p)?;
-        if kind == StoreKind::Stor && rest > 0 {
+        if let UploadKind::Resume(offset) = kind {
             let meta = self.jail.stat(&p).map_err(Fail::Fs)?;
             if meta.kind == Kind::Other {
                 return Err(Fail::Fs(crate::vfs::not_regular()));
             }
-            if meta.kind != Kind::File || rest > meta.size {
+            if meta.kind != Kind::File || offset > meta.size {
                 return Err(Fail::Reply(
                     INVALID_REST,
                     "Restart offset is beyond the end of the file.",
                 ));
             }
         }
-        let sock = self.connect_data()?;
-        let jail = &self.jail;
-        let (mut file, upload, p) = match kind {
-            StoreKind::Stou => {
-                let name = p.file_name().unwrap_or(b"ftp").to_vec();
-                let (f, p) = jail.create_unique(&p.parent(), &name).map_err(Fail::Fs)?;
-                (f, None, p)
-            }
-            StoreKind::Appe => (
-                jail.open_write_in_place(&p, true).map_err(Fail::Fs)?.0,
-                None,
-                p,
-            ),
-            StoreKind::Stor if rest > 0 => {
-                let (mut f, _) = jail.open_write_in_place(&p, false).map_err(Fail::Fs)?;
-                f.set_len(rest).map_err(Fail::Fs)?;
-                f.seek(SeekFrom::Start(rest)).map_err(Fail::Fs)?;
-                (f, None, p)
-            }
-            StoreKind::Stor => {
-                // Atomic: the data goes to a temporary file renamed over the target at the end.
-                let (f, up) = jail.create_upload(&p).map_err(Fail::Fs)?;
-                (f, Some(up), p)
-            }
-        };
-        let unique = kind == StoreKind::Stou;
-        let mut text = if unique {
-            b"FILE: ".to_vec()
-        } else {
-            b"Ok to send data for ".to_vec()
-        };
-        text.extend_from_slice(p.file_name().unwrap_or(b"/"));
-        self.reply(OPENING_DATA, text)?;
-        let stream = match self.conn.data_stream(sock) {
-            Ok(s) => s,
-            Err(f) => {
-                // (STOU's file was made under a name of ours: it goes too.)
-                if unique {
-                    let _ = self.jail.unlink(&p);
-                }
-                return Err(f);
-            }
-        };
+        let (mut target, stream) = self.open_data(|s| {
+            let target = s.jail.open_upload(&p, kind).map_err(Fail::Fs)?;
+            let mut text = if kind == UploadKind::Unique {
+                b"FILE: ".to_vec()
+            } else {
+                b"Ok to send data for ".to_vec()
+            };
+            text.extend_from_slice(target.path().file_name().unwrap_or(b"/"));
+            Ok((target, text))
+        })?;
         let ascii = self.ty == Type::Ascii;
-        // What arrives is kept where keeping it can't hurt: a new file, or one written in
-        // place (APPE, REST+STOR). An overwrite cut short is dropped and the old file stays.
-        let keep_partial = match &upload {
-            Some(up) => up.is_new(),
-            None => !unique,
-        };
+        let keeps_partial = target.keeps_partial();
         let mut moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
-            t.drain_on_ctl_loss = keep_partial;
-            t.recv_file(&mut file, ascii)
+            t.drain_on_ctl_loss = keeps_partial;
+            t.recv_file(target.file(), ascii)
         });
-        // Before a rename replaces a good file, the new data must be on disk: after a power
-        // cut the directory could otherwise point at an empty file. New files skip the cost.
-        if moved.done.is_ok() && upload.as_ref().is_some_and(|u| u.replaces()) {
-            moved.done = file.sync_data().map_err(Fail::Local);
-        }
-        drop(file);
-        // A new file cut off by the network becomes what arrived, so SIZE shows it and
-        // REST+STOR or APPE can complete it, as with vsftpd and pure-ftpd. Not after ABOR (the
-        // user cancelled) or a local error (a full disk: the bytes did not all reach the file).
+        let p = target.path().clone();
+        // A new file cut off by the network becomes what arrived (see Target::keeps_partial).
+        // Not after ABOR (the user cancelled) or a local error (a full disk: the bytes did not
+        // all reach the file). (A target neither committed nor kept cleans up when dropped.)
         let cut_off = matches!(
             moved.done,
             Err(Fail::Ctl(_) | Fail::DataConnection(_) | Fail::DataTimeout)
         );
-        if let Some(up) = upload {
-            if moved.done.is_ok() {
-                moved.done = up.commit().map_err(Fail::Local);
-            } else if cut_off && keep_partial {
-                match up.commit() {
-                    Ok(()) => log::info!(
-                        "{} {}: kept {} bytes of {}",
-                        self.conn.peer,
-                        self.login.name,
-                        moved.bytes,
-                        display(&p.to_bytes())
-                    ),
-                    Err(e) => log::warn!("{}: keeping a partial upload: {e}", self.conn.peer),
-                }
+        if moved.done.is_ok() {
+            moved.done = target.commit().map_err(Fail::Local);
+        } else if cut_off {
+            match target.keep_partial() {
+                Ok(true) => log::info!(
+                    "{} {}: kept {} bytes of {}",
+                    self.conn.peer,
+                    self.login.name,
+                    moved.bytes,
+                    display(&p.to_bytes())
+                ),
+                Ok(false) => {}
+                Err(e) => log::warn!("{}: keeping a partial upload: {e}", self.conn.peer),
             }
         }
-        // (An upload not committed removes its temporary file when dropped.)
-        // STOU writes in place under a name it made up: a failed one leaves nothing behind.
-        if unique && moved.done.is_err() {
-            let _ = self.jail.unlink(&p);
-        }
-        let (verb, ok_text) = match kind {
-            StoreKind::Stor => ("STOR", "Transfer complete."),
-            StoreKind::Appe => ("APPE", "Transfer complete."),
-            StoreKind::Stou => ("STOU", "Transfer complete (unique file name stored)."),
+        let (name, ok_text) = match verb {
+            StoreVerb::Stor => ("STOR", "Transfer complete."),
+            StoreVerb::Appe => ("APPE", "Transfer complete."),
+            StoreVerb::Stou => ("STOU", "Transfer complete (unique file name stored)."),
         };
-        self.conclude(verb, &p, moved, ok_text)
+        self.conclude(name, &p, moved, ok_text)
     }
 }

@@ -36,7 +36,7 @@ mod upload;
 
 pub use names::Names;
 pub use path::{PathError, VPath};
-pub use upload::{TEMP_PREFIX, Upload};
+pub use upload::{TEMP_PREFIX, Target, UploadKind};
 
 /// What kind of object a directory entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

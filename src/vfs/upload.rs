@@ -1,10 +1,21 @@
-//! Uploads: atomic STOR through a temporary file in the target's directory, STOU's unique
-//! names, and the start-up sweep of temporary files a crash left behind. The temporary
-//! names carry a reserved prefix; nothing else in the server creates or removes such names.
+//! Uploads: what each kind of upload writes to ([`Target`]: open, commit, clean-up), the
+//! atomic STOR through a temporary file in the target's directory, STOU's unique names, and
+//! the start-up sweep of temporary files a crash left behind. The temporary names carry a
+//! reserved prefix; nothing else in the server creates or removes such names.
+//!
+//! | kind | writes to | commit | cut off by the network | failed or aborted |
+//! |---|---|---|---|---|
+//! | STOR | a temporary file | synced if it replaces a file, renamed over the name | kept if the name was free | removed |
+//! | REST+STOR | the file, truncated at the offset | nothing to do | kept | kept |
+//! | APPE | the file, appended to | nothing to do | kept | kept |
+//! | STOU | a new file under a name of ours | nothing to do | removed | removed |
+//!
+//! Quotas, the drop box and the upload hook belong here too, in [`Jail::open_upload`] and
+//! [`Target::commit`].
 
 use std::ffi::CString;
 use std::fs::File;
-use std::io;
+use std::io::{self, Seek, SeekFrom};
 use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -18,10 +29,141 @@ use crate::vfs::VPath;
 /// Files with this prefix are hidden from listings and removed at start-up if stale.
 pub const TEMP_PREFIX: &[u8] = b".edgeftpd-upload.";
 
+/// The kinds of upload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UploadKind {
+    /// STOR: the whole file, atomically.
+    Stor,
+    /// REST n + STOR: the file from offset n on, written in place.
+    Resume(u64),
+    /// APPE: appended to the file (created if missing).
+    Append,
+    /// STOU: a new file under a name made from the path's last component.
+    Unique,
+}
+
+/// Where one upload's data goes, and what becomes of it: [`Target::commit`] when every byte
+/// arrived, [`Target::keep_partial`] when the network cut it off, dropped otherwise.
+pub struct Target {
+    file: File,
+    path: VPath,
+    how: How,
+}
+
+enum How {
+    Atomic(Upload),
+    InPlace,
+    /// STOU's file under the name it was given: removed unless committed.
+    Unique {
+        dir: OwnedFd,
+        name: CString,
+        done: bool,
+    },
+}
+
+impl Target {
+    /// The file the data is written to.
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// The path the upload is stored under (for STOU, the name it was given).
+    pub fn path(&self) -> &VPath {
+        &self.path
+    }
+
+    /// Whether what arrived is kept when the network cuts the upload off: where keeping it
+    /// can't hurt (a new file, or one written in place), so SIZE shows it and REST+STOR or
+    /// APPE can complete it, as with vsftpd and pure-ftpd. An overwrite cut short is
+    /// dropped and the old file stays; STOU's made-up name is no use to a client.
+    pub fn keeps_partial(&self) -> bool {
+        match &self.how {
+            How::Atomic(up) => up.new,
+            How::InPlace => true,
+            How::Unique { .. } => false,
+        }
+    }
+
+    /// Makes the upload the file under its name, once every byte arrived. Before a rename
+    /// replaces a good file, the new data must be on disk: after a power cut the directory
+    /// could otherwise point at an empty file.
+    pub fn commit(mut self) -> io::Result<()> {
+        match &mut self.how {
+            How::Atomic(up) => {
+                if up.replaces {
+                    self.file.sync_data()?;
+                }
+                up.commit()
+            }
+            How::InPlace => Ok(()),
+            How::Unique { done, .. } => {
+                *done = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// The network cut the upload off: what arrived becomes the file where
+    /// [`Target::keeps_partial`] says so, else it goes. True when a new file was made of it
+    /// (what is written in place stays anyway).
+    pub fn keep_partial(mut self) -> io::Result<bool> {
+        match &mut self.how {
+            How::Atomic(up) if up.new => up.commit().map(|()| true),
+            _ => Ok(false),
+        }
+    }
+}
+
+impl Drop for How {
+    fn drop(&mut self) {
+        if let How::Unique {
+            dir,
+            name,
+            done: false,
+        } = self
+        {
+            let _ = rustix::fs::unlinkat(&*dir, &*name, AtFlags::empty());
+        }
+    }
+}
+
 impl Jail {
+    /// Opens what an upload of `kind` to `path` writes to. Nothing existing is changed
+    /// before the data arrives but a resumed file's tail past the offset (REST+STOR, as
+    /// every server does); a new or temporary file is created.
+    pub fn open_upload(&self, path: &VPath, kind: UploadKind) -> io::Result<Target> {
+        let (file, path, how) = match kind {
+            UploadKind::Stor => {
+                let (file, up) = self.create_upload(path)?;
+                (file, path.clone(), How::Atomic(up))
+            }
+            UploadKind::Resume(offset) => {
+                let (mut file, _) = self.open_write_in_place(path, false)?;
+                file.set_len(offset)?;
+                file.seek(SeekFrom::Start(offset))?;
+                (file, path.clone(), How::InPlace)
+            }
+            UploadKind::Append => {
+                let (file, _) = self.open_write_in_place(path, true)?;
+                (file, path.clone(), How::InPlace)
+            }
+            UploadKind::Unique => {
+                let base = path.file_name().unwrap_or(b"ftp").to_vec();
+                let (file, dir, name, made) = self.create_unique(&path.parent(), &base)?;
+                let how = How::Unique {
+                    dir,
+                    name,
+                    done: false,
+                };
+                (file, made, how)
+            }
+        };
+        Ok(Target { file, path, how })
+    }
+
     /// Starts an atomic upload to `path`: a new temporary file in the same directory that
     /// [`Upload::commit`] renames over the target. Until then the old file is untouched.
-    pub fn create_upload(&self, path: &VPath) -> io::Result<(File, Upload)> {
+    fn create_upload(&self, path: &VPath) -> io::Result<(File, Upload)> {
         let loc = self.resolve(path, false)?;
         let Some(name) = loc.name else {
             return Err(err(rustix::io::Errno::ISDIR));
@@ -52,7 +194,12 @@ impl Jail {
     }
 
     /// Creates a file that does not exist yet (STOU), trying `base`, then `base.1`, `base.2`...
-    pub fn create_unique(&self, dir: &VPath, base: &[u8]) -> io::Result<(File, VPath)> {
+    /// Returns it, its directory and name there, and its path.
+    fn create_unique(
+        &self,
+        dir: &VPath,
+        base: &[u8],
+    ) -> io::Result<(File, OwnedFd, CString, VPath)> {
         let dloc = self.resolve(dir, true)?;
         let dfd = match &dloc.name {
             Some(_) => Self::open_loc(&dloc, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?,
@@ -65,13 +212,9 @@ impl Jail {
             }
             let flags =
                 OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            match rustix::fs::openat(
-                &dfd,
-                cname(&name)?.as_c_str(),
-                flags,
-                Mode::from_bits_truncate(0o644),
-            ) {
-                Ok(fd) => return Ok((File::from(fd), dir.child(&name))),
+            let c = cname(&name)?;
+            match rustix::fs::openat(&dfd, c.as_c_str(), flags, Mode::from_bits_truncate(0o644)) {
+                Ok(fd) => return Ok((File::from(fd), dfd, c, dir.child(&name))),
                 Err(rustix::io::Errno::EXIST) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -115,31 +258,21 @@ impl Jail {
     }
 }
 
-/// An upload in progress: removed on drop unless committed.
-pub struct Upload {
+/// An atomic upload's temporary file: removed on drop unless committed.
+struct Upload {
     dir: OwnedFd,
     tmp: CString,
     target: CString,
     done: bool,
+    /// The upload will replace an existing file (which must not be lost).
     replaces: bool,
     /// Nothing had the target's name when the upload started.
     new: bool,
 }
 
 impl Upload {
-    /// True when the upload will replace an existing file (which must not be lost).
-    pub fn replaces(&self) -> bool {
-        self.replaces
-    }
-
-    /// True when nothing had the target's name when the upload started: then an upload cut
-    /// short loses nothing by keeping what arrived (a client resumes it with REST or APPE).
-    pub fn is_new(&self) -> bool {
-        self.new
-    }
-
     /// Renames the finished temporary file over the target, atomically.
-    pub fn commit(mut self) -> io::Result<()> {
+    fn commit(&mut self) -> io::Result<()> {
         rustix::fs::renameat(&self.dir, &self.tmp, &self.dir, &self.target)?;
         self.done = true;
         Ok(())

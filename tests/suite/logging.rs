@@ -31,18 +31,10 @@ fn syslog_gets_rfc3164_datagrams_and_stderr_stays_quiet() {
     let sock = UnixDatagram::bind(dev.join("log")).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(200)))
         .unwrap();
-    let dev_path = dev.path().to_str().unwrap().to_string();
-    let mut cmd = wrapped_command(&[
-        "unshare",
-        "-m",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        "mount --bind \"$1\" /dev && shift && exec \"$@\"",
-        "sh",
-        &dev_path,
-    ]);
+    let mut cmd = wrapped_command(&in_mount_namespace(&format!(
+        "mount --bind '{}' /dev",
+        dev.path().display()
+    )));
     cmd.args([
         "--listen",
         "127.0.0.1:0",

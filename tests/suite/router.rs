@@ -218,20 +218,7 @@ fn pasv_address_host_names_follow_a_dynamic_ip() {
     require_root("bind-mounting /etc/hosts in a mount namespace");
     let root = TempDir::new("ddns");
     let hosts = root.write("hosts", b"127.0.0.7 myhome.example.net\n");
-    let script = format!(
-        "mount --bind '{}' /etc/hosts && exec \"$@\"",
-        hosts.display()
-    );
-    let wrapper = [
-        "unshare",
-        "-m",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        &script,
-        "sh",
-    ];
+    let wrapper = in_mount_namespace(&format!("mount --bind '{}' /etc/hosts", hosts.display()));
     let args = [
         "--anonymous",
         "--root",
@@ -284,21 +271,11 @@ fn pasv_address_host_names_follow_a_dynamic_ip() {
         .unwrap();
     assert_eq!(&ready, b"ready\n");
     let resolv = root.write("resolv.conf", b"nameserver 127.5.5.5\n");
-    let script2 = format!(
-        "mount --bind '{}' /etc/hosts && mount --bind '{}' /etc/resolv.conf && exec \"$@\"",
+    let wrapper2 = in_mount_namespace(&format!(
+        "mount --bind '{}' /etc/hosts && mount --bind '{}' /etc/resolv.conf",
         hosts.display(),
         resolv.display()
-    );
-    let wrapper2 = [
-        "unshare",
-        "-m",
-        "--propagation",
-        "private",
-        "sh",
-        "-c",
-        &script2,
-        "sh",
-    ];
+    ));
     let srv = Server::start_wrapped(&wrapper2, &{
         let mut a = args;
         a[4] = "dyn.example.net";

@@ -33,23 +33,14 @@ fn upload(cl: &mut Client, line: &str, data: &[u8]) -> (String, String) {
 /// own (nothing leaks into the host's mount table, even if the test dies). `seed` is copied
 /// in as `old.bin` first. The test sees the tmpfs through /proc/PID/root.
 fn server_on_small_tmpfs(dir: &Path, seed: &Path) -> (Server, PathBuf) {
-    let script = format!(
-        "mount -t tmpfs -o size=1m edgeftpd-test '{d}' && cp '{s}' '{d}/old.bin' && exec \"$@\"",
+    let setup = format!(
+        "mount -t tmpfs -o size=1m edgeftpd-test '{d}' && cp '{s}' '{d}/old.bin'",
         d = dir.display(),
         s = seed.display()
     );
     let root = dir.to_str().unwrap();
     let srv = Server::start_wrapped(
-        &[
-            "unshare",
-            "-m",
-            "--propagation",
-            "private",
-            "sh",
-            "-c",
-            &script,
-            "sh",
-        ],
+        &in_mount_namespace(&setup),
         &["--anonymous", "--write", "--root", root],
     );
     let view = PathBuf::from(format!("/proc/{}/root{}", srv.pid(), dir.display()));

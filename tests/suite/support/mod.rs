@@ -489,11 +489,30 @@ pub fn users_server(u: &Users, extra: &[&str]) -> Server {
 
 /// A `Command` running the server binary behind `wrapper` (such as `["prlimit", "--fsize=1"]`
 /// or `["unshare", "-m", "sh", "-c", "...; exec \"$@\"", "sh"]`), runner applied.
-pub fn wrapped_command(wrapper: &[&str]) -> Command {
+pub fn wrapped_command<S: AsRef<std::ffi::OsStr>>(wrapper: &[S]) -> Command {
     let (bin, runner) = binary();
-    let mut c = Command::new(wrapper[0]);
+    let mut c = Command::new(&wrapper[0]);
     c.args(&wrapper[1..]).args(runner).arg(bin);
     c
+}
+
+/// A wrapper (for [`wrapped_command`] and [`Server::start_wrapped`]) that runs the server in
+/// a mount namespace of its own after the shell commands `setup` (mounts): nothing leaks
+/// into the host's mount table, even if the test dies. Needs root.
+pub fn in_mount_namespace(setup: &str) -> Vec<String> {
+    let script = format!("{setup} && exec \"$@\"");
+    [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        "sh",
+        "-c",
+        &script,
+        "sh",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 impl Server {
@@ -541,7 +560,7 @@ impl Server {
     }
 
     /// Like `start`, with the binary run behind `wrapper` (see [`wrapped_command`]).
-    pub fn start_wrapped(wrapper: &[&str], args: &[&str]) -> Server {
+    pub fn start_wrapped<S: AsRef<std::ffi::OsStr>>(wrapper: &[S], args: &[&str]) -> Server {
         let mut cmd = wrapped_command(wrapper);
         with_test_defaults(&mut cmd, args);
         Server::spawn(cmd)

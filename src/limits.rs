@@ -70,15 +70,26 @@ pub const SWEEP_DEPTH: usize = 16;
 pub const ACCEPT_BACKOFF_MS: u64 = 100;
 /// Time transfers in flight get to finish after SIGTERM before the process exits.
 pub const SHUTDOWN_GRACE_SECS: u64 = 5;
-/// Entries stat'ed and formatted per piece of a listing sent (about 32 KiB of `ls` lines):
-/// a listing is streamed, never held whole, so a huge directory costs its names only.
+/// Most entries stat'ed and formatted per piece of a listing sent (about 32 KiB of `ls`
+/// lines): a listing is streamed, never held whole.
 pub const LIST_CHUNK: usize = 512;
 /// Entries per helper thread before a listing is split between threads: stat'ing 2048
 /// entries takes a few milliseconds of kernel time, a thread costs some 30 microseconds.
 pub const LIST_PARALLEL_MIN: usize = 2048;
-/// Pieces of a listing helper threads may make ahead of what has been sent (about
-/// 32 KiB each): what a listing holds when the client reads slowly.
-pub const LIST_AHEAD: usize = 16;
+/// Pieces of a listing helper threads may make ahead of what has been sent: what a listing
+/// holds when the client reads slowly (4 pieces of at most 512 lines and 16 KiB of names:
+/// 150-200 KiB).
+pub const LIST_AHEAD: usize = 4;
+/// Bytes of names in one piece of a listing: with long names (200 bytes), 512 `ls` lines
+/// would make a piece of 130 KiB.
+pub const LIST_PIECE_NAMES: usize = 16 * 1024;
+/// Bytes of names (about 24 per entry: the name, its NUL and a span) a listing may hold to
+/// sort them: some 5,000 entries. A bigger directory is listed in directory order, one
+/// getdents call at a time, as clients sort anyway: four clients that never read the
+/// listing of a 30,000-entry folder otherwise held 37 MiB of a router's memory.
+pub const LIST_SORT_BYTES: usize = 128 * 1024;
+/// Buffer of one getdents call: some 1,000 short names, or 140 of 200 bytes.
+pub const GETDENTS_BUF: usize = 32 * 1024;
 /// Most tokens (`*`, `?`, a class, a byte) in a LIST/NLST shell pattern: the matcher keeps
 /// one bit per token in a 128-bit word, which makes matching linear in the name's
 /// length. Longer patterns get 501; real ones (`*.jpg`, `IMG_20??*`) have a few tokens.

@@ -8,12 +8,12 @@
 use std::io;
 use std::os::fd::OwnedFd;
 
-use super::{Result, Session};
+use super::{Result, Session, display};
 use crate::command::{self, LsArg};
 use crate::glob::{self, Pattern};
-use crate::listing::{self, Listing, Style};
+use crate::listing::{self, Keep, Listing, Style};
 use crate::reply::{self, Fail, *};
-use crate::vfs::{Kind, Meta, Names, VPath};
+use crate::vfs::{Kind, Meta, VPath};
 
 /// What a listing argument names, found with a stat (no entry is read yet).
 enum Target {
@@ -25,11 +25,11 @@ enum Target {
     Pattern { parent: VPath, pattern: Pattern },
 }
 
-/// Entries to list: the open directory, its path and its sorted names.
+/// Entries to list: the open directory, its path and its names (see `listing::Entries`).
 struct Entries {
     fd: OwnedFd,
     path: VPath,
-    names: Names,
+    list: listing::Entries,
 }
 
 impl Session {
@@ -57,30 +57,29 @@ impl Session {
         }
     }
 
-    /// Reads and sorts the entries a target lists: all of a directory's (names starting
-    /// with `.` only when `all`), or those a pattern matches (550 when none does). `None`
-    /// for a single file.
-    fn entries(&self, target: &Target, all: bool) -> Result<Option<Entries>> {
-        let (path, pattern) = match target {
+    /// Reads the entries a target lists: all of a directory's (names starting with `.` only
+    /// when `all`), or those a pattern matches (550 when none does). `None` for a single
+    /// file. A huge directory is read here only as far as a listing may hold (see
+    /// `listing`); the rest is read as it is sent.
+    fn entries(&self, target: Target, all: bool) -> Result<Option<Entries>> {
+        let (path, keep) = match target {
             Target::File { .. } => return Ok(None),
-            Target::Dir { path, .. } => (path, None),
-            Target::Pattern { parent, pattern } => (parent, Some(pattern)),
+            Target::Dir { path, .. } if all => (path, Keep::All),
+            Target::Dir { path, .. } => (path, Keep::Visible),
+            Target::Pattern { parent, pattern } => (parent, Keep::Matching(pattern)),
         };
-        let fd = self.jail.open_dir(path).map_err(Fail::Fs)?;
-        let mut names = self.jail.read_names(&fd).map_err(Fail::Fs)?;
-        match pattern {
-            Some(p) => names.retain(|n| p.matches(n)),
-            None if !all => names.retain(|n| !n.starts_with(b".")),
-            None => {}
-        }
-        if pattern.is_some() && names.is_empty() {
+        let fd = self.jail.open_dir(&path).map_err(Fail::Fs)?;
+        let (names, rest) = self
+            .jail
+            .read_names(&fd, &|n| keep.accepts(n))
+            .map_err(Fail::Fs)?;
+        if matches!(keep, Keep::Matching(_)) && names.is_empty() {
             return Err(Fail::Fs(rustix::io::Errno::NOENT.into()));
         }
-        names.sort();
         Ok(Some(Entries {
             fd,
-            path: path.clone(),
-            names,
+            path,
+            list: listing::Entries { names, rest, keep },
         }))
     }
 
@@ -131,29 +130,30 @@ impl Session {
         }
         // MLSD lists every name (RFC 3659); LIST and NLST hide dotfiles unless -a, as ls.
         let all = arg.all || style == Style::Machine;
-        let (entries, stream) = self.open_data(|s| {
-            let entries = s.entries(&target, all)?;
+        let (mut entries, stream) = self.open_data(|s| {
+            let entries = s.entries(target, all)?;
             Ok((entries, b"Here comes the directory listing.".to_vec()))
         })?;
         let jail = &self.jail;
         let moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
             t.send_bytes(&head)?;
-            if let Some(e) = &entries {
+            if let Some(e) = entries.take() {
                 let listing = Listing {
                     jail,
                     dir: &e.fd,
                     path: &e.path,
-                    names: &e.names,
                     style,
                     prefix: &prefix,
                     writable,
                     now: crate::calendar::now(),
                 };
                 let mut sent = Ok(());
-                listing.stream(&mut |piece| {
-                    sent = t.send_bytes(piece);
-                    sent.is_ok()
-                });
+                listing
+                    .stream(e.list, &mut |piece| {
+                        sent = t.send_bytes(piece);
+                        sent.is_ok()
+                    })
+                    .map_err(Fail::Local)?;
                 sent?;
             }
             t.finish()
@@ -180,7 +180,7 @@ impl Session {
         let p = self.path(arg)?;
         let now = crate::calendar::now();
         let target = self.target(&p, false)?;
-        let entries = self.entries(&target, all)?;
+        let entries = self.entries(target, all)?;
         let code = if entries.is_some() {
             DIR_STATUS
         } else {
@@ -188,14 +188,13 @@ impl Session {
         };
         let mut out = Vec::new();
         reply::multi_first(&mut out, code, b"Status follows:");
-        match &entries {
+        match entries {
             Some(e) => {
                 self.conn.ctl.send(&out).map_err(Fail::Ctl)?;
                 let listing = Listing {
                     jail: &self.jail,
                     dir: &e.fd,
                     path: &e.path,
-                    names: &e.names,
                     style: Style::Long,
                     prefix: b"",
                     writable: false,
@@ -203,13 +202,17 @@ impl Session {
                 };
                 let ctl = &mut self.conn.ctl;
                 let mut sent = Ok(());
-                listing.stream(&mut |piece| {
+                let read = listing.stream(e.list, &mut |piece| {
                     out.clear();
                     body_lines(&mut out, piece);
                     sent = ctl.send(&out);
                     sent.is_ok()
                 });
                 sent.map_err(Fail::Ctl)?;
+                // The reply has begun: a directory that fails to read part way ends it early.
+                if let Err(e) = read {
+                    log::warn!("{}: STAT {}: {e}", self.conn.peer, display(&p.to_bytes()));
+                }
                 out.clear();
             }
             None => {

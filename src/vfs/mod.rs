@@ -34,7 +34,7 @@ mod names;
 mod path;
 mod upload;
 
-pub use names::Names;
+pub use names::{DirReader, Names};
 pub use path::{PathError, VPath};
 pub use upload::{TEMP_PREFIX, Target, UploadKind};
 

@@ -1,6 +1,8 @@
-//! Reading a directory's names (one getdents pass, no stat) into one compact buffer, and
-//! sorting them bytewise. The names are all a listing holds whole; everything else is
-//! streamed. Entries are looked up again, one by one, through the jail's descriptor.
+//! Reading a directory's names (getdents, no stat) into one compact buffer, and sorting them
+//! bytewise. A listing holds at most [`limits::LIST_SORT_BYTES`] of names (and one getdents
+//! call's more): a directory whose names fit is read whole and sorted; a bigger one is read
+//! and listed that much at a time ([`DirReader`]), in directory order. Entries are looked up
+//! again, one by one, through the jail's descriptor.
 
 use std::ffi::CStr;
 use std::io;
@@ -9,26 +11,64 @@ use std::os::fd::OwnedFd;
 use rustix::fs::{AtFlags, Mode, OFlags};
 
 use super::{Jail, Kind, Meta, TEMP_PREFIX};
+use crate::limits;
 
-impl Jail {
-    /// The names in a directory (one getdents pass, no stat), without `.`, `..` and our
-    /// temporary upload files. `dir` must be freshly opened: it is read from its current
-    /// position. getdents fills a 64 KiB buffer per call (some 2,000 names), where
-    /// `rustix::fs::Dir` starts at 768 bytes and grows slowly: a tenth off reading 10,000
-    /// names.
-    pub fn read_names(&self, dir: &OwnedFd) -> io::Result<Names> {
-        let mut names = Names::default();
-        let mut buf = vec![std::mem::MaybeUninit::<u8>::uninit(); 64 * 1024];
-        let mut entries = rustix::fs::RawDir::new(dir, &mut buf);
-        while let Some(ent) = entries.next() {
+/// A directory being read one getdents call at a time.
+pub struct DirReader {
+    /// A `dup` of the listing's descriptor: the two share the read position, and the
+    /// listing looks entries up through its own.
+    fd: OwnedFd,
+    buf: Vec<std::mem::MaybeUninit<u8>>,
+}
+
+impl DirReader {
+    /// Appends to `names` the names `keep` accepts until they take more than
+    /// [`limits::LIST_SORT_BYTES`]; false once the directory has no more.
+    pub fn fill(&mut self, names: &mut Names, keep: &dyn Fn(&[u8]) -> bool) -> io::Result<bool> {
+        while self.next_batch(names, keep)? {
+            if names.bytes() > limits::LIST_SORT_BYTES {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Appends to `names` the names of one getdents call that `keep` accepts (never `.`,
+    /// `..` or our temporary upload files). False once the directory has no more.
+    fn next_batch(&mut self, names: &mut Names, keep: &dyn Fn(&[u8]) -> bool) -> io::Result<bool> {
+        let mut entries = rustix::fs::RawDir::new(&self.fd, &mut self.buf);
+        loop {
+            let Some(ent) = entries.next() else {
+                return Ok(false);
+            };
             let ent = ent?;
             let name = ent.file_name().to_bytes();
-            if name == b"." || name == b".." || name.starts_with(TEMP_PREFIX) {
-                continue;
+            if name != b"." && name != b".." && !name.starts_with(TEMP_PREFIX) && keep(name) {
+                names.push(name);
             }
-            names.push(name);
+            if entries.is_buffer_empty() {
+                return Ok(true);
+            }
         }
-        Ok(names)
+    }
+}
+
+impl Jail {
+    /// The names in a directory that `keep` accepts (getdents, no stat). `dir` must be
+    /// freshly opened: it is read from its current position. All of them when they fit in
+    /// [`limits::LIST_SORT_BYTES`]; else those read so far and the reader for the rest.
+    pub fn read_names(
+        &self,
+        dir: &OwnedFd,
+        keep: &dyn Fn(&[u8]) -> bool,
+    ) -> io::Result<(Names, Option<DirReader>)> {
+        let mut reader = DirReader {
+            fd: dir.try_clone()?,
+            buf: vec![std::mem::MaybeUninit::<u8>::uninit(); limits::GETDENTS_BUF],
+        };
+        let mut names = Names::default();
+        let more = reader.fill(&mut names, keep)?;
+        Ok((names, more.then_some(reader)))
     }
 
     /// A second descriptor of an open directory (its own open file, not a `dup`): threads
@@ -86,6 +126,22 @@ impl Names {
         self.spans.len()
     }
 
+    /// Length of name `i`.
+    pub fn name_len(&self, i: usize) -> usize {
+        self.spans[i].1 as usize
+    }
+
+    /// What the names take: their bytes and a span each.
+    pub fn bytes(&self) -> usize {
+        self.buf.len() + self.spans.len() * std::mem::size_of::<(u32, u32)>()
+    }
+
+    /// Forgets every name (keeping the buffers for the next batch).
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.spans.clear();
+    }
+
     pub fn is_empty(&self) -> bool {
         self.spans.is_empty()
     }
@@ -102,13 +158,6 @@ impl Names {
         let bytes = &self.buf[start as usize..=(start + len) as usize];
         // A directory entry's name never holds a NUL: the fallback is unreachable.
         CStr::from_bytes_with_nul(bytes).unwrap_or(c"")
-    }
-
-    /// Keeps the names `keep` says yes to.
-    pub fn retain(&mut self, mut keep: impl FnMut(&[u8]) -> bool) {
-        let buf = &self.buf;
-        self.spans
-            .retain(|&(s, l)| keep(&buf[s as usize..(s + l) as usize]));
     }
 
     /// Sorts bytewise (as `ls` does in the C locale). Sorts (key, span) pairs where the key
@@ -152,8 +201,7 @@ mod tests {
             b"IMG_0002.JPG",
             b"IMG_0001.JPG",
         ];
-        let mut n = Names::from_names(input);
-        n.retain(|name| name != b"b");
+        let mut n = Names::from_names(input.into_iter().filter(|name| name != b"b"));
         n.sort();
         let got: Vec<&[u8]> = (0..n.len()).map(|i| n.get(i)).collect();
         let want: [&[u8]; 8] = [

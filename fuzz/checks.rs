@@ -5,6 +5,8 @@
 //! - [`check_parse`]: the command parser and the lexical path join never panic, and what they
 //!   return keeps its promises (path arguments byte-exact, normalised paths without `.`, `..`
 //!   or empty components, every parsed line's verb in the table the pre-login gate reads).
+//! - [`check_dns`]: the stub resolver's answer parser (`--pasv-address HOSTNAME`) never
+//!   panics and never takes an address from an answer to another question.
 //! - [`Fixture`] + [`check_jail`]: the canary tree (fuzz/tree.rs, shared with the path
 //!   tests) with symlinks pointing out of the root in every way, and canaries outside; stat, lstat, open_read, open_dir + read_dir, mkdir + rmdir and
 //!   uncommitted uploads (STOR, STOU) of any path never reach an object outside the root (every inode
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use edgeftpd::command::{self, Command};
 use edgeftpd::limits;
+use edgeftpd::resolver;
 use edgeftpd::vfs::{Jail, UploadKind, VPath};
 
 // The crate that includes this file declares `mod tree` (fuzz/tree.rs) at its root.
@@ -26,6 +29,49 @@ use crate::tree;
 
 /// What every file outside the root contains.
 pub const MARKER: &[u8] = tree::MARKER.as_bytes();
+
+// ---------------------------------------------------------------------------------------
+// The stub resolver's answer parser (src/resolver.rs)
+
+/// The name the DNS checks ask for.
+const DNS_NAME: &str = "myhome.example.net";
+
+/// Checks the answer parser on `data` three ways: as a whole message, as the answer records
+/// after our own question, and after a forged question for another name. It never panics,
+/// never answers a message that is not a response to one question, takes an address only
+/// from the bytes of the message, and never takes one from an answer to another question.
+pub fn check_dns(data: &[u8]) {
+    let id = data
+        .get(..2)
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+    if resolver::dns_answer(data, id, DNS_NAME).is_some() {
+        assert!(
+            data[2] & 0x80 != 0 && data[4..6] == [0, 1],
+            "not a response to one question"
+        );
+    }
+    // A response to a question for `name`, with as many answer records as the first byte
+    // of `data` says (the records are `data`).
+    let header = |name: &str| {
+        let mut m = resolver::dns_query(id, name).unwrap();
+        m[2] |= 0x80;
+        m[7] = data.first().map_or(1, |b| b % 16);
+        m
+    };
+    let ours = [header(DNS_NAME), data.to_vec()].concat();
+    if let Some(Ok(Some(a))) = resolver::dns_answer(&ours, id, DNS_NAME) {
+        assert!(
+            ours.windows(4).any(|w| w == a.octets()),
+            "{a} is not in the message"
+        );
+    }
+    let forged = [header("evil.example.org"), data.to_vec()].concat();
+    assert_eq!(
+        resolver::dns_answer(&forged, id, DNS_NAME),
+        None,
+        "an answer to another question was taken"
+    );
+}
 
 // ---------------------------------------------------------------------------------------
 // The command parser and VPath::join

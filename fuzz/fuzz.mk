@@ -4,7 +4,7 @@
 # fuzz/corpus/ on stable (tests/suite/fuzz_corpus.rs): add a crashing input there once fixed.
 
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= parse jail
+FUZZ_TARGETS ?= parse jail dns
 FUZZ_CARGO   ?= cargo +nightly
 
 .PHONY: fuzz fuzz-deps

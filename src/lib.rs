@@ -27,6 +27,8 @@ pub(crate) mod net;
 pub(crate) mod pasvaddr;
 pub(crate) mod rate;
 pub(crate) mod reply;
+/// The stub resolver of `--pasv-address` (fuzz/fuzz_targets/dns.rs).
+pub mod resolver;
 pub(crate) mod server;
 pub(crate) mod session;
 mod start;

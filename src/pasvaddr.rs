@@ -5,7 +5,7 @@
 //! is older than [`limits::PASV_NAME_TTL_SECS`]: the reply uses the cached answer while a
 //! helper thread looks the name up, so a slow resolver never holds up a PASV. A failed
 //! look-up keeps the last good address (and warns once); a name that never resolved means
-//! the address the client reached.
+//! the address the client reached. The look-up itself is `resolver.rs`.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::cidr::{self, Cidr};
 use crate::limits;
+use crate::resolver::resolve;
 
 /// `--pasv-address` as given.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,131 +72,6 @@ struct State {
     refreshing: bool,
     /// A failure was logged since the last success.
     warned: bool,
-}
-
-/// The first IPv4 address of `name`: from /etc/hosts, else from the first name server of
-/// /etc/resolv.conf that answers. A small resolver of our own (an A query over UDP) rather
-/// than getaddrinfo(3): musl's costs 30 KiB of a router's flash, for one name.
-fn resolve(name: &str) -> Result<Ipv4Addr, String> {
-    if let Some(a) = std::fs::read_to_string("/etc/hosts")
-        .ok()
-        .and_then(|t| from_hosts(&t, name))
-    {
-        return Ok(a);
-    }
-    let conf = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
-    let mut servers: Vec<IpAddr> = conf
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("nameserver"))
-        .filter_map(|a| a.trim().parse().ok())
-        .collect();
-    if servers.is_empty() {
-        servers.push(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    }
-    let mut last = String::from("no name server answered");
-    for ns in servers.into_iter().take(3) {
-        match query_a(ns, name) {
-            Ok(Some(a)) => return Ok(a),
-            Ok(None) => return Err("no IPv4 address".into()),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
-}
-
-/// `name`'s address in hosts-file text (first IPv4 line naming it, any case).
-fn from_hosts(text: &str, name: &str) -> Option<Ipv4Addr> {
-    text.lines().find_map(|l| {
-        let l = l.split('#').next().unwrap_or("");
-        let mut f = l.split_whitespace();
-        let ip: Ipv4Addr = f.next()?.parse().ok()?;
-        f.any(|n| n.eq_ignore_ascii_case(name)).then_some(ip)
-    })
-}
-
-/// Asks `ns` for `name`'s A record. `Ok(None)`: the name has no IPv4 address.
-fn query_a(ns: IpAddr, name: &str) -> Result<Option<Ipv4Addr>, String> {
-    let bind: std::net::SocketAddr = if ns.is_ipv4() {
-        (Ipv4Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let sock = std::net::UdpSocket::bind(bind).map_err(|e| e.to_string())?;
-    sock.set_read_timeout(Some(Duration::from_secs(2)))
-        .map_err(|e| e.to_string())?;
-    sock.connect((ns, 53)).map_err(|e| e.to_string())?;
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let id = (nanos as u16) ^ (std::process::id() as u16);
-    let q = dns_query(id, name).ok_or("bad name")?;
-    sock.send(&q).map_err(|e| format!("{ns}: {e}"))?;
-    let mut buf = [0u8; 512];
-    let n = sock.recv(&mut buf).map_err(|e| format!("{ns}: {e}"))?;
-    dns_answer(&buf[..n], id).ok_or_else(|| format!("{ns}: bad answer"))?
-}
-
-/// A DNS query for `name`'s A record, recursion desired.
-fn dns_query(id: u16, name: &str) -> Option<Vec<u8>> {
-    let mut q = Vec::with_capacity(name.len() + 18);
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.trim_end_matches('.').split('.') {
-        if label.is_empty() || label.len() > 63 {
-            return None;
-        }
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]);
-    Some(q)
-}
-
-/// The first A record of the answer to query `id`: `Some(None)` when the name has none,
-/// `None` when the answer is malformed or not ours.
-fn dns_answer(m: &[u8], id: u16) -> Option<Result<Option<Ipv4Addr>, String>> {
-    if m.len() < 12 || m[..2] != id.to_be_bytes() || m[2] & 0x80 == 0 {
-        return None;
-    }
-    match m[3] & 0x0f {
-        0 => {}
-        3 => return Some(Ok(None)),
-        rcode => return Some(Err(format!("DNS error {rcode}"))),
-    }
-    let qd = u16::from_be_bytes([m[4], m[5]]);
-    let an = u16::from_be_bytes([m[6], m[7]]);
-    let mut i = 12;
-    // Skips a (possibly compressed) name.
-    let skip = |mut i: usize| -> Option<usize> {
-        loop {
-            let len = *m.get(i)?;
-            if len & 0xc0 == 0xc0 {
-                return Some(i + 2);
-            }
-            if len == 0 {
-                return Some(i + 1);
-            }
-            i += 1 + usize::from(len);
-        }
-    };
-    for _ in 0..qd {
-        i = skip(i)? + 4;
-    }
-    for _ in 0..an {
-        i = skip(i)?;
-        let h = m.get(i..i + 10)?;
-        let (ty, class) = (
-            u16::from_be_bytes([h[0], h[1]]),
-            u16::from_be_bytes([h[2], h[3]]),
-        );
-        let len = usize::from(u16::from_be_bytes([h[8], h[9]]));
-        let data = m.get(i + 10..i + 10 + len)?;
-        if ty == 1 && class == 1 && len == 4 {
-            return Some(Ok(Some(Ipv4Addr::new(data[0], data[1], data[2], data[3]))));
-        }
-        i += 10 + len;
-    }
-    Some(Ok(None))
 }
 
 impl PasvAddress {
@@ -310,42 +186,6 @@ mod tests {
         assert_eq!(PasvHost::parse("bad name"), None);
         assert_eq!(PasvHost::parse("1.2.3"), None);
         assert_eq!(PasvHost::parse(""), None);
-    }
-
-    #[test]
-    fn hosts_files_and_dns_messages() {
-        let hosts = "# comment\n127.0.0.1 localhost\n203.0.113.5  MyHome.example.net home # x\n";
-        assert_eq!(
-            from_hosts(hosts, "myhome.example.net"),
-            Some("203.0.113.5".parse().unwrap())
-        );
-        assert_eq!(
-            from_hosts(hosts, "home"),
-            Some("203.0.113.5".parse().unwrap())
-        );
-        assert_eq!(from_hosts(hosts, "other"), None);
-        let q = dns_query(0x1234, "a.bc").unwrap();
-        assert_eq!(
-            q,
-            b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x01a\x02bc\x00\x00\x01\x00\x01"
-        );
-        // The answer: the question, a CNAME, then the A record (names compressed).
-        let mut a = q.clone();
-        a[2] = 0x81;
-        a[3] = 0x80;
-        a[7] = 2;
-        a.extend_from_slice(b"\xc0\x0c\x00\x05\x00\x01\x00\x00\x00\x3c\x00\x02\xc0\x0c");
-        a.extend_from_slice(b"\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xcb\x00\x71\x07");
-        assert_eq!(
-            dns_answer(&a, 0x1234),
-            Some(Ok(Some("203.0.113.7".parse().unwrap())))
-        );
-        assert_eq!(dns_answer(&a, 0x9999), None);
-        let mut nx = q.clone();
-        nx[2] = 0x81;
-        nx[3] = 0x83;
-        assert_eq!(dns_answer(&nx, 0x1234), Some(Ok(None)));
-        assert!(dns_answer(&a[..a.len() - 2], 0x1234).is_none());
     }
 
     #[test]

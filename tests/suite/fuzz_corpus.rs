@@ -1,6 +1,7 @@
 //! Replays the fuzz corpus (fuzz/corpus/<target>/) through the same checks the cargo-fuzz
-//! targets run (fuzz/checks.rs), on stable Rust: a regression of the parser or of the jail on
-//! any stored input fails here without nightly. Every input goes through both checks.
+//! targets run (fuzz/checks.rs), on stable Rust: a regression of the parser, the jail or the
+//! DNS answer parser on any stored input fails here without nightly. Every input goes
+//! through every check.
 
 use std::path::PathBuf;
 
@@ -9,11 +10,11 @@ use crate::support::TempDir;
 #[path = "../../fuzz/checks.rs"]
 mod checks;
 
-/// Every file of the corpus directories (both targets), sorted.
+/// Every file of the corpus directories (every target), sorted.
 fn corpus() -> Vec<(PathBuf, Vec<u8>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
     let mut files = Vec::new();
-    for target in ["parse", "jail"] {
+    for target in ["parse", "jail", "dns"] {
         let mut n = 0;
         for e in std::fs::read_dir(dir.join(target)).expect("fuzz/corpus/<target>") {
             let p = e.unwrap().path();
@@ -32,6 +33,14 @@ fn corpus_replays_clean_through_the_parser_checks() {
     for (p, data) in corpus() {
         let r = std::panic::catch_unwind(|| checks::check_parse(&data));
         assert!(r.is_ok(), "parse check failed on {}", p.display());
+    }
+}
+
+#[test]
+fn corpus_replays_clean_through_the_dns_checks() {
+    for (p, data) in corpus() {
+        let r = std::panic::catch_unwind(|| checks::check_dns(&data));
+        assert!(r.is_ok(), "dns check failed on {}", p.display());
     }
 }
 

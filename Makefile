@@ -52,3 +52,4 @@ clean:
 -include cross/cross.mk
 -include bench/bench.mk
 -include fuzz/fuzz.mk
+-include board/board.mk

@@ -325,8 +325,9 @@ impl Jail {
         Self::open_loc(&loc, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
     }
 
-    /// Opens (creating if needed) a regular file for writing in place, for APPE and REST+STOR.
-    pub fn open_write_in_place(&self, path: &VPath, append: bool) -> io::Result<(File, Meta)> {
+    /// Opens (creating if needed) a regular file for writing in place, for APPE and REST+STOR;
+    /// with its directory (to sync once the upload is complete).
+    fn open_write_in_place(&self, path: &VPath, append: bool) -> io::Result<(File, OwnedFd)> {
         let loc = self.resolve(path, true)?;
         Self::check_openable(&loc)?;
         let mut flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NONBLOCK;
@@ -339,7 +340,7 @@ impl Jail {
         if meta.mode & 0o7000 != 0 {
             rustix::fs::fchmod(&file, Mode::from_bits_truncate(meta.mode & 0o777))?;
         }
-        Ok((file, meta))
+        Ok((file, loc.dir))
     }
 
     fn parent_and_name(&self, path: &VPath) -> io::Result<(OwnedFd, CString)> {

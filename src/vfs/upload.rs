@@ -5,10 +5,13 @@
 //!
 //! | kind | writes to | commit | cut off by the network | failed or aborted |
 //! |---|---|---|---|---|
-//! | STOR | a temporary file | synced if it replaces a file, renamed over the name | kept if the name was free | removed |
-//! | REST+STOR | the file, truncated at the offset | nothing to do | kept | kept |
-//! | APPE | the file, appended to | nothing to do | kept | kept |
-//! | STOU | a new file under a name of ours | nothing to do | removed | removed |
+//! | STOR | a temporary file | synced, renamed over the name, directory synced | kept if the name was free | removed |
+//! | REST+STOR | the file, truncated at the offset | synced, directory synced | kept | kept |
+//! | APPE | the file, appended to | synced, directory synced | kept | kept |
+//! | STOU | a new file under a name of ours | synced, directory synced | removed | removed |
+//!
+//! A commit is what the 226 reply stands for: the data and the name are on the disk, so
+//! an acknowledged upload survives a power cut (a router's USB disk loses power with it).
 //!
 //! Quotas, the drop box and the upload hook belong here too, in [`Jail::open_upload`] and
 //! [`Target::commit`].
@@ -52,7 +55,8 @@ pub struct Target {
 
 enum How {
     Atomic(Upload),
-    InPlace,
+    /// Written in place, in this directory.
+    InPlace(OwnedFd),
     /// STOU's file under the name it was given: removed unless committed.
     Unique {
         dir: OwnedFd,
@@ -79,24 +83,26 @@ impl Target {
     pub fn keeps_partial(&self) -> bool {
         match &self.how {
             How::Atomic(up) => up.new,
-            How::InPlace => true,
+            How::InPlace(_) => true,
             How::Unique { .. } => false,
         }
     }
 
-    /// Makes the upload the file under its name, once every byte arrived. Before a rename
-    /// replaces a good file, the new data must be on disk: after a power cut the directory
-    /// could otherwise point at an empty file.
+    /// Makes the upload the file under its name, once every byte arrived, durably: the data
+    /// is synced first (a rename must never point the name at data still in the page cache:
+    /// after a power cut it would be an empty or torn file), then the name is put in place,
+    /// then the directory is synced (else the new name itself may be lost). Only then may
+    /// the client be told 226. A failure leaves the old file as it was (STOR) and is a 451.
     pub fn commit(mut self) -> io::Result<()> {
+        self.file.sync_data()?;
         match &mut self.how {
             How::Atomic(up) => {
-                if up.replaces {
-                    self.file.sync_data()?;
-                }
-                up.commit()
+                up.commit()?;
+                sync_dir(&up.dir)
             }
-            How::InPlace => Ok(()),
-            How::Unique { done, .. } => {
+            How::InPlace(dir) => sync_dir(dir),
+            How::Unique { dir, done, .. } => {
+                sync_dir(dir)?;
                 *done = true;
                 Ok(())
             }
@@ -138,14 +144,14 @@ impl Jail {
                 (file, path.clone(), How::Atomic(up))
             }
             UploadKind::Resume(offset) => {
-                let (mut file, _) = self.open_write_in_place(path, false)?;
+                let (mut file, dir) = self.open_write_in_place(path, false)?;
                 file.set_len(offset)?;
                 file.seek(SeekFrom::Start(offset))?;
-                (file, path.clone(), How::InPlace)
+                (file, path.clone(), How::InPlace(dir))
             }
             UploadKind::Append => {
-                let (file, _) = self.open_write_in_place(path, true)?;
-                (file, path.clone(), How::InPlace)
+                let (file, dir) = self.open_write_in_place(path, true)?;
+                (file, path.clone(), How::InPlace(dir))
             }
             UploadKind::Unique => {
                 let base = path.file_name().unwrap_or(b"ftp").to_vec();
@@ -183,7 +189,6 @@ impl Jail {
             tmp,
             target: c,
             done: false,
-            replaces: old.is_some_and(|m| m.kind == Kind::File),
             new: old.is_none(),
         };
         // A replaced file keeps its permission bits. SECURITY: but no set-id or sticky bit.
@@ -264,8 +269,6 @@ struct Upload {
     tmp: CString,
     target: CString,
     done: bool,
-    /// The upload will replace an existing file (which must not be lost).
-    replaces: bool,
     /// Nothing had the target's name when the upload started.
     new: bool,
 }
@@ -285,6 +288,14 @@ impl Drop for Upload {
             let _ = rustix::fs::unlinkat(&self.dir, &self.tmp, AtFlags::empty());
         }
     }
+}
+
+/// Writes a directory's entries to the disk (`dir` is an O_PATH descriptor, which fsync
+/// refuses: the directory is opened for it).
+fn sync_dir(dir: &OwnedFd) -> io::Result<()> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let d = rustix::fs::openat(dir, c".", flags, Mode::empty())?;
+    Ok(rustix::fs::fsync(d)?)
 }
 
 static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);

@@ -1,0 +1,240 @@
+"""The emulated boards from the host: boot one (board/build.sh made its kernel and
+initramfs), drive its console, reach its FTP server through qemu's port forwards on
+127.0.0.1, and cut its power.
+
+A board is qemu-system with one core, the memory board/boards gives, the initramfs as its
+root, a raw disk image as its USB disk (virtio-blk), and user-mode networking whose only
+way in is hostfwd on 127.0.0.1: the control port, the implicit-TLS port and the passive
+range. Its serial console is a Unix socket: `Board.sh(cmd)` runs a busybox shell command
+there and returns its output and exit status. Nothing of the tests runs in the guest but
+the server and busybox. Every wait is bounded: a board that does not boot raises with the
+console's last lines.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "board", "out")
+PASV = range(41000, 41010)  # the guest's --pasv-ports, forwarded port for port
+
+# How each board's qemu is started (the machine, its console, its virtio devices).
+MACHINES = {
+    "armv7": dict(qemu="qemu-system-arm", machine=["-M", "virt", "-cpu", "cortex-a15"],
+                  console="ttyAMA0", net="virtio-net-device", blk="virtio-blk-device"),
+    "aarch64": dict(qemu="qemu-system-aarch64", machine=["-M", "virt", "-cpu", "cortex-a53"],
+                    console="ttyAMA0", net="virtio-net-device", blk="virtio-blk-device"),
+    "mipsel": dict(qemu="qemu-system-mipsel", machine=["-M", "malta", "-vga", "none"],
+                   console="ttyS0", net="virtio-net-pci,romfile=", blk="virtio-blk-pci"),
+}
+
+
+def boards():
+    """The rows of board/boards: (name, memory in MiB)."""
+    rows = []
+    with open(os.path.join(ROOT, "board", "boards")) as f:
+        for line in f:
+            w = line.split()
+            if w and not w[0].startswith("#"):
+                rows.append((w[0], int(w[3])))
+    return rows
+
+
+class BoardError(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_disk(path, fs, size_mb=256):
+    """A fresh raw disk image with an empty `fs` (ext4 or vfat) filesystem."""
+    with open(path, "wb") as f:
+        f.truncate(size_mb << 20)
+    if fs == "ext4":
+        cmd = ["mkfs.ext4", "-q", "-F", "-L", "USB", path]
+    else:
+        cmd = ["mkfs.vfat", "-n", "USB", path]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def fsck(path, fs):
+    """Checks (and repairs, as a router's boot would) the disk image; returns the output."""
+    if fs == "ext4":
+        cmd = ["e2fsck", "-p", "-f", path]
+    else:
+        cmd = ["fsck.vfat", "-a", "-w", path]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # e2fsck: 0 clean, 1 errors corrected; fsck.vfat: 0 clean, 1 corrected.
+    if r.returncode not in (0, 1):
+        raise BoardError(f"{cmd[0]} {path}: exit {r.returncode}\n{r.stdout}")
+    return r.stdout
+
+
+class Board:
+    """One emulated board. `start()` boots it and waits for the server's greeting."""
+
+    def __init__(self, name, workdir, fs="ext4", flavour="tls", memory=None, disk=None):
+        self.name, self.fs, self.flavour = name, fs, flavour
+        self.m = MACHINES[name]
+        self.memory = memory or dict(boards())[name]
+        self.workdir = workdir
+        os.makedirs(workdir, exist_ok=True)
+        self.disk = disk or os.path.join(workdir, f"usb-{fs}.img")
+        if not os.path.exists(self.disk):
+            make_disk(self.disk, fs)
+        self.ftp_port = free_port()
+        self.ftps_port = free_port()
+        self.proc = None
+        self.con = None
+        self.log = b""
+
+    # --- power -------------------------------------------------------------------------
+
+    def start(self, timeout=120):
+        kernel = os.path.join(OUT, self.name, "vmlinuz")
+        initrd = os.path.join(OUT, self.name, "initrd.gz")
+        if not os.path.exists(initrd):
+            raise BoardError(f"{initrd} missing: run make board")
+        sock = os.path.join(self.workdir, "console.sock")
+        if os.path.exists(sock):
+            os.unlink(sock)
+        fwd = [f"hostfwd=tcp:127.0.0.1:{self.ftp_port}-:21",
+               f"hostfwd=tcp:127.0.0.1:{self.ftps_port}-:990"]
+        fwd += [f"hostfwd=tcp:127.0.0.1:{p}-:{p}" for p in PASV]
+        append = (f"console={self.m['console']} usbfs={self.fs} edgeftpd={self.flavour} "
+                  "rdinit=/sbin/init cma=0 quiet panic=1")
+        cmd = [self.m["qemu"], *self.m["machine"], "-m", f"{self.memory}M", "-smp", "1",
+               "-kernel", kernel, "-initrd", initrd, "-append", append,
+               "-nographic", "-monitor", "none",
+               "-chardev", f"socket,id=con,path={sock},server=on,wait=off",
+               "-serial", "chardev:con",
+               "-netdev", "user,id=n0," + ",".join(fwd),
+               "-device", f"{self.m['net']},netdev=n0",
+               "-drive", f"file={self.disk},if=none,id=d0,format=raw,cache=writeback",
+               "-device", f"{self.m['blk']},drive=d0"]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(sock):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise BoardError(f"{self.name}: qemu did not start: "
+                                 f"{self.proc.stderr.read().decode(errors='replace')}")
+            time.sleep(0.05)
+        self.con = socket.socket(socket.AF_UNIX)
+        self.con.connect(sock)
+        self.log = b""
+        self.expect(b"rcS: up", timeout)
+        self.wait_ftp(timeout=30)
+        return self
+
+    def kill(self):
+        """Pulls the plug: SIGKILL to qemu. The guest's RAM and page cache are lost; what
+        reached the disk image stays."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        if self.con:
+            self.con.close()
+            self.con = None
+
+    def reboot(self, timeout=120):
+        """`reboot` on the console: init stops the services, the machine restarts with the
+        same disk, and the server must be back by itself."""
+        self.send(b"reboot\n")
+        self.log = b""
+        self.expect(b"rcS: up", timeout)
+        self.wait_ftp(timeout=30)
+
+    # --- console -----------------------------------------------------------------------
+
+    def send(self, data):
+        self.con.sendall(data)
+
+    def read_some(self, timeout):
+        self.con.settimeout(timeout)
+        try:
+            b = self.con.recv(65536)
+        except socket.timeout:
+            return b""
+        if not b:
+            raise BoardError(f"{self.name}: console closed\n{self.tail()}")
+        self.log += b
+        return b
+
+    def expect(self, needle, timeout):
+        deadline = time.monotonic() + timeout
+        start = max(0, len(self.log) - len(needle))
+        while needle not in self.log[start:]:
+            left = deadline - time.monotonic()
+            if left <= 0 or (self.proc and self.proc.poll() is not None):
+                raise BoardError(f"{self.name}: no {needle!r} within {timeout} s\n{self.tail()}")
+            self.read_some(min(left, 1.0))
+        return self.log
+
+    def tail(self, n=30):
+        lines = self.log.decode(errors="replace").splitlines()
+        return "console, last lines:\n  " + "\n  ".join(lines[-n:])
+
+    def sh(self, cmd, timeout=60):
+        """Runs `cmd` in the console's shell; returns (exit status, output)."""
+        # The markers printed are not in the echoed command line (printf joins them).
+        tag = str(time.monotonic_ns())
+        mark = len(self.log)
+        self.send(f"printf '@@%s@@\\n' B{tag}; {cmd}; printf '@@%s:%s@@\\n' E{tag} $?\n".encode())
+        begin = re.compile(rb"@@B" + tag.encode() + rb"@@\r?\n")
+        end = re.compile(rb"@@E" + tag.encode() + rb":(\d+)@@")
+        deadline = time.monotonic() + timeout
+        while True:
+            b = begin.search(self.log, mark)
+            m = b and end.search(self.log, b.end())
+            if m:
+                out = self.log[b.end():m.start()].decode(errors="replace")
+                return int(m.group(1)), out.replace("\r", "")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise BoardError(f"{self.name}: `{cmd}` did not finish in {timeout} s\n{self.tail()}")
+            self.read_some(min(left, 1.0))
+
+    # --- the server --------------------------------------------------------------------
+
+    def greeting(self, timeout=5):
+        """The server's first line on the forwarded control port ('' when none)."""
+        try:
+            with socket.create_connection(("127.0.0.1", self.ftp_port), timeout=timeout) as s:
+                s.settimeout(timeout)
+                return s.makefile("rb").readline().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_ftp(self, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.greeting().startswith("220"):
+                return
+            time.sleep(0.5)
+        raise BoardError(f"{self.name}: no FTP greeting within {timeout} s\n{self.tail()}")
+
+    def url(self, path="", tls=False):
+        return f"ftp://127.0.0.1:{self.ftp_port}/{path}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.kill()
+
+
+def require_tools():
+    for t in ["qemu-system-arm", "qemu-system-mipsel", "qemu-system-aarch64", "mkfs.vfat",
+              "mkfs.ext4", "e2fsck", "fsck.vfat", "curl", "lftp"]:
+        if not shutil.which(t):
+            raise BoardError(f"{t} missing: run make board (it installs the host tools)")

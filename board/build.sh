@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# board/build.sh — builds the emulated routers of `make board` from Debian's packages only:
+# for each board of board/boards, its architecture's kernel (with the modules a router
+# needs: virtio net and block, ext4, vfat), busybox-static, and an initramfs that boots like
+# a router: busybox init runs /etc/inittab and rcS, which loads the modules, brings up the
+# network, mounts the "USB disk" (a second virtio disk) at /mnt/usb and starts
+# /etc/init.d/S50edgeftpd, the project's own init script (cross/init.d/edgeftpd), with the
+# dist/ binaries of the board's triple (plain and -tls). Downloads are cached in
+# board/cache/ and the results go to board/out/NAME/ (both ignored by git): a second run
+# only rebuilds the initramfs.
+#
+#   board/build.sh [NAME...]     (default: every board; BOARDS="armv7 mipsel" likewise)
+#   board/build.sh deps          installs the host tools (qemu-system, cpio, dosfstools)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+CACHE=board/cache
+OUT=board/out
+
+die() { echo "board: $*" >&2; exit 1; }
+note() { echo "board: $*" >&2; }
+
+# Host tools, installed when missing (Debian packages).
+deps() {
+    local missing="" pair
+    for pair in qemu-system-arm:qemu-system-arm qemu-system-mipsel:qemu-system-mips \
+        qemu-system-aarch64:qemu-system-arm cpio:cpio mkfs.vfat:dosfstools \
+        mkfs.ext4:e2fsprogs fsck.vfat:dosfstools openssl:openssl; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair##*:}"
+    done
+    if [ -n "$missing" ]; then
+        note "installing:$missing"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    fi
+}
+
+# Makes sure dpkg knows the foreign architecture $1 (for apt-get download).
+foreign_arch() {
+    local arch=$1
+    dpkg --print-foreign-architectures | grep -qx "$arch" && return 0
+    note "adding the $arch architecture to dpkg"
+    dpkg --add-architecture "$arch"
+    apt-get update -qq
+}
+
+# Downloads package $2 of architecture $1 into $3 unless a .deb of it is there.
+fetch() {
+    local arch=$1 pkg=$2 dir=$3
+    ls "$dir/${pkg}_"*"_$arch.deb" >/dev/null 2>&1 && return 0
+    mkdir -p "$dir"
+    (cd "$dir" && apt-get download -q "$pkg:$arch" >/dev/null 2>&1) ||
+        (apt-get update -qq && cd "$dir" && apt-get download -q "$pkg:$arch" >/dev/null) ||
+        die "apt-get download $pkg:$arch failed"
+}
+
+# The kernel modules to load, dependencies first: $1 is the modules folder, the rest are
+# names; a module built into the kernel is skipped. Prints the .ko paths relative to $1.
+module_order() {
+    local dir=$1
+    shift
+    declare -A file=() done=()
+    local f n
+    while IFS= read -r f; do
+        n=$(basename "$f" .ko)
+        file[${n//-/_}]=$f
+    done < <(cd "$dir" && find kernel -name '*.ko')
+    visit() {
+        local m=${1//-/_} d
+        [ -n "${done[$m]:-}" ] && return 0
+        done[$m]=1
+        if [ -z "${file[$m]:-}" ]; then
+            grep -q "/${1}.ko\$\|/${m}.ko\$" "$dir/modules.builtin" 2>/dev/null && return 0
+            die "module $m: neither a .ko nor built in"
+        fi
+        for d in $(tr '\0' '\n' <"$dir/${file[$m]}" | sed -n 's/^depends=//p' | tr ',' ' '); do
+            visit "$d"
+        done
+        echo "${file[$m]}"
+    }
+    for n in "$@"; do visit "$n"; done
+}
+
+build_one() {
+    local name=$1 arch=$2 kpkg=$3 mem=$4 triple=$5
+    local debs=$CACHE/debs/$name x=$CACHE/x/$name stage=$CACHE/stage/$name out=$OUT/$name
+    local plain=dist/edgeftpd-$triple tls=dist/edgeftpd-tls-$triple
+    [ -x "$plain" ] && [ -x "$tls" ] || die "$plain or $tls missing: run make cross first"
+    foreign_arch "$arch"
+    fetch "$arch" "$kpkg" "$debs"
+    # The metapackage names the kernel package of the day.
+    local kdep
+    kdep=$(dpkg-deb -f "$(ls "$debs/${kpkg}_"*.deb | head -1)" Depends | grep -o 'linux-image-[0-9][^ ,(]*' | head -1)
+    [ -n "$kdep" ] || die "$kpkg: no kernel package in its Depends"
+    fetch "$arch" "$kdep" "$debs"
+    fetch "$arch" busybox-static "$debs"
+    if [ ! -d "$x/boot" ]; then
+        rm -rf "$x" && mkdir -p "$x"
+        dpkg-deb -x "$(ls "$debs/${kdep}_"*.deb | head -1)" "$x"
+        dpkg-deb -x "$(ls "$debs/busybox-static_"*.deb | head -1)" "$x"
+    fi
+    local kver
+    kver=$(basename "$(ls -d "$x"/lib/modules/*/ | head -1)")
+    # ext4 asks the crypto API for crc32c at mount time: a soft dependency, loaded by name.
+    local mods=(virtio_net virtio_blk crc32c_generic ext4 vfat nls_cp437 nls_iso8859_1)
+    case "$name" in
+    mipsel) mods=(virtio_pci "${mods[@]}") ;;
+    *) mods=(virtio_mmio "${mods[@]}") ;;
+    esac
+
+    rm -rf "$stage" && mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,etc/init.d,etc/default,etc/edgeftpd,lib/modules,proc,sys,dev,tmp,mnt/usb,var/run,root}
+    cp "$x/bin/busybox" "$stage/bin/busybox"
+    ln -s busybox "$stage/bin/sh"
+    ln -s ../bin/busybox "$stage/sbin/init"
+    mknod -m 600 "$stage/dev/console" c 5 1
+    mknod -m 666 "$stage/dev/null" c 1 3
+    local f order=()
+    mapfile -t order < <(module_order "$x/lib/modules/$kver" "${mods[@]}")
+    for f in "${order[@]}"; do
+        cp "$x/lib/modules/$kver/$f" "$stage/lib/modules/"
+        basename "$f" >>"$stage/etc/modules.load"
+    done
+    install -m 755 "$plain" "$stage/usr/sbin/edgeftpd"
+    install -m 755 "$tls" "$stage/usr/sbin/edgeftpd-tls"
+    install -m 755 cross/init.d/edgeftpd "$stage/etc/init.d/edgeftpd"
+    ln -s edgeftpd "$stage/etc/init.d/S50edgeftpd"
+    install -m 755 board/guest/rcS "$stage/etc/init.d/rcS"
+    install -m 644 board/guest/inittab "$stage/etc/inittab"
+    # The certificate and the test account are made once per cache, on the host.
+    if [ ! -f "$CACHE/cert.pem" ]; then
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+            -subj /CN=edgeftpd-board -keyout "$CACHE/key.pem" -out "$CACHE/cert.pem" 2>/dev/null
+    fi
+    cp "$CACHE/cert.pem" "$CACHE/key.pem" "$stage/etc/edgeftpd/"
+    [ -f "$CACHE/users" ] || echo "bob:$(openssl passwd -6 board-secret):/mnt/usb:rw" >"$CACHE/users"
+    cp "$CACHE/users" "$stage/etc/edgeftpd/users"
+    echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
+    echo "ftp:x:21:21:ftp:/mnt/usb:/bin/false" >>"$stage/etc/passwd"
+
+    mkdir -p "$out"
+    cp "$x/boot/vmlinuz-$kver" "$out/vmlinuz"
+    (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -9 >"$out/initrd.gz"
+    note "$name: kernel $kver, memory $mem MiB, initramfs $(du -k "$out/initrd.gz" | cut -f1) KiB, modules: ${order[*]##*/}"
+}
+
+[ "${1:-}" = deps ] && { deps; exit 0; }
+deps
+want=("$@")
+[ ${#want[@]} -gt 0 ] || read -r -a want <<<"${BOARDS:-}"
+found=0
+while read -r name arch kpkg mem triple _; do
+    case "$name" in '' | '#'*) continue ;; esac
+    if [ ${#want[@]} -gt 0 ] && ! printf '%s\n' "${want[@]}" | grep -qx "$name"; then
+        continue
+    fi
+    build_one "$name" "$arch" "$kpkg" "$mem" "$triple"
+    found=$((found + 1))
+done <board/boards
+[ "$found" -gt 0 ] || die "no board matched: ${want[*]}"

@@ -1,0 +1,219 @@
+"""`make board-powercut`: pulls the plug on an emulated board while clients upload, again
+and again, and checks that a 226 meant the file was on the disk.
+
+Each round: the board boots (its disk image kept from the round before, checked with fsck
+on the host first, as a router's boot would), the files of every earlier round are read
+back through the server and checked, then clients upload new files and overwrite existing
+ones in a loop (plain and FTPS, small and multi-MiB), recording every 226, until a random
+moment when qemu gets SIGKILL: the guest's RAM and page cache are lost, what reached the
+disk image stays. The checks, after every cut:
+
+- lost: a file whose last upload was acknowledged (226) is missing or has other content;
+- torn: a file has content that no upload of it ever had in full (a mix, a truncation);
+- gone: a file that existed before the cut is missing (no DELE is ever sent);
+- temporary: a temporary upload file is left once the server has started.
+
+    python3 board/powercut.py [--board armv7] [--fs ext4|vfat] [--cuts N] [--seed S]
+
+Prints a line per cut and a summary; exits 1 if anything was lost or torn.
+"""
+
+import argparse
+import hashlib
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import board  # noqa: E402
+
+USER, PASSWORD = "bob", "board-secret"
+NAMES = [f"cam/img-{i:02d}.jpg" for i in range(12)] + [f"backup/part-{i}.bin" for i in range(4)]
+TEMP_PREFIX = ".edgeftpd-upload."
+
+
+def content(name, version, size):
+    """The bytes of upload `version` of `name` (a header naming both, then a stream)."""
+    head = f"{name} v{version} {size}\n".encode()
+    out = bytearray(head)
+    block = hashlib.sha256(head).digest()
+    while len(out) < size:
+        block = hashlib.sha256(block).digest()
+        out += block * 64
+    return bytes(out[:size])
+
+
+class Ledger:
+    """What the clients did: per name, every version ever started (with its digest) and the
+    last one acknowledged."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.versions = {}  # name -> {digest: version}
+        self.acked = {}  # name -> digest of the last acknowledged upload
+        self.next_version = 0
+        self.acks = 0
+        self.busy = set()
+
+    def begin(self, name):
+        with self.lock:
+            if name in self.busy:
+                return None
+            self.busy.add(name)
+            self.next_version += 1
+            return self.next_version
+
+    def started(self, name, digest, version):
+        with self.lock:
+            self.versions.setdefault(name, {})[digest] = version
+
+    def done(self, name, digest, ok):
+        with self.lock:
+            self.busy.discard(name)
+            if ok:
+                self.acked[name] = digest
+                self.acks += 1
+
+
+def curl_put(b, path, body, tls, timeout=60):
+    cmd = ["curl", "-sS", "--max-time", str(timeout), "-u", f"{USER}:{PASSWORD}",
+           "--ftp-create-dirs", "-T", "-", b.url(path)]
+    if tls:
+        cmd[1:1] = ["--ssl-reqd", "-k"]
+    r = subprocess.run(cmd, input=body, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return r.returncode == 0  # curl exits 0 only after the server's 226
+
+
+def curl_get(b, path):
+    r = subprocess.run(["curl", "-sS", "--max-time", "120", "-u", f"{USER}:{PASSWORD}",
+                        b.url(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if r.returncode == 0:
+        return r.stdout
+    # 550 on RETR (78) or on CWD into a folder not made yet (9): no such file.
+    if r.returncode in (9, 78):
+        return None
+    raise board.BoardError(f"curl get {path}: {r.stderr.decode(errors='replace')}")
+
+
+def listing(b, folder):
+    r = subprocess.run(["curl", "-sS", "--max-time", "60", "-u", f"{USER}:{PASSWORD}",
+                        "-X", "LIST -a", b.url(folder + "/")],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return r.stdout.decode(errors="replace") if r.returncode == 0 else ""
+
+
+def client(b, ledger, rng, stop, tls_share):
+    while not stop.is_set():
+        name = rng.choice(NAMES)
+        version = ledger.begin(name)
+        if version is None:
+            continue
+        big = name.startswith("backup/")
+        size = rng.randint(1 << 20, 4 << 20) if big else rng.randint(4 << 10, 64 << 10)
+        body = content(name, version, size)
+        digest = hashlib.sha256(body).hexdigest()
+        ledger.started(name, digest, version)
+        ok = curl_put(b, name, body, tls=rng.random() < tls_share)
+        ledger.done(name, digest, ok)
+
+
+def verify(b, ledger, existed):
+    """Reads every file back through the server; returns the problems found."""
+    problems = []
+    for name in NAMES:
+        got = curl_get(b, name)
+        known = ledger.versions.get(name, {})
+        acked = ledger.acked.get(name)
+        if got is None:
+            if acked is not None:
+                problems.append(f"lost: {name} (acknowledged, now missing)")
+            elif name in existed:
+                problems.append(f"gone: {name} existed before the cut")
+            continue
+        digest = hashlib.sha256(got).hexdigest()
+        if digest not in known:
+            problems.append(f"torn: {name} ({len(got)} bytes match no upload of it)")
+        elif acked is not None and digest != acked:
+            # Another version than the last acknowledged one is fine only if it was started
+            # after that acknowledgment (its 226 may just not have arrived).
+            if known[digest] < known[acked]:
+                problems.append(f"lost: {name} has an older version than the one acknowledged")
+        existed.add(name)
+    for folder in ("cam", "backup"):
+        text = listing(b, folder)
+        if TEMP_PREFIX in text:
+            problems.append(f"temporary: a temporary upload file is left in {folder}/")
+    return problems
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--board", default="armv7")
+    ap.add_argument("--fs", default="ext4", choices=["ext4", "vfat"])
+    ap.add_argument("--cuts", type=int, default=10)
+    ap.add_argument("--seed", type=int, default=int(time.time()))
+    ap.add_argument("--clients", type=int, default=2)
+    ap.add_argument("--tls-share", type=float, default=0.3)
+    ap.add_argument("--min-secs", type=float, default=2.0)
+    ap.add_argument("--max-secs", type=float, default=10.0)
+    args = ap.parse_args()
+    board.require_tools()
+    rng = random.Random(args.seed)
+    ledger = Ledger()
+    existed = set()
+    problems = []
+    t0 = time.monotonic()
+    print(f"powercut {args.board} {args.fs}: {args.cuts} cuts, seed {args.seed}", flush=True)
+    with tempfile.TemporaryDirectory(prefix=f"edgeftpd-powercut-{args.board}-{args.fs}-") as work:
+        disk = os.path.join(work, f"usb-{args.fs}.img")
+        board.make_disk(disk, args.fs)
+        swept_total = 0
+        for cut in range(args.cuts + 1):
+            repaired = board.fsck(disk, args.fs)
+            b = board.Board(args.board, work, fs=args.fs, disk=disk)
+            try:
+                b.start()
+                _, log = b.sh("logread | grep 'stale temporary' || true")
+                swept = sum(int(w) for w in log.split() if w.isdigit()) if "removed" in log else 0
+                swept_total += swept
+                found = verify(b, ledger, existed)
+                problems += [f"cut {cut}: {p}" for p in found]
+                if cut == args.cuts:
+                    print(f"powercut: final check after cut {cut}: {len(found)} problems", flush=True)
+                    break
+                acks_before = ledger.acks
+                stop = threading.Event()
+                threads = [threading.Thread(target=client, daemon=True,
+                                            args=(b, ledger, random.Random(rng.random()), stop,
+                                                  args.tls_share))
+                           for _ in range(args.clients)]
+                for t in threads:
+                    t.start()
+                time.sleep(rng.uniform(args.min_secs, args.max_secs))
+                b.kill()
+                stop.set()
+                for t in threads:
+                    t.join(timeout=130)
+                fixed = "fsck repaired" if "clean" not in repaired and repaired.strip() else "fsck clean"
+                print(f"powercut {args.board} {args.fs} cut {cut + 1}: {ledger.acks - acks_before} "
+                      f"uploads acknowledged, {len(found)} problems at boot, {swept} temporary "
+                      f"files swept, {fixed}", flush=True)
+            finally:
+                b.kill()
+    print(f"powercut {args.board} {args.fs}: {args.cuts} cuts in {time.monotonic() - t0:.0f} s, "
+          f"{ledger.acks} uploads acknowledged, {len(problems)} problems")
+    for p in problems:
+        print("  " + p)
+    lost = sum(p.split(": ")[1].startswith(("lost", "gone")) for p in problems)
+    torn = sum(": torn" in p for p in problems)
+    temp = sum(": temporary" in p for p in problems)
+    print(f"powercut {args.board} {args.fs}: lost {lost}, torn {torn}, temporary files left {temp}")
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""`make board-test`: on each emulated board (board/build.sh), booted by its init, from the
+host: real clients plain and over FTPS, the init script's start/stop/restart/reload/status
+and boot entry, a reboot after which the server is back by itself, and the plain flavour
+started by the same init script. Every check runs a real client on the host against the
+board's forwarded ports; the guest runs only busybox and the server.
+
+    python3 board/test.py [BOARD...]      (default: every board of board/boards)
+
+The Rust suite (tests/suite) starts its own servers and so cannot run against a board; the
+subset here is what a router admin does with the clients of ../shared/CLIENTS.md.
+Prints one line per check and a closing 'N passed, N failed' line; exits 1 on any failure.
+"""
+
+import ftplib
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import board  # noqa: E402
+
+USER, PASSWORD = "bob", "board-secret"
+
+
+def run(cmd, timeout=120):
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError(f"{cmd[0]} exit {r.returncode}: {r.stderr.decode(errors='replace')[-500:]}")
+    return r.stdout
+
+
+def curl(b, *args, tls=False):
+    base = ["curl", "-sS", "--max-time", "60", "-u", f"{USER}:{PASSWORD}"]
+    if tls:
+        base += ["--ssl-reqd", "-k"]
+    return run(base + list(args))
+
+
+def data(n, seed):
+    out = bytearray()
+    block = hashlib.sha256(seed.encode()).digest()
+    while len(out) < n:
+        block = hashlib.sha256(block).digest()
+        out += block
+    return bytes(out[:n])
+
+
+class Checks:
+    def __init__(self, b, work):
+        self.b, self.work = b, work
+        self.passed, self.failed = 0, []
+
+    def check(self, name, fn):
+        t = time.monotonic()
+        try:
+            fn()
+            self.passed += 1
+            print(f"board-test {self.b.name} {name} ... ok ({time.monotonic() - t:.1f} s)", flush=True)
+        except Exception as e:  # noqa: BLE001 (every failure is reported, the run goes on)
+            self.failed.append(f"{self.b.name} {name}")
+            print(f"board-test {self.b.name} {name} ... FAILED: {e}", flush=True)
+            traceback.print_exc()
+
+    # --- real clients ---------------------------------------------------------------------
+
+    def curl_plain(self):
+        b = self.b
+        src = os.path.join(self.work, "up.bin")
+        body = data(3 << 20, "curl")
+        open(src, "wb").write(body)
+        curl(b, "-T", src, b.url("curl/up.bin"), "--ftp-create-dirs")
+        assert curl(b, b.url("curl/up.bin")) == body
+        listing = curl(b, b.url("curl/")).decode()
+        assert "up.bin" in listing and str(len(body)) in listing, listing
+        # Resume: the first MiB is there, -C - sends the rest (SIZE + APPE).
+        open(src, "wb").write(body[: 1 << 20])
+        curl(b, "-T", src, b.url("curl/resumed.bin"))
+        open(src, "wb").write(body)
+        curl(b, "-C", "-", "-T", src, b.url("curl/resumed.bin"))
+        assert curl(b, b.url("curl/resumed.bin")) == body
+        assert curl(b, "-r", "1000-1999", b.url("curl/up.bin")) == body[1000:2000]
+
+    def curl_ftps(self):
+        b = self.b
+        src = os.path.join(self.work, "tls.bin")
+        body = data(2 << 20, "ftps")
+        open(src, "wb").write(body)
+        curl(b, "-T", src, b.url("tls/up.bin"), "--ftp-create-dirs", tls=True)
+        assert curl(b, b.url("tls/up.bin"), tls=True) == body
+        implicit = f"ftps://127.0.0.1:{b.ftps_port}/tls/up.bin"
+        assert curl(b, "-k", implicit) == body
+
+    def lftp(self, tls):
+        b = self.b
+        local = os.path.join(self.work, "tree-tls" if tls else "tree")
+        back = local + "-back"
+        os.makedirs(os.path.join(local, "a", "b"), exist_ok=True)
+        for i in range(20):
+            open(os.path.join(local, "a" if i % 2 else "a/b", f"f{i}.dat"), "wb").write(data(1000 * i + 1, f"l{i}"))
+        remote = "lftp-tls" if tls else "lftp"
+        settings = "set ssl:verify-certificate no; set ftp:ssl-force yes; set ftp:ssl-protect-data yes;" if tls \
+            else "set ftp:ssl-allow no;"
+        script = (f"{settings} set net:max-retries 1; set net:timeout 30; "
+                  f"open -u {USER},{PASSWORD} -p {b.ftp_port} 127.0.0.1; "
+                  f"mkdir -p {remote}; mirror -R {local} {remote}; mirror {remote} {back}; bye")
+        run(["lftp", "-c", script], timeout=180)
+        out = run(["diff", "-r", local, back])
+        assert out == b"", out
+
+    def ftplib_passive(self):
+        # (Active mode can't be tried through qemu's user-mode NAT: the server sees the
+        # client as 10.0.2.2, and refuses a PORT naming another address, as it must.)
+        b = self.b
+        for passive in (True,):
+            f = ftplib.FTP()
+            f.connect("127.0.0.1", b.ftp_port, timeout=30)
+            f.login(USER, PASSWORD)
+            f.set_pasv(passive)
+            body = data(100_000, f"ftplib{passive}")
+            import io
+            f.storbinary(f"STOR ftplib-{passive}.bin", io.BytesIO(body))
+            got = bytearray()
+            f.retrbinary(f"RETR ftplib-{passive}.bin", got.extend)
+            assert bytes(got) == body
+            f.quit()
+
+    # --- the init script ------------------------------------------------------------------
+
+    def init_script(self):
+        b = self.b
+        st, out = b.sh("/etc/init.d/edgeftpd status")
+        assert st == 0 and "running" in out, (st, out)
+        st, out = b.sh("/etc/init.d/edgeftpd stop")
+        assert st == 0, out
+        assert b.greeting(timeout=2) == "", "still serving after stop"
+        st, out = b.sh("/etc/init.d/edgeftpd status")
+        assert st == 3, (st, out)
+        st, out = b.sh("/etc/init.d/edgeftpd start")
+        assert st == 0, out
+        b.wait_ftp(timeout=20)
+        st, pid1 = b.sh("cat /var/run/edgeftpd.pid")
+        st, out = b.sh("/etc/init.d/edgeftpd restart")
+        assert st == 0, out
+        b.wait_ftp(timeout=20)
+        st, pid2 = b.sh("cat /var/run/edgeftpd.pid")
+        assert pid1.strip() != pid2.strip(), (pid1, pid2)
+        st, out = b.sh("/etc/init.d/edgeftpd reload; sleep 1; logread | tail -20")
+        assert st == 0 and "reload" in out.lower(), out
+        assert b.greeting().startswith("220")
+
+    def plain_flavour(self):
+        b = self.b
+        st, out = b.sh("/etc/init.d/edgeftpd stop && CONFIG=/etc/default/edgeftpd-plain "
+                       "/etc/init.d/edgeftpd start")
+        assert st == 0, out
+        b.wait_ftp(timeout=20)
+        body = data(500_000, "plain")
+        src = os.path.join(self.work, "plain.bin")
+        open(src, "wb").write(body)
+        curl(b, "-T", src, b.url("plain.bin"))
+        assert curl(b, b.url("plain.bin")) == body
+        r = subprocess.run(["curl", "-sS", "--max-time", "20", "--ssl-reqd", "-k", "-u",
+                            f"{USER}:{PASSWORD}", b.url("plain.bin")], capture_output=True)
+        assert r.returncode != 0, "the plain flavour took AUTH TLS"
+        # Back to the TLS flavour: stopped with the settings it was started with.
+        st, out = b.sh("CONFIG=/etc/default/edgeftpd-plain /etc/init.d/edgeftpd stop && "
+                       "/etc/init.d/edgeftpd start")
+        assert st == 0, out
+        b.wait_ftp(timeout=20)
+
+    def reboot(self):
+        b = self.b
+        b.reboot()
+        # What was uploaded before is still on the disk, served by the server init started.
+        assert curl(b, b.url("curl/up.bin")) == data(3 << 20, "curl")
+        st, out = b.sh("/etc/init.d/edgeftpd status")
+        assert st == 0, out
+
+
+def test_board(name):
+    with tempfile.TemporaryDirectory(prefix=f"edgeftpd-board-{name}-") as work:
+        b = board.Board(name, work)
+        c = Checks(b, work)
+        try:
+            t = time.monotonic()
+            b.start()
+            print(f"board-test {name}: booted to the server's greeting in {time.monotonic() - t:.1f} s", flush=True)
+            c.check("curl plain (put, get, list, resume, range)", c.curl_plain)
+            c.check("curl FTPS explicit and implicit", c.curl_ftps)
+            c.check("lftp mirror both ways plain", lambda: c.lftp(False))
+            c.check("lftp mirror both ways FTPS", lambda: c.lftp(True))
+            c.check("ftplib passive", c.ftplib_passive)
+            c.check("init script start stop restart reload status", c.init_script)
+            c.check("plain flavour from the same init script", c.plain_flavour)
+            c.check("reboot: the server is back by itself", c.reboot)
+        except Exception as e:  # noqa: BLE001
+            c.failed.append(f"{name} boot")
+            print(f"board-test {name} boot ... FAILED: {e}", flush=True)
+        finally:
+            b.kill()
+        return c.passed, c.failed
+
+
+def main():
+    board.require_tools()
+    names = sys.argv[1:] or [n for n, _ in board.boards()]
+    passed, failed = 0, []
+    t = time.monotonic()
+    for name in names:
+        p, f = test_board(name)
+        passed += p
+        failed += f
+    print(f"board-test: {len(names)} boards in {time.monotonic() - t:.0f} s")
+    for f in failed:
+        print(f"  failed: {f}")
+    print(f"{passed} passed, {len(failed)} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

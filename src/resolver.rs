@@ -10,7 +10,7 @@
 //! datagrams from any other address or port). The answer must carry the same id, be a
 //! response, echo our question (one question, our name in any letter case, type A, class
 //! IN), and the address is taken only from an A record for that name, or for the name a
-//! CNAME chain in the same answer leads to from it. An off-path forger must guess the port
+//! CNAME chain in the same answer leads to from it (in the order servers list it). An off-path forger must guess the port
 //! and the id, and still answer our exact question.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
@@ -22,8 +22,6 @@ const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_SERVERS: usize = 3;
 /// Compression pointers followed in one name: more is a loop (a real name needs a few).
 const MAX_POINTERS: usize = 16;
-/// Links of a CNAME chain followed in one answer.
-const MAX_CNAMES: usize = 8;
 /// Largest DNS message over UDP without EDNS (RFC 1035).
 const MAX_MESSAGE: usize = 512;
 
@@ -48,9 +46,10 @@ pub fn resolve(name: &str) -> Result<Ipv4Addr, String> {
     let mut last = String::from("no name server answered");
     for ns in servers.into_iter().take(MAX_SERVERS) {
         match query_a(ns, name) {
-            Ok(Some(a)) => return Ok(a),
-            Ok(None) => return Err("no IPv4 address".into()),
-            Err(e) => last = e,
+            Ok(Ok(Some(a))) => return Ok(a),
+            Ok(Ok(None)) => return Err("no IPv4 address".into()),
+            Ok(Err(rcode)) => last = format!("{ns}: DNS error {rcode}"),
+            Err(e) => last = format!("{ns}: {e}"),
         }
     }
     Err(last)
@@ -67,32 +66,33 @@ fn from_hosts(text: &str, name: &str) -> Option<Ipv4Addr> {
 }
 
 /// A query id from the kernel's random generator.
-fn random_id() -> Result<u16, String> {
+fn random_id() -> std::io::Result<u16> {
     let mut b = [0u8; 2];
     let mut got = 0;
     while got < b.len() {
         match rustix::rand::getrandom(&mut b[got..], rustix::rand::GetRandomFlags::empty()) {
             Ok(n) => got += n,
             Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(format!("getrandom: {e}")),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(u16::from_ne_bytes(b))
 }
 
-/// Asks `ns` for `name`'s A record. `Ok(None)`: the name has no IPv4 address.
-fn query_a(ns: IpAddr, name: &str) -> Result<Option<Ipv4Addr>, String> {
+/// Asks `ns` for `name`'s A record: its address, `Ok(None)` when the name has none, or the
+/// server's error code.
+fn query_a(ns: IpAddr, name: &str) -> std::io::Result<Result<Option<Ipv4Addr>, u8>> {
     let bind: SocketAddr = if ns.is_ipv4() {
         (Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let sock = UdpSocket::bind(bind).map_err(|e| e.to_string())?;
+    let sock = UdpSocket::bind(bind)?;
     // SECURITY: connected, so the kernel delivers datagrams from this server's port 53 only.
-    sock.connect((ns, 53)).map_err(|e| e.to_string())?;
+    sock.connect((ns, 53))?;
     let id = random_id()?;
-    let q = dns_query(id, name).ok_or("bad name")?;
-    sock.send(&q).map_err(|e| format!("{ns}: {e}"))?;
+    let q = dns_query(id, name).ok_or(std::io::ErrorKind::InvalidInput)?;
+    sock.send(&q)?;
     let mut buf = [0u8; MAX_MESSAGE];
     // Datagrams that are not the answer to this query (stale, or forged) are skipped until
     // the timeout, which bounds the whole wait.
@@ -100,13 +100,12 @@ fn query_a(ns: IpAddr, name: &str) -> Result<Option<Ipv4Addr>, String> {
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
-            return Err(format!("{ns}: no answer"));
+            return Err(std::io::ErrorKind::TimedOut.into());
         }
-        sock.set_read_timeout(Some(left))
-            .map_err(|e| e.to_string())?;
-        let n = sock.recv(&mut buf).map_err(|e| format!("{ns}: {e}"))?;
+        sock.set_read_timeout(Some(left))?;
+        let n = sock.recv(&mut buf)?;
         if let Some(answer) = dns_answer(&buf[..n], id, name) {
-            return answer.map_err(|e| format!("{ns}: {e}"));
+            return Ok(answer);
         }
     }
 }
@@ -129,10 +128,10 @@ pub fn dns_query(id: u16, name: &str) -> Option<Vec<u8>> {
 }
 
 /// The address the answer `m` gives for `name` to query `id`: `Some(Ok(None))` when the
-/// name has none (NXDOMAIN, or no A record for it), `Some(Err)` for a server's error, `None`
-/// when `m` is not the answer to this query (another id, not a response, another question,
-/// malformed). SECURITY: see the module's comment.
-pub fn dns_answer(m: &[u8], id: u16, name: &str) -> Option<Result<Option<Ipv4Addr>, String>> {
+/// name has none (NXDOMAIN, or no A record for it), `Some(Err(rcode))` for a server's
+/// error, `None` when `m` is not the answer to this query (another id, not a response,
+/// another question, malformed). SECURITY: see the module's comment.
+pub fn dns_answer(m: &[u8], id: u16, name: &str) -> Option<Result<Option<Ipv4Addr>, u8>> {
     if m.len() < 12 || m[..2] != id.to_be_bytes() || m[2] & 0x80 == 0 {
         return None;
     }
@@ -149,47 +148,30 @@ pub fn dns_answer(m: &[u8], id: u16, name: &str) -> Option<Result<Option<Ipv4Add
     match m[3] & 0x0f {
         0 => {}
         3 => return Some(Ok(None)),
-        rcode => return Some(Err(format!("DNS error {rcode}"))),
+        rcode => return Some(Err(rcode)),
     }
-    // The answer records: A records for our name or for where its CNAME chain leads.
+    // The answer records: an A record for our name, or for where its CNAME chain leads
+    // (servers list the chain in order, each link before the records of its target).
     let mut wanted = qname;
-    let mut cnames = 0;
     let mut i = i + 4;
-    let mut records = Vec::new();
     for _ in 0..an {
         let (owner, next) = read_name(m, i)?;
         let h = m.get(next..next + 10)?;
         let ty = u16::from_be_bytes([h[0], h[1]]);
         let class = u16::from_be_bytes([h[2], h[3]]);
         let len = usize::from(u16::from_be_bytes([h[8], h[9]]));
-        let data_at = next + 10;
-        m.get(data_at..data_at + len)?;
-        records.push((owner, ty, class, data_at, len));
-        i = data_at + len;
-    }
-    // Servers list a chain in order, but nothing requires it: follow it whatever the order.
-    loop {
-        let mut next_name = None;
-        for (owner, ty, class, at, len) in &records {
-            if *class != 1 || !owner.eq_ignore_ascii_case(&wanted) {
-                continue;
+        let data = m.get(next + 10..next + 10 + len)?;
+        if class == 1 && owner.eq_ignore_ascii_case(&wanted) {
+            if ty == 1 && len == 4 {
+                return Some(Ok(Some(Ipv4Addr::new(data[0], data[1], data[2], data[3]))));
             }
-            if *ty == 1 && *len == 4 {
-                let d = &m[*at..*at + 4];
-                return Some(Ok(Some(Ipv4Addr::new(d[0], d[1], d[2], d[3]))));
-            }
-            if *ty == 5 && next_name.is_none() {
-                next_name = Some(read_name(m, *at)?.0);
+            if ty == 5 {
+                wanted = read_name(m, next + 10)?.0;
             }
         }
-        match next_name {
-            Some(n) if cnames < MAX_CNAMES => {
-                wanted = n;
-                cnames += 1;
-            }
-            _ => return Some(Ok(None)),
-        }
+        i = next + 10 + len;
     }
+    Some(Ok(None))
 }
 
 /// The name at `i` of message `m` as dotted bytes (labels joined by `.`, no final dot),
@@ -317,9 +299,9 @@ mod tests {
     }
 
     #[test]
-    fn cname_chains_are_followed_in_any_order() {
+    fn cname_chains_are_followed() {
         let q = dns_query(9, "cam.home.example").unwrap();
-        // cam.home.example CNAME box.example; box.example A 198.51.100.4 (listed first).
+        // cam.home.example CNAME box.example; box.example A 198.51.100.4.
         let mut target = b"\x03box\x07example\x00".to_vec();
         let a_rec = [
             &target[..],
@@ -329,11 +311,14 @@ mod tests {
         let mut cname = b"\xc0\x0c\x00\x05\x00\x01\x00\x00\x00\x3c\x00".to_vec();
         cname.push(target.len() as u8);
         cname.append(&mut target);
-        let a = answer(&q, &[&a_rec, &cname]);
+        let a = answer(&q, &[&cname, &a_rec]);
         assert_eq!(
             dns_answer(&a, 9, "cam.home.example"),
             Some(Ok(Some("198.51.100.4".parse().unwrap())))
         );
+        // The A record of another name, with no CNAME leading there first, is not taken.
+        let a = answer(&q, &[&a_rec, &cname]);
+        assert_eq!(dns_answer(&a, 9, "cam.home.example"), Some(Ok(None)));
     }
 
     #[test]

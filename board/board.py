@@ -133,8 +133,16 @@ class Board:
         self.con.connect(sock)
         self.log = b""
         self.expect(b"rcS: up", timeout)
+        self.check_disk()
         self.wait_ftp(timeout=30)
         return self
+
+    def check_disk(self):
+        """The USB disk must be mounted: a server serving the initramfs would lose every
+        upload in a power cut and look like the server's fault."""
+        st, out = self.sh("grep ' /mnt/usb ' /proc/mounts")
+        if st != 0 or f" {self.fs} " not in out:
+            raise BoardError(f"{self.name}: /mnt/usb is not the {self.fs} disk: {out!r}\n{self.tail()}")
 
     def kill(self):
         """Pulls the plug: SIGKILL to qemu. The guest's RAM and page cache are lost; what
@@ -152,6 +160,7 @@ class Board:
         self.send(b"reboot\n")
         self.log = b""
         self.expect(b"rcS: up", timeout)
+        self.check_disk()
         self.wait_ftp(timeout=30)
 
     # --- console -----------------------------------------------------------------------

@@ -103,7 +103,8 @@ build_one() {
     local kver
     kver=$(basename "$(ls -d "$x"/lib/modules/*/ | head -1)")
     # ext4 asks the crypto API for crc32c at mount time: a soft dependency, loaded by name.
-    local mods=(virtio_net virtio_blk crc32c_generic ext4 vfat nls_cp437 nls_iso8859_1)
+    # vfat: Debian's kernels default to codepage 437 and the "ascii" I/O charset.
+    local mods=(virtio_net virtio_blk crc32c_generic ext4 vfat nls_cp437 nls_ascii nls_iso8859_1)
     case "$name" in
     mipsel) mods=(virtio_pci "${mods[@]}") ;;
     *) mods=(virtio_mmio "${mods[@]}") ;;

@@ -354,13 +354,14 @@ impl Jail {
     }
 
     /// Creates a directory.
+    /// The new directory is on the disk before the reply (its parent is synced): files
+    /// uploaded into it are made durable by their own commit, which syncs only their
+    /// directory, and without a journal (vfat) the new directory would otherwise vanish in
+    /// a power cut with every acknowledged file in it.
     pub fn mkdir(&self, path: &VPath) -> io::Result<()> {
         let (dir, name) = self.parent_and_name(path)?;
-        Ok(rustix::fs::mkdirat(
-            &dir,
-            &name,
-            Mode::from_bits_truncate(0o755),
-        )?)
+        rustix::fs::mkdirat(&dir, &name, Mode::from_bits_truncate(0o755))?;
+        upload::sync_dir(&dir)
     }
 
     /// Removes an empty directory.

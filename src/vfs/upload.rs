@@ -5,7 +5,7 @@
 //!
 //! | kind | writes to | commit | cut off by the network | failed or aborted |
 //! |---|---|---|---|---|
-//! | STOR | a temporary file | synced, renamed over the name, directory synced | kept if the name was free | removed |
+//! | STOR | a temporary file | synced, renamed over the name, synced again, directory synced | kept if the name was free | removed |
 //! | REST+STOR | the file, truncated at the offset | synced, directory synced | kept | kept |
 //! | APPE | the file, appended to | synced, directory synced | kept | kept |
 //! | STOU | a new file under a name of ours | synced, directory synced | removed | removed |
@@ -98,6 +98,10 @@ impl Target {
         match &mut self.how {
             How::Atomic(up) => {
                 up.commit()?;
+                // On FAT a file's metadata (its start and size) lives in its directory
+                // entry, which the rename moved: it is written by syncing the file itself.
+                // (On ext4 this commits the journal with the rename in it.)
+                self.file.sync_all()?;
                 sync_dir(&up.dir)
             }
             How::InPlace(dir) => sync_dir(dir),
@@ -292,7 +296,7 @@ impl Drop for Upload {
 
 /// Writes a directory's entries to the disk (`dir` is an O_PATH descriptor, which fsync
 /// refuses: the directory is opened for it).
-fn sync_dir(dir: &OwnedFd) -> io::Result<()> {
+pub(super) fn sync_dir(dir: &OwnedFd) -> io::Result<()> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
     let d = rustix::fs::openat(dir, c".", flags, Mode::empty())?;
     Ok(rustix::fs::fsync(d)?)

@@ -123,14 +123,19 @@ class Board:
                "-device", f"{self.m['blk']},drive=d0"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
+        # The console's socket is there, and listened on, once qemu is up.
         deadline = time.monotonic() + 10
-        while not os.path.exists(sock):
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                raise BoardError(f"{self.name}: qemu did not start: "
-                                 f"{self.proc.stderr.read().decode(errors='replace')}")
-            time.sleep(0.05)
-        self.con = socket.socket(socket.AF_UNIX)
-        self.con.connect(sock)
+        while True:
+            self.con = socket.socket(socket.AF_UNIX)
+            try:
+                self.con.connect(sock)
+                break
+            except OSError:
+                self.con.close()
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise BoardError(f"{self.name}: qemu did not start: "
+                                     f"{self.proc.stderr.read().decode(errors='replace')}")
+                time.sleep(0.05)
         self.log = b""
         self.expect(b"rcS: up", timeout)
         self.check_disk()

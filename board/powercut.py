@@ -22,6 +22,7 @@ import argparse
 import hashlib
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -178,7 +179,7 @@ def main():
             try:
                 b.start()
                 _, log = b.sh("logread | grep 'stale temporary' || true")
-                swept = sum(int(w) for w in log.split() if w.isdigit()) if "removed" in log else 0
+                swept = sum(int(n) for n in re.findall(r"removed (\d+) stale", log))
                 swept_total += swept
                 found = verify(b, ledger, existed)
                 problems += [f"cut {cut}: {p}" for p in found]

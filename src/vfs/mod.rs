@@ -99,6 +99,14 @@ struct Loc {
     name: Option<Vec<u8>>,
 }
 
+/// Writes a directory's entries to the disk (`dir` is an O_PATH descriptor, which fsync
+/// refuses: the directory is opened for it).
+fn sync_dir(dir: &OwnedFd) -> io::Result<()> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let d = rustix::fs::openat(dir, c".", flags, Mode::empty())?;
+    Ok(rustix::fs::fsync(d)?)
+}
+
 fn err(kind: rustix::io::Errno) -> io::Error {
     io::Error::from(kind)
 }
@@ -361,7 +369,7 @@ impl Jail {
     pub fn mkdir(&self, path: &VPath) -> io::Result<()> {
         let (dir, name) = self.parent_and_name(path)?;
         rustix::fs::mkdirat(&dir, &name, Mode::from_bits_truncate(0o755))?;
-        upload::sync_dir(&dir)
+        sync_dir(&dir)
     }
 
     /// Removes an empty directory.

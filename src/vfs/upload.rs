@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
-use super::{Jail, Kind, Meta, cname, err};
+use super::{Jail, Kind, Meta, cname, err, sync_dir};
 use crate::limits;
 use crate::vfs::VPath;
 
@@ -292,14 +292,6 @@ impl Drop for Upload {
             let _ = rustix::fs::unlinkat(&self.dir, &self.tmp, AtFlags::empty());
         }
     }
-}
-
-/// Writes a directory's entries to the disk (`dir` is an O_PATH descriptor, which fsync
-/// refuses: the directory is opened for it).
-pub(super) fn sync_dir(dir: &OwnedFd) -> io::Result<()> {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    let d = rustix::fs::openat(dir, c".", flags, Mode::empty())?;
-    Ok(rustix::fs::fsync(d)?)
 }
 
 static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);

@@ -24,7 +24,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
-use super::{Jail, Kind, Meta, cname, err, sync_dir};
+use super::{Jail, Kind, Meta, cname, err, in_disk_order, sync_dir};
 use crate::limits;
 use crate::vfs::VPath;
 
@@ -93,7 +93,13 @@ impl Target {
     /// after a power cut it would be an empty or torn file), then the name is put in place,
     /// then the directory is synced (else the new name itself may be lost). Only then may
     /// the client be told 226. A failure leaves the old file as it was (STOR) and is a 451.
+    /// The data goes to the disk first, alone; the rest is done in [`super::DISK_ORDER`].
     pub fn commit(mut self) -> io::Result<()> {
+        crate::sys::write_data(&self.file)?;
+        in_disk_order(|| self.sync_and_name())
+    }
+
+    fn sync_and_name(&mut self) -> io::Result<()> {
         self.file.sync_data()?;
         match &mut self.how {
             How::Atomic(up) => {

@@ -139,7 +139,8 @@ class Board:
         self.log = b""
         self.expect(b"rcS: up", timeout)
         self.check_disk()
-        self.wait_ftp(timeout=30)
+        if self.flavour != "off":
+            self.wait_ftp(timeout=30)
         return self
 
     def check_disk(self):

@@ -11,6 +11,9 @@
 #
 #   board/build.sh [NAME...]     (default: every board; BOARDS="armv7 mipsel" likewise)
 #   board/build.sh deps          installs the host tools (qemu-system, cpio, dosfstools)
+#   board/build.sh peers [NAME...]  Debian's vsftpd and pure-ftpd of each board's architecture
+#                                with the shared libraries they load, in board/out/NAME/peers/
+#                                (for board/bench.py, which puts them on the bench's disk)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -136,8 +139,10 @@ build_one() {
     cp "$CACHE/cert.pem" "$CACHE/key.pem" "$stage/etc/edgeftpd/"
     [ -f "$CACHE/users" ] || echo "bob:$(openssl passwd -6 board-secret):/mnt/usb:rw" >"$CACHE/users"
     cp "$CACHE/users" "$stage/etc/edgeftpd/users"
-    echo "root:x:0:0:root:/root:/bin/sh" >"$stage/etc/passwd"
-    echo "ftp:x:21:21:ftp:/mnt/usb:/bin/false" >>"$stage/etc/passwd"
+    cat "$CACHE/key.pem" "$CACHE/cert.pem" >"$stage/etc/edgeftpd/both.pem" # pure-ftpd's form
+    printf '%s\n' "root:x:0:0:root:/root:/bin/sh" "ftp:x:21:21:ftp:/mnt/usb:/bin/false" \
+        "nobody:x:65534:65534:nobody:/nonexistent:/bin/false" >"$stage/etc/passwd"
+    printf '%s\n' "root:x:0:" "ftp:x:21:" "nogroup:x:65534:" >"$stage/etc/group"
 
     mkdir -p "$out"
     cp "$x/boot/vmlinuz-$kver" "$out/vmlinuz"
@@ -145,7 +150,60 @@ build_one() {
     note "$name: kernel $kver, memory $mem MiB, initramfs $(du -k "$out/initrd.gz" | cut -f1) KiB, modules: ${order[*]##*/}"
 }
 
+# The peers of board/bench.py: Debian's vsftpd and pure-ftpd for the board's architecture,
+# run on the board by the dynamic loader of the same libc6, from the bench's disk (not the
+# initramfs: every board keeps the same memory for all three servers). Only the libraries
+# they load are copied (found by following DT_NEEDED from the two binaries); a soname that
+# none of these packages has stops the build with its name.
+PEER_PKGS="vsftpd pure-ftpd libc6 libwrap0 libpam0g libssl3 libcap2 libnsl2 libaudit1 libtirpc3
+ libcap-ng0 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libcom-err2 libkrb5support0 libkeyutils1
+ libsodium23 libcrypt1 libatomic1"
+
+peers_one() {
+    local name=$1 arch=$2
+    local debs=$CACHE/debs/$name-peers x=$CACHE/x/$name-peers out=$OUT/$name/peers p f
+    command -v readelf >/dev/null || die "readelf missing: apt-get install binutils"
+    foreign_arch "$arch"
+    for p in $PEER_PKGS; do fetch "$arch" "$p" "$debs"; done
+    if [ ! -x "$x/usr/sbin/vsftpd" ]; then
+        rm -rf "$x" && mkdir -p "$x"
+        for f in "$debs"/*.deb; do dpkg-deb -x "$f" "$x"; done
+    fi
+    rm -rf "$out" && mkdir -p "$out/lib" "$out/sbin"
+    cp "$x/usr/sbin/vsftpd" "$x/usr/sbin/pure-ftpd" "$out/sbin/"
+    local interp
+    interp=$(readelf -l "$out/sbin/vsftpd" | sed -n 's/.*program interpreter: \(.*\)]/\1/p')
+    [ -n "$interp" ] || die "$name: vsftpd has no program interpreter"
+    cp -L "$x$interp" "$out/lib/ld.so"
+    local queue=("$out/sbin/vsftpd" "$out/sbin/pure-ftpd") so hit
+    while [ ${#queue[@]} -gt 0 ]; do
+        f=${queue[0]}
+        queue=("${queue[@]:1}")
+        for so in $(readelf -d "$f" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
+            [ -e "$out/lib/$so" ] && continue
+            hit=$(find "$x/lib" "$x/usr/lib" -name "$so" 2>/dev/null | head -1)
+            [ -n "$hit" ] || die "$name: $so (needed by ${f##*/}) is in none of the peer packages"
+            cp -L "$hit" "$out/lib/$so"
+            queue+=("$out/lib/$so")
+        done
+    done
+    local v
+    v="vsftpd $(dpkg-deb -f "$debs"/vsftpd_*.deb Version), pure-ftpd $(dpkg-deb -f "$debs"/pure-ftpd_*.deb Version)"
+    echo "$v" >"$out/versions"
+    note "$name: peers $v, $(ls "$out/lib" | wc -l) libraries, $(du -sk "$out" | cut -f1) KiB"
+}
+
 [ "${1:-}" = deps ] && { deps; exit 0; }
+if [ "${1:-}" = peers ]; then
+    shift
+    deps
+    while read -r name arch _; do
+        case "$name" in '' | '#'*) continue ;; esac
+        [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$name" && continue
+        peers_one "$name" "$arch"
+    done <board/boards
+    exit 0
+fi
 deps
 want=("$@")
 [ ${#want[@]} -gt 0 ] || read -r -a want <<<"${BOARDS:-}"

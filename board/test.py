@@ -14,6 +14,8 @@ Prints one line per check and a closing 'N passed, N failed' line; exits 1 on an
 import ftplib
 import hashlib
 import os
+import resource
+import socket
 import subprocess
 import sys
 import tempfile
@@ -172,6 +174,49 @@ class Checks:
         assert st == 0, out
         b.wait_ftp(timeout=20)
 
+    def memory_floor(self):
+        """Sessions until refused, with --max-clients far above what the board holds: the
+        server says 421 (short of memory) and logs why, the OOM killer never strikes, and
+        the server serves again once the sessions are gone."""
+        b = self.b
+        st, out = b.sh("sed 's/--syslog/--syslog --max-clients 5000 --max-per-ip 5000/' "
+                       "/etc/default/edgeftpd-tls >/etc/default/edgeftpd-flood && "
+                       "/etc/init.d/edgeftpd stop && CONFIG=/etc/default/edgeftpd-flood "
+                       "/etc/init.d/edgeftpd start")
+        assert st == 0, out
+        b.wait_ftp(timeout=20)
+        socks, refusal = [], ""
+        try:
+            while len(socks) < 5000 and not refusal:
+                s = socket.create_connection(("127.0.0.1", b.ftp_port), timeout=30)
+                f = s.makefile("rb")
+                line = f.readline().decode(errors="replace")
+                if not line.startswith("220"):
+                    refusal = line.strip() or "closed without a reply"
+                    s.close()
+                    break
+                s.sendall(b"USER anonymous\r\nPASS x\r\n")
+                f.readline()
+                line = f.readline().decode(errors="replace")
+                assert line.startswith("230"), line
+                socks.append(s)
+            held = len(socks)
+            _, oom = b.sh("dmesg | grep -ci 'killed process'")
+            _, log = b.sh("logread | grep 'refused: ' | tail -1")
+        finally:
+            for s in socks:
+                s.close()
+        print(f"board-test {b.name}: {held} idle sessions held, then: {refusal}", flush=True)
+        assert refusal.startswith("421 Server short of memory"), refusal
+        assert "KiB of memory available, under the floor" in log, log
+        assert oom.strip() == "0", f"the OOM killer struck: {oom}"
+        time.sleep(2)
+        assert b.greeting().startswith("220")
+        st, out = b.sh("CONFIG=/etc/default/edgeftpd-flood /etc/init.d/edgeftpd stop && "
+                       "/etc/init.d/edgeftpd start")
+        assert st == 0, out
+        b.wait_ftp(timeout=20)
+
     def reboot(self):
         b = self.b
         b.reboot()
@@ -196,6 +241,7 @@ def test_board(name):
             c.check("ftplib passive", c.ftplib_passive)
             c.check("init script start stop restart reload status", c.init_script)
             c.check("plain flavour from the same init script", c.plain_flavour)
+            c.check("sessions until the memory floor: 421, never the OOM killer", c.memory_floor)
             c.check("reboot: the server is back by itself", c.reboot)
         except Exception as e:  # noqa: BLE001
             c.failed.append(f"{name} boot")
@@ -207,6 +253,8 @@ def test_board(name):
 
 def main():
     board.require_tools()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 12000), hard))
     names = sys.argv[1:] or [n for n, _ in board.boards()]
     passed, failed = 0, []
     t = time.monotonic()

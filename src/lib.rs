@@ -23,6 +23,7 @@ pub(crate) mod hashpw;
 pub mod limits;
 pub(crate) mod listing;
 pub(crate) mod logging;
+pub(crate) mod memory;
 pub(crate) mod net;
 pub(crate) mod pasvaddr;
 pub(crate) mod rate;

@@ -20,6 +20,23 @@ pub const MAX_UNIQUE_TRIES: usize = 1000;
 pub const MAX_LOGIN_FAILS: u32 = 3;
 /// Delay after each failed login: slows password guessing to a crawl per connection.
 pub const LOGIN_FAIL_DELAY_MS: u64 = 1000;
+/// What one session is counted as costing the machine when `--max-clients` is derived
+/// from its memory: an idle logged-in session took 49 KB of MemAvailable on the 64 MB
+/// armv7 board (stack pages, socket and slab included), rounded up for the buffers a
+/// session holds while it lists or transfers.
+pub const SESSION_MEMORY: u64 = 64 * 1024;
+/// The default `--max-clients` is never lower than this (nor than this without /proc)...
+pub const DEFAULT_CLIENTS_MIN: usize = 16;
+/// ...nor higher than this, whatever the memory: more idle sessions than this on a home
+/// server are a flood, not users.
+pub const DEFAULT_CLIENTS_MAX: usize = 1000;
+/// No session or transfer starts while MemAvailable is under a share of the machine's
+/// memory (1/8: 7.5 MB of a 64 MB board), so the sessions already running have room for
+/// their transfers' buffers (up to [`RECV_BUF`] each) and the kernel never has to kill:
+/// refused clients get 421 (or 425 for a transfer) and try again later.
+pub const MEMORY_FLOOR_SHARE: u64 = 8;
+/// ...and never under 4 MiB, whatever the machine.
+pub const MEMORY_FLOOR_MIN: u64 = 4 << 20;
 /// Stack of a session thread. Sessions do no recursion; 128 KiB leaves room for
 /// formatting and unwinding, and only touched pages cost memory.
 pub const SESSION_STACK: usize = 128 * 1024;

@@ -96,6 +96,8 @@ pub enum Closing {
     AddressFull,
     /// No thread could be created for the session.
     Busy,
+    /// The machine's available memory is under the floor (see `memory`).
+    LowMemory,
     /// The session was idle for `--idle-timeout`.
     IdleTimeout,
     /// The session did not log in within `--login-timeout`.
@@ -187,6 +189,7 @@ impl Fail {
                     Closing::ServerFull => "Too many users, sorry. Try again later.",
                     Closing::AddressFull => "Too many connections from your address.",
                     Closing::Busy => "Server busy, try again later.",
+                    Closing::LowMemory => "Server short of memory, try again later.",
                     Closing::IdleTimeout => "Timeout; closing control connection.",
                     Closing::LoginTimeout => "Login timeout; closing control connection.",
                     Closing::Banned => "Too many failed logins from your address; try later.",
@@ -354,6 +357,7 @@ mod tests {
             Closing::ServerFull,
             Closing::AddressFull,
             Closing::Busy,
+            Closing::LowMemory,
             Closing::IdleTimeout,
             Closing::LoginTimeout,
             Closing::Banned,

@@ -1,8 +1,8 @@
 //! The accept loop: admission (total and per-address limits, stopping), one thread per
 //! session, and an orderly shutdown on SIGTERM/SIGINT.
 //!
-//! A refused client (over `--max-clients` or `--max-per-ip`, or a thread that could not be
-//! created) gets a 421 greeting and is closed; the server itself never stops accepting.
+//! A refused client (over `--max-clients` or `--max-per-ip`, the machine short of memory,
+//! or a thread that could not be created) gets a 421 greeting and is closed; the server itself never stops accepting.
 //! accept() failures such as EMFILE back off briefly instead of spinning. Admission state
 //! is private to this module: a session gets only its [`Context`].
 
@@ -50,6 +50,11 @@ impl Server {
         let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         if self.sessions.load(Ordering::SeqCst) >= cfg.max_clients {
             return Err(Closing::ServerFull);
+        }
+        // Whatever --max-clients says, the kernel's OOM killer must never have to choose.
+        if let Some(m) = crate::memory::short() {
+            log::warn!("{ip}: refused: {m}");
+            return Err(Closing::LowMemory);
         }
         match map.iter_mut().find(|(a, _)| *a == ip) {
             Some((_, n)) if *n >= cfg.max_per_ip => return Err(Closing::AddressFull),
@@ -172,7 +177,9 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr, implicit_t
                 .answer()
                 .map(|a| a.text)
                 .unwrap_or_default();
-            log::warn!("{ip}: refused: {text}");
+            if why != Closing::LowMemory {
+                log::warn!("{ip}: refused: {text}");
+            }
             refuse(stream, why);
             return;
         }

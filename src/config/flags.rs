@@ -124,7 +124,7 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         Takes::Opt,
         "",
         "max-clients",
-        "most sessions at once (default 50)",
+        "most sessions at once (default: a quarter of the memory at 64 KiB a session, 16 to 1000)",
         "N",
     ),
     (

@@ -189,7 +189,11 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
         anon_max_rate: rate("anon-max-rate")?,
         max_rate: rate("max-rate")?,
         total_max_rate: rate("total-max-rate")?,
-        max_clients: number(&m, "max-clients", 50)?,
+        max_clients: number(
+            &m,
+            "max-clients",
+            crate::memory::default_max_clients(crate::memory::Memory::read()),
+        )?,
         max_per_ip: number(&m, "max-per-ip", 8)?,
         idle_timeout: Duration::from_secs(number(&m, "idle-timeout", 300)? as u64),
         login_timeout: Duration::from_secs(number(&m, "login-timeout", 60)? as u64),

@@ -168,6 +168,16 @@ impl Session {
         &mut self,
         prepare: impl FnOnce(&mut Session) -> Result<(T, Vec<u8>)>,
     ) -> Result<(T, Stream)> {
+        if let Some(m) = crate::memory::short() {
+            // A transfer holds buffers: none is started that could push the machine
+            // into the OOM killer; the client may try again.
+            log::info!("{}: transfer refused: {m}", self.conn.peer);
+            self.data.setup = Setup::None;
+            return Err(Fail::Reply(
+                CANT_OPEN_DATA,
+                "Server short of memory; try again later.",
+            ));
+        }
         let sock = self.connect_data()?;
         let (made, text) = prepare(self)?;
         self.reply(OPENING_DATA, text)?;

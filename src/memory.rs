@@ -1,0 +1,139 @@
+//! The memory the kernel says the machine has (/proc/meminfo), and the two decisions made
+//! from it: the default `--max-clients`, and refusing new sessions and transfers while
+//! the machine runs short, so the kernel's OOM killer never has to pick edgeftpd (it would
+//! take every session with it).
+//!
+//! Measured on the 64 MB armv7 board (board/README.md): an idle logged-in session costs
+//! about 49 KB of the board's MemAvailable, of which some 6 KB is the server's own memory
+//! and the rest the kernel's (the thread's stack pages, the socket, slab); with no floor,
+//! the OOM killer killed the server at about 380 sessions.
+
+use crate::limits;
+
+/// What /proc/meminfo says, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Memory {
+    pub total: u64,
+    pub available: u64,
+}
+
+impl Memory {
+    /// Reads /proc/meminfo; `None` where there is none (no /proc in a chroot): then no
+    /// memory decision is made and the fixed defaults apply.
+    pub fn read() -> Option<Memory> {
+        use std::io::Read;
+        // MemTotal and MemAvailable are its first and third lines.
+        let mut buf = [0u8; 512];
+        let mut f = std::fs::File::open("/proc/meminfo").ok()?;
+        let n = f.read(&mut buf).ok()?;
+        parse(&buf[..n])
+    }
+
+    /// Below this much available memory no session or transfer is started: an eighth of
+    /// the machine ([`limits::MEMORY_FLOOR_SHARE`]), and never less than
+    /// [`limits::MEMORY_FLOOR_MIN`].
+    pub fn floor(&self) -> u64 {
+        (self.total / limits::MEMORY_FLOOR_SHARE).max(limits::MEMORY_FLOOR_MIN)
+    }
+
+    /// Whether the machine is too short of memory for one more session or transfer.
+    pub fn low(&self) -> bool {
+        self.available < self.floor()
+    }
+}
+
+/// The machine's memory now if it is too short for one more session or transfer (`None`
+/// when it is not, or can't be told); its Display is the reason logged with a refusal.
+pub fn short() -> Option<Memory> {
+    Memory::read().filter(Memory::low)
+}
+
+impl std::fmt::Display for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} KiB of memory available, under the floor of {} KiB",
+            self.available >> 10,
+            self.floor() >> 10
+        )
+    }
+}
+
+/// The default `--max-clients`: a quarter of the machine's memory at
+/// [`limits::SESSION_MEMORY`] a session, within [`limits::DEFAULT_CLIENTS_MIN`] and
+/// [`limits::DEFAULT_CLIENTS_MAX`] (the lower bound without /proc). 64 MB: 240 sessions.
+pub fn default_max_clients(mem: Option<Memory>) -> usize {
+    let Some(m) = mem else {
+        return limits::DEFAULT_CLIENTS_MIN;
+    };
+    let n = (m.total / 4 / limits::SESSION_MEMORY) as usize;
+    n.clamp(limits::DEFAULT_CLIENTS_MIN, limits::DEFAULT_CLIENTS_MAX)
+}
+
+fn parse(text: &[u8]) -> Option<Memory> {
+    let mut total = None;
+    let mut available = None;
+    for line in text.split(|&b| b == b'\n') {
+        let slot = if let Some(rest) = line.strip_prefix(b"MemTotal:") {
+            (&mut total, rest)
+        } else if let Some(rest) = line.strip_prefix(b"MemAvailable:") {
+            (&mut available, rest)
+        } else {
+            continue;
+        };
+        let digits = slot.1.trim_ascii().strip_suffix(b" kB")?.trim_ascii();
+        if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let kib = digits.iter().fold(0u64, |n, d| {
+            n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+        });
+        *slot.0 = Some(kib * 1024);
+    }
+    Some(Memory {
+        total: total?,
+        available: available?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOARD: &[u8] = b"MemTotal:          60284 kB\nMemFree:           40112 kB\nMemAvailable:      45000 kB\nBuffers:            1000 kB\n";
+
+    #[test]
+    fn meminfo_gives_total_and_available_in_bytes() {
+        let m = parse(BOARD).unwrap();
+        assert_eq!(m.total, 60284 * 1024);
+        assert_eq!(m.available, 45000 * 1024);
+        // A kernel before 3.14 has no MemAvailable: no decision rather than a wrong one.
+        assert_eq!(parse(b"MemTotal: 60284 kB\nMemFree: 40112 kB\n"), None);
+        assert_eq!(parse(b"MemTotal: lots kB\nMemAvailable: 1 kB\n"), None);
+    }
+
+    #[test]
+    fn a_64_mb_board_gets_a_floor_of_an_eighth_and_a_few_hundred_sessions() {
+        let mut m = parse(BOARD).unwrap();
+        assert_eq!(m.floor(), 60284 * 1024 / 8);
+        assert!(!m.low());
+        m.available = m.floor() - 1;
+        assert!(m.low());
+        let n = default_max_clients(Some(m));
+        assert!((200..=260).contains(&n), "{n}");
+        // A big machine is capped; none known: the smallest default.
+        let big = Memory {
+            total: 24 << 30,
+            available: 20 << 30,
+        };
+        assert_eq!(default_max_clients(Some(big)), limits::DEFAULT_CLIENTS_MAX);
+        assert_eq!(default_max_clients(None), limits::DEFAULT_CLIENTS_MIN);
+        // A tiny machine's floor is never under the minimum.
+        let tiny = Memory {
+            total: 8 << 20,
+            available: 3 << 20,
+        };
+        assert_eq!(tiny.floor(), limits::MEMORY_FLOOR_MIN);
+        assert!(tiny.low());
+    }
+}

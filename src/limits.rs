@@ -37,6 +37,11 @@ pub const DEFAULT_CLIENTS_MAX: usize = 1000;
 pub const MEMORY_FLOOR_SHARE: u64 = 8;
 /// ...and never under 4 MiB, whatever the machine.
 pub const MEMORY_FLOOR_MIN: u64 = 4 << 20;
+/// ...plus this while the kernel boosts its watermarks (see `memory`): the largest boost
+/// it makes is about a pageblock, 8 MiB on the armv7 board's kernel (4 MiB with the usual
+/// 4 KiB pages and MAX_ORDER 11; 1.5 times the high watermark where that is more, which
+/// an eighth of a machine big enough for it covers anyway).
+pub const MEMORY_BOOST_ALLOWANCE: u64 = 8 << 20;
 /// Stack of a session thread. Sessions do no recursion; 128 KiB leaves room for
 /// formatting and unwinding, and only touched pages cost memory.
 pub const SESSION_STACK: usize = 128 * 1024;

@@ -7,6 +7,14 @@
 //! about 49 KB of the board's MemAvailable, of which some 6 KB is the server's own memory
 //! and the rest the kernel's (the thread's stack pages, the socket, slab); with no floor,
 //! the OOM killer killed the server at about 380 sessions.
+//!
+//! MemAvailable alone is not enough on such a board: after a fragmenting allocation the
+//! kernel raises its watermarks by a "boost" of up to a pageblock (8 MiB seen on the
+//! armv7 board, a sixth of its memory) until kswapd has tidied up, and an ordinary
+//! allocation under the boosted minimum ends in the OOM killer although MemAvailable
+//! showed 7 MB (measured: the kernel killed the server at 324 sessions with a floor of an
+//! eighth). So while boosting is on (`vm.watermark_boost_factor`, on by default) the floor
+//! keeps that much more: [`limits::MEMORY_BOOST_ALLOWANCE`].
 
 use crate::limits;
 
@@ -15,25 +23,43 @@ use crate::limits;
 pub struct Memory {
     pub total: u64,
     pub available: u64,
+    /// The kernel raises its watermarks after fragmenting allocations.
+    pub boosting: bool,
+}
+
+/// The first 512 bytes of a /proc file.
+fn read_start(path: &str) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let mut buf = vec![0u8; 512];
+    let n = std::fs::File::open(path).ok()?.read(&mut buf).ok()?;
+    buf.truncate(n);
+    Some(buf)
 }
 
 impl Memory {
-    /// Reads /proc/meminfo; `None` where there is none (no /proc in a chroot): then no
-    /// memory decision is made and the fixed defaults apply.
+    /// Reads /proc/meminfo (and whether the kernel boosts its watermarks); `None` where
+    /// there is none (no /proc in a chroot): then no memory decision is made and the fixed
+    /// defaults apply.
     pub fn read() -> Option<Memory> {
-        use std::io::Read;
         // MemTotal and MemAvailable are its first and third lines.
-        let mut buf = [0u8; 512];
-        let mut f = std::fs::File::open("/proc/meminfo").ok()?;
-        let n = f.read(&mut buf).ok()?;
-        parse(&buf[..n])
+        let mut m = parse(&read_start("/proc/meminfo")?)?;
+        // No such file: a kernel before 5.0, which never boosts.
+        m.boosting = read_start("/proc/sys/vm/watermark_boost_factor")
+            .is_some_and(|f| f.trim_ascii() != b"0");
+        Some(m)
     }
 
     /// Below this much available memory no session or transfer is started: an eighth of
-    /// the machine ([`limits::MEMORY_FLOOR_SHARE`]), and never less than
-    /// [`limits::MEMORY_FLOOR_MIN`].
+    /// the machine ([`limits::MEMORY_FLOOR_SHARE`]) and never less than
+    /// [`limits::MEMORY_FLOOR_MIN`], plus [`limits::MEMORY_BOOST_ALLOWANCE`] while the
+    /// kernel boosts its watermarks.
     pub fn floor(&self) -> u64 {
-        (self.total / limits::MEMORY_FLOOR_SHARE).max(limits::MEMORY_FLOOR_MIN)
+        let boost = if self.boosting {
+            limits::MEMORY_BOOST_ALLOWANCE
+        } else {
+            0
+        };
+        (self.total / limits::MEMORY_FLOOR_SHARE).max(limits::MEMORY_FLOOR_MIN) + boost
     }
 
     /// Whether the machine is too short of memory for one more session or transfer.
@@ -61,7 +87,8 @@ impl std::fmt::Display for Memory {
 
 /// The default `--max-clients`: a quarter of the machine's memory at
 /// [`limits::SESSION_MEMORY`] a session, within [`limits::DEFAULT_CLIENTS_MIN`] and
-/// [`limits::DEFAULT_CLIENTS_MAX`] (the lower bound without /proc). 64 MB: 240 sessions.
+/// [`limits::DEFAULT_CLIENTS_MAX`] (the lower bound without /proc). The 64 MB armv7 board
+/// (46 MB left by its kernel): 180 sessions.
 pub fn default_max_clients(mem: Option<Memory>) -> usize {
     let Some(m) = mem else {
         return limits::DEFAULT_CLIENTS_MIN;
@@ -93,6 +120,7 @@ fn parse(text: &[u8]) -> Option<Memory> {
     Some(Memory {
         total: total?,
         available: available?,
+        boosting: false,
     })
 }
 
@@ -119,12 +147,18 @@ mod tests {
         assert!(!m.low());
         m.available = m.floor() - 1;
         assert!(m.low());
+        // A kernel that boosts its watermarks may take 8 MiB more at any moment.
+        m.boosting = true;
+        assert_eq!(m.floor(), 60284 * 1024 / 8 + (8 << 20));
+        m.available = 12 << 20;
+        assert!(m.low());
         let n = default_max_clients(Some(m));
         assert!((200..=260).contains(&n), "{n}");
         // A big machine is capped; none known: the smallest default.
         let big = Memory {
             total: 24 << 30,
             available: 20 << 30,
+            boosting: true,
         };
         assert_eq!(default_max_clients(Some(big)), limits::DEFAULT_CLIENTS_MAX);
         assert_eq!(default_max_clients(None), limits::DEFAULT_CLIENTS_MIN);
@@ -132,6 +166,7 @@ mod tests {
         let tiny = Memory {
             total: 8 << 20,
             available: 3 << 20,
+            boosting: false,
         };
         assert_eq!(tiny.floor(), limits::MEMORY_FLOOR_MIN);
         assert!(tiny.low());

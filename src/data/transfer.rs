@@ -297,6 +297,18 @@ impl Transfer<'_> {
                 }
                 Err(e) => return Some(Err(Fail::Local(e.into()))),
             };
+            // The next pipeful is read from the disk while this one goes out: splice reads
+            // only what it is asked for at once, and the kernel's readahead (128 KiB) is far
+            // less than a pipeful, so a download from a USB disk would otherwise alternate
+            // between waiting for the disk and waiting for the network (on the armv7 board:
+            // 6.9 MiB/s, the CPU 40% idle; vsftpd's sendfile 11 MiB/s). A no-op for pages
+            // already cached.
+            let _ = rustix::fs::fadvise(
+                file,
+                off,
+                std::num::NonZeroU64::new(cap as u64),
+                rustix::fs::Advice::WillNeed,
+            );
             let sock = self.data.zero_copy()?;
             let mut left = n;
             while left > 0 {

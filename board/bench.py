@@ -1,0 +1,396 @@
+"""`make board-bench`: edgeftpd beside Debian's vsftpd and pure-ftpd of the same architecture,
+on the same emulated board, one server per boot.
+
+The bench's disk (ext4, made on the host with mkfs.ext4 -d) carries the served tree and the
+peers (board/build.sh peers: the binaries and the libraries they load, run by their own
+dynamic loader), so all three servers boot the same initramfs with the same free memory.
+Every server serves /mnt/usb/ftp anonymously with uploads allowed into incoming/, FTPS
+optional with the same EC certificate, passive ports 41000-41009 advertised as 127.0.0.1.
+
+Measured, from the host (clients: curl for the big files, Python's ftplib for the rest):
+- idle: MemAvailable of the board (so the kernel's share counts) before and after 100
+  idle logged-in sessions, per session;
+- held: logged-in sessions opened one after another until the server refuses (421), stops
+  answering or is killed (the board's dmesg says whether the OOM killer struck);
+- CPU per MiB (the board's /proc/stat, every process and the kernel; after an upload the
+  board's `sync` is counted too, for every server alike: the data must reach the disk) and
+  throughput, RETR and STOR of a 64 MiB file, plain and FTPS;
+- 500 small files (4-64 KiB) up then down with one session: wall time and CPU per file;
+- LIST (and MLSD where there is one) of a folder of 10,000 entries.
+
+    python3 board/bench.py [--boards armv7 mipsel] [--servers edgeftpd vsftpd pure-ftpd]
+
+Prints a table per board with each figure's ratio to the best peer, and writes it to
+board/out/bench-NAME.txt. Not a test: nothing here fails on a figure.
+"""
+
+import argparse
+import ftplib
+import io
+import os
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import board  # noqa: E402
+
+BIG_MIB = 64
+SMALL_FILES = 500
+ENTRIES = 10_000
+IDLE_SESSIONS = 100
+HELD_CAP = 4000  # sessions: where the held count stops trying
+SERVERS = ["edgeftpd", "vsftpd", "pure-ftpd"]
+PEERS = ["vsftpd", "pure-ftpd"]
+CACHE = os.path.join(board.ROOT, "board", "cache", "bench")
+
+PASV = "--pasv-ports 41000-41009 --pasv-address 127.0.0.1 --pasv-local-nets 192.0.2.0/24"
+EDGEFTPD = ("RUST_LOG=warn /usr/sbin/edgeftpd-tls --listen 0.0.0.0:21 --root /mnt/usb/ftp "
+            f"--anonymous --write {PASV} --max-clients 5000 --max-per-ip 5000 "
+            "--idle-timeout 3600 --tls-cert /etc/edgeftpd/cert.pem --tls-key /etc/edgeftpd/key.pem")
+PEER_RUN = "/mnt/usb/opt/lib/ld.so --library-path /mnt/usb/opt/lib /mnt/usb/opt/sbin/"
+# vsftpd as bench/run.py runs it (see the quirks there): standalone, anonymous with uploads,
+# no seccomp sandbox (its filter refuses this libc's calls), no per-session network
+# namespace, no client limit, FTPS optional with a cipher list current clients share.
+VSFTPD_CONF = dict(
+    listen="YES", listen_ipv6="NO", background="NO", listen_port=21,
+    anonymous_enable="YES", local_enable="NO", no_anon_password="YES",
+    anon_root="/mnt/usb/ftp", ftp_username="ftp", nopriv_user="nobody",
+    secure_chroot_dir="/var/run/vsftpd/empty",
+    write_enable="YES", anon_upload_enable="YES", anon_mkdir_write_enable="YES",
+    anon_other_write_enable="YES",
+    pasv_enable="YES", pasv_min_port=41000, pasv_max_port=41009, pasv_address="127.0.0.1",
+    max_clients=0, max_per_ip=0, seccomp_sandbox="NO", isolate_network="NO",
+    xferlog_enable="NO", dirmessage_enable="NO", idle_session_timeout=3600,
+    ssl_enable="YES", rsa_cert_file="/etc/edgeftpd/cert.pem",
+    rsa_private_key_file="/etc/edgeftpd/key.pem", ssl_ciphers="HIGH", allow_anon_ssl="YES",
+    force_anon_logins_ssl="NO", force_anon_data_ssl="NO")
+# pure-ftpd: anonymous only (-e), its root the home of the user ftp, no reverse DNS (-H),
+# client limits raised (-c/-C; its default is 50), listings uncut (-L), FTPS optional (-Y 1).
+PURE_FTPD = (f"{PEER_RUN}pure-ftpd -S 0.0.0.0,21 -p 41000:41009 -P 127.0.0.1 -e -H "
+             f"-c 5000 -C 5000 -L {2 * ENTRIES}:5 -I 60 -Y 1 -2 /etc/edgeftpd/both.pem")
+
+
+def small_sizes():
+    rng = random.Random(500)
+    return [rng.randrange(4 << 10, 64 << 10) for _ in range(SMALL_FILES)]
+
+
+def make_data():
+    """The files of the bench, once: the big file and the small ones (host copies too)."""
+    os.makedirs(CACHE, exist_ok=True)
+    big = os.path.join(CACHE, "big.bin")
+    if not os.path.exists(big) or os.path.getsize(big) != BIG_MIB << 20:
+        with open(big + ".tmp", "wb") as f:
+            rng = random.Random(64)
+            for _ in range(BIG_MIB):
+                f.write(rng.randbytes(1 << 20))
+        os.rename(big + ".tmp", big)
+    return big
+
+
+def make_disk(name, work, big):
+    """The bench's disk image for board `name`: peers in opt/, the served tree in ftp/."""
+    peers = os.path.join(board.OUT, name, "peers")
+    if not os.path.isdir(peers):
+        raise board.BoardError(f"{peers} missing: run board/build.sh peers {name}")
+    tree = os.path.join(work, "tree")
+    shutil.rmtree(tree, ignore_errors=True)
+    shutil.copytree(peers, os.path.join(tree, "opt"), symlinks=True)
+    ftp = os.path.join(tree, "ftp")
+    for d in ["many", "small", "incoming"]:
+        os.makedirs(os.path.join(ftp, d))
+    os.chmod(ftp, 0o755)  # vsftpd refuses an anonymous root its ftp user can write
+    os.chmod(os.path.join(ftp, "incoming"), 0o1777)
+    os.link(big, os.path.join(ftp, "big.bin"))
+    for i in range(ENTRIES):
+        open(os.path.join(ftp, "many", f"entry-{i:05d}.txt"), "wb").close()
+    rng = random.Random(1)
+    for i, n in enumerate(small_sizes()):
+        with open(os.path.join(ftp, "small", f"s{i:03d}.bin"), "wb") as f:
+            f.write(rng.randbytes(n))
+    img = os.path.join(work, "bench.img")
+    with open(img, "wb") as f:
+        f.truncate(512 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "USB", "-d", tree, img], check=True)
+    shutil.rmtree(tree)
+    return img
+
+
+# --- the board's side ----------------------------------------------------------------------
+
+def cpu(b):
+    """(busy, all) jiffies of the board since boot (/proc/stat; idle and iowait are idle)."""
+    _, out = b.sh("head -1 /proc/stat")
+    v = [int(x) for x in out.split()[1:]]
+    return sum(v) - v[3] - v[4], sum(v)
+
+
+def mem_available(b):
+    _, out = b.sh("grep MemAvailable /proc/meminfo")
+    return int(out.split()[1]) * 1024
+
+
+def start_server(b, server, wide=False):
+    """Starts `server` in the background. wide: pure-ftpd with a passive range of 9,000
+    ports, since it caps its sessions at half its range (5 with the board's 10 forwarded
+    ports); only for idle sessions, which never open a data connection."""
+    if server == "edgeftpd":
+        cmd = EDGEFTPD
+    elif server == "vsftpd":
+        lines = "\\n".join(f"{k}={v}" for k, v in VSFTPD_CONF.items())
+        b.sh(f"mkdir -p /var/run/vsftpd/empty && chmod 555 /var/run/vsftpd/empty && "
+             f"printf '{lines}\\n' >/tmp/vsftpd.conf")
+        cmd = f"{PEER_RUN}vsftpd /tmp/vsftpd.conf"
+    else:
+        b.sh("sed -i 's#^ftp:x:21:21:ftp:[^:]*:#ftp:x:21:21:ftp:/mnt/usb/ftp:#' /etc/passwd")
+        cmd = PURE_FTPD.replace("41000:41009", "41000:49999") if wide else PURE_FTPD
+    b.sh(f"({cmd} </dev/null >/tmp/server.log 2>&1 &)")
+    b.wait_ftp(timeout=30)
+
+
+# --- the host's side -----------------------------------------------------------------------
+
+def login(port, timeout=30):
+    """A logged-in idle control connection (raw socket), or raises with what came back."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    f = s.makefile("rb")
+
+    def reply():
+        line = f.readline()
+        if not line:
+            raise OSError("connection closed")
+        while line[3:4] == b"-":
+            line = f.readline()
+            if not line:
+                raise OSError("connection closed")
+        return line.decode(errors="replace").strip()
+
+    try:
+        r = reply()
+        if not r.startswith("220"):
+            raise OSError(r)
+        s.sendall(b"USER anonymous\r\n")
+        r = reply()
+        if r.startswith("331"):  # vsftpd's no_anon_password logs in at once (230)
+            s.sendall(b"PASS bench@\r\n")
+            r = reply()
+        if not r.startswith("230"):
+            raise OSError(r)
+    except Exception:
+        s.close()
+        raise
+    return s
+
+
+def idle_and_held(b):
+    """Idle memory per session from the first IDLE_SESSIONS (measured every 10, so a server
+    that breaks before still gets a figure), then sessions until the server breaks."""
+    base = min(mem_available(b) for _ in range(3))
+    socks, per_session, why = [], None, None
+    while len(socks) < HELD_CAP and why is None:
+        try:
+            socks.append(login(b.ftp_port, timeout=20))
+        except Exception as e:  # noqa: BLE001 - what broke is the figure
+            why = str(e) or type(e).__name__
+            break
+        n = len(socks)
+        if n <= IDLE_SESSIONS and n % 10 == 0:
+            time.sleep(1)
+            per_session = (base - min(mem_available(b) for _ in range(2))) / n
+    why = why or f"stopped trying at {HELD_CAP}"
+    held = len(socks)
+    _, dmesg = b.sh("dmesg | grep -iE 'out of memory|killed process' | tail -3", timeout=120)
+    alive = b.greeting(timeout=10)
+    for s in socks:
+        s.close()
+    return dict(base=base, per_session=per_session, held=held, why=why,
+                oom=dmesg.strip(), after_greeting=alive.strip())
+
+
+def curl(args):
+    t = time.monotonic()
+    r = subprocess.run(["curl", "-sS", "--max-time", "900", *args], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        raise board.BoardError(f"curl {' '.join(args)}: {r.stderr.strip()}")
+    return time.monotonic() - t
+
+
+def transfer(b, big, kind, tls):
+    url = f"ftp://127.0.0.1:{b.ftp_port}/"
+    opts = ["--ssl-reqd", "-k"] if tls else []
+    c0 = cpu(b)
+    if kind == "RETR":
+        wall = curl([*opts, "-o", "/dev/null", url + "big.bin"])
+    else:
+        # A new name each time: anonymous users of pure-ftpd may not overwrite.
+        wall = curl([*opts, "-T", big, url + f"incoming/up-{'ftps' if tls else 'plain'}.bin"])
+        b.sh("sync")
+    c1 = cpu(b)
+    busy = (c1[0] - c0[0]) / 100
+    return dict(mib_s=BIG_MIB / wall, cpu_ms_mib=busy * 1000 / BIG_MIB)
+
+
+def small_files(b):
+    rng = random.Random(2)
+    blobs = [rng.randbytes(n) for n in small_sizes()]
+    ftp = ftplib.FTP()
+    ftp.connect("127.0.0.1", b.ftp_port, timeout=60)
+    ftp.login("anonymous", "bench@")
+    c0, t0 = cpu(b), time.monotonic()
+    for i, blob in enumerate(blobs):
+        ftp.storbinary(f"STOR incoming/u{i:03d}.bin", io.BytesIO(blob))
+    up_wall = time.monotonic() - t0
+    b.sh("sync")
+    c1, t1 = cpu(b), time.monotonic()
+    for i in range(SMALL_FILES):
+        ftp.retrbinary(f"RETR small/s{i:03d}.bin", lambda _: None)
+    down_wall = time.monotonic() - t1
+    c2 = cpu(b)
+    ftp.quit()
+    n = SMALL_FILES
+    return dict(up_ms=up_wall * 1000 / n, up_cpu_ms=(c1[0] - c0[0]) * 10 / n,
+                down_ms=down_wall * 1000 / n, down_cpu_ms=(c2[0] - c1[0]) * 10 / n)
+
+
+def listing(b):
+    out = {}
+    ftp = ftplib.FTP()
+    ftp.connect("127.0.0.1", b.ftp_port, timeout=120)
+    ftp.login("anonymous", "bench@")
+    for verb in ["LIST", "MLSD"]:
+        lines = []
+        c0, t0 = cpu(b), time.monotonic()
+        try:
+            ftp.retrlines(f"{verb} many", lines.append)
+        except ftplib.error_perm as e:
+            out[verb] = None  # vsftpd has no MLSD
+            print(f"    {verb}: {e}")
+            continue
+        wall = time.monotonic() - t0
+        c1 = cpu(b)
+        if len(lines) < ENTRIES:
+            raise board.BoardError(f"{verb} many: {len(lines)} lines, not {ENTRIES}")
+        out[verb] = dict(ms=wall * 1000, cpu_ms=(c1[0] - c0[0]) * 10)
+    ftp.quit()
+    return out
+
+
+def bench_server(name, server, img, work, big):
+    disk = os.path.join(work, f"{server}.img")
+    shutil.copyfile(img, disk)
+    print(f"  {server}: booting", flush=True)
+    b = board.Board(name, os.path.join(work, server), fs="ext4", flavour="off", disk=disk)
+    try:
+        b.start()
+        start_server(b, server)
+        time.sleep(2)
+        r = {}
+        for kind in ["RETR", "STOR"]:
+            for tls in [False, True]:
+                key = f"{kind} {'FTPS' if tls else 'plain'}"
+                r[key] = transfer(b, big, kind, tls)
+                print(f"    {key}: {r[key]['mib_s']:.2f} MiB/s, "
+                      f"{r[key]['cpu_ms_mib']:.0f} CPU ms/MiB", flush=True)
+        r["small"] = small_files(b)
+        print(f"    small: {r['small']}", flush=True)
+        r["list"] = listing(b)
+        print(f"    listing: {r['list']}", flush=True)
+        if server == "pure-ftpd":
+            b.sh("killall ld.so; sleep 2")
+            start_server(b, server, wide=True)
+            time.sleep(2)
+        r["mem"] = idle_and_held(b)
+        m = r["mem"]
+        print(f"    idle: {(m['per_session'] or 0) / 1024:.1f} KiB/session; held {m['held']} "
+              f"({m['why']}); OOM: {m['oom'] or 'none'}; then: {m['after_greeting'] or 'no answer'}",
+              flush=True)
+        _, r["log"] = b.sh("tail -3 /tmp/server.log")
+        return r
+    finally:
+        b.kill()
+
+
+def ratio(ours, peers, lower_is_better=True):
+    vals = [p for p in peers if p]
+    if not vals or ours is None:
+        return "-"
+    best = min(vals) if lower_is_better else max(vals)
+    return f"{ours / best:.2f}"
+
+
+def table(name, res, versions):
+    rows = []
+
+    def add(label, get, unit, lower=True, fmt="{:.1f}"):
+        vals = {}
+        for s in SERVERS:
+            try:
+                vals[s] = get(res[s]) if s in res else None
+            except (KeyError, TypeError):
+                vals[s] = None
+        cells = [fmt.format(vals[s]) if vals[s] is not None else "-" for s in SERVERS]
+        rows.append((label, unit, cells,
+                     ratio(vals["edgeftpd"], [vals[p] for p in PEERS], lower)))
+
+    add("idle memory per session", lambda r: r["mem"]["per_session"] / 1024, "KiB")
+    add("idle sessions held", lambda r: r["mem"]["held"], "sessions", lower=False, fmt="{:.0f}")
+    for k in ["RETR plain", "STOR plain", "RETR FTPS", "STOR FTPS"]:
+        add(f"{k} CPU", lambda r, k=k: r[k]["cpu_ms_mib"], "ms/MiB", fmt="{:.0f}")
+        add(f"{k} speed", lambda r, k=k: r[k]["mib_s"], "MiB/s", lower=False, fmt="{:.2f}")
+    add("500 small files up, wall", lambda r: r["small"]["up_ms"], "ms/file")
+    add("500 small files up, CPU", lambda r: r["small"]["up_cpu_ms"], "ms/file")
+    add("500 small files down, wall", lambda r: r["small"]["down_ms"], "ms/file")
+    add("500 small files down, CPU", lambda r: r["small"]["down_cpu_ms"], "ms/file")
+    add("LIST 10,000 entries, wall", lambda r: r["list"]["LIST"]["ms"], "ms", fmt="{:.0f}")
+    add("LIST 10,000 entries, CPU", lambda r: r["list"]["LIST"]["cpu_ms"], "ms", fmt="{:.0f}")
+    add("MLSD 10,000 entries, wall", lambda r: r["list"]["MLSD"]["ms"], "ms", fmt="{:.0f}")
+    add("MLSD 10,000 entries, CPU", lambda r: r["list"]["MLSD"]["cpu_ms"], "ms", fmt="{:.0f}")
+    out = [f"board {name} ({versions}); ratio: edgeftpd / the best peer",
+           f"| {'figure':<30} | {'unit':<9} | {'edgeftpd':>9} | {'vsftpd':>9} | "
+           f"{'pure-ftpd':>9} | {'ratio':>5} |",
+           f"|{'-' * 32}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 7}|"]
+    for label, unit, cells, rt in rows:
+        out.append(f"| {label:<30} | {unit:<9} | " + " | ".join(f"{c:>9}" for c in cells)
+                   + f" | {rt:>5} |")
+    for s in SERVERS:
+        if s in res:
+            m = res[s]["mem"]
+            out.append(f"{s}: sessions stopped at {m['held']}: {m['why']}; OOM killer: "
+                       f"{m['oom'] or 'never'}; afterwards: {m['after_greeting'] or 'no answer'}")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--boards", nargs="*", default=["armv7", "mipsel"])
+    ap.add_argument("--servers", nargs="*", default=SERVERS)
+    a = ap.parse_args()
+    board.require_tools()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, HELD_CAP * 2 + 100), hard))
+    big = make_data()
+    for name in a.boards:
+        with open(os.path.join(board.OUT, name, "peers", "versions")) as f:
+            versions = f.read().strip()
+        print(f"board-bench {name}: {versions}", flush=True)
+        with tempfile.TemporaryDirectory(prefix=f"board-bench-{name}-") as work:
+            img = make_disk(name, work, big)
+            res = {}
+            for server in a.servers:
+                res[server] = bench_server(name, server, img, work, big)
+                os.unlink(os.path.join(work, f"{server}.img"))
+        text = table(name, res, versions)
+        print(text, flush=True)
+        with open(os.path.join(board.OUT, f"bench-{name}.txt"), "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

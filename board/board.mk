@@ -5,18 +5,24 @@
 #                         binaries: run make cross first
 #   make board-test       boots each board and drives it from the host (board/test.py)
 #   make board-powercut   cuts the power POWERCUT_CUTS times per filesystem (ext4, vfat) on
-#                         POWERCUT_BOARD while clients upload, and checks every 226
+#                         POWERCUT_BOARD while clients upload, and checks every 226;
+#                         POWERCUT_SERVER=vsftpd or pure-ftpd: the same against a peer
+#   make board-bench      edgeftpd beside Debian's vsftpd and pure-ftpd on BENCH_BOARDS
+#                         (board/bench.py; about 15 minutes a board); not in CI
 #
 # Variables: BOARDS (names; default all), POWERCUT_BOARD (armv7), POWERCUT_CUTS (50),
-# POWERCUT_FS (ext4 vfat), POWERCUT_SEED.
+# POWERCUT_FS (ext4 vfat), POWERCUT_SEED, POWERCUT_SERVER (edgeftpd), BENCH_BOARDS
+# (armv7 mipsel).
 
 BOARDS         ?=
 POWERCUT_BOARD ?= armv7
 POWERCUT_CUTS  ?= 50
 POWERCUT_FS    ?= ext4 vfat
 POWERCUT_SEED  ?=
+POWERCUT_SERVER ?= edgeftpd
+BENCH_BOARDS   ?= armv7 mipsel
 
-.PHONY: board board-test board-powercut
+.PHONY: board board-test board-powercut board-peers board-bench
 
 board: deps
 	BOARDS="$(BOARDS)" bash board/build.sh
@@ -24,8 +30,15 @@ board: deps
 board-test: board
 	python3 board/test.py $(BOARDS)
 
-board-powercut: board
+board-powercut: board $(if $(filter-out edgeftpd,$(POWERCUT_SERVER)),board-peers)
 	@set -e; for fs in $(POWERCUT_FS); do \
 	  python3 board/powercut.py --board $(POWERCUT_BOARD) --fs $$fs --cuts $(POWERCUT_CUTS) \
-	    $(if $(POWERCUT_SEED),--seed $(POWERCUT_SEED)); \
+	    --server $(POWERCUT_SERVER) $(if $(POWERCUT_SEED),--seed $(POWERCUT_SEED)); \
 	done
+
+# The peers of board-bench and of board-powercut with POWERCUT_SERVER (Debian's packages).
+board-peers: board
+	bash board/build.sh peers $(BENCH_BOARDS) $(POWERCUT_BOARD)
+
+board-bench: board-peers
+	python3 board/bench.py --boards $(BENCH_BOARDS)

@@ -66,6 +66,18 @@ def make_disk(path, fs, size_mb=256):
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
+def make_peers_disk(name, path):
+    """A disk labelled PEERS with Debian's vsftpd and pure-ftpd for board `name` and the
+    libraries they load (board/build.sh peers), run there by their own loader:
+    /opt/peers/lib/ld.so --library-path /opt/peers/lib /opt/peers/sbin/vsftpd."""
+    peers = os.path.join(OUT, name, "peers")
+    if not os.path.isdir(peers):
+        raise BoardError(f"{peers} missing: run board/build.sh peers {name}")
+    with open(path, "wb") as f:
+        f.truncate(64 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "PEERS", "-d", peers, path], check=True)
+
+
 def fsck(path, fs):
     """Checks (and repairs, as a router's boot would) the disk image; returns the output."""
     if fs == "ext4":
@@ -82,13 +94,15 @@ def fsck(path, fs):
 class Board:
     """One emulated board. `start()` boots it and waits for the server's greeting."""
 
-    def __init__(self, name, workdir, fs="ext4", flavour="tls", memory=None, disk=None):
+    def __init__(self, name, workdir, fs="ext4", flavour="tls", memory=None, disk=None,
+                 peers_disk=None):
         self.name, self.fs, self.flavour = name, fs, flavour
         self.m = MACHINES[name]
         self.memory = memory or dict(boards())[name]
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         self.disk = disk or os.path.join(workdir, f"usb-{fs}.img")
+        self.peers_disk = peers_disk  # read-only, labelled PEERS (see make_peers_disk)
         if not os.path.exists(self.disk):
             make_disk(self.disk, fs)
         self.ftp_port = free_port()
@@ -121,6 +135,9 @@ class Board:
                "-device", f"{self.m['net']},netdev=n0",
                "-drive", f"file={self.disk},if=none,id=d0,format=raw,cache=writeback",
                "-device", f"{self.m['blk']},drive=d0"]
+        if self.peers_disk:
+            cmd += ["-drive", f"file={self.peers_disk},if=none,id=d1,format=raw,readonly=on",
+                    "-device", f"{self.m['blk']},drive=d1"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         # The console's socket is there, and listened on, once qemu is up.

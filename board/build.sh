@@ -29,7 +29,7 @@ deps() {
     local missing="" pair
     for pair in qemu-system-arm:qemu-system-arm qemu-system-mipsel:qemu-system-mips \
         qemu-system-aarch64:qemu-system-arm cpio:cpio mkfs.vfat:dosfstools \
-        mkfs.ext4:e2fsprogs fsck.vfat:dosfstools openssl:openssl; do
+        mkfs.ext4:e2fsprogs fsck.vfat:dosfstools openssl:openssl readelf:binutils; do
         command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair##*:}"
     done
     if [ -n "$missing" ]; then
@@ -140,9 +140,13 @@ build_one() {
     [ -f "$CACHE/users" ] || echo "bob:$(openssl passwd -6 board-secret):/mnt/usb:rw" >"$CACHE/users"
     cp "$CACHE/users" "$stage/etc/edgeftpd/users"
     cat "$CACHE/key.pem" "$CACHE/cert.pem" >"$stage/etc/edgeftpd/both.pem" # pure-ftpd's form
+    # bob is a system account too, for pure-ftpd's unix login in the peers' power cuts.
     printf '%s\n' "root:x:0:0:root:/root:/bin/sh" "ftp:x:21:21:ftp:/mnt/usb:/bin/false" \
+        "bob:x:1000:1000:bob:/mnt/usb:/bin/sh" \
         "nobody:x:65534:65534:nobody:/nonexistent:/bin/false" >"$stage/etc/passwd"
-    printf '%s\n' "root:x:0:" "ftp:x:21:" "nogroup:x:65534:" >"$stage/etc/group"
+    printf '%s\n' "root:x:0:" "ftp:x:21:" "bob:x:1000:" "nogroup:x:65534:" >"$stage/etc/group"
+    printf 'bob:%s:19000:0:99999:7:::\n' "$(cut -d: -f2 "$CACHE/users")" >"$stage/etc/shadow"
+    chmod 600 "$stage/etc/shadow"
 
     mkdir -p "$out"
     cp "$x/boot/vmlinuz-$kver" "$out/vmlinuz"

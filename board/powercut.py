@@ -14,8 +14,15 @@ disk image stays. The checks, after every cut:
 - temporary: a temporary upload file is left once the server has started.
 
     python3 board/powercut.py [--board armv7] [--fs ext4|vfat] [--cuts N] [--seed S]
+                              [--server edgeftpd|vsftpd|pure-ftpd]
 
 Prints a line per cut and a summary; exits 1 if anything was lost or torn.
+
+--server vsftpd|pure-ftpd runs the same loop against Debian's peers of the board's
+architecture (board/build.sh peers; a second, read-only disk carries them): vsftpd with
+anonymous uploads and overwrites (its local users need PAM, which the board has not),
+pure-ftpd with bob as a system account (-l unix; its anonymous users may not overwrite).
+Neither renames or syncs: they write in place. Figures, not a gate for them.
 """
 
 import argparse
@@ -32,7 +39,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import board  # noqa: E402
 
-USER, PASSWORD = "bob", "board-secret"
+USER, PASSWORD = "bob", "board-secret"  # vsftpd: anonymous (set in main)
 NAMES = [f"cam/img-{i:02d}.jpg" for i in range(12)] + [f"backup/part-{i}.bin" for i in range(4)]
 TEMP_PREFIX = ".edgeftpd-upload."
 
@@ -122,7 +129,40 @@ def client(b, ledger, rng, stop, tls_share):
         ledger.done(name, digest, ok)
 
 
-def verify(b, ledger, existed):
+PEER = "/opt/peers/lib/ld.so --library-path /opt/peers/lib /opt/peers/sbin/"
+PASV = "41000-41009"
+VSFTPD = dict(
+    listen="YES", listen_ipv6="NO", background="YES", listen_port=21,
+    anonymous_enable="YES", local_enable="NO", no_anon_password="YES", anon_root="/mnt/usb",
+    ftp_username="ftp", nopriv_user="nobody", secure_chroot_dir="/var/run/vsftpd/empty",
+    write_enable="YES", anon_upload_enable="YES", anon_mkdir_write_enable="YES",
+    anon_other_write_enable="YES", anon_umask="022", allow_writeable_chroot="YES",
+    pasv_min_port=41000, pasv_max_port=41009, pasv_address="127.0.0.1",
+    seccomp_sandbox="NO", isolate_network="NO", ssl_enable="YES",
+    rsa_cert_file="/etc/edgeftpd/cert.pem", rsa_private_key_file="/etc/edgeftpd/key.pem",
+    ssl_ciphers="HIGH", allow_anon_ssl="YES", force_anon_logins_ssl="NO",
+    force_anon_data_ssl="NO")
+
+
+def start_peer(b, server, fs):
+    """Mounts the USB disk so the peer's user may write it, makes the folders, starts it."""
+    uid = 21 if server == "vsftpd" else 1000
+    if fs == "vfat":
+        b.sh(f"d=$(awk '$2==\"/mnt/usb\" {{print $1}}' /proc/mounts); umount /mnt/usb && "
+             f"mount -t vfat -o uid={uid},gid={uid} $d /mnt/usb")
+    b.sh(f"mkdir -p /mnt/usb/cam /mnt/usb/backup && chown {uid}:{uid} /mnt/usb/cam "
+         "/mnt/usb/backup /mnt/usb/cam/* /mnt/usb/backup/* 2>/dev/null; sync; true")
+    if server == "vsftpd":
+        lines = "\\n".join(f"{k}={v}" for k, v in VSFTPD.items())
+        b.sh("mkdir -p /var/run/vsftpd/empty && chmod 555 /var/run/vsftpd/empty && "
+             f"printf '{lines}\\n' >/tmp/vsftpd.conf && {PEER}vsftpd /tmp/vsftpd.conf")
+    else:
+        b.sh(f"({PEER}pure-ftpd -S 0.0.0.0,21 -l unix -E -H -p 41000:41009 -P 127.0.0.1 "
+             "-c 50 -C 50 -Y 1 -2 /etc/edgeftpd/both.pem </dev/null >/dev/null 2>&1 &)")
+    b.wait_ftp(timeout=30)
+
+
+def verify(b, ledger, existed, temp_check=True):
     """Reads every file back through the server; returns the problems found."""
     problems = []
     for name in NAMES:
@@ -144,7 +184,7 @@ def verify(b, ledger, existed):
             if known[digest] < known[acked]:
                 problems.append(f"lost: {name} has an older version than the one acknowledged")
         existed.add(name)
-    for folder in ("cam", "backup"):
+    for folder in ("cam", "backup") if temp_check else ():
         text = listing(b, folder)
         if TEMP_PREFIX in text:
             problems.append(f"temporary: a temporary upload file is left in {folder}/")
@@ -161,27 +201,40 @@ def main():
     ap.add_argument("--tls-share", type=float, default=0.3)
     ap.add_argument("--min-secs", type=float, default=2.0)
     ap.add_argument("--max-secs", type=float, default=10.0)
+    ap.add_argument("--server", default="edgeftpd", choices=["edgeftpd", "vsftpd", "pure-ftpd"])
     args = ap.parse_args()
+    global USER, PASSWORD
+    if args.server == "vsftpd":
+        USER, PASSWORD = "anonymous", "powercut@"
+    peer = args.server != "edgeftpd"
     board.require_tools()
     rng = random.Random(args.seed)
     ledger = Ledger()
     existed = set()
     problems = []
     t0 = time.monotonic()
-    print(f"powercut {args.board} {args.fs}: {args.cuts} cuts, seed {args.seed}", flush=True)
+    who = f"{args.board} {args.fs}" + (f" {args.server}" if peer else "")
+    print(f"powercut {who}: {args.cuts} cuts, seed {args.seed}", flush=True)
     with tempfile.TemporaryDirectory(prefix=f"edgeftpd-powercut-{args.board}-{args.fs}-") as work:
         disk = os.path.join(work, f"usb-{args.fs}.img")
         board.make_disk(disk, args.fs)
+        peers_disk = None
+        if peer:
+            peers_disk = os.path.join(work, "peers.img")
+            board.make_peers_disk(args.board, peers_disk)
         swept_total = 0
         for cut in range(args.cuts + 1):
             repaired = board.fsck(disk, args.fs)
-            b = board.Board(args.board, work, fs=args.fs, disk=disk)
+            b = board.Board(args.board, work, fs=args.fs, disk=disk, peers_disk=peers_disk,
+                            flavour="off" if peer else "tls")
             try:
                 b.start()
+                if peer:
+                    start_peer(b, args.server, args.fs)
                 _, log = b.sh("logread | grep 'stale temporary' || true")
                 swept = sum(int(n) for n in re.findall(r"removed (\d+) stale", log))
                 swept_total += swept
-                found = verify(b, ledger, existed)
+                found = verify(b, ledger, existed, temp_check=not peer)
                 problems += [f"cut {cut}: {p}" for p in found]
                 if cut == args.cuts:
                     print(f"powercut: final check after cut {cut}: {len(found)} problems", flush=True)
@@ -200,19 +253,19 @@ def main():
                 for t in threads:
                     t.join(timeout=130)
                 fixed = "fsck repaired" if "clean" not in repaired and repaired.strip() else "fsck clean"
-                print(f"powercut {args.board} {args.fs} cut {cut + 1}: {ledger.acks - acks_before} "
+                print(f"powercut {who} cut {cut + 1}: {ledger.acks - acks_before} "
                       f"uploads acknowledged, {len(found)} problems at boot, {swept} temporary "
                       f"files swept, {fixed}", flush=True)
             finally:
                 b.kill()
-    print(f"powercut {args.board} {args.fs}: {args.cuts} cuts in {time.monotonic() - t0:.0f} s, "
+    print(f"powercut {who}: {args.cuts} cuts in {time.monotonic() - t0:.0f} s, "
           f"{ledger.acks} uploads acknowledged, {len(problems)} problems")
     for p in problems:
         print("  " + p)
     lost = sum(p.split(": ")[1].startswith(("lost", "gone")) for p in problems)
     torn = sum(": torn" in p for p in problems)
     temp = sum(": temporary" in p for p in problems)
-    print(f"powercut {args.board} {args.fs}: lost {lost}, torn {torn}, temporary files left {temp}")
+    print(f"powercut {who}: lost {lost}, torn {torn}, temporary files left {temp}")
     sys.exit(1 if problems else 0)
 
 

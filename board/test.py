@@ -176,8 +176,10 @@ class Checks:
 
     def memory_floor(self):
         """Sessions until refused, with --max-clients far above what the board holds: the
-        server says 421 (short of memory) and logs why, the OOM killer never strikes, and
-        the server serves again once the sessions are gone."""
+        server says 421 at its own limits (short of memory on a 64 MB board; on the 128 MB
+        one the machine's threads come first: --max-clients is lowered to half of them) and
+        logs why, the OOM killer never strikes,
+        and the server serves again once the sessions are gone."""
         b = self.b
         st, out = b.sh("sed 's/--syslog/--syslog --max-clients 5000 --max-per-ip 5000/' "
                        "/etc/default/edgeftpd-tls >/etc/default/edgeftpd-flood && "
@@ -210,8 +212,13 @@ class Checks:
             for s in socks:
                 s.close()
         print(f"board-test {b.name}: {held} idle sessions held, then: {refusal}", flush=True)
-        assert refusal.startswith("421 Server short of memory"), f"{refusal}\n{diag}"
-        assert "KiB of memory available, under the floor" in log, log
+        assert refusal.startswith("421 "), f"{refusal}\n{diag}"
+        if "memory" in refusal:
+            assert "KiB of memory available, under the floor" in log, log
+        else:
+            assert refusal.startswith("421 Too many users"), refusal
+            _, start = b.sh("logread | grep 'max-clients 5000 lowered' | tail -1")
+            assert "lowered to" in start, start
         assert oom.strip() == "0", f"the OOM killer struck: {oom}"
         # The sessions' ends take the board a while to process: serving again within 30 s.
         deadline, g = time.monotonic() + 30, ""

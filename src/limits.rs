@@ -42,6 +42,15 @@ pub const MEMORY_FLOOR_MIN: u64 = 4 << 20;
 /// 4 KiB pages and MAX_ORDER 11; 1.5 times the high watermark where that is more, which
 /// an eighth of a machine big enough for it covers anyway).
 pub const MEMORY_BOOST_ALLOWANCE: u64 = 8 << 20;
+/// Open files counted per session when `--max-clients` is fitted to the open-file limit:
+/// two while idle (the control connection and the home folder), up to seven while
+/// transferring (data connection, passive listener, the file, a pipe's two ends).
+pub const FILES_PER_SESSION: u64 = 4;
+/// Open files kept for the rest: listeners, the log, listing helpers, the start-up sweep.
+pub const FILES_RESERVED: u64 = 64;
+/// Sessions may take at most 1/2 of the machine's threads (kernel.threads-max, which the
+/// kernel sizes from the memory): the rest of a router must still be able to fork.
+pub const THREADS_SHARE: u64 = 2;
 /// Stack of a session thread. Sessions do no recursion; 128 KiB leaves room for
 /// formatting and unwinding, and only touched pages cost memory.
 pub const SESSION_STACK: usize = 128 * 1024;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::config::{self, Action, Config};
 use crate::server::{self, Server};
 use crate::session::{self, Context};
-use crate::{hashpw, logging, sys, vfs};
+use crate::{hashpw, limits, logging, sys, vfs};
 
 /// The whole program: flags, then serving until a signal ends it. Exit status 2 for any
 /// problem found at start-up (one line on stderr).
@@ -124,10 +124,60 @@ fn run(cfg: Config) -> Result<(), String> {
         None => {}
     }
 
+    let cfg = fit_sessions_to_system(cfg);
     let server = Server::new(Context::new(cfg, anon_jail));
     server::handle_signals(Arc::clone(&server), &listeners).map_err(|e| format!("signals: {e}"))?;
     server::run(server, listeners);
     Ok(())
+}
+
+/// Raises the open-file limit to its hard limit (busybox and procd leave the soft one at
+/// 1024, which idle sessions at two files each reached on the 128 MB board before its
+/// memory ran short: logins then failed with "530 Home directory unavailable"), and lowers
+/// `--max-clients` to what that limit and the machine's threads allow, so a session too
+/// many gets 421, not a broken login, an accept() that fails or a router whose other
+/// programs can no longer start (a session is a thread, and the kernel sizes
+/// kernel.threads-max from the memory: 1,024 on the 128 MB board).
+fn fit_sessions_to_system(mut cfg: Config) -> Config {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    // None is no limit at all.
+    let below = match (lim.current, lim.maximum) {
+        (Some(soft), Some(hard)) => soft < hard,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if below {
+        lim.current = lim.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, lim) {
+            log::warn!("raising the open-file limit: {e}");
+        }
+    }
+    if let Some(files) = getrlimit(Resource::Nofile).current {
+        let most = files.saturating_sub(limits::FILES_RESERVED) / limits::FILES_PER_SESSION;
+        let why = format!(
+            "the open-file limit is {files} ({} a session)",
+            limits::FILES_PER_SESSION
+        );
+        lower_max_clients(&mut cfg, most, &why);
+    }
+    let threads = std::fs::read_to_string("/proc/sys/kernel/threads-max")
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok());
+    if let Some(threads) = threads {
+        let why =
+            format!("the machine has {threads} threads (kernel.threads-max), half for the rest");
+        lower_max_clients(&mut cfg, threads / limits::THREADS_SHARE, &why);
+    }
+    cfg
+}
+
+fn lower_max_clients(cfg: &mut Config, most: u64, why: &str) {
+    let most = usize::try_from(most).unwrap_or(usize::MAX).max(1);
+    if cfg.max_clients > most {
+        log::warn!("--max-clients {} lowered to {most}: {why}", cfg.max_clients);
+        cfg.max_clients = most;
+    }
 }
 
 fn stderr_is_socket() -> bool {

@@ -451,6 +451,33 @@ fn max_clients_gets_a_421_greeting_and_close() {
 }
 
 #[test]
+fn max_clients_is_lowered_to_what_the_open_file_limit_allows() {
+    // 100 files: (100 - 64 kept for the rest) / 4 a session = 9 sessions. Past them a
+    // client gets 421 at once, not a login broken by EMFILE or an accept() that fails.
+    let root = TempDir::new("nofile");
+    let srv = Server::start_wrapped(
+        &["prlimit", "--nofile=100:100"],
+        &[
+            "--anonymous",
+            "--root",
+            root.path().to_str().unwrap(),
+            "--max-clients",
+            "5000",
+            "--max-per-ip",
+            "5000",
+        ],
+    );
+    assert!(srv.wait_log("--max-clients 5000 lowered to 9: the open-file limit is 100"));
+    let mut held: Vec<_> = (0..9).map(|_| srv.anon_client()).collect();
+    let (line, closed) = refused(TcpStream::connect(srv.addr).unwrap());
+    assert_eq!(line, "421 Too many users, sorry. Try again later.\r\n");
+    assert!(closed);
+    for c in &mut held {
+        assert_eq!(c.cmd("PWD"), "257 \"/\" is the current directory.\r\n");
+    }
+}
+
+#[test]
 fn max_per_ip_gets_a_421_greeting_and_close() {
     let root = TempDir::new("maxperip");
     let srv = Server::anon_with(root.path(), &["--max-per-ip", "1"]);

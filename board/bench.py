@@ -29,6 +29,7 @@ import ftplib
 import io
 import os
 import random
+import re
 import resource
 import shutil
 import socket
@@ -132,8 +133,9 @@ def cpu(b):
 
 
 def mem_available(b):
+    # Kernel messages (the OOM killer's) may be mixed into the console's output.
     _, out = b.sh("grep MemAvailable /proc/meminfo")
-    return int(out.split()[1]) * 1024
+    return int(re.search(r"MemAvailable:\s+(\d+)", out).group(1)) * 1024
 
 
 def start_server(b, server, wide=False):

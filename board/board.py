@@ -21,7 +21,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "board", "out")
-PASV = range(41000, 41010)  # the guest's --pasv-ports, forwarded port for port
+PASV_BASE = 41000  # the guest's --pasv-ports are 10 from here, forwarded port for port
+PASV_PORTS = 10
 
 # How each board's qemu is started (the machine, its console, its virtio devices).
 MACHINES = {
@@ -95,7 +96,7 @@ class Board:
     """One emulated board. `start()` boots it and waits for the server's greeting."""
 
     def __init__(self, name, workdir, fs="ext4", flavour="tls", memory=None, disk=None,
-                 peers_disk=None):
+                 peers_disk=None, pasv_base=PASV_BASE):
         self.name, self.fs, self.flavour = name, fs, flavour
         self.m = MACHINES[name]
         self.memory = memory or dict(boards())[name]
@@ -103,6 +104,8 @@ class Board:
         os.makedirs(workdir, exist_ok=True)
         self.disk = disk or os.path.join(workdir, f"usb-{fs}.img")
         self.peers_disk = peers_disk  # read-only, labelled PEERS (see make_peers_disk)
+        # Two boards at once need two passive ranges (the kernel command line names it).
+        self.pasv = range(pasv_base, pasv_base + PASV_PORTS)
         if not os.path.exists(self.disk):
             make_disk(self.disk, fs)
         self.ftp_port = free_port()
@@ -123,8 +126,9 @@ class Board:
             os.unlink(sock)
         fwd = [f"hostfwd=tcp:127.0.0.1:{self.ftp_port}-:21",
                f"hostfwd=tcp:127.0.0.1:{self.ftps_port}-:990"]
-        fwd += [f"hostfwd=tcp:127.0.0.1:{p}-:{p}" for p in PASV]
+        fwd += [f"hostfwd=tcp:127.0.0.1:{p}-:{p}" for p in self.pasv]
         append = (f"console={self.m['console']} usbfs={self.fs} edgeftpd={self.flavour} "
+                  f"pasv={self.pasv[0]}-{self.pasv[-1]} "
                   "rdinit=/sbin/init cma=0 quiet panic=1")
         cmd = [self.m["qemu"], *self.m["machine"], "-m", f"{self.memory}M", "-smp", "1",
                "-kernel", kernel, "-initrd", initrd, "-append", append,

@@ -149,8 +149,10 @@ build_one() {
     chmod 600 "$stage/etc/shadow"
 
     mkdir -p "$out"
-    cp "$x/boot/vmlinuz-$kver" "$out/vmlinuz"
-    (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -9 >"$out/initrd.gz"
+    cp "$x/boot/vmlinuz-$kver" "$out/vmlinuz.new" && mv "$out/vmlinuz.new" "$out/vmlinuz"
+    # Renamed into place: a board booting meanwhile reads the old one or the new one whole.
+    (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc --quiet) | gzip -9 >"$out/initrd.gz.new"
+    mv "$out/initrd.gz.new" "$out/initrd.gz"
     note "$name: kernel $kver, memory $mem MiB, initramfs $(du -k "$out/initrd.gz" | cut -f1) KiB, modules: ${order[*]##*/}"
 }
 

@@ -20,7 +20,8 @@ Prints a line per cut and a summary; exits 1 if anything was lost or torn.
 
 --server vsftpd|pure-ftpd runs the same loop against Debian's peers of the board's
 architecture (board/build.sh peers; a second, read-only disk carries them): vsftpd with
-anonymous uploads and overwrites (its local users need PAM, which the board has not),
+anonymous uploads and overwrites (its local users need PAM, which the board has not; its
+anonymous root is a folder of its own with the disk's two folders bound into it),
 pure-ftpd with bob as a system account (-l unix; its anonymous users may not overwrite).
 Neither renames or syncs: they write in place. Figures, not a gate for them.
 """
@@ -130,14 +131,13 @@ def client(b, ledger, rng, stop, tls_share):
 
 
 PEER = "/opt/peers/lib/ld.so --library-path /opt/peers/lib /opt/peers/sbin/"
-PASV = "41000-41009"
 VSFTPD = dict(
     listen="YES", listen_ipv6="NO", background="YES", listen_port=21,
-    anonymous_enable="YES", local_enable="NO", no_anon_password="YES", anon_root="/mnt/usb",
+    anonymous_enable="YES", local_enable="NO", no_anon_password="YES", anon_root="/srv/ftp",
     ftp_username="ftp", nopriv_user="nobody", secure_chroot_dir="/var/run/vsftpd/empty",
     write_enable="YES", anon_upload_enable="YES", anon_mkdir_write_enable="YES",
-    anon_other_write_enable="YES", anon_umask="022", allow_writeable_chroot="YES",
-    pasv_min_port=41000, pasv_max_port=41009, pasv_address="127.0.0.1",
+    anon_other_write_enable="YES", anon_umask="022",
+    pasv_address="127.0.0.1",
     seccomp_sandbox="NO", isolate_network="NO", ssl_enable="YES",
     rsa_cert_file="/etc/edgeftpd/cert.pem", rsa_private_key_file="/etc/edgeftpd/key.pem",
     ssl_ciphers="HIGH", allow_anon_ssl="YES", force_anon_logins_ssl="NO",
@@ -152,12 +152,20 @@ def start_peer(b, server, fs):
              f"mount -t vfat -o uid={uid},gid={uid} $d /mnt/usb")
     b.sh(f"mkdir -p /mnt/usb/cam /mnt/usb/backup && chown {uid}:{uid} /mnt/usb/cam "
          "/mnt/usb/backup /mnt/usb/cam/* /mnt/usb/backup/* 2>/dev/null; sync; true")
+    lo, hi = b.pasv[0], b.pasv[-1]
     if server == "vsftpd":
-        lines = "\\n".join(f"{k}={v}" for k, v in VSFTPD.items())
+        # Its anonymous root may not be writable (allow_writeable_chroot is for local users
+        # only), and on vfat every folder is: the two folders are bound into a root of
+        # their own.
+        b.sh("mkdir -p /srv/ftp/cam /srv/ftp/backup && chmod 755 /srv/ftp && "
+             "mount -o bind /mnt/usb/cam /srv/ftp/cam && "
+             "mount -o bind /mnt/usb/backup /srv/ftp/backup")
+        conf = dict(VSFTPD, pasv_min_port=lo, pasv_max_port=hi)
+        lines = "\\n".join(f"{k}={v}" for k, v in conf.items())
         b.sh("mkdir -p /var/run/vsftpd/empty && chmod 555 /var/run/vsftpd/empty && "
              f"printf '{lines}\\n' >/tmp/vsftpd.conf && {PEER}vsftpd /tmp/vsftpd.conf")
     else:
-        b.sh(f"({PEER}pure-ftpd -S 0.0.0.0,21 -l unix -E -H -p 41000:41009 -P 127.0.0.1 "
+        b.sh(f"({PEER}pure-ftpd -S 0.0.0.0,21 -l unix -E -H -p {lo}:{hi} -P 127.0.0.1 "
              "-c 50 -C 50 -Y 1 -2 /etc/edgeftpd/both.pem </dev/null >/dev/null 2>&1 &)")
     b.wait_ftp(timeout=30)
 
@@ -202,6 +210,8 @@ def main():
     ap.add_argument("--min-secs", type=float, default=2.0)
     ap.add_argument("--max-secs", type=float, default=10.0)
     ap.add_argument("--server", default="edgeftpd", choices=["edgeftpd", "vsftpd", "pure-ftpd"])
+    ap.add_argument("--pasv-base", type=int, default=board.PASV_BASE,
+                    help="first of the 10 passive ports (another for a second board at once)")
     args = ap.parse_args()
     global USER, PASSWORD
     if args.server == "vsftpd":
@@ -226,7 +236,7 @@ def main():
         for cut in range(args.cuts + 1):
             repaired = board.fsck(disk, args.fs)
             b = board.Board(args.board, work, fs=args.fs, disk=disk, peers_disk=peers_disk,
-                            flavour="off" if peer else "tls")
+                            flavour="off" if peer else "tls", pasv_base=args.pasv_base)
             try:
                 b.start()
                 if peer:

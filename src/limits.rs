@@ -46,6 +46,9 @@ pub const MEMORY_BOOST_ALLOWANCE: u64 = 8 << 20;
 /// two while idle (the control connection and the home folder), up to seven while
 /// transferring (data connection, passive listener, the file, a pipe's two ends).
 pub const FILES_PER_SESSION: u64 = 4;
+/// --max-clients is never fitted below this: a tiny open-file limit (a test's 40) still
+/// serves a few clients, whose transfers then fail alone if files run out.
+pub const FITTED_CLIENTS_MIN: u64 = 8;
 /// Open files kept for the rest: listeners, the log, listing helpers, the start-up sweep.
 pub const FILES_RESERVED: u64 = 64;
 /// Sessions may take at most 1/2 of the machine's threads (kernel.threads-max, which the

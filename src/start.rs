@@ -173,7 +173,7 @@ fn fit_sessions_to_system(mut cfg: Config) -> Config {
 }
 
 fn lower_max_clients(cfg: &mut Config, most: u64, why: &str) {
-    let most = usize::try_from(most).unwrap_or(usize::MAX).max(1);
+    let most = usize::try_from(most.max(limits::FITTED_CLIENTS_MIN)).unwrap_or(usize::MAX);
     if cfg.max_clients > most {
         log::warn!("--max-clients {} lowered to {most}: {why}", cfg.max_clients);
         cfg.max_clients = most;

@@ -43,9 +43,13 @@ impl Memory {
     pub fn read() -> Option<Memory> {
         // MemTotal and MemAvailable are its first and third lines.
         let mut m = parse(&read_start("/proc/meminfo")?)?;
-        // No such file: a kernel before 5.0, which never boosts.
-        m.boosting = read_start("/proc/sys/vm/watermark_boost_factor")
-            .is_some_and(|f| f.trim_ascii() != b"0");
+        // Read once: a sysctl set at boot. No such file: a kernel before 5.0, which never
+        // boosts.
+        static BOOSTING: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        m.boosting = *BOOSTING.get_or_init(|| {
+            read_start("/proc/sys/vm/watermark_boost_factor")
+                .is_some_and(|f| f.trim_ascii() != b"0")
+        });
         Some(m)
     }
 

@@ -46,15 +46,16 @@ impl Server {
         if self.ctx.bans.banned(ip) {
             return Err(Closing::Banned);
         }
+        // Whatever --max-clients says, the kernel's OOM killer must never have to choose.
+        // (Read before the lock: no file is read while other admissions wait.)
+        if let Some(m) = crate::memory::short() {
+            log::warn!("{ip}: refused: {m}");
+            return Err(Closing::LowMemory);
+        }
         let cfg = &self.ctx.cfg;
         let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         if self.sessions.load(Ordering::SeqCst) >= cfg.max_clients {
             return Err(Closing::ServerFull);
-        }
-        // Whatever --max-clients says, the kernel's OOM killer must never have to choose.
-        if let Some(m) = crate::memory::short() {
-            log::warn!("{ip}: refused: {m}");
-            return Err(Closing::LowMemory);
         }
         match map.iter_mut().find(|(a, _)| *a == ip) {
             Some((_, n)) if *n >= cfg.max_per_ip => return Err(Closing::AddressFull),

@@ -151,6 +151,33 @@ impl Users {
 
     /// Parses users-file text; errors carry the 1-based line number.
     pub fn parse(text: &str) -> Result<Users, (usize, String)> {
+        Users::parse_homes(text, true)
+    }
+
+    /// The accounts as users-file text, one line each: what the monitor process hands the
+    /// serving process (`privsep.rs`), which reads it with [`Users::parse_checked`].
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        for u in &self.users {
+            let perm = if u.writable { "rw" } else { "ro" };
+            out.push_str(&format!(
+                "{}:{}:{}:{perm}\n",
+                u.name,
+                u.hash,
+                u.home.display()
+            ));
+        }
+        out
+    }
+
+    /// Text the monitor checked already (homes included, as root): the serving process
+    /// parses it again but does not look at the homes, which it may not be able to reach
+    /// (that gets a warning of its own).
+    pub fn parse_checked(text: &str) -> Result<Users, (usize, String)> {
+        Users::parse_homes(text, false)
+    }
+
+    fn parse_homes(text: &str, check_homes: bool) -> Result<Users, (usize, String)> {
         let mut users: Vec<User> = Vec::new();
         for (i, raw) in text.lines().enumerate() {
             let n = i + 1;
@@ -179,7 +206,7 @@ impl Users {
             if !home.starts_with('/') {
                 return Err((n, format!("home {home} must be an absolute path")));
             }
-            if !Path::new(home).is_dir() {
+            if check_homes && !Path::new(home).is_dir() {
                 return Err((n, format!("home {home} is not a directory")));
             }
             let writable = match perm {
@@ -199,6 +226,24 @@ impl Users {
             .find_map(|u| crypt::dummy_like(&u.hash))
             .unwrap_or_else(|| DEFAULT_DUMMY.into());
         Ok(Users { users, dummy })
+    }
+
+    /// Refuses a users file with an account named like an anonymous login (`anonymous`,
+    /// `ftp`, any case) when `--anonymous` is on: that name would log in anonymously, never
+    /// as the account, with no word about it.
+    pub fn check_anonymous(&self, anonymous: bool) -> Result<(), String> {
+        match self
+            .users
+            .iter()
+            .find(|u| is_anonymous_name(u.name.as_bytes()))
+        {
+            Some(u) if anonymous => Err(format!(
+                "account {}: with --anonymous that name is the anonymous login; \
+                 rename the account",
+                u.name
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Every account, in file order.

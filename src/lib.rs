@@ -26,13 +26,14 @@ pub(crate) mod logging;
 pub(crate) mod memory;
 pub(crate) mod net;
 pub(crate) mod pasvaddr;
+pub(crate) mod privsep;
 pub(crate) mod rate;
 pub(crate) mod reply;
 /// The stub resolver of `--pasv-address` (fuzz/fuzz_targets/dns.rs).
 pub mod resolver;
 pub(crate) mod server;
 pub(crate) mod session;
-mod start;
+pub(crate) mod start;
 #[allow(unsafe_code)]
 pub(crate) mod sys;
 #[cfg(feature = "tls")]

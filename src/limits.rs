@@ -130,3 +130,15 @@ pub const GETDENTS_BUF: usize = 32 * 1024;
 pub const MAX_GLOB_TOKENS: usize = 127;
 /// Most helper threads one listing uses (besides the session's own), whatever the cores.
 pub const LIST_HELPERS_MAX: usize = 3;
+
+/// Privilege separation (`privsep.rs`): the most a reload message from the monitor to the
+/// serving process may carry (a users file of some 20,000 accounts, or a certificate chain
+/// with its key): anything larger is not what the monitor sends.
+pub const RELOAD_BYTES_MAX: usize = 4 << 20;
+/// A serving process that dies of a signal (the OOM killer, a crash) is started again
+/// after this pause...
+pub const RESPAWN_DELAY_SECS: u64 = 1;
+/// ...unless it died within this many seconds of its start this many times in a row:
+/// then the monitor gives up and exits 1, as something is wrong that a restart won't fix.
+pub const RESPAWN_QUICK_SECS: u64 = 60;
+pub const RESPAWN_QUICK_MAX: u32 = 5;

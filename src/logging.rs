@@ -1,7 +1,9 @@
 //! Logging through the `log` facade: to stderr by default, or to syslog's `/dev/log` in
-//! RFC 3164 form (facility daemon) with `--syslog`. `RUST_LOG` sets the level (`error`,
-//! `warn`, `info`, the default, `debug`, `trace` or `off`; in the `target=level` form only
-//! the level counts). A logger of our own rather than env_logger: a router needs a level and
+//! RFC 3164 form (facility daemon) with `--syslog`; while there is no syslog daemon to take
+//! the lines (none at boot yet, or none at all), they go to stderr, and the first such line
+//! says why. `--log-level`, else `RUST_LOG`, sets the level (`error`, `warn`, `info`, the
+//! default, `debug`, `trace` or `off`; in RUST_LOG's `target=level` form only the level
+//! counts). A logger of our own rather than env_logger: a router needs a level and
 //! two destinations, not module filters, and env_logger cost some 8 KiB of flash.
 //!
 //! Every line is one `write` (stderr) or one datagram (syslog), so lines of different
@@ -10,14 +12,19 @@
 use std::io::Write;
 use std::os::unix::net::UnixDatagram;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::calendar;
 
 /// Where the lines go.
 enum Sink {
     Stderr,
-    /// The syslog socket, connected again when syslogd restarts.
-    Syslog(Mutex<Option<UnixDatagram>>),
+    /// The syslog socket, connected again when syslogd restarts; `lost` while lines go to
+    /// stderr instead (said once each time syslog goes away).
+    Syslog {
+        sock: Mutex<Option<UnixDatagram>>,
+        lost: AtomicBool,
+    },
 }
 
 struct Logger {
@@ -70,27 +77,38 @@ impl log::Log for Logger {
                 );
                 let _ = std::io::stderr().write_all(&line);
             }
-            Sink::Syslog(sock) => {
-                // RFC 3164: <PRI>Mmm dd hh:mm:ss TAG[pid]: MSG ; facility daemon = 3.
-                let _ = write!(
-                    line,
-                    "<{}>{} {d:>2} {h:02}:{mi:02}:{s:02} edgeftpd[{}]: {}",
-                    3 * 8 + severity(r.level()),
-                    calendar::MONTHS[(mo - 1) as usize],
-                    std::process::id(),
-                    r.args()
-                );
+            Sink::Syslog { sock, lost } => {
+                syslog_line(&mut line, r.level(), r.args());
                 let mut sock = sock.lock().unwrap_or_else(|p| p.into_inner());
                 if sock.is_none() {
                     *sock = connect_syslog();
                 }
-                if sock.as_ref().is_none_or(|s| s.send(&line).is_err()) {
+                let mut sent = sock.as_ref().is_some_and(|s| s.send(&line).is_ok());
+                if !sent {
                     // syslogd restarted: reconnect once and retry.
                     *sock = connect_syslog();
-                    if let Some(s) = sock.as_ref() {
-                        let _ = s.send(&line);
-                    }
+                    sent = sock.as_ref().is_some_and(|s| s.send(&line).is_ok());
                 }
+                drop(sock);
+                if sent {
+                    lost.store(false, Ordering::Relaxed);
+                    return;
+                }
+                let mut text = Vec::with_capacity(line.len() + 64);
+                if !lost.swap(true, Ordering::Relaxed) {
+                    let _ = writeln!(
+                        text,
+                        "edgeftpd: --syslog: nothing takes lines at /dev/log (no syslog \
+                         daemon?): logging to stderr until one does"
+                    );
+                }
+                let _ = writeln!(
+                    text,
+                    "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z {:<5} {}",
+                    r.level(),
+                    r.args()
+                );
+                let _ = std::io::stderr().write_all(&text);
             }
         }
     }
@@ -98,11 +116,42 @@ impl log::Log for Logger {
     fn flush(&self) {}
 }
 
-/// Installs the logger. Never fails: logging problems must not stop the server.
-pub fn init(syslog: bool) {
-    let level = level_from(std::env::var("RUST_LOG").ok().as_deref());
+/// A line in RFC 3164 form: `<PRI>Mmm dd hh:mm:ss TAG[pid]: MSG`, facility daemon (3).
+fn syslog_line(line: &mut Vec<u8>, level: log::Level, msg: &std::fmt::Arguments<'_>) {
+    let (_, mo, d, h, mi, s) = calendar::civil(calendar::now());
+    let _ = write!(
+        line,
+        "<{}>{} {d:>2} {h:02}:{mi:02}:{s:02} edgeftpd[{}]: {msg}",
+        3 * 8 + severity(level),
+        calendar::MONTHS[(mo - 1) as usize],
+        std::process::id(),
+    );
+}
+
+/// Sends one error line to syslog if a syslog daemon takes it, and nowhere else: for an
+/// error found before the logger exists (the flags), which stderr gets anyway.
+pub fn syslog_error(msg: &str) {
+    let mut line = Vec::new();
+    syslog_line(&mut line, log::Level::Error, &format_args!("{msg}"));
+    if let Some(s) = connect_syslog() {
+        let _ = s.send(&line);
+    }
+}
+
+/// The levels `--log-level` takes.
+pub fn parse_level(s: &str) -> Option<log::LevelFilter> {
+    s.parse().ok()
+}
+
+/// Installs the logger: `level` from `--log-level`, else RUST_LOG's. Never fails: logging
+/// problems must not stop the server.
+pub fn init(syslog: bool, level: Option<log::LevelFilter>) {
+    let level = level.unwrap_or_else(|| level_from(std::env::var("RUST_LOG").ok().as_deref()));
     let sink = if syslog {
-        Sink::Syslog(Mutex::new(connect_syslog()))
+        Sink::Syslog {
+            sock: Mutex::new(connect_syslog()),
+            lost: AtomicBool::new(false),
+        }
     } else {
         Sink::Stderr
     };

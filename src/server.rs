@@ -40,6 +40,11 @@ impl Server {
         })
     }
 
+    /// What sessions get.
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+
     /// Takes a session slot for `ip`, or says which limit is hit.
     /// SECURITY: a banned address is refused before it can send a password.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Closing> {
@@ -208,10 +213,16 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr, implicit_t
 
 /// Blocks SIGTERM, SIGINT and SIGHUP in every thread and handles them on a dedicated one.
 /// SIGHUP re-reads the users file and the TLS certificate and key (the server never exits
-/// on it). SIGTERM and SIGINT: stop
+/// on it), unless `reload_here` is false: under privilege separation the monitor process
+/// reads them and sends them over (`privsep.rs`), and a SIGHUP sent to this process too
+/// (`killall -HUP`) is ignored. SIGTERM and SIGINT: stop
 /// accepting, give transfers in flight a few seconds, then exit 0. Must be called before
 /// any other thread is started (the signal mask is inherited).
-pub fn handle_signals(shared: Arc<Server>, listeners: &[Listener]) -> std::io::Result<()> {
+pub fn handle_signals(
+    shared: Arc<Server>,
+    listeners: &[Listener],
+    reload_here: bool,
+) -> std::io::Result<()> {
     let wake: Vec<std::os::fd::OwnedFd> = listeners
         .iter()
         .map(|l| l.socket.as_fd().try_clone_to_owned())
@@ -226,8 +237,15 @@ pub fn handle_signals(shared: Arc<Server>, listeners: &[Listener]) -> std::io::R
                 if sig != crate::sys::SIGHUP {
                     break sig;
                 }
+                if !reload_here {
+                    log::debug!("SIGHUP: the monitor process reloads; ignored here");
+                    continue;
+                }
                 match shared.ctx.reload_users() {
-                    Ok(n) => log::info!("SIGHUP: reloaded the users file ({n} accounts)"),
+                    Ok(n) => {
+                        log::info!("SIGHUP: reloaded the users file ({n} accounts)");
+                        shared.ctx.check_homes();
+                    }
                     Err(e) => log::error!("SIGHUP: {e}; keeping the users loaded before"),
                 }
                 match shared.ctx.reload_certs() {
@@ -248,6 +266,7 @@ pub fn handle_signals(shared: Arc<Server>, listeners: &[Listener]) -> std::io::R
             }
             let left = shared.ctx.transfers();
             log::info!("exiting ({left} transfers cut short)");
+            crate::start::remove_pidfile();
             std::process::exit(0);
         })?;
     Ok(())

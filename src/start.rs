@@ -5,12 +5,13 @@
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use crate::config::{self, Action, Config};
 use crate::server::{self, Server};
 use crate::session::{self, Context};
-use crate::{hashpw, limits, logging, sys, vfs};
+use crate::{hashpw, limits, logging, privsep, sys, vfs};
 
 /// The whole program: flags, then serving until a signal ends it. Exit status 2 for any
 /// problem found at start-up (one line on stderr).
@@ -37,17 +38,32 @@ pub fn main() -> ExitCode {
             }
         },
         Err(msg) => {
+            // With --syslog, a boot-time error reaches the log too, not only a console
+            // nobody reads.
+            if args.iter().any(|a| a == "--syslog" || a == "--daemon") {
+                logging::syslog_error(&msg);
+            }
             eprintln!("edgeftpd: {msg}");
             return ExitCode::from(2);
         }
     };
     // Under inetd, stderr is often the client's socket too: log lines there would corrupt
     // the control connection, so they go to syslog instead.
-    logging::init(cfg.syslog || (cfg.inetd && stderr_is_socket()));
+    logging::init(
+        cfg.syslog || (cfg.inetd && stderr_is_socket()),
+        cfg.log_level,
+    );
+    let syslog = cfg.syslog;
     match run(cfg) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => {
+            remove_pidfile();
+            ExitCode::SUCCESS
+        }
         Err(msg) => {
-            log::error!("{msg}");
+            // One line on stderr, and the same in syslog when logging goes there.
+            if syslog {
+                log::error!("{msg}");
+            }
             eprintln!("edgeftpd: {msg}");
             ExitCode::from(2)
         }
@@ -56,6 +72,18 @@ pub fn main() -> ExitCode {
 
 fn run(cfg: Config) -> Result<(), String> {
     sys::ignore_sigxfsz();
+    // Everything that can be wrong is found before anything listens: one line, exit 2.
+    let run_as = match &cfg.run_as {
+        Some(user) => {
+            let (uid, gid) = lookup_user(user)?;
+            Some(privsep::Serving {
+                user: user.clone(),
+                uid,
+                gid,
+            })
+        }
+        None => None,
+    };
     let anon_jail = if cfg.anonymous {
         let jail = vfs::Jail::open(&cfg.root)
             .map_err(|e| format!("--root {}: {e}", cfg.root.display()))?;
@@ -89,6 +117,9 @@ fn run(cfg: Config) -> Result<(), String> {
         stream
             .peer_addr()
             .map_err(|e| format!("--inetd: stdin is not a TCP socket ({e})"))?;
+        if let Some(who) = &run_as {
+            drop_to(who)?;
+        }
         // Only what a session needs: no admission state, no signal thread.
         session::run(Arc::new(Context::new(cfg, anon_jail)), stream, false);
         return Ok(());
@@ -103,30 +134,136 @@ fn run(cfg: Config) -> Result<(), String> {
             "--listen"
         };
         let l = TcpListener::bind(addr).map_err(|e| format!("{flag} {addr}: {e}"))?;
-        let local = l.local_addr().map_err(|e| e.to_string())?;
-        let what = if implicit_tls { " (implicit FTPS)" } else { "" };
-        log::info!("listening on {local}{what}");
         listeners.push(server::Listener {
             socket: l,
             implicit_tls,
         });
     }
-
-    match &cfg.run_as {
-        Some(user) => {
-            let (uid, gid) = lookup_user(user)?;
-            sys::drop_privileges(uid, gid).map_err(|e| format!("--run-as {user}: {e}"))?;
-            log::info!("running as {user} (uid {uid}, gid {gid})");
-        }
-        None if rustix::process::getuid().is_root() => {
-            log::warn!("running as root; consider --run-as USER");
-        }
-        None => {}
+    for l in &listeners {
+        let local = l.socket.local_addr().map_err(|e| e.to_string())?;
+        let what = if l.implicit_tls {
+            " (implicit FTPS)"
+        } else {
+            ""
+        };
+        log::info!("listening on {local}{what}");
     }
 
+    if cfg.daemon {
+        daemonize(cfg.pidfile.as_deref())?;
+    } else if let Some(path) = &cfg.pidfile {
+        write_pidfile(path, rustix::process::getpid())?;
+    }
+
+    match run_as {
+        // SECURITY: root keeps only the monitor process, which reads the users file and
+        // the key again on SIGHUP; clients are served by a process that is the --run-as
+        // user for good (privsep.rs).
+        Some(who) if rustix::process::getuid().is_root() => {
+            privsep::split(cfg, anon_jail, listeners, who)
+        }
+        Some(who) => {
+            drop_to(&who)?;
+            serve(cfg, anon_jail, listeners, None)
+        }
+        None => {
+            if rustix::process::getuid().is_root() {
+                log::warn!("running as root; consider --run-as USER");
+            }
+            serve(cfg, anon_jail, listeners, None)
+        }
+    }
+}
+
+/// `--daemon`: everything that can fail at start-up has been checked and the listeners are
+/// bound, so the process the init script started may now exit 0 and leave a child serving
+/// in the background: a new session with no terminal, stdin, stdout and stderr on
+/// /dev/null (logging goes to syslog). The pid file names the child.
+fn daemonize(pidfile: Option<&std::path::Path>) -> Result<(), String> {
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| format!("--daemon: /dev/null: {e}"))?;
+    if let Some(path) = pidfile {
+        let _ = PIDFILE.set(path.to_path_buf());
+    }
+    match sys::fork().map_err(|e| format!("--daemon: fork: {e}"))? {
+        sys::Forked::Parent(child) => {
+            if let Some(path) = pidfile
+                && let Err(e) = write_pidfile(path, child)
+            {
+                let _ = rustix::process::kill_process(child, rustix::process::Signal::KILL);
+                return Err(e);
+            }
+            std::process::exit(0);
+        }
+        sys::Forked::Child => {
+            // Not a process group leader (a fresh child), so setsid succeeds.
+            let _ = rustix::process::setsid();
+            let redirect = rustix::stdio::dup2_stdin(&null)
+                .and_then(|()| rustix::stdio::dup2_stdout(&null))
+                .and_then(|()| rustix::stdio::dup2_stderr(&null));
+            if let Err(e) = redirect {
+                log::warn!("--daemon: stdin, stdout and stderr to /dev/null: {e}");
+            }
+            PIDFILE_OWNER.store(
+                rustix::process::getpid().as_raw_nonzero().get(),
+                Ordering::SeqCst,
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The process that wrote `--pidfile` (0: none): only it removes the file at exit, not the
+/// serving process of privilege separation, which inherits the path.
+static PIDFILE_OWNER: AtomicI32 = AtomicI32::new(0);
+static PIDFILE: OnceLock<std::path::PathBuf> = OnceLock::new();
+
+/// Writes `pid` to `path` (replacing it whole: written aside, then renamed).
+fn write_pidfile(path: &std::path::Path, pid: rustix::process::Pid) -> Result<(), String> {
+    let aside = path.with_extension("pid-new");
+    std::fs::write(&aside, format!("{}\n", pid.as_raw_nonzero()))
+        .and_then(|()| std::fs::rename(&aside, path))
+        .map_err(|e| format!("--pidfile {}: {e}", path.display()))?;
+    let _ = PIDFILE.set(path.to_path_buf());
+    PIDFILE_OWNER.store(pid.as_raw_nonzero().get(), Ordering::SeqCst);
+    Ok(())
+}
+
+/// Removes the `--pidfile` at exit, when this process wrote it (or was named in it).
+pub(crate) fn remove_pidfile() {
+    if PIDFILE_OWNER.load(Ordering::SeqCst) == rustix::process::getpid().as_raw_nonzero().get()
+        && let Some(path) = PIDFILE.get()
+    {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// Switches the whole process to the `--run-as` user (no other thread exists yet).
+pub(crate) fn drop_to(who: &privsep::Serving) -> Result<(), String> {
+    sys::drop_privileges(who.uid, who.gid).map_err(|e| format!("--run-as {}: {e}", who.user))?;
+    log::info!("running as {} (uid {}, gid {})", who.user, who.uid, who.gid);
+    Ok(())
+}
+
+/// Serves clients on `listeners` until a signal ends it. `reloads`: the link to the
+/// monitor process under privilege separation, which then does SIGHUP's reading.
+pub fn serve(
+    cfg: Config,
+    anon_jail: Option<vfs::Jail>,
+    listeners: Vec<server::Listener>,
+    reloads: Option<std::os::unix::net::UnixStream>,
+) -> Result<(), String> {
     let cfg = fit_sessions_to_system(cfg);
     let server = Server::new(Context::new(cfg, anon_jail));
-    server::handle_signals(Arc::clone(&server), &listeners).map_err(|e| format!("signals: {e}"))?;
+    server.context().check_homes();
+    server::handle_signals(Arc::clone(&server), &listeners, reloads.is_none())
+        .map_err(|e| format!("signals: {e}"))?;
+    if let Some(link) = reloads {
+        privsep::take_reloads(Arc::clone(&server), link).map_err(|e| format!("reloads: {e}"))?;
+    }
     server::run(server, listeners);
     Ok(())
 }

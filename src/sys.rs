@@ -22,10 +22,13 @@ pub fn ignore_sighup() {
     }
 }
 
-/// SIGHUP's number, for the signal thread.
+/// Signal numbers the signal thread and the monitor process (`privsep.rs`) tell apart.
 pub const SIGHUP: i32 = libc::SIGHUP;
+pub const SIGTERM: i32 = libc::SIGTERM;
+pub const SIGINT: i32 = libc::SIGINT;
+pub const SIGCHLD: i32 = libc::SIGCHLD;
 
-/// A set of signals, as returned by [`block_server_signals`].
+/// A set of signals, as returned by [`block_signals`].
 pub struct SigSet(libc::sigset_t);
 
 // SAFETY: a sigset_t is plain data.
@@ -34,19 +37,69 @@ unsafe impl Send for SigSet {}
 /// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and threads it starts later),
 /// for the signal thread to take with [`wait_signal`].
 pub fn block_server_signals() -> io::Result<SigSet> {
+    block_signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
+}
+
+/// Blocks `signals` in the calling thread (and threads it starts later) and returns them
+/// as a set for [`wait_signal`].
+pub fn block_signals(signals: &[i32]) -> io::Result<SigSet> {
+    sigmask(libc::SIG_BLOCK, signals)
+}
+
+/// Unblocks `signals` in the calling thread.
+pub fn unblock_signals(signals: &[i32]) -> io::Result<()> {
+    sigmask(libc::SIG_UNBLOCK, signals).map(|_| ())
+}
+
+fn sigmask(how: libc::c_int, signals: &[i32]) -> io::Result<SigSet> {
     // SAFETY: sigset_t is plain data initialised by sigemptyset before use; the pointers
     // are to locals that outlive the calls.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGHUP);
-        let r = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        for &sig in signals {
+            libc::sigaddset(&mut set, sig);
+        }
+        let r = libc::pthread_sigmask(how, &set, std::ptr::null_mut());
         if r != 0 {
             return Err(io::Error::from_raw_os_error(r));
         }
         Ok(SigSet(set))
+    }
+}
+
+/// Waits up to `timeout` for one of the signals in `set` (blocked beforehand); `None` when
+/// none came.
+pub fn wait_signal_for(set: &SigSet, timeout: std::time::Duration) -> Option<i32> {
+    let ts = libc::timespec {
+        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: timeout.subsec_nanos() as _,
+    };
+    // SAFETY: the set and the timespec are locals valid for the call; no siginfo is asked
+    // for (null).
+    let r = unsafe { libc::sigtimedwait(&set.0, std::ptr::null_mut(), &ts) };
+    (r > 0).then_some(r)
+}
+
+/// Which side of a [`fork`] this is.
+pub enum Forked {
+    Child,
+    Parent(rustix::process::Pid),
+}
+
+/// fork(2). Only called while the process has one thread (the monitor process, before the
+/// serving process starts any): the child is then a whole copy, with no lock held by a
+/// thread that does not exist in it.
+pub fn fork() -> io::Result<Forked> {
+    // SAFETY: the process is single-threaded here (see above), so the child may go on
+    // running ordinary Rust code, allocator included; no memory is passed.
+    let pid = unsafe { libc::fork() };
+    match pid {
+        -1 => Err(io::Error::last_os_error()),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(
+            rustix::process::Pid::from_raw(pid).ok_or_else(|| io::Error::other("fork"))?,
+        )),
     }
 }
 

@@ -40,27 +40,114 @@ impl fmt::Debug for Certs {
     }
 }
 
-/// Reads a PEM certificate chain and private key (PKCS#8, PKCS#1 RSA or SEC1 EC) that
-/// belong together. Errors are one line naming the file.
-fn load(cert: &Path, key: &Path) -> Result<CertifiedKey, String> {
-    let c = cert.display();
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .map_err(|e| format!("--tls-cert {c}: {}", pem_error(&e)))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("--tls-cert {c}: {}", pem_error(&e)))?;
-    if chain.is_empty() {
-        return Err(format!("--tls-cert {c}: no PEM certificate in it"));
-    }
-    let k = key.display();
-    let der = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| format!("--tls-key {k}: {}", pem_error(&e)))?;
-    CertifiedKey::from_der(chain, der, &provider_for_this_cpu()).map_err(|e| match e {
-        rustls::Error::InconsistentKeys(_) => {
-            format!("--tls-key {k}: the key does not match the certificate in {c}")
+/// A certificate chain and its private key as read from their PEM files, checked to belong
+/// together: what the monitor process (`privsep.rs`) reads as root and hands the serving
+/// process on SIGHUP, in the form [`KeyPair::encode`] gives.
+pub struct KeyPair {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl KeyPair {
+    /// Reads a PEM certificate chain and private key (PKCS#8, PKCS#1 RSA or SEC1 EC) that
+    /// belong together. Errors are one line naming the file.
+    pub fn read(cert: &Path, key: &Path) -> Result<KeyPair, String> {
+        let c = cert.display();
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .map_err(|e| format!("--tls-cert {c}: {}", pem_error(&e)))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("--tls-cert {c}: {}", pem_error(&e)))?;
+        if chain.is_empty() {
+            return Err(format!("--tls-cert {c}: no PEM certificate in it"));
         }
-        rustls::Error::General(e) => format!("--tls-key {k}: {e}"),
-        e => format!("--tls-key {k}: {e}"),
-    })
+        let k = key.display();
+        let der = PrivateKeyDer::from_pem_file(key)
+            .map_err(|e| format!("--tls-key {k}: {}", key_error(key, &e)))?;
+        let pair = KeyPair { chain, key: der };
+        pair.certified().map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => {
+                format!("--tls-key {k}: the key does not match the certificate in {c}")
+            }
+            rustls::Error::General(e) => format!("--tls-key {k}: {e}"),
+            e => format!("--tls-key {k}: {e}"),
+        })?;
+        Ok(pair)
+    }
+
+    /// The pair ready for handshakes.
+    fn certified(&self) -> Result<CertifiedKey, rustls::Error> {
+        CertifiedKey::from_der(
+            self.chain.clone(),
+            self.key.clone_key(),
+            &provider_for_this_cpu(),
+        )
+    }
+
+    /// The pair as bytes: the number of certificates, each certificate's DER with its
+    /// length, then the key's kind and DER with its length (lengths and counts as 4 bytes,
+    /// big-endian).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let put = |bytes: &[u8], out: &mut Vec<u8>| {
+            out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+            out.extend_from_slice(bytes);
+        };
+        out.extend_from_slice(&(self.chain.len() as u32).to_be_bytes());
+        for c in &self.chain {
+            put(c.as_ref(), &mut out);
+        }
+        let kind = match &self.key {
+            PrivateKeyDer::Pkcs1(_) => 1,
+            PrivateKeyDer::Sec1(_) => 2,
+            _ => 8,
+        };
+        out.push(kind);
+        put(self.key.secret_der(), &mut out);
+        out
+    }
+
+    /// The inverse of [`KeyPair::encode`]; `None` for anything else.
+    pub fn decode(mut bytes: &[u8]) -> Option<KeyPair> {
+        fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+            let (head, tail) = b.split_at_checked(n)?;
+            *b = tail;
+            Some(head)
+        }
+        fn len(b: &mut &[u8]) -> Option<usize> {
+            Some(u32::from_be_bytes(take(b, 4)?.try_into().ok()?) as usize)
+        }
+        let n = len(&mut bytes)?;
+        let mut chain = Vec::new();
+        for _ in 0..n {
+            let l = len(&mut bytes)?;
+            chain.push(CertificateDer::from(take(&mut bytes, l)?.to_vec()));
+        }
+        let kind = take(&mut bytes, 1)?[0];
+        let l = len(&mut bytes)?;
+        let der = take(&mut bytes, l)?.to_vec();
+        let key = match kind {
+            1 => PrivateKeyDer::Pkcs1(der.into()),
+            2 => PrivateKeyDer::Sec1(der.into()),
+            8 => PrivateKeyDer::Pkcs8(der.into()),
+            _ => return None,
+        };
+        (bytes.is_empty() && !chain.is_empty()).then_some(KeyPair { chain, key })
+    }
+}
+
+/// A key file that did not load: an encrypted key says so (rustls reads no encrypted keys;
+/// `openssl pkey -in KEY -out PLAIN` writes one that loads).
+fn key_error(key: &Path, e: &rustls::pki_types::pem::Error) -> String {
+    use rustls::pki_types::pem::Error;
+    // Both forms: PKCS#8 "ENCRYPTED PRIVATE KEY" and the older "Proc-Type: 4,ENCRYPTED".
+    if !matches!(e, Error::Io(_))
+        && std::fs::read(key).is_ok_and(|t| t.windows(9).any(|w| w == b"ENCRYPTED"))
+    {
+        return "an encrypted key, which is not supported: write it unencrypted with \
+                openssl pkey -in KEY -out PLAIN-KEY (and keep that file mode 0600)"
+            .into();
+    }
+    pem_error(e)
 }
 
 fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
@@ -75,7 +162,12 @@ fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
 impl Certs {
     /// Loads the pair at start-up.
     pub fn load(cert: &Path, key: &Path) -> Result<Certs, String> {
-        let ck = load(cert, key)?;
+        Certs::new(cert, key, &KeyPair::read(cert, key)?)
+    }
+
+    /// Certs from a pair read already.
+    pub fn new(cert: &Path, key: &Path, pair: &KeyPair) -> Result<Certs, String> {
+        let ck = pair.certified().map_err(|e| format!("--tls-key: {e}"))?;
         Ok(Certs {
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
@@ -83,9 +175,17 @@ impl Certs {
         })
     }
 
-    /// Reads the pair again; on failure the old one stays.
-    pub fn reload(&self) -> Result<(), String> {
-        let ck = load(&self.cert, &self.key)?;
+    /// Reads the pair again; on failure the old one stays. Returns the pair read (which
+    /// the monitor hands the serving process).
+    pub fn reload(&self) -> Result<KeyPair, String> {
+        let pair = KeyPair::read(&self.cert, &self.key)?;
+        self.install(&pair)?;
+        Ok(pair)
+    }
+
+    /// Makes `pair` the one new handshakes use.
+    pub fn install(&self, pair: &KeyPair) -> Result<(), String> {
+        let ck = pair.certified().map_err(|e| format!("--tls-key: {e}"))?;
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ck);
         Ok(())
     }

@@ -7,8 +7,12 @@
 #   start   -> a "220" greeting on 127.0.0.1:PORT, status exits 0, start again is a no-op
 #   restart -> a new pid, serving again
 #   reload  -> SIGHUP: the same pid, still serving
-#   a second instance on the same (busy) port -> start fails, no pidfile left
-#   kill -9 -> status exits 1 (pidfile left), start starts a new server
+#   a second instance on the same (busy) port -> start fails with the server's own error
+#     line ("Address already in use"), no pidfile left
+#   a missing --root -> start fails, saying so
+#   kill -9 -> status exits 1 (pidfile left); `boot` (OpenWrt's rcS) starts a new server
+#   RUST_LOG set in CONFIG -> in the server's environment
+#   installed as S50edgeftpd (Buildroot) -> start and stop work under that name
 #   stop    -> the process is gone, the pidfile removed, status exits non-zero
 # The binary: $EDGEFTPD_BIN, else target/debug/edgeftpd. Run by tests/suite/process.rs
 # (`cargo test`); needs bash, busybox and python3 (for a free port).
@@ -50,6 +54,7 @@ echo "hello" >"$WORK/root/hello.txt"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cat >"$CONFIG" <<EOF
 EDGEFTPD_OPTS="--listen 127.0.0.1:$PORT --root $WORK/root --anonymous --pasv-ports 45000-45099"
+RUST_LOG=debug
 EOF
 
 # initd ACTION: runs the init script as a router would.
@@ -114,13 +119,35 @@ sleep 0.3
 alive "$pid2" || fail "the server died on SIGHUP"
 greeting
 
-echo "== second instance on the busy port"
+echo "== RUST_LOG from the config file reaches the server"
+tr '\0' '\n' <"/proc/$pid2/environ" | grep -qx 'RUST_LOG=debug' ||
+    fail "RUST_LOG=debug is not in the server's environment"
+
+echo "== second instance on the busy port: the server's error line"
 rc=0
-env PATH="$WORK/bin:$PATH" DAEMON="$BIN" PIDFILE="$WORK/run/second.pid" CONFIG="$CONFIG" \
-    busybox sh "$SCRIPT" start || rc=$?
+out=$(env PATH="$WORK/bin:$PATH" DAEMON="$BIN" PIDFILE="$WORK/run/second.pid" CONFIG="$CONFIG" \
+    busybox sh "$SCRIPT" start 2>&1) || rc=$?
+echo "$out"
 [ $rc -ne 0 ] || fail "start succeeded although port $PORT is taken"
+case $out in
+*"--listen 127.0.0.1:$PORT: Address already in use"*) ;;
+*) fail "start did not show the server's error line" ;;
+esac
 [ ! -e "$WORK/run/second.pid" ] || fail "a failed start left its pidfile"
 alive "$pid2" || fail "the running server died"
+
+echo "== a missing --root: the server's error line"
+printf 'EDGEFTPD_OPTS="--listen 127.0.0.1:0 --root %s --anonymous"\n' "$WORK/no-such-dir" \
+    >"$WORK/bad-config"
+rc=0
+out=$(env PATH="$WORK/bin:$PATH" DAEMON="$BIN" PIDFILE="$WORK/run/second.pid" \
+    CONFIG="$WORK/bad-config" busybox sh "$SCRIPT" start 2>&1) || rc=$?
+echo "$out"
+[ $rc -ne 0 ] || fail "start succeeded without its --root"
+case $out in
+*"edgeftpd: --root $WORK/no-such-dir: not a directory"*) ;;
+*) fail "start did not say the root is missing" ;;
+esac
 
 echo "== the server dies (kill -9): status says so, start replaces the stale pidfile"
 kill -9 "$pid2"
@@ -128,7 +155,7 @@ for _ in $(seq 1 50); do alive "$pid2" || break; sleep 0.1; done
 rc=0
 initd status || rc=$?
 [ $rc -eq 1 ] || fail "status exited $rc for a dead server with a pidfile (want 1)"
-initd start || fail "start after a crash exited $?"
+initd boot || fail "boot after a crash exited $?"
 pid3=$(cat "$PIDFILE")
 [ "$pid3" != "$pid2" ] || fail "start after a crash kept the stale pid"
 greeting
@@ -147,5 +174,14 @@ fi
 
 echo "== stop again (not running)"
 initd stop || fail "stop of a stopped server exited $?"
+
+echo "== as Buildroot installs it: /etc/init.d/S50edgeftpd"
+cp "$SCRIPT" "$WORK/S50edgeftpd"
+env PATH="$WORK/bin:$PATH" DAEMON="$BIN" PIDFILE="$PIDFILE" CONFIG="$CONFIG" \
+    busybox sh "$WORK/S50edgeftpd" start || fail "S50edgeftpd start exited $?"
+greeting
+env PATH="$WORK/bin:$PATH" DAEMON="$BIN" PIDFILE="$PIDFILE" CONFIG="$CONFIG" \
+    busybox sh "$WORK/S50edgeftpd" stop || fail "S50edgeftpd stop exited $?"
+[ ! -e "$PIDFILE" ] || fail "stop left the pidfile"
 
 echo "init script: all checks passed"

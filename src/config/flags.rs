@@ -172,8 +172,29 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
     (
         Takes::Opt,
         "",
+        "log-level",
+        "error | warn | info (default) | debug | off; overrides RUST_LOG",
+        "LEVEL",
+    ),
+    (
+        Takes::Flag,
+        "",
+        "daemon",
+        "go to the background once listening (logs then go to syslog); for init scripts",
+        "",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "pidfile",
+        "write the server's process id to FILE (removed at exit)",
+        "FILE",
+    ),
+    (
+        Takes::Opt,
+        "",
         "run-as",
-        "after binding, switch to this user's uid and gid",
+        "serve as this user; root keeps only a process that rereads --users and --tls-key on SIGHUP",
         "USER",
     ),
     (

@@ -70,6 +70,11 @@ pub struct Config {
     pub data_timeout: Duration,
     pub inetd: bool,
     pub syslog: bool,
+    /// `--log-level` (else RUST_LOG decides).
+    pub log_level: Option<log::LevelFilter>,
+    /// `--daemon`: go to the background once listening.
+    pub daemon: bool,
+    pub pidfile: Option<PathBuf>,
     pub run_as: Option<String>,
 }
 
@@ -123,9 +128,12 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
 
     let users_path = m.opt_str("users").map(PathBuf::from);
     let users = match &users_path {
-        Some(f) => Some(Users::load(f)?),
+        Some(f) => Some(load_users(f, anonymous)?),
         None => None,
     };
+    if m.opt_present("daemon") && m.opt_present("inetd") {
+        return Err("--daemon and --inetd exclude each other".into());
+    }
     if !anonymous && users.is_none() && !m.opt_present("inetd") {
         return Err("nobody can log in: give --anonymous, --users FILE, or both".into());
     }
@@ -199,9 +207,35 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
         login_timeout: Duration::from_secs(number(&m, "login-timeout", 60)? as u64),
         data_timeout: Duration::from_secs(number(&m, "data-timeout", 60)? as u64),
         inetd: m.opt_present("inetd"),
-        syslog: m.opt_present("syslog"),
+        syslog: m.opt_present("syslog") || m.opt_present("daemon"),
+        log_level: match m.opt_str("log-level") {
+            None => None,
+            Some(l) => Some(crate::logging::parse_level(&l).ok_or_else(|| {
+                format!("--log-level {l}: expected error, warn, info, debug, trace or off")
+            })?),
+        },
+        daemon: m.opt_present("daemon"),
+        pidfile: m.opt_str("pidfile").map(PathBuf::from),
         run_as: m.opt_str("run-as"),
     })))
+}
+
+impl Config {
+    /// Reads `--users` again (SIGHUP), with the checks of start-up.
+    pub fn load_users(&self) -> Result<Option<Users>, String> {
+        match &self.users_path {
+            Some(f) => load_users(f, self.anonymous).map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
+fn load_users(f: &std::path::Path, anonymous: bool) -> Result<Users, String> {
+    let users = Users::load(f)?;
+    users
+        .check_anonymous(anonymous)
+        .map_err(|e| format!("--users {}: {e}", f.display()))?;
+    Ok(users)
 }
 
 /// The FTPS flags, checked (and the certificate and key loaded) before anything listens.

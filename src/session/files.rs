@@ -42,6 +42,7 @@ impl Session {
                         self.need_write()?;
                         let p = self.path(&rest[1..])?;
                         self.jail.set_mtime(&p, secs).map_err(Fail::Fs)?;
+                        self.log_change("set the time of", &p, &format!("to {}", timeval(secs)));
                         self.reply(FILE_STATUS, timeval(secs))
                     }
                     _ => Err(Fail::Fs(e)),
@@ -54,6 +55,7 @@ impl Session {
         self.need_write()?;
         let p = self.path(arg)?;
         self.jail.set_mtime(&p, t).map_err(Fail::Fs)?;
+        self.log_change("set the time of", &p, &format!("to {}", timeval(t)));
         let mut text = format!("Modify={}; ", timeval(t)).into_bytes();
         text.extend_from_slice(arg);
         self.reply(FILE_STATUS, text)
@@ -63,12 +65,7 @@ impl Session {
         self.need_write()?;
         let p = self.path(arg)?;
         self.jail.unlink(&p).map_err(Fail::Fs)?;
-        log::info!(
-            "{} {}: deleted {}",
-            self.conn.peer,
-            self.login.name,
-            display(&p.to_bytes())
-        );
+        self.log_change("deleted", &p, "");
         self.reply(FILE_ACTION_OK, "Delete operation successful.")
     }
 
@@ -76,6 +73,7 @@ impl Session {
         self.need_write()?;
         let p = self.path(arg)?;
         self.jail.rmdir(&p).map_err(Fail::Fs)?;
+        self.log_change("removed the directory", &p, "");
         self.reply(FILE_ACTION_OK, "Remove directory operation successful.")
     }
 
@@ -84,6 +82,7 @@ impl Session {
         let p = self.path(arg)?;
         name_allowed(&p)?;
         self.jail.mkdir(&p).map_err(Fail::Fs)?;
+        self.log_change("made the directory", &p, "");
         let mut text = reply::quote_path(&p.to_bytes());
         text.extend_from_slice(b" created.");
         self.reply(PATH_CREATED, text)
@@ -105,13 +104,26 @@ impl Session {
         let to = self.path(arg)?;
         name_allowed(&to)?;
         self.jail.rename(&from, &to).map_err(Fail::Fs)?;
+        self.log_change("renamed", &from, &format!("to {}", display(&to.to_bytes())));
         self.reply(FILE_ACTION_OK, "Rename successful.")
+    }
+
+    /// The log line of a change made: `PEER USER: WHAT /path [MORE]`, the path escaped.
+    fn log_change(&self, what: &str, p: &VPath, more: &str) {
+        let sep = if more.is_empty() { "" } else { " " };
+        log::info!(
+            "{} {}: {what} {}{sep}{more}",
+            self.conn.peer,
+            self.login.name,
+            display(&p.to_bytes())
+        );
     }
 
     pub(super) fn chmod(&mut self, mode: u32, arg: &[u8]) -> Result {
         self.need_write()?;
         let p = self.path(arg)?;
         self.jail.chmod(&p, mode).map_err(Fail::Fs)?;
+        self.log_change("changed the mode of", &p, &format!("to {mode:04o}"));
         self.reply(OK, "SITE CHMOD command ok.")
     }
 }

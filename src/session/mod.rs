@@ -43,6 +43,12 @@ use crate::{limits, sys};
 use datachan::DataChannel;
 use transfer::StoreVerb;
 
+/// The verbs whose refusals are logged at info (see [`Session::log_refusal`]).
+const REFUSALS_AT_INFO: &[&str] = &[
+    "RETR", "STOR", "APPE", "STOU", "DELE", "RMD", "XRMD", "MKD", "XMKD", "RNFR", "RNTO", "SITE",
+    "MFMT",
+];
+
 /// What every session gets from the server: the configuration, the anonymous root, the
 /// users file as it is now (SIGHUP replaces it), and the count of transfers in flight
 /// (shutdown waits for them).
@@ -88,20 +94,61 @@ impl Context {
     /// Reads the users file again (SIGHUP): new logins use it at once, sessions logged in
     /// keep their login. A file that fails to load leaves the old users in place.
     pub fn reload_users(&self) -> std::result::Result<usize, String> {
-        let Some(path) = &self.cfg.users_path else {
-            return Ok(0);
-        };
-        let users = Users::load(path)?;
+        match self.cfg.load_users()? {
+            Some(users) => Ok(self.set_users(users)),
+            None => Ok(0),
+        }
+    }
+
+    /// Puts `users` in place for new logins (SIGHUP, or the monitor's reload under
+    /// `--run-as`); returns how many accounts it has.
+    pub fn set_users(&self, users: Users) -> usize {
         let n = users.iter().count();
         *self.users.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(users));
-        Ok(n)
+        n
+    }
+
+    /// Warns about each home (and the anonymous root) that this process's user cannot
+    /// enter and read, or cannot write where the account may write: under `--run-as` every
+    /// login of such an account would otherwise fail with no line in the log. At start-up
+    /// and after each reload of the users file.
+    pub fn check_homes(&self) {
+        use rustix::fs::{Access, access};
+        let check = |who: &str, dir: &std::path::Path, writable: bool| {
+            let mut need = Access::READ_OK | Access::EXEC_OK;
+            if writable {
+                need |= Access::WRITE_OK;
+            }
+            if let Err(e) = access(dir, need) {
+                let uid = rustix::process::getuid().as_raw();
+                let what = if writable {
+                    "enter, read and write"
+                } else {
+                    "enter and read"
+                };
+                log::warn!(
+                    "{who}: {}: this server (uid {uid}) cannot {what} it ({}); its logins \
+                     will fail or be read-only",
+                    dir.display(),
+                    io::Error::from(e)
+                );
+            }
+        };
+        if self.cfg.anonymous {
+            check("--root (anonymous)", &self.cfg.root, self.cfg.anon_write);
+        }
+        if let Some(users) = self.users() {
+            for u in users.iter().filter(|u| !u.locked()) {
+                check(&format!("user {}: home", u.name), &u.home, u.writable);
+            }
+        }
     }
 
     /// Reads the certificate and key again (SIGHUP); a pair that fails keeps the old one.
     pub fn reload_certs(&self) -> std::result::Result<bool, String> {
         #[cfg(feature = "tls")]
         if let Some(certs) = &self.cfg.tls.certs {
-            return certs.reload().map(|()| true);
+            return certs.reload().map(|_| true);
         }
         Ok(false)
     }
@@ -378,7 +425,13 @@ impl Session {
             let r = self
                 .conn
                 .next_line(None, Some(&mut self.data))
-                .and_then(|line| self.command(&line));
+                .and_then(|line| {
+                    let r = self.command(&line);
+                    if let Err(f) = &r {
+                        self.log_refusal(&line, f);
+                    }
+                    r
+                });
             if !self.conn.settle(r) {
                 return;
             }
@@ -387,6 +440,35 @@ impl Session {
 
     fn reply(&mut self, code: u16, text: impl AsRef<[u8]>) -> Result {
         self.conn.reply(code, text)
+    }
+
+    /// Logs why a command was refused: at info for the commands that change or fetch a
+    /// file (an admin looking for a failed upload finds it), at debug for the rest (SIZE,
+    /// MDTM, CWD and listings of missing paths: clients probe with them all the time).
+    /// Transfers that began log their own line ([`Session::conclude`]); a line that is not
+    /// a command is no refusal.
+    fn log_refusal(&self, line: &[u8], f: &Fail) {
+        let why = match f {
+            Fail::Denied => "the account is read-only".to_string(),
+            Fail::Fs(e) => e.to_string(),
+            Fail::Path(crate::vfs::PathError::Nul) => "a NUL byte in the path".into(),
+            Fail::Path(crate::vfs::PathError::TooLong) => "the path is too long".into(),
+            Fail::Reply(_, text) => text.trim_end_matches('.').to_string(),
+            _ => return,
+        };
+        let verb = command::verb_of(line).map_or("", |v| v.name);
+        let level = if REFUSALS_AT_INFO.contains(&verb) {
+            log::Level::Info
+        } else {
+            log::Level::Debug
+        };
+        log::log!(
+            level,
+            "{} {}: {} refused: {why}",
+            self.conn.peer,
+            self.login.name,
+            display(line)
+        );
     }
 
     fn path(&self, arg: &[u8]) -> Result<VPath> {

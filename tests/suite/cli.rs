@@ -349,3 +349,75 @@ fn tls_flags_are_refused_by_a_build_without_tls() {
         );
     }
 }
+
+/// Regression (the admin's day, defect 7): with a second `--listen` in use, the server
+/// logged "listening on" for the first and then two error lines. Every address is bound
+/// before any is announced: one line, exit 2.
+#[test]
+fn a_second_listen_in_use_is_one_line_and_nothing_listens() {
+    let d = dir();
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = held.local_addr().unwrap().to_string();
+    let out = run(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--listen",
+        &busy,
+        "--anonymous",
+        "--root",
+        d.path().to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!("edgeftpd: --listen {busy}: Address already in use (os error 98)\n")
+    );
+}
+
+/// Regression (defect 7): `--run-as` with an unknown user was found only after binding;
+/// it is found first, so the error is about the user even when the port is taken too.
+#[test]
+fn run_as_an_unknown_user_is_found_before_binding() {
+    let d = dir();
+    let line = config_error(&[
+        "--anonymous",
+        "--root",
+        d.path().to_str().unwrap(),
+        "--run-as",
+        "no-such-user-edgeftpd",
+    ]);
+    assert_eq!(
+        line,
+        "edgeftpd: --run-as no-such-user-edgeftpd: no such user in /etc/passwd"
+    );
+}
+
+/// Regression (defect 5): an account named `ftp` or `anonymous` (any case) could never log
+/// in with --anonymous on (the name is the anonymous login), and nothing said so.
+#[test]
+fn an_account_named_like_the_anonymous_login_is_refused_with_anonymous() {
+    let d = dir();
+    let hash = hash("openssl passwd -6 -salt abcdefgh pw");
+    for name in ["ftp", "Anonymous"] {
+        let users = d.write(
+            "users.txt",
+            format!("{name}:{hash}:{}:ro\n", d.path().display()).as_bytes(),
+        );
+        let line = config_error(&[
+            "--anonymous",
+            "--root",
+            d.path().to_str().unwrap(),
+            "--users",
+            users.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            line,
+            format!(
+                "edgeftpd: --users {}: account {name}: with --anonymous that name is the \
+                 anonymous login; rename the account",
+                users.display()
+            )
+        );
+    }
+}

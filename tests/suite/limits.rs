@@ -655,7 +655,7 @@ fn thread_creation_failing_gives_421_and_the_server_lives_on() {
     }
     let mut srv = Server::anon_with(root.path(), &["--run-as", "nobody", "--max-per-ip", "50"]);
     assert!(srv.wait_log("running as nobody"));
-    let pid = srv.pid();
+    let pid = srv.serving_pid();
     assert_eq!(
         status_field(pid, "Uid").split_whitespace().next(),
         Some("65534")

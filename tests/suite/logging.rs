@@ -221,3 +221,67 @@ fn transfer_line(log: &str, what: &str) -> (u64, f64, String) {
     let secs = f[2].strip_suffix('s').expect(line).parse().expect(line);
     (f[0].parse().expect(line), secs, f[3].to_string())
 }
+
+/// Regression (the admin's day, defect 4): `--syslog` with nothing at /dev/log (no syslog
+/// daemon, or not yet at boot) dropped every line. They go to stderr, the first saying why,
+/// until a syslog daemon takes them again.
+#[test]
+fn syslog_without_a_daemon_falls_back_to_stderr_and_back() {
+    let dev = TempDir::new("syslog-none");
+    let root = TempDir::new("syslog-none-root");
+    root.write("f.txt", b"x");
+    let mut cmd = wrapped_command(&in_mount_namespace(&format!(
+        "mount --bind '{}' /dev",
+        dev.path().display()
+    )));
+    cmd.args(["--listen", "127.0.0.1:0", "--pasv-ports", "40000-44999"])
+        .args([
+            "--syslog",
+            "--anonymous",
+            "--root",
+            root.path().to_str().unwrap(),
+        ])
+        .env("RUST_LOG", "info");
+    let srv = Server::spawn(cmd);
+    let notice = "--syslog: nothing takes lines at /dev/log";
+    assert!(srv.wait_log(notice), "{}", srv.log());
+    let mut c = srv.anon_client();
+    assert_eq!(c.retr("f.txt"), b"x");
+    assert!(srv.wait_log("RETR /f.txt 1 bytes"));
+    assert_eq!(srv.log().matches(notice).count(), 1, "{}", srv.log());
+    // A syslog daemon appears: the next lines go to it, not to stderr.
+    let sock = UnixDatagram::bind(dev.join("log")).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    c.cmd("CWD /nowhere");
+    assert_eq!(c.retr("f.txt"), b"x");
+    let mut seen = Vec::new();
+    assert!(
+        read_until(&sock, &mut seen, "RETR /f.txt 1 bytes"),
+        "{seen:?}"
+    );
+    assert_eq!(srv.log().matches("RETR /f.txt 1 bytes").count(), 1);
+}
+
+/// `--log-level` sets the level whatever RUST_LOG says (the tests' RUST_LOG is debug); a
+/// wrong one is refused.
+#[test]
+fn log_level_flag_overrides_rust_log() {
+    let root = TempDir::new("log-level");
+    root.write("f.txt", b"x");
+    let srv = Server::anon_with(root.path(), &["--log-level", "info"]);
+    let mut c = srv.anon_client();
+    assert_eq!(c.retr("f.txt"), b"x");
+    c.expect("QUIT", 221);
+    assert!(srv.wait_log("RETR /f.txt 1 bytes"));
+    assert!(!srv.log().contains("DEBUG"), "{}", srv.log());
+    let out = server_command()
+        .args(["--anonymous", "--root", "/", "--log-level", "chatty"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "edgeftpd: --log-level chatty: expected error, warn, info, debug, trace or off\n"
+    );
+}

@@ -966,18 +966,6 @@ fn read_only_anonymous_gets_550_for_every_change() {
     assert_eq!(c.retr("f.txt"), b"keep");
 }
 
-/// uid and gid of `nobody`, from /etc/passwd.
-fn nobody() -> (u32, u32) {
-    let text = std::fs::read_to_string("/etc/passwd").unwrap();
-    let f: Vec<&str> = text
-        .lines()
-        .find(|l| l.starts_with("nobody:"))
-        .expect("no nobody in /etc/passwd")
-        .split(':')
-        .collect();
-    (f[2].parse().unwrap(), f[3].parse().unwrap())
-}
-
 /// NLST of `root` as the server lists it: every name not starting with `.`, sorted, with
 /// `prefix` before each.
 fn nlst_of(root: &Path, prefix: &str) -> String {

@@ -190,6 +190,18 @@ pub fn is_root() -> bool {
         == Some("0")
 }
 
+/// uid and gid of `nobody`, from /etc/passwd.
+pub fn nobody() -> (u32, u32) {
+    let text = std::fs::read_to_string("/etc/passwd").unwrap();
+    let f: Vec<&str> = text
+        .lines()
+        .find(|l| l.starts_with("nobody:"))
+        .expect("no nobody in /etc/passwd")
+        .split(':')
+        .collect();
+    (f[2].parse().unwrap(), f[3].parse().unwrap())
+}
+
 /// Panics with a clear message when not root: these tests cannot run otherwise, and a
 /// skipped test must not look like a passed one.
 pub fn require_root(what: &str) {

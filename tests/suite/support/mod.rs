@@ -174,6 +174,26 @@ impl Server {
         self.child.id()
     }
 
+    /// The process that serves clients: under `--run-as` started as root, the one child of
+    /// the monitor process ([`Self::pid`]); else the server's own.
+    pub fn serving_pid(&self) -> u32 {
+        let monitor = self.pid().to_string();
+        let end = Instant::now() + WAIT;
+        while Instant::now() < end {
+            for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                let Ok(status) = std::fs::read_to_string(e.path().join("status")) else {
+                    continue;
+                };
+                let ppid = status.lines().find_map(|l| l.strip_prefix("PPid:"));
+                if ppid.map(str::trim) == Some(monitor.as_str()) {
+                    return e.file_name().to_str().unwrap().parse().unwrap();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no serving process under {monitor}; log:\n{}", self.log());
+    }
+
     /// Whether the process is still running.
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

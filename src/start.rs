@@ -72,6 +72,16 @@ pub fn main() -> ExitCode {
 
 fn run(cfg: Config) -> Result<(), String> {
     sys::ignore_sigxfsz();
+    if let (Some(path), Some(users)) = (&cfg.users_path, &cfg.users) {
+        let n = users.iter().count();
+        log::info!("{}: {n} accounts", path.display());
+        if n == 0 && !cfg.anonymous {
+            log::warn!(
+                "{}: no accounts, and no --anonymous: nobody can log in",
+                path.display()
+            );
+        }
+    }
     // Everything that can be wrong is found before anything listens: one line, exit 2.
     let run_as = match &cfg.run_as {
         Some(user) => {

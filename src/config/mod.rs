@@ -107,9 +107,7 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
 
     let mut listen = Vec::new();
     for a in m.opt_strs("listen") {
-        let addr: SocketAddr = a.parse().map_err(|_| {
-            format!("--listen {a}: expected ADDR:PORT, such as 0.0.0.0:21 or [::]:21")
-        })?;
+        let addr: SocketAddr = a.parse().map_err(|_| listen_error("--listen", &a, 21))?;
         listen.push(addr);
     }
     if listen.is_empty() {
@@ -246,9 +244,10 @@ fn tls_settings(m: &getopts::Matches) -> Result<TlsSettings, String> {
     let reuse = m.opt_str("tls-reuse");
     let mut listen = Vec::new();
     for a in m.opt_strs("listen-tls") {
-        listen.push(a.parse::<SocketAddr>().map_err(|_| {
-            format!("--listen-tls {a}: expected ADDR:PORT, such as 0.0.0.0:990 or [::]:990")
-        })?);
+        listen.push(
+            a.parse::<SocketAddr>()
+                .map_err(|_| listen_error("--listen-tls", &a, 990))?,
+        );
     }
     let any = cert.is_some() || key.is_some() || mode.is_some() || reuse.is_some();
     if cfg!(not(feature = "tls")) && (any || !listen.is_empty()) {
@@ -300,6 +299,24 @@ fn tls_settings(m: &getopts::Matches) -> Result<TlsSettings, String> {
         #[cfg(feature = "tls")]
         certs,
     })
+}
+
+/// What is wrong with a listen address: a host name (the server resolves none: which of a
+/// name's addresses to bind would be a guess), or no ADDR:PORT form at all.
+fn listen_error(flag: &str, a: &str, port: u16) -> String {
+    let named = a.rsplit_once(':').is_some_and(|(host, p)| {
+        p.parse::<u16>().is_ok()
+            && !host.is_empty()
+            && !host.starts_with('[')
+            && host.parse::<std::net::IpAddr>().is_err()
+    });
+    if named {
+        return format!(
+            "{flag} {a}: an IP address is needed, not a host name (such as \
+             0.0.0.0:{port}, 127.0.0.1:{port} or [::]:{port})"
+        );
+    }
+    format!("{flag} {a}: expected ADDR:PORT, such as 0.0.0.0:{port} or [::]:{port}")
 }
 
 fn number(m: &getopts::Matches, name: &str, default: usize) -> Result<usize, String> {

@@ -208,6 +208,11 @@ fn bad_numbers_and_addresses_are_refused() {
         with(&["--listen", "nowhere"]),
         "edgeftpd: --listen nowhere: expected ADDR:PORT, such as 0.0.0.0:21 or [::]:21"
     );
+    assert_eq!(
+        config_error(&["--listen", "localhost:21", "--anonymous", "--root", "/"]),
+        "edgeftpd: --listen localhost:21: an IP address is needed, not a host name (such as \
+         0.0.0.0:21, 127.0.0.1:21 or [::]:21)"
+    );
     for bad in ["not an ip", "::1", "1.2.3"] {
         assert_eq!(
             with(&["--pasv-address", bad]),
@@ -420,4 +425,23 @@ fn an_account_named_like_the_anonymous_login_is_refused_with_anonymous() {
             )
         );
     }
+}
+
+/// Start-up says how many accounts the users file has, and warns when nobody can log in.
+#[test]
+fn start_up_counts_the_accounts_and_warns_when_nobody_can_log_in() {
+    let d = dir();
+    let empty = d.write("empty-users.txt", b"# nobody yet\n");
+    let srv = Server::start(&["--users", empty.to_str().unwrap()]);
+    assert!(srv.wait_log(&format!(
+        "WARN  {}: no accounts, and no --anonymous: nobody can log in",
+        empty.display()
+    )));
+    let one = d.write(
+        "users.txt",
+        user_line("alice", "pw", d.path(), "ro").as_bytes(),
+    );
+    let srv = Server::start(&["--users", one.to_str().unwrap()]);
+    assert!(srv.wait_log(&format!("INFO  {}: 1 accounts", one.display())));
+    assert!(!srv.log().contains("nobody can log in"));
 }

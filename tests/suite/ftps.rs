@@ -388,6 +388,14 @@ fn bad_tls_setups_are_one_line_and_exit_2() {
     let (_rsa_cert, rsa_key) = cert(&dir, "rsa");
     let (ed_cert, ed_key) = cert(&dir, "ed25519");
     let junk = dir.write("junk.pem", b"not a pem file\n");
+    // An encrypted key (PKCS#8 with a pass phrase), as `openssl pkcs8 -topk8` writes.
+    let locked = dir.join("locked-key.pem");
+    let (ok, _, err) = sh(&format!(
+        "openssl pkcs8 -topk8 -in '{}' -out '{}' -passout pass:secret",
+        ec_key.display(),
+        locked.display()
+    ));
+    assert!(ok, "{err}");
     let root = dir.path().to_str().unwrap();
     let run = |args: &[&str]| -> (Option<i32>, String) {
         let mut cmd = server_command();
@@ -423,6 +431,10 @@ fn bad_tls_setups_are_one_line_and_exit_2() {
                 ed_key.to_str().unwrap(),
             ],
             "ed25519-key.pem: not an RSA or ECDSA private key",
+        ),
+        (
+            vec!["--tls-cert", c, "--tls-key", locked.to_str().unwrap()],
+            "locked-key.pem: an encrypted key, which is not supported: write it unencrypted",
         ),
         (
             vec!["--tls", "required"],

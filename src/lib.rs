@@ -7,6 +7,7 @@
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub(crate) mod accounts;
 pub(crate) mod auth;
 pub(crate) mod bans;
 pub(crate) mod calendar;

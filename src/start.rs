@@ -37,6 +37,16 @@ pub fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         },
+        Ok(Action::EditUsers(path, edit)) => match crate::accounts::run(&path, &edit) {
+            Ok(said) => {
+                println!("edgeftpd: {said}");
+                return ExitCode::SUCCESS;
+            }
+            Err(msg) => {
+                eprintln!("edgeftpd: {msg}");
+                return ExitCode::from(2);
+            }
+        },
         Err(msg) => {
             // With --syslog, a boot-time error reaches the log too, not only a console
             // nobody reads.

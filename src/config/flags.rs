@@ -239,6 +239,27 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         "read a password on stdin, print its $6$ hash for the users file",
         "",
     ),
+    (
+        Takes::Opt,
+        "",
+        "add-user",
+        "add an account to the --users file (asks for its password twice)",
+        "NAME:HOME:ro|rw",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "del-user",
+        "delete an account from the --users file",
+        "NAME",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "passwd",
+        "change an account's password in the --users file",
+        "NAME",
+    ),
     (Takes::Flag, "h", "help", "print this help", ""),
     (Takes::Flag, "V", "version", "print the version", ""),
 ];

@@ -85,6 +85,8 @@ pub enum Action {
     Version,
     /// `--hash-password`: print a users-file hash of a password read on stdin.
     HashPassword,
+    /// `--add-user`, `--del-user`, `--passwd`: edit the `--users` file.
+    EditUsers(PathBuf, crate::accounts::Edit),
 }
 
 /// Parses the command line (without the program name).
@@ -100,6 +102,26 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
     }
     if m.opt_present("hash-password") {
         return Ok(Action::HashPassword);
+    }
+    {
+        use crate::accounts::Edit;
+        let mut edits: Vec<Edit> = [
+            m.opt_str("add-user").map(Edit::Add),
+            m.opt_str("del-user").map(Edit::Delete),
+            m.opt_str("passwd").map(Edit::Password),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if edits.len() > 1 {
+            return Err("--add-user, --del-user and --passwd: one at a time".into());
+        }
+        if let Some(edit) = edits.pop() {
+            let path = m
+                .opt_str("users")
+                .ok_or("--add-user, --del-user and --passwd need --users FILE")?;
+            return Ok(Action::EditUsers(PathBuf::from(path), edit));
+        }
     }
     if !m.free.is_empty() {
         return Err(format!("unexpected argument: {}", m.free[0]));

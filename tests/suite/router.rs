@@ -12,15 +12,21 @@ use crate::support::*;
 
 /// Runs `edgeftpd --hash-password` with `input` on a pipe: (exit code, stdout, stderr).
 fn hash_password(input: &[u8]) -> (Option<i32>, String, String) {
+    run_with_input(&["--hash-password"], input)
+}
+
+/// Runs the binary with `args` and `input` on a pipe: (exit code, stdout, stderr).
+fn run_with_input(args: &[&str], input: &[u8]) -> (Option<i32>, String, String) {
     let mut child = server_command()
-        .arg("--hash-password")
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(input).unwrap();
+    // (A run that fails before it reads stdin closes the pipe first.)
+    let _ = child.stdin.take().unwrap().write_all(input);
     let out = child.wait_with_output().unwrap();
     (
         out.status.code(),
@@ -464,4 +470,104 @@ fn bandwidth_caps_hold_per_session_and_in_total() {
             "one share took {t:.2} s ({times:?})"
         );
     }
+}
+
+/// Regression (the admin's day, defect 8): the README's one-liner appended whatever a typo
+/// made of the line, and the server then refused to start at boot. --add-user, --del-user
+/// and --passwd check the file before and after, keep its other lines, mode and owner, and
+/// replace it whole.
+#[test]
+fn add_user_del_user_and_passwd_edit_the_users_file_safely() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = TempDir::new("accounts");
+    home.write("hello.txt", b"hi");
+    let h = home.path().to_str().unwrap().to_string();
+    let file = home.join("etc/users.txt");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let f = file.to_str().unwrap();
+    let mode = || std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    // A new file is made 0600.
+    let (code, out, err) = run_with_input(
+        &["--users", f, "--add-user", &format!("alice:{h}:ro")],
+        b"a-pw\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with(&format!("edgeftpd: added alice to {f}; reload")),
+        "{out}"
+    );
+    assert_eq!(mode(), 0o600);
+    // The admin's comment and mode stay.
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, format!("# family\n{text}")).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (code, _, err) = run_with_input(
+        &["--users", f, "--add-user", &format!("bob:{h}:rw")],
+        b"b-pw\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(mode(), 0o640);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.starts_with("# family\nalice:$6$"), "{text}");
+    // Typos and duplicates change nothing.
+    for (spec, want) in [
+        (
+            "carol::rw".to_string(),
+            "home  must be an absolute path; nothing was changed",
+        ),
+        (format!("carol:{h}"), "expected NAME:HOME:ro|rw"),
+        (
+            format!("carol:{h}:write"),
+            "perm must be ro or rw, not \"write\"; nothing was changed",
+        ),
+        (
+            format!("carol:{h}/nope:rw"),
+            "is not a directory; nothing was changed",
+        ),
+        (format!("Alice:{h}:rw"), "Alice is in"),
+    ] {
+        let (code, _, err) = run_with_input(&["--users", f, "--add-user", &spec], b"c-pw\n");
+        assert_eq!(code, Some(2), "{spec}: {err}");
+        assert!(
+            err.contains(want) && err.lines().count() == 1,
+            "{spec}: {err}"
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), text, "{spec}");
+    }
+    let (code, _, err) = run_with_input(&["--users", f, "--passwd", "alice"], b"new-pw\n");
+    assert_eq!(code, Some(0), "{err}");
+    let srv = Server::start(&["--users", f]);
+    let mut c = srv.client();
+    c.login("alice", "new-pw");
+    assert_eq!(c.retr("hello.txt"), b"hi");
+    srv.client().login("bob", "b-pw");
+    let mut old = srv.client();
+    old.expect("USER alice", 331);
+    assert_eq!(old.cmd("PASS a-pw"), "530 Login incorrect.\r\n");
+    let (code, _, err) = run_with_input(&["--users", f, "--del-user", "bob"], b"");
+    assert_eq!(code, Some(0), "{err}");
+    let after = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        after.starts_with("# family\nalice:") && !after.contains("bob:"),
+        "{after}"
+    );
+    let (code, _, err) = run_with_input(&["--users", f, "--del-user", "bob"], b"");
+    assert_eq!(
+        (code, err.trim_end()),
+        (
+            Some(2),
+            &*format!("edgeftpd: --del-user: no account bob in {f}")
+        )
+    );
+    // A broken file is not edited: the error names its line.
+    std::fs::write(&file, format!("{after}dave:nohash\n")).unwrap();
+    let (code, _, err) = run_with_input(&["--users", f, "--passwd", "alice"], b"x\n");
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains(&format!("{f}:3: expected name:hash:home:perm")),
+        "{err}"
+    );
+    // No file left beside it.
+    let left: Vec<_> = std::fs::read_dir(file.parent().unwrap()).unwrap().collect();
+    assert_eq!(left.len(), 1);
 }

@@ -24,7 +24,27 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Action::Version) => {
-            println!("edgeftpd {}", env!("CARGO_PKG_VERSION"));
+            // Which binary this is: an admin with several in dist/ must be able to tell.
+            let flavour = if cfg!(feature = "tls") {
+                "with FTPS"
+            } else {
+                "plain, no FTPS"
+            };
+            let libc = if cfg!(target_env = "musl") {
+                "musl"
+            } else {
+                "gnu"
+            };
+            println!(
+                "edgeftpd {} ({flavour}; {}-linux-{libc}, {}-endian)",
+                env!("CARGO_PKG_VERSION"),
+                std::env::consts::ARCH,
+                if cfg!(target_endian = "big") {
+                    "big"
+                } else {
+                    "little"
+                }
+            );
             return ExitCode::SUCCESS;
         }
         Ok(Action::HashPassword) => match hashpw::run() {

@@ -10,11 +10,14 @@ enum Takes {
     Opt,
     /// A value, repeatable.
     Multi,
+    /// Not a flag: the heading of the flags that follow, in `--help`.
+    Heading,
 }
 
-/// Every flag: how it takes its value, short and long names, help text, value hint. (One
-/// table and a loop: forty calls written out cost several KiB of code.)
+/// Every flag under its heading: how it takes its value, short and long names, help text,
+/// value hint. (One table and a loop: forty calls written out cost several KiB of code.)
 const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
+    (Takes::Heading, "", "", "Listening and the process", ""),
     (
         Takes::Multi,
         "l",
@@ -23,12 +26,34 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         "ADDR:PORT",
     ),
     (
-        Takes::Opt,
-        "r",
-        "root",
-        "directory served to anonymous users (default /srv/ftp)",
-        "DIR",
+        Takes::Flag,
+        "",
+        "inetd",
+        "serve one session on stdin/stdout (inetd, tcpsvd), then exit",
+        "",
     ),
+    (
+        Takes::Flag,
+        "",
+        "daemon",
+        "go to the background once listening (logs then go to syslog); for init scripts",
+        "",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "pidfile",
+        "write the server's process id to FILE (removed at exit)",
+        "FILE",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "run-as",
+        "serve as this user; a small process stays root only to reread the users file and the TLS key on SIGHUP",
+        "USER",
+    ),
+    (Takes::Heading, "", "", "Accounts", ""),
     (
         Takes::Flag,
         "a",
@@ -39,9 +64,16 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
     (
         Takes::Flag,
         "w",
-        "write",
-        "let anonymous users upload, mkdir, rename and delete too",
+        "anon-write",
+        "let anonymous users upload, mkdir, rename and delete too (old name: --write)",
         "",
+    ),
+    (
+        Takes::Opt,
+        "r",
+        "root",
+        "directory served to anonymous users (default /srv/ftp)",
+        "DIR",
     ),
     (
         Takes::Opt,
@@ -50,6 +82,35 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         "users file: name:crypt-hash:home:ro|rw per line",
         "FILE",
     ),
+    (
+        Takes::Opt,
+        "",
+        "add-user",
+        "add an account to the --users file (asks for its password twice)",
+        "NAME:HOME:ro|rw",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "del-user",
+        "delete an account from the --users file",
+        "NAME",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "passwd",
+        "change an account's password in the --users file",
+        "NAME",
+    ),
+    (
+        Takes::Flag,
+        "",
+        "hash-password",
+        "read a password on stdin, print its $6$ hash for the users file",
+        "",
+    ),
+    (Takes::Heading, "", "", "Passive mode and NAT", ""),
     (
         Takes::Opt,
         "",
@@ -70,6 +131,78 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         "pasv-local-nets",
         "clients in these networks get the address they reached (default: loopback and private)",
         "CIDR,...",
+    ),
+    (Takes::Heading, "", "", "FTPS", ""),
+    (
+        Takes::Opt,
+        "",
+        "tls-cert",
+        "PEM certificate chain for FTPS",
+        "FILE",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "tls-key",
+        "PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC)",
+        "FILE",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "tls",
+        "off | optional | required (default: optional with --tls-cert, else off)",
+        "MODE",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "tls-reuse",
+        "data connections must resume the control TLS session: required (default) | optional",
+        "MODE",
+    ),
+    (
+        Takes::Multi,
+        "",
+        "listen-tls",
+        "implicit FTPS listener (TLS from the first byte, port 990); repeatable",
+        "ADDR:PORT",
+    ),
+    (Takes::Heading, "", "", "Limits and bans", ""),
+    (
+        Takes::Opt,
+        "",
+        "max-clients",
+        "most sessions at once (default: a quarter of the memory at 64 KiB a session, 16 to 1000)",
+        "N",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "max-per-ip",
+        "most sessions from one address (default 8)",
+        "N",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "idle-timeout",
+        "close an idle session after SECS (default 300)",
+        "SECS",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "login-timeout",
+        "close a session not logged in after SECS, whatever it sends (default 60)",
+        "SECS",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "data-timeout",
+        "wait for a data connection or a stalled transfer (default 60)",
+        "SECS",
     ),
     (
         Takes::Opt,
@@ -120,48 +253,7 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         "bytes/s for all sessions together (default unlimited)",
         "RATE",
     ),
-    (
-        Takes::Opt,
-        "",
-        "max-clients",
-        "most sessions at once (default: a quarter of the memory at 64 KiB a session, 16 to 1000)",
-        "N",
-    ),
-    (
-        Takes::Opt,
-        "",
-        "max-per-ip",
-        "most sessions from one address (default 8)",
-        "N",
-    ),
-    (
-        Takes::Opt,
-        "",
-        "idle-timeout",
-        "close an idle session after SECS (default 300)",
-        "SECS",
-    ),
-    (
-        Takes::Opt,
-        "",
-        "login-timeout",
-        "close a session not logged in after SECS, whatever it sends (default 60)",
-        "SECS",
-    ),
-    (
-        Takes::Opt,
-        "",
-        "data-timeout",
-        "wait for a data connection or a stalled transfer (default 60)",
-        "SECS",
-    ),
-    (
-        Takes::Flag,
-        "",
-        "inetd",
-        "serve one session on stdin/stdout (inetd, tcpsvd), then exit",
-        "",
-    ),
+    (Takes::Heading, "", "", "Logging", ""),
     (
         Takes::Flag,
         "",
@@ -176,93 +268,13 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         "error | warn | info (default) | debug | off; overrides RUST_LOG",
         "LEVEL",
     ),
-    (
-        Takes::Flag,
-        "",
-        "daemon",
-        "go to the background once listening (logs then go to syslog); for init scripts",
-        "",
-    ),
-    (
-        Takes::Opt,
-        "",
-        "pidfile",
-        "write the server's process id to FILE (removed at exit)",
-        "FILE",
-    ),
-    (
-        Takes::Opt,
-        "",
-        "run-as",
-        "serve as this user; root keeps only a process that rereads --users and --tls-key on SIGHUP",
-        "USER",
-    ),
-    (
-        Takes::Opt,
-        "",
-        "tls-cert",
-        "PEM certificate chain for FTPS",
-        "FILE",
-    ),
-    (
-        Takes::Opt,
-        "",
-        "tls-key",
-        "PEM private key (PKCS#8, PKCS#1 RSA or SEC1 EC)",
-        "FILE",
-    ),
-    (
-        Takes::Opt,
-        "",
-        "tls",
-        "off | optional | required (default: optional with --tls-cert, else off)",
-        "MODE",
-    ),
-    (
-        Takes::Opt,
-        "",
-        "tls-reuse",
-        "data connections must resume the control TLS session: required (default) | optional",
-        "MODE",
-    ),
-    (
-        Takes::Multi,
-        "",
-        "listen-tls",
-        "implicit FTPS listener (TLS from the first byte, port 990); repeatable",
-        "ADDR:PORT",
-    ),
-    (
-        Takes::Flag,
-        "",
-        "hash-password",
-        "read a password on stdin, print its $6$ hash for the users file",
-        "",
-    ),
-    (
-        Takes::Opt,
-        "",
-        "add-user",
-        "add an account to the --users file (asks for its password twice)",
-        "NAME:HOME:ro|rw",
-    ),
-    (
-        Takes::Opt,
-        "",
-        "del-user",
-        "delete an account from the --users file",
-        "NAME",
-    ),
-    (
-        Takes::Opt,
-        "",
-        "passwd",
-        "change an account's password in the --users file",
-        "NAME",
-    ),
+    (Takes::Heading, "", "", "Other", ""),
     (Takes::Flag, "h", "help", "print this help", ""),
     (Takes::Flag, "V", "version", "print the version", ""),
 ];
+
+/// The heading of the flags that only a build with FTPS has.
+const TLS_HEADING: &str = "FTPS";
 
 pub(super) fn options() -> getopts::Options {
     let mut o = getopts::Options::new();
@@ -271,7 +283,64 @@ pub(super) fn options() -> getopts::Options {
             Takes::Flag => o.optflag(short, long, help),
             Takes::Opt => o.optopt(short, long, help, hint),
             Takes::Multi => o.optmulti(short, long, help, hint),
+            Takes::Heading => continue,
         };
     }
+    // The old name of --anon-write, still taken.
+    o.optflag("", "write", "");
     o
+}
+
+/// `--help`: the flags under their headings, each help text after its flag or, when the
+/// flag is long, on the next line. A build without FTPS says so instead of listing flags
+/// it would refuse.
+pub(super) fn usage() -> String {
+    const COLUMN: usize = 30;
+    const WIDTH: usize = 96;
+    let mut out =
+        String::from("Usage: edgeftpd [options]\nA small FTP server for embedded Linux.\n");
+    let mut skipping = false;
+    for &(takes, short, long, help, hint) in FLAGS {
+        if let Takes::Heading = takes {
+            skipping = help == TLS_HEADING && cfg!(not(feature = "tls"));
+            out.push_str(&format!("\n{help}:\n"));
+            if skipping {
+                out.push_str("  not in this build (the -tls binary has FTPS)\n");
+            }
+            continue;
+        }
+        if skipping {
+            continue;
+        }
+        let mut head = if short.is_empty() {
+            format!("      --{long}")
+        } else {
+            format!("  -{short}, --{long}")
+        };
+        if !hint.is_empty() {
+            head.push(' ');
+            head.push_str(hint);
+        }
+        if head.len() + 2 > COLUMN {
+            out.push_str(&head);
+            out.push('\n');
+            head.clear();
+        }
+        // Words wrapped to WIDTH columns, the text indented to COLUMN.
+        let mut line = format!("{head:COLUMN$}");
+        for word in help.split(' ') {
+            if line.len() > COLUMN && line.len() + 1 + word.len() > WIDTH {
+                out.push_str(line.trim_end());
+                out.push('\n');
+                line = format!("{:COLUMN$}", "");
+            }
+            if line.len() > COLUMN {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
 }

@@ -94,8 +94,7 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
     let opts = options();
     let m = opts.parse(args).map_err(|e| e.to_string())?;
     if m.opt_present("help") {
-        let brief = "Usage: edgeftpd [options]\nA small FTP server for embedded Linux.";
-        return Ok(Action::Help(opts.usage(brief)));
+        return Ok(Action::Help(flags::usage()));
     }
     if m.opt_present("version") {
         return Ok(Action::Version);
@@ -138,9 +137,9 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
 
     let root = PathBuf::from(m.opt_str("root").unwrap_or_else(|| "/srv/ftp".into()));
     let anonymous = m.opt_present("anonymous");
-    let anon_write = m.opt_present("write");
+    let anon_write = m.opt_present("anon-write") || m.opt_present("write");
     if anon_write && !anonymous {
-        return Err("--write needs --anonymous (it applies to anonymous users)".into());
+        return Err("--anon-write needs --anonymous (it applies to anonymous users)".into());
     }
     if anonymous && !root.is_dir() {
         return Err(format!("--root {}: not a directory", root.display()));

@@ -251,7 +251,7 @@ fn nobody_able_to_log_in_is_refused() {
     let e = config_error(&["--write", "--root", d.path().to_str().unwrap()]);
     assert_eq!(
         e,
-        "edgeftpd: --write needs --anonymous (it applies to anonymous users)"
+        "edgeftpd: --anon-write needs --anonymous (it applies to anonymous users)"
     );
 }
 
@@ -284,7 +284,7 @@ fn help_lists_every_flag_and_exits_0() {
         "--listen",
         "--root",
         "--anonymous",
-        "--write",
+        "--anon-write",
         "--users",
         "--pasv-ports",
         "--pasv-address",
@@ -320,10 +320,39 @@ fn help_lists_every_flag_and_exits_0() {
 fn version_prints_name_and_version() {
     let out = run(&["--version"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        format!("edgeftpd {}\n", env!("CARGO_PKG_VERSION"))
+    // The flavour and the target, so an admin can tell the binaries of dist/ apart (the
+    // tests run the flavour they were built for; the target may be another, under qemu).
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let flavour = if cfg!(feature = "tls") {
+        "with FTPS"
+    } else {
+        "plain, no FTPS"
+    };
+    let head = format!("edgeftpd {} ({flavour}; ", env!("CARGO_PKG_VERSION"));
+    assert!(text.starts_with(&head), "{text}");
+    assert!(
+        text.ends_with("-linux-musl, little-endian)\n")
+            || text.ends_with("-linux-musl, big-endian)\n")
+            || text.ends_with("-linux-gnu, little-endian)\n"),
+        "{text}"
     );
+}
+
+/// The plain flavour's --help lists no FTPS flag it would refuse.
+#[cfg(not(feature = "tls"))]
+#[test]
+fn help_of_the_plain_flavour_lists_no_tls_flags() {
+    let text = String::from_utf8_lossy(&run(&["--help"]).stdout).into_owned();
+    assert!(text.contains("FTPS:\n  not in this build"), "{text}");
+    for flag in [
+        "--tls-cert",
+        "--tls-key",
+        "--tls ",
+        "--tls-reuse",
+        "--listen-tls",
+    ] {
+        assert!(!text.contains(flag), "{flag}: {text}");
+    }
 }
 
 #[test]

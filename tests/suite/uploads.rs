@@ -110,7 +110,8 @@ fn file_size_limit_during_stor_and_appe_is_552_and_not_fatal() {
     let root = TempDir::new("fsize");
     let old = pattern(300 << 10, 4);
     root.write("old.bin", &old);
-    let mut srv = Server::anon_with(root.path(), &["--write"]);
+    // --anon-write, the name of what was --write (still taken: the other tests use it).
+    let mut srv = Server::anon_with(root.path(), &["--anon-write"]);
     prlimit(srv.pid(), "--fsize=1048576:1048576");
     let mut cl = srv.anon_client();
     cl.expect("TYPE I", 200);

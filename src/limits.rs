@@ -131,6 +131,11 @@ pub const MAX_GLOB_TOKENS: usize = 127;
 /// Most helper threads one listing uses (besides the session's own), whatever the cores.
 pub const LIST_HELPERS_MAX: usize = 3;
 
+/// `--banner`: at most this many bytes and lines, shown before every login (a greeting
+/// is read by every client, a camera's included, before it can do anything).
+pub const BANNER_BYTES: usize = 2048;
+pub const BANNER_LINES: usize = 20;
+
 /// Privilege separation (`privsep.rs`): the most a reload message from the monitor to the
 /// serving process may carry (a users file of some 20,000 accounts, or a certificate chain
 /// with its key): anything larger is not what the monitor sends.

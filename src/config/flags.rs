@@ -110,6 +110,13 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         "read a password on stdin, print its $6$ hash for the users file",
         "",
     ),
+    (
+        Takes::Opt,
+        "",
+        "banner",
+        "show the lines of FILE before the 220 greeting (20 lines, 2 KiB at most)",
+        "FILE",
+    ),
     (Takes::Heading, "", "", "Passive mode and NAT", ""),
     (
         Takes::Opt,
@@ -131,6 +138,13 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         "pasv-local-nets",
         "clients in these networks get the address they reached (default: loopback and private)",
         "CIDR,...",
+    ),
+    (
+        Takes::Flag,
+        "",
+        "no-active",
+        "refuse active mode (PORT, EPRT): data connections are passive only",
+        "",
     ),
     (Takes::Heading, "", "", "FTPS", ""),
     (

@@ -76,6 +76,10 @@ pub struct Config {
     pub daemon: bool,
     pub pidfile: Option<PathBuf>,
     pub run_as: Option<String>,
+    /// `--no-active`: PORT and EPRT refused.
+    pub no_active: bool,
+    /// `--banner`: lines shown before the 220 greeting.
+    pub banner: Vec<Vec<u8>>,
 }
 
 /// What the command line asked for.
@@ -236,6 +240,11 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
         daemon: m.opt_present("daemon"),
         pidfile: m.opt_str("pidfile").map(PathBuf::from),
         run_as: m.opt_str("run-as"),
+        no_active: m.opt_present("no-active"),
+        banner: match m.opt_str("banner") {
+            Some(f) => read_banner(std::path::Path::new(&f))?,
+            None => Vec::new(),
+        },
     })))
 }
 
@@ -320,6 +329,34 @@ fn tls_settings(m: &getopts::Matches) -> Result<TlsSettings, String> {
         #[cfg(feature = "tls")]
         certs,
     })
+}
+
+/// The `--banner` file's lines, without control characters; too long a file is an error
+/// (a greeting every client must read before it can log in).
+fn read_banner(f: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
+    let bytes = std::fs::read(f).map_err(|e| format!("--banner {}: {e}", f.display()))?;
+    let lines: Vec<Vec<u8>> = bytes
+        .split(|&b| b == b'\n')
+        .map(|l| {
+            l.iter()
+                .copied()
+                .filter(|&b| b == b'\t' || b >= b' ')
+                .collect()
+        })
+        .collect();
+    let lines = match lines.split_last() {
+        Some((last, rest)) if last.is_empty() => rest.to_vec(),
+        _ => lines,
+    };
+    if bytes.len() > crate::limits::BANNER_BYTES || lines.len() > crate::limits::BANNER_LINES {
+        return Err(format!(
+            "--banner {}: longer than {} lines or {} bytes",
+            f.display(),
+            crate::limits::BANNER_LINES,
+            crate::limits::BANNER_BYTES
+        ));
+    }
+    Ok(lines)
 }
 
 /// What is wrong with a listen address: a host name (the server resolves none: which of a

@@ -135,6 +135,12 @@ impl Session {
     /// PORT and EPRT. Refused targets are logged (someone may be probing for a bounce).
     pub(super) fn port(&mut self, addr: SocketAddr, verb: &'static str) -> Result {
         self.data.setup = Setup::None;
+        if self.conn.ctx.cfg.no_active {
+            return Err(Fail::Reply(
+                NOT_IMPLEMENTED,
+                "Active mode is off here; use PASV or EPSV.",
+            ));
+        }
         if self.data.epsv_all {
             return Err(Fail::Reply(BAD_SEQUENCE, "EPSV ALL in effect; use EPSV."));
         }

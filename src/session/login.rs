@@ -36,7 +36,7 @@ impl PreLogin {
     /// Greets the client and runs commands until a login succeeds (the connection, the
     /// login and its jail are handed back) or the session ends (`None`).
     pub(super) fn serve(mut self) -> Option<(Conn, Login, Jail)> {
-        self.conn.reply(SERVICE_READY, "edgeftpd ready.").ok()?;
+        self.conn.greet().ok()?;
         loop {
             let deadline = self.deadline;
             let r = self

@@ -46,7 +46,7 @@ use transfer::StoreVerb;
 /// The verbs whose refusals are logged at info (see [`Session::log_refusal`]).
 const REFUSALS_AT_INFO: &[&str] = &[
     "RETR", "STOR", "APPE", "STOU", "DELE", "RMD", "XRMD", "MKD", "XMKD", "RNFR", "RNTO", "SITE",
-    "MFMT",
+    "MFMT", "PORT", "EPRT",
 ];
 
 /// What every session gets from the server: the configuration, the anonymous root, the
@@ -300,6 +300,17 @@ fn name_allowed(p: &VPath) -> Result {
 impl Conn {
     fn reply(&mut self, code: u16, text: impl AsRef<[u8]>) -> Result {
         self.ctl.reply(code, text).map_err(Fail::Ctl)
+    }
+
+    /// The 220 greeting, after the `--banner` lines (each `220-`, as vsftpd's banner_file:
+    /// clients that show the greeting show them).
+    fn greet(&mut self) -> Result {
+        let mut out = Vec::new();
+        for l in &self.ctx.cfg.banner {
+            reply::multi_first(&mut out, SERVICE_READY, l);
+        }
+        reply::line(&mut out, SERVICE_READY, b"edgeftpd ready.");
+        self.ctl.send(&out).map_err(Fail::Ctl)
     }
 
     fn multi(&mut self, code: u16, first: &str, body: &[Vec<u8>], last: &str) -> Result {

@@ -609,3 +609,60 @@ fn greets_logs_in_and_lists() {
     assert_eq!(c.retr("hello.txt"), b"hi\n");
     assert_eq!(c.cmd("QUIT"), "221 Goodbye.\r\n");
 }
+
+/// `--banner FILE`: its lines come before the greeting, each as `220-` (vsftpd's
+/// banner_file), control characters left out; curl and ftplib log in through it; a file
+/// too long is refused at start.
+#[test]
+fn banner_lines_come_before_the_greeting() {
+    let root = TempDir::new("banner");
+    root.write("f.txt", b"x");
+    let banner = root.write("banner.txt", b"Family NAS\n\x1b[31mno\rred\tok\n");
+    let srv = Server::anon_with(root.path(), &["--banner", banner.to_str().unwrap()]);
+    let c = Client::connect_raw(srv.addr);
+    assert_eq!(
+        c,
+        "220-Family NAS\r\n220-[31mnored\tok\r\n220 edgeftpd ready.\r\n"
+    );
+    let (ok, out, err) = sh(&format!("curl -sS ftp://127.0.0.1:{}/f.txt", srv.port()));
+    assert!(ok && out == "x", "{err}");
+    let long = root.write("long.txt", "line\n".repeat(21).as_bytes());
+    let out = server_command()
+        .args([
+            "--anonymous",
+            "--root",
+            "/",
+            "--banner",
+            long.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "edgeftpd: --banner {}: longer than 20 lines or 2048 bytes\n",
+            long.display()
+        )
+    );
+}
+
+/// `--no-active` (vsftpd's port_enable=NO): PORT and EPRT get 502 and are logged;
+/// passive transfers work.
+#[test]
+fn no_active_refuses_port_and_eprt() {
+    let root = TempDir::new("no-active");
+    root.write("f.txt", b"x");
+    let srv = Server::anon_with(root.path(), &["--no-active"]);
+    let mut c = srv.anon_client();
+    let refused = "502 Active mode is off here; use PASV or EPSV.\r\n";
+    assert_eq!(c.cmd("PORT 127,0,0,1,200,10"), refused);
+    assert_eq!(c.cmd("EPRT |1|127.0.0.1|51210|"), refused);
+    assert!(srv.wait_log("anonymous: PORT 127,0,0,1,200,10 refused: Active mode is off here"));
+    assert_eq!(c.retr("f.txt"), b"x");
+    let (ok, _, err) = sh(&format!(
+        "curl -sS --ftp-port - ftp://127.0.0.1:{}/f.txt",
+        srv.port()
+    ));
+    assert!(!ok && err.contains("curl"), "{err}");
+}

@@ -247,8 +247,18 @@ impl Client {
             ctl: BufReader::new(s),
         };
         let greet = c.reply();
-        assert!(greet.starts_with("220 "), "greeting: {greet}");
+        assert!(greet.starts_with("220"), "greeting: {greet}");
         c
+    }
+
+    /// Connects and returns the greeting as it came (all its lines), CRLFs kept.
+    pub fn connect_raw(addr: SocketAddr) -> String {
+        let s = TcpStream::connect_timeout(&addr, WAIT).expect("connect");
+        s.set_read_timeout(Some(WAIT)).unwrap();
+        Client {
+            ctl: BufReader::new(s),
+        }
+        .reply()
     }
 
     pub fn stream(&self) -> &TcpStream {
@@ -648,7 +658,7 @@ impl Client {
             ctl: BufReader::new(s),
         };
         let greet = c.reply();
-        assert!(greet.starts_with("220 "), "greeting: {greet}");
+        assert!(greet.starts_with("220"), "greeting: {greet}");
         c
     }
 

@@ -65,16 +65,10 @@ impl log::Log for Logger {
         if !self.enabled(r.metadata()) {
             return;
         }
-        let (y, mo, d, h, mi, s) = calendar::civil(calendar::now());
         let mut line = Vec::with_capacity(128);
         match &self.sink {
             Sink::Stderr => {
-                let _ = writeln!(
-                    line,
-                    "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z {:<5} {}",
-                    r.level(),
-                    r.args()
-                );
+                stderr_line(&mut line, r.level(), r.args());
                 let _ = std::io::stderr().write_all(&line);
             }
             Sink::Syslog { sock, lost } => {
@@ -102,18 +96,22 @@ impl log::Log for Logger {
                          daemon?): logging to stderr until one does"
                     );
                 }
-                let _ = writeln!(
-                    text,
-                    "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z {:<5} {}",
-                    r.level(),
-                    r.args()
-                );
+                stderr_line(&mut text, r.level(), r.args());
                 let _ = std::io::stderr().write_all(&text);
             }
         }
     }
 
     fn flush(&self) {}
+}
+
+/// A line for stderr: `2026-12-01T08:45:02Z INFO  message`.
+fn stderr_line(line: &mut Vec<u8>, level: log::Level, msg: &std::fmt::Arguments<'_>) {
+    let (y, mo, d, h, mi, s) = calendar::civil(calendar::now());
+    let _ = writeln!(
+        line,
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z {level:<5} {msg}"
+    );
 }
 
 /// A line in RFC 3164 form: `<PRI>Mmm dd hh:mm:ss TAG[pid]: MSG`, facility daemon (3).

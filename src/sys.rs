@@ -71,10 +71,11 @@ fn sigmask(how: libc::c_int, signals: &[i32]) -> io::Result<SigSet> {
 /// Waits up to `timeout` for one of the signals in `set` (blocked beforehand); `None` when
 /// none came.
 pub fn wait_signal_for(set: &SigSet, timeout: std::time::Duration) -> Option<i32> {
-    let ts = libc::timespec {
-        tv_sec: timeout.as_secs().min(i32::MAX as u64) as libc::time_t,
-        tv_nsec: timeout.subsec_nanos() as _,
-    };
+    // SAFETY: timespec is plain data, all zeros a valid value (some 32-bit targets have
+    // private padding fields, so it can't be built field by field).
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    ts.tv_sec = timeout.as_secs().min(i32::MAX as u64) as libc::time_t;
+    ts.tv_nsec = timeout.subsec_nanos() as _;
     // SAFETY: the set and the timespec are locals valid for the call; no siginfo is asked
     // for (null).
     let r = unsafe { libc::sigtimedwait(&set.0, std::ptr::null_mut(), &ts) };

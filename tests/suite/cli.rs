@@ -409,9 +409,12 @@ fn a_second_listen_in_use_is_one_line_and_nothing_listens() {
     ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert_eq!(
-        stderr,
-        format!("edgeftpd: --listen {busy}: Address already in use (os error 98)\n")
+    // (musl words it "Address in use", and MIPS numbers it 125.)
+    assert!(
+        stderr.starts_with(&format!("edgeftpd: --listen {busy}: Address "))
+            && stderr.contains("in use (os error ")
+            && stderr.lines().count() == 1,
+        "{stderr}"
     );
 }
 

@@ -236,8 +236,24 @@ impl Conn {
                 )
             };
             let timeout = self.ctx.cfg.data_timeout;
-            let s =
-                crate::tls::accept(config, sock, timeout).map_err(|e| refused(e.to_string()))?;
+            let s = crate::tls::accept(config, sock, timeout).map_err(|e| {
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) {
+                    log::info!(
+                        "{}: TLS data connection: no handshake within {} s (--data-timeout)",
+                        self.peer,
+                        timeout.as_secs()
+                    );
+                    Fail::Reply(
+                        CANT_OPEN_DATA,
+                        "TLS handshake on the data connection timed out.",
+                    )
+                } else {
+                    refused(e.to_string())
+                }
+            })?;
             if !crate::tls::data_session_ok(&s, self.ctx.cfg.tls.reuse_required) {
                 return Err(refused("not a resumed session".into()));
             }

@@ -289,6 +289,32 @@ for how in ["another session", "a fresh handshake"]:
 print("after:", vcmd("NOOP"))
 "#;
 
+/// A data connection that never starts its TLS handshake: after --data-timeout the reply
+/// says so (425), the log too, and the session goes on.
+const SILENT_DATA: &str = r#"
+t, g, cmd = control()
+raw = epsv(cmd)
+t.sendall(b"RETR hello.txt\r\n")
+print("first:", g.readline().decode().strip())
+print("then:", g.readline().decode().strip())
+print("after:", cmd("NOOP"))
+"#;
+
+#[test]
+fn a_data_connection_without_a_tls_handshake_times_out_with_its_own_reply() {
+    let f = ftps("ec", &["--data-timeout", "1"]);
+    let text = python(SILENT_DATA, &[f.srv.port().into()]);
+    assert!(
+        text.contains("then: 425 TLS handshake on the data connection timed out."),
+        "{text}"
+    );
+    assert!(text.contains("after: 200 NOOP ok."), "{text}");
+    assert!(
+        f.srv
+            .wait_log("TLS data connection: no handshake within 1 s (--data-timeout)")
+    );
+}
+
 #[test]
 fn a_data_connection_must_resume_its_own_control_session() {
     let f = ftps("ec", &[]);

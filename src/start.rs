@@ -102,16 +102,6 @@ pub fn main() -> ExitCode {
 
 fn run(cfg: Config) -> Result<(), String> {
     sys::ignore_sigxfsz();
-    if let (Some(path), Some(users)) = (&cfg.users_path, &cfg.users) {
-        let n = users.iter().count();
-        log::info!("{}: {n} accounts", path.display());
-        if n == 0 && !cfg.anonymous {
-            log::warn!(
-                "{}: no accounts, and no --anonymous: nobody can log in",
-                path.display()
-            );
-        }
-    }
     // Everything that can be wrong is found before anything listens: one line, exit 2.
     let run_as = match &cfg.run_as {
         Some(user) => {
@@ -124,6 +114,19 @@ fn run(cfg: Config) -> Result<(), String> {
         }
         None => None,
     };
+    if cfg.check {
+        return check(&cfg, run_as.as_ref());
+    }
+    if let (Some(path), Some(users)) = (&cfg.users_path, &cfg.users) {
+        let n = users.iter().count();
+        log::info!("{}: {n} accounts", path.display());
+        if n == 0 && !cfg.anonymous {
+            log::warn!(
+                "{}: no accounts, and no --anonymous: nobody can log in",
+                path.display()
+            );
+        }
+    }
     let anon_jail = if cfg.anonymous {
         let jail = vfs::Jail::open(&cfg.root)
             .map_err(|e| format!("--root {}: {e}", cfg.root.display()))?;
@@ -213,6 +216,92 @@ fn run(cfg: Config) -> Result<(), String> {
             serve(cfg, anon_jail, listeners, None)
         }
     }
+}
+
+/// `--check`: the flags, the users file and the certificate were checked when they were
+/// read; this prints what would be served and checks each home as the user that would
+/// serve it (in a child process that becomes that user, when started as root for
+/// `--run-as`). Nothing is bound. Problems go to stderr; any makes the exit status 2.
+fn check(cfg: &Config, run_as: Option<&privsep::Serving>) -> Result<(), String> {
+    let mut out = String::new();
+    for a in &cfg.listen {
+        out.push_str(&format!("listen {a}\n"));
+    }
+    for a in &cfg.tls.listen {
+        out.push_str(&format!("listen {a} (implicit FTPS)\n"));
+    }
+    let tls = format!("{:?}", cfg.tls.mode).to_lowercase();
+    out.push_str(&format!("FTPS: {tls}\n"));
+    if cfg.anonymous {
+        let how = if cfg.anon_write {
+            "read-write"
+        } else {
+            "read-only"
+        };
+        out.push_str(&format!("anonymous: {} ({how})\n", cfg.root.display()));
+    }
+    if let (Some(path), Some(users)) = (&cfg.users_path, &cfg.users) {
+        out.push_str(&format!("users file {}:\n", path.display()));
+        for u in users.iter() {
+            let perm = if u.writable { "rw" } else { "ro" };
+            let locked = if u.locked() { ", locked" } else { "" };
+            out.push_str(&format!(
+                "  {}: {} ({perm}{locked})\n",
+                u.name,
+                u.home.display()
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "passive ports {}-{}\n",
+        cfg.pasv_min, cfg.pasv_max
+    ));
+    match run_as {
+        Some(who) => out.push_str(&format!(
+            "serving as {} (uid {}, gid {})\n",
+            who.user, who.uid, who.gid
+        )),
+        None => out.push_str("serving as the user that starts it\n"),
+    }
+    print!("{out}");
+    let problems = |cfg: &Config| {
+        let p = session::home_problems(cfg, cfg.users.as_ref());
+        for line in &p {
+            eprintln!("edgeftpd: {line}");
+        }
+        p.len()
+    };
+    let found = match run_as {
+        Some(who) if rustix::process::getuid().is_root() => {
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+            match sys::fork().map_err(|e| format!("--check: fork: {e}"))? {
+                sys::Forked::Child => {
+                    let code = match sys::drop_privileges(who.uid, who.gid) {
+                        Ok(()) => problems(cfg).min(100) as i32,
+                        Err(e) => {
+                            eprintln!("edgeftpd: --run-as {}: {e}", who.user);
+                            1
+                        }
+                    };
+                    std::process::exit(code);
+                }
+                sys::Forked::Parent(pid) => {
+                    match rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
+                    {
+                        Ok(Some((_, st))) => st.exit_status().unwrap_or(1) as usize,
+                        _ => 1,
+                    }
+                }
+            }
+        }
+        _ => problems(cfg),
+    };
+    if found > 0 {
+        return Err(format!("--check: {found} problems (above)"));
+    }
+    println!("ok");
+    Ok(())
 }
 
 /// `--daemon`: everything that can fail at start-up has been checked and the listeners are

@@ -283,6 +283,13 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         "LEVEL",
     ),
     (Takes::Heading, "", "", "Other", ""),
+    (
+        Takes::Flag,
+        "",
+        "check",
+        "check the flags, users file, certificate and homes (as the --run-as user), print what would be served, exit 0 or 2",
+        "",
+    ),
     (Takes::Flag, "h", "help", "print this help", ""),
     (Takes::Flag, "V", "version", "print the version", ""),
 ];

@@ -76,6 +76,8 @@ pub struct Config {
     pub daemon: bool,
     pub pidfile: Option<PathBuf>,
     pub run_as: Option<String>,
+    /// `--check`: validate and describe, serve nothing.
+    pub check: bool,
     /// `--no-active`: PORT and EPRT refused.
     pub no_active: bool,
     /// `--banner`: lines shown before the 220 greeting.
@@ -241,6 +243,7 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
         pidfile: m.opt_str("pidfile").map(PathBuf::from),
         run_as: m.opt_str("run-as"),
         no_active: m.opt_present("no-active"),
+        check: m.opt_present("check"),
         banner: match m.opt_str("banner") {
             Some(f) => read_banner(std::path::Path::new(&f))?,
             None => Vec::new(),

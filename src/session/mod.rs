@@ -43,6 +43,39 @@ use crate::{limits, sys};
 use datachan::DataChannel;
 use transfer::StoreVerb;
 
+/// Each home (and the anonymous root) this process's user cannot enter and read, or write
+/// where the account may write, as a line naming it, the user and the errno.
+pub fn home_problems(cfg: &Config, users: Option<&Users>) -> Vec<String> {
+    use rustix::fs::{Access, access};
+    let mut out = Vec::new();
+    let mut check = |who: &str, dir: &std::path::Path, writable: bool| {
+        let mut need = Access::READ_OK | Access::EXEC_OK;
+        if writable {
+            need |= Access::WRITE_OK;
+        }
+        if let Err(e) = access(dir, need) {
+            let uid = rustix::process::getuid().as_raw();
+            let what = if writable {
+                "enter, read and write"
+            } else {
+                "enter and read"
+            };
+            out.push(format!(
+                "{who}: {}: this server (uid {uid}) cannot {what} it ({})",
+                dir.display(),
+                io::Error::from(e)
+            ));
+        }
+    };
+    if cfg.anonymous {
+        check("--root (anonymous)", &cfg.root, cfg.anon_write);
+    }
+    for u in users.iter().flat_map(|u| u.iter()).filter(|u| !u.locked()) {
+        check(&format!("user {}: home", u.name), &u.home, u.writable);
+    }
+    out
+}
+
 /// The verbs whose refusals are logged at info (see [`Session::log_refusal`]).
 const REFUSALS_AT_INFO: &[&str] = &[
     "RETR", "STOR", "APPE", "STOU", "DELE", "RMD", "XRMD", "MKD", "XMKD", "RNFR", "RNTO", "SITE",
@@ -113,34 +146,8 @@ impl Context {
     /// login of such an account would otherwise fail with no line in the log. At start-up
     /// and after each reload of the users file.
     pub fn check_homes(&self) {
-        use rustix::fs::{Access, access};
-        let check = |who: &str, dir: &std::path::Path, writable: bool| {
-            let mut need = Access::READ_OK | Access::EXEC_OK;
-            if writable {
-                need |= Access::WRITE_OK;
-            }
-            if let Err(e) = access(dir, need) {
-                let uid = rustix::process::getuid().as_raw();
-                let what = if writable {
-                    "enter, read and write"
-                } else {
-                    "enter and read"
-                };
-                log::warn!(
-                    "{who}: {}: this server (uid {uid}) cannot {what} it ({}); its logins \
-                     will fail or be read-only",
-                    dir.display(),
-                    io::Error::from(e)
-                );
-            }
-        };
-        if self.cfg.anonymous {
-            check("--root (anonymous)", &self.cfg.root, self.cfg.anon_write);
-        }
-        if let Some(users) = self.users() {
-            for u in users.iter().filter(|u| !u.locked()) {
-                check(&format!("user {}: home", u.name), &u.home, u.writable);
-            }
+        for problem in home_problems(&self.cfg, self.users().as_deref()) {
+            log::warn!("{problem}; its logins will fail or be read-only");
         }
     }
 

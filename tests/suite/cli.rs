@@ -288,6 +288,7 @@ fn help_lists_every_flag_and_exits_0() {
         "--log-level",
         "--daemon",
         "--pidfile",
+        "--check",
         "--inetd",
         "--help",
         "--version",

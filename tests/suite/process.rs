@@ -758,3 +758,74 @@ fn run_as_warns_about_homes_it_cannot_write_and_logs_every_refusal() {
     assert!(b.cmd("SIZE nope").starts_with("550 "));
     assert!(srv.wait_log("DEBUG 127.0.0.1 bob: SIZE nope refused: No such file"));
 }
+
+/// `--check`: describes what would be served, checks each home as the --run-as user (in a
+/// child that becomes that user), binds nothing; exit 0, or 2 with each problem on stderr.
+#[test]
+fn check_describes_the_setup_and_finds_homes_the_run_as_user_cannot_use() {
+    use std::os::unix::fs::PermissionsExt;
+    require_root("--check as nobody");
+    let locked = TempDir::new("check-locked");
+    open_to_all(locked.path());
+    let open = TempDir::new("check-open");
+    open_to_all(open.path());
+    let (uid, gid) = nobody();
+    std::os::unix::fs::chown(open.path(), Some(uid), Some(gid)).unwrap();
+    let etc = TempDir::new("check-etc");
+    let users = etc.write(
+        "users.txt",
+        user_line("bob", "b-pw", open.path(), "rw").as_bytes(),
+    );
+    std::fs::set_permissions(&users, std::fs::Permissions::from_mode(0o600)).unwrap();
+    // The port is taken: --check must not try to bind it.
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = held.local_addr().unwrap().to_string();
+    let args = |users: &std::path::Path| {
+        vec![
+            "--check".to_string(),
+            "--listen".into(),
+            listen.clone(),
+            "--users".into(),
+            users.to_str().unwrap().into(),
+            "--run-as".into(),
+            "nobody".into(),
+        ]
+    };
+    let out = server_command().args(args(&users)).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout,
+        format!(
+            "listen {listen}\nFTPS: off\nusers file {}:\n  bob: {} (rw)\npassive ports \
+             50000-50099\nserving as nobody (uid 65534, gid 65534)\nok\n",
+            users.display(),
+            open.path().display()
+        )
+    );
+    std::fs::write(
+        &users,
+        [
+            user_line("bob", "b-pw", open.path(), "rw"),
+            user_line("alice", "a-pw", locked.path(), "rw"),
+        ]
+        .concat(),
+    )
+    .unwrap();
+    let out = server_command().args(args(&users)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr,
+        format!(
+            "edgeftpd: user alice: home: {}: this server (uid 65534) cannot enter, read and \
+             write it (Permission denied (os error 13))\nedgeftpd: --check: 1 problems (above)\n",
+            locked.path().display()
+        )
+    );
+}

@@ -230,7 +230,12 @@ fn check(cfg: &Config, run_as: Option<&privsep::Serving>) -> Result<(), String> 
     for a in &cfg.tls.listen {
         out.push_str(&format!("listen {a} (implicit FTPS)\n"));
     }
-    let tls = format!("{:?}", cfg.tls.mode).to_lowercase();
+    // (Not {:?}: the router binaries are built without Debug formatting.)
+    let tls = match cfg.tls.mode {
+        config::TlsMode::Off => "off",
+        config::TlsMode::Optional => "optional",
+        config::TlsMode::Required => "required",
+    };
     out.push_str(&format!("FTPS: {tls}\n"));
     if cfg.anonymous {
         let how = if cfg.anon_write {

@@ -284,6 +284,13 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
     ),
     (Takes::Heading, "", "", "Other", ""),
     (
+        Takes::Opt,
+        "",
+        "config",
+        "read settings from FILE: one `name = value` per line, named as these flags; flags given here win",
+        "FILE",
+    ),
+    (
         Takes::Flag,
         "",
         "check",
@@ -293,6 +300,16 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
     (Takes::Flag, "h", "help", "print this help", ""),
     (Takes::Flag, "V", "version", "print the version", ""),
 ];
+
+/// How the flag `long` takes its value; `None` for no such flag (or a heading).
+pub(super) fn takes_value(long: &str) -> Option<bool> {
+    FLAGS.iter().find_map(|&(takes, _, l, _, _)| match takes {
+        _ if l != long => None,
+        Takes::Flag => Some(false),
+        Takes::Opt | Takes::Multi => Some(true),
+        Takes::Heading => None,
+    })
+}
 
 /// The heading of the flags that only a build with FTPS has.
 const TLS_HEADING: &str = "FTPS";

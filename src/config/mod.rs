@@ -99,6 +99,78 @@ pub enum Action {
 pub fn parse(args: &[String]) -> Result<Action, String> {
     let opts = options();
     let m = opts.parse(args).map_err(|e| e.to_string())?;
+    if let Some(file) = m.opt_str("config") {
+        let (from_file, lines) = read_config(std::path::Path::new(&file), &m)?;
+        let mut all = from_file;
+        all.extend_from_slice(args);
+        // An error about a value from the file names the file and its line.
+        return parse_all(&opts, &all).map_err(|e| {
+            match lines
+                .iter()
+                .find(|(flag, _)| e.starts_with(&format!("{flag}:")))
+            {
+                Some((_, n)) => format!("{file}:{n}: {e}"),
+                None => e,
+            }
+        });
+    }
+    parse_all(&opts, args)
+}
+
+/// For each value a config file gave: how an error about it begins, and its line.
+type ValueLines = Vec<(String, usize)>;
+
+/// `--config FILE` as flags: `name = value` per line (`name` alone, or `= yes`, for a flag
+/// without a value; `= no` leaves it out), `#` comments, blank lines. A setting the command
+/// line also gives is left out (for repeatable ones such as listen, all of the file's).
+/// Returns the flags and, per value, how an error about it begins and its line.
+fn read_config(
+    file: &std::path::Path,
+    cmdline: &getopts::Matches,
+) -> Result<(Vec<String>, ValueLines), String> {
+    let f = file.display();
+    let text = std::fs::read_to_string(file).map_err(|e| format!("--config {f}: {e}"))?;
+    let mut args = Vec::new();
+    let mut lines = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (name, value) = match line.split_once('=') {
+            Some((k, v)) => (k.trim(), Some(v.trim().trim_matches('"'))),
+            None => (line, None),
+        };
+        let takes = flags::takes_value(name)
+            .filter(|_| !matches!(name, "config" | "help" | "version" | "check"))
+            .ok_or_else(|| {
+                format!("{f}:{n}: unknown setting {name} (edgeftpd --help lists them)")
+            })?;
+        if cmdline.opt_present(name) {
+            continue;
+        }
+        match (takes, value) {
+            (true, Some(v)) if !v.is_empty() => {
+                args.push(format!("--{name}"));
+                args.push(v.to_string());
+                // How an error about this value begins (see `parse`).
+                lines.push((format!("--{name} {v}"), n));
+                continue;
+            }
+            (true, _) => return Err(format!("{f}:{n}: {name} needs a value ({name} = ...)")),
+            (false, None | Some("yes" | "true" | "on")) => args.push(format!("--{name}")),
+            (false, Some("no" | "false" | "off")) => {}
+            (false, Some(v)) => {
+                return Err(format!("{f}:{n}: {name} = {v}: expected yes or no"));
+            }
+        }
+    }
+    Ok((args, lines))
+}
+
+fn parse_all(opts: &getopts::Options, args: &[String]) -> Result<Action, String> {
+    let m = opts.parse(args).map_err(|e| e.to_string())?;
     if m.opt_present("help") {
         return Ok(Action::Help(flags::usage()));
     }

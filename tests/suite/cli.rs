@@ -289,6 +289,7 @@ fn help_lists_every_flag_and_exits_0() {
         "--daemon",
         "--pidfile",
         "--check",
+        "--config",
         "--inetd",
         "--help",
         "--version",
@@ -463,4 +464,64 @@ fn start_up_counts_the_accounts_and_warns_when_nobody_can_log_in() {
     let srv = Server::start(&["--users", one.to_str().unwrap()]);
     assert!(srv.wait_log(&format!("INFO  {}: 1 accounts", one.display())));
     assert!(!srv.log().contains("nobody can log in"));
+}
+
+/// `--config FILE`: `name = value` lines named as the long flags, comments, flags without
+/// a value as `name` or `name = yes|no`; the command line wins (for listen, all of the
+/// file's listens give way); every error in the file names its line.
+#[test]
+fn config_file_settings_with_line_numbers_and_the_command_line_winning() {
+    let d = dir();
+    d.write("f.txt", b"x");
+    let root = d.path().to_str().unwrap();
+    let conf = d.write(
+        "edgeftpd.conf",
+        format!(
+            "# the family NAS\n\nlisten = 127.0.0.1:1\nanonymous\nanon-write = no\n\
+             root = \"{root}\"\nmax-clients = 7\n"
+        )
+        .as_bytes(),
+    );
+    let c = conf.to_str().unwrap();
+    // The command line's listen replaces the file's (port 1 could not be bound).
+    let srv = Server::start(&["--config", c]);
+    let mut cl = srv.anon_client();
+    assert_eq!(cl.retr("f.txt"), b"x");
+    assert!(cl.cmd("MKD d").starts_with("550 "), "anon-write = no");
+    let out = run(&["--config", c, "--check", "--listen", "127.0.0.1:2"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("listen 127.0.0.1:2\n")
+            && text.contains(&format!("anonymous: {root} (read-only)")),
+        "{text}"
+    );
+    for (body, want) in [
+        (
+            "anonymous\nbogus = 1\n",
+            format!("{c}:2: unknown setting bogus (edgeftpd --help lists them)"),
+        ),
+        (
+            "anonymous\nroot = /\n\nmax-clients = 0\n",
+            format!("{c}:4: --max-clients 0: expected a whole number from 1 to 1000000"),
+        ),
+        (
+            "anonymous = maybe\n",
+            format!("{c}:1: anonymous = maybe: expected yes or no"),
+        ),
+        ("root\n", format!("{c}:1: root needs a value (root = ...)")),
+        (
+            "anonymous\nroot = /\nlisten = 127.0.0.1:21\nlisten = nowhere\n",
+            format!("{c}:4: --listen nowhere: expected ADDR:PORT, such as 0.0.0.0:21 or [::]:21"),
+        ),
+    ] {
+        std::fs::write(&conf, body).unwrap();
+        let out = run(&["--config", c]);
+        assert_eq!(out.status.code(), Some(2), "{body}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("edgeftpd: {want}\n"),
+            "{body}"
+        );
+    }
 }

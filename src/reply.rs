@@ -104,6 +104,8 @@ pub enum Closing {
     LoginTimeout,
     /// The client's address is banned for failed logins.
     Banned,
+    /// The client's network is not in `--allow`, or is in `--deny`.
+    NotAllowed,
 }
 
 impl From<PathError> for Fail {
@@ -193,6 +195,7 @@ impl Fail {
                     Closing::IdleTimeout => "Timeout; closing control connection.",
                     Closing::LoginTimeout => "Login timeout; closing control connection.",
                     Closing::Banned => "Too many failed logins from your address; try later.",
+                    Closing::NotAllowed => "Not allowed from your address.",
                 },
             ),
         })
@@ -361,6 +364,7 @@ mod tests {
             Closing::IdleTimeout,
             Closing::LoginTimeout,
             Closing::Banned,
+            Closing::NotAllowed,
         ] {
             assert_eq!(Fail::Closing(c).answer().unwrap().code, CLOSING);
         }

@@ -48,6 +48,13 @@ impl Server {
     /// Takes a session slot for `ip`, or says which limit is hit.
     /// SECURITY: a banned address is refused before it can send a password.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Closing> {
+        // SECURITY: a network the admin shut out gets no further than a 421.
+        let cfg = &self.ctx.cfg;
+        let allowed = cfg.allow.is_empty() || cfg.allow.iter().any(|n| n.contains(ip));
+        if !allowed || cfg.deny.iter().any(|n| n.contains(ip)) {
+            log::info!("{ip}: refused: its network is not allowed (--allow, --deny)");
+            return Err(Closing::NotAllowed);
+        }
         if self.ctx.bans.banned(ip) {
             return Err(Closing::Banned);
         }
@@ -57,7 +64,6 @@ impl Server {
             log::warn!("{ip}: refused: {m}");
             return Err(Closing::LowMemory);
         }
-        let cfg = &self.ctx.cfg;
         let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         if self.sessions.load(Ordering::SeqCst) >= cfg.max_clients {
             return Err(Closing::ServerFull);

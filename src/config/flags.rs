@@ -249,6 +249,20 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
     (
         Takes::Opt,
         "",
+        "allow",
+        "serve only clients in these networks (default: all); others get 421",
+        "CIDR,...",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "deny",
+        "never serve clients in these networks (default none)",
+        "CIDR,...",
+    ),
+    (
+        Takes::Opt,
+        "",
         "anon-max-rate",
         "bytes/s per anonymous session, K or M suffix (default unlimited)",
         "RATE",

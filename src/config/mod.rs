@@ -76,6 +76,9 @@ pub struct Config {
     pub daemon: bool,
     pub pidfile: Option<PathBuf>,
     pub run_as: Option<String>,
+    /// `--allow`: only clients in these networks (empty: all); `--deny`: never these.
+    pub allow: Vec<Cidr>,
+    pub deny: Vec<Cidr>,
     /// `--check`: validate and describe, serve nothing.
     pub check: bool,
     /// `--no-active`: PORT and EPRT refused.
@@ -316,6 +319,8 @@ fn parse_all(opts: &getopts::Options, args: &[String]) -> Result<Action, String>
         run_as: m.opt_str("run-as"),
         no_active: m.opt_present("no-active"),
         check: m.opt_present("check"),
+        allow: nets("allow", "none")?,
+        deny: nets("deny", "none")?,
         banner: match m.opt_str("banner") {
             Some(f) => read_banner(std::path::Path::new(&f))?,
             None => Vec::new(),

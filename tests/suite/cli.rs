@@ -290,6 +290,8 @@ fn help_lists_every_flag_and_exits_0() {
         "--pidfile",
         "--check",
         "--config",
+        "--allow",
+        "--deny",
         "--inetd",
         "--help",
         "--version",

@@ -571,3 +571,33 @@ fn add_user_del_user_and_passwd_edit_the_users_file_safely() {
     let left: Vec<_> = std::fs::read_dir(file.parent().unwrap()).unwrap().collect();
     assert_eq!(left.len(), 1);
 }
+
+/// `--allow` and `--deny`: a client outside the allowed networks, or in a denied one, gets
+/// `421 Not allowed from your address.` before it can send anything, logged; the others
+/// are served.
+#[test]
+fn allow_and_deny_lists_of_client_networks() {
+    use std::io::BufRead;
+    let root = TempDir::new("allow-deny");
+    root.write("f.txt", b"x");
+    let greeting = |srv: &Server, from: [u8; 4]| {
+        let s = connect_from(v4(from[0], from[1], from[2], from[3]), srv.addr).unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(s).read_line(&mut line).unwrap();
+        line
+    };
+    let refused = "421 Not allowed from your address.\r\n";
+    let srv = Server::anon_with(
+        root.path(),
+        &["--allow", "127.0.0.0/29", "--deny", "127.0.0.2/32"],
+    );
+    assert_eq!(greeting(&srv, [127, 0, 0, 2]), refused);
+    assert_eq!(greeting(&srv, [127, 0, 0, 9]), refused);
+    assert!(greeting(&srv, [127, 0, 0, 3]).starts_with("220 "));
+    assert_eq!(srv.anon_client().retr("f.txt"), b"x");
+    assert!(srv.wait_log("127.0.0.9: refused: its network is not allowed (--allow, --deny)"));
+    assert!(
+        srv.log()
+            .contains("127.0.0.2: refused: its network is not allowed")
+    );
+}

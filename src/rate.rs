@@ -70,13 +70,14 @@ impl Limiter {
     }
 }
 
-/// Parses a rate: bytes per second, with an optional `K` (×1024) or `M` (×1024²) suffix.
+/// Parses a rate (or a size: `--max-upload`): bytes, with an optional `K` (×1024), `M` or `G` suffix.
 /// 0 means unlimited (`None`).
 pub fn parse(s: &str) -> Option<Option<u64>> {
     let s = s.trim();
     let (digits, mult) = match s.as_bytes().last()? {
         b'k' | b'K' => (&s[..s.len() - 1], 1024),
         b'm' | b'M' => (&s[..s.len() - 1], 1024 * 1024),
+        b'g' | b'G' => (&s[..s.len() - 1], 1024 * 1024 * 1024),
         _ => (s, 1),
     };
     let n: u64 = digits.parse().ok()?;
@@ -93,6 +94,7 @@ mod tests {
         assert_eq!(parse("1000"), Some(Some(1000)));
         assert_eq!(parse("100K"), Some(Some(102_400)));
         assert_eq!(parse("2m"), Some(Some(2 << 20)));
+        assert_eq!(parse("4G"), Some(Some(4 << 30)));
         assert_eq!(parse("0"), Some(None));
         assert_eq!(parse("fast"), None);
         assert_eq!(parse("-1"), None);

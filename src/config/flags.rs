@@ -263,6 +263,13 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
     (
         Takes::Opt,
         "",
+        "max-upload",
+        "largest file an upload may make; K, M or G suffix (default: no limit); past it: 552",
+        "SIZE",
+    ),
+    (
+        Takes::Opt,
+        "",
         "anon-max-rate",
         "bytes/s per anonymous session, K or M suffix (default unlimited)",
         "RATE",

@@ -79,6 +79,8 @@ pub struct Config {
     /// `--allow`: only clients in these networks (empty: all); `--deny`: never these.
     pub allow: Vec<Cidr>,
     pub deny: Vec<Cidr>,
+    /// `--max-upload`: the largest file an upload may make, in bytes.
+    pub max_upload: Option<u64>,
     /// `--check`: validate and describe, serve nothing.
     pub check: bool,
     /// `--no-active`: PORT and EPRT refused.
@@ -320,6 +322,12 @@ fn parse_all(opts: &getopts::Options, args: &[String]) -> Result<Action, String>
         no_active: m.opt_present("no-active"),
         check: m.opt_present("check"),
         allow: nets("allow", "none")?,
+        max_upload: match m.opt_str("max-upload") {
+            None => None,
+            Some(v) => Some(rate::parse(&v).flatten().ok_or_else(|| {
+                format!("--max-upload {v}: expected a size in bytes, such as 500M or 4G")
+            })?),
+        },
         deny: nets("deny", "none")?,
         banner: match m.opt_str("banner") {
             Some(f) => read_banner(std::path::Path::new(&f))?,

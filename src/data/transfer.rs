@@ -30,6 +30,9 @@ pub struct Transfer<'a> {
     ctl_gone: bool,
     /// Bandwidth caps this transfer takes its bytes from (the session's, the total).
     pub pace: [Option<Arc<Limiter>>; 2],
+    /// The most bytes an upload may bring (`--max-upload`, less what the file holds
+    /// already); one more is an EFBIG error (552), that byte not written.
+    pub recv_limit: Option<u64>,
 }
 
 impl Transfer<'_> {
@@ -44,7 +47,25 @@ impl Transfer<'_> {
             drain_on_ctl_loss: false,
             ctl_gone: false,
             pace: [None, None],
+            recv_limit: None,
         })
+    }
+
+    /// `allowed` bytes, or fewer so that an upload stops at its limit: one byte past it
+    /// is asked for (to tell the end of the data from too much of it).
+    fn upto_limit(&self, allowed: usize) -> usize {
+        match self.recv_limit {
+            Some(limit) => {
+                let left = limit.saturating_sub(self.bytes).saturating_add(1);
+                allowed.min(usize::try_from(left).unwrap_or(usize::MAX))
+            }
+            None => allowed,
+        }
+    }
+
+    /// Whether the bytes received are past the upload's limit.
+    fn over_limit(&self) -> bool {
+        self.recv_limit.is_some_and(|l| self.bytes > l)
     }
 
     /// Waits until the data stream is ready for `flags`, watching the control connection;
@@ -376,7 +397,7 @@ impl Transfer<'_> {
         let mut pending_cr = false;
         loop {
             self.wait(PollFlags::IN)?;
-            let allowed = self.throttle(buf.len())?;
+            let allowed = self.throttle(self.upto_limit(buf.len()))?;
             let r = self.data.read(&mut buf[..allowed]);
             self.unused(allowed, *r.as_ref().unwrap_or(&0));
             let n = match r {
@@ -387,6 +408,9 @@ impl Transfer<'_> {
                 Err(e) => return Err(Fail::DataConnection(e)),
             };
             self.bytes += n as u64;
+            if self.over_limit() {
+                return Err(too_big());
+            }
             let chunk = if ascii {
                 out.clear();
                 pending_cr = from_crlf(&buf[..n], &mut out, pending_cr);
@@ -421,7 +445,7 @@ impl Transfer<'_> {
             if let Err(f) = self.wait(PollFlags::IN) {
                 return Some(Err(f));
             }
-            let allowed = match self.throttle(cap) {
+            let allowed = match self.throttle(self.upto_limit(cap)) {
                 Ok(n) => n,
                 Err(f) => return Some(Err(f)),
             };
@@ -437,6 +461,10 @@ impl Transfer<'_> {
                 Err(e) => return Some(Err(Fail::DataConnection(e.into()))),
             };
             self.bytes += n as u64;
+            if self.over_limit() {
+                // What went past the limit stays in the pipe, never in the file.
+                return Some(Err(too_big()));
+            }
             if n >= cap && !grown {
                 grown = true;
                 if let Ok(c) = rustix::pipe::fcntl_setpipe_size(&w, limits::PIPE_SIZE) {
@@ -486,6 +514,13 @@ fn big_pipe() -> Option<(OwnedFd, OwnedFd, usize)> {
 /// What a transfer ends in when the control connection closed: nobody is left to reply to.
 fn client_gone() -> Fail {
     Fail::Ctl(io::ErrorKind::ConnectionAborted.into())
+}
+
+/// An upload past `--max-upload`: EFBIG, as the kernel says for RLIMIT_FSIZE (552).
+fn too_big() -> Fail {
+    Fail::Local(io::Error::from_raw_os_error(
+        rustix::io::Errno::FBIG.raw_os_error(),
+    ))
 }
 
 fn is_timeout(e: &io::Error) -> bool {

@@ -292,6 +292,7 @@ fn help_lists_every_flag_and_exits_0() {
         "--config",
         "--allow",
         "--deny",
+        "--max-upload",
         "--inetd",
         "--help",
         "--version",

@@ -415,3 +415,35 @@ fn half_upload(c: &mut Client) -> std::net::TcpStream {
     std::thread::sleep(Duration::from_millis(200));
     d
 }
+
+/// `--max-upload`: an upload may make a file of that size and not one byte more; past it,
+/// 552, a new file is not kept and an old one stays as it was; APPE counts what the file
+/// holds already.
+#[test]
+fn max_upload_stops_a_file_at_its_size_with_552() {
+    let root = TempDir::new("max-upload");
+    root.write("old.bin", b"old");
+    let srv = Server::anon_with(root.path(), &["--anon-write", "--max-upload", "1K"]);
+    let mut c = srv.anon_client();
+    c.expect("TYPE I", 200);
+    let (_, last) = c.put("STOR exact.bin", &pattern(1024, 1));
+    assert!(last.starts_with("226 "), "{last}");
+    assert_eq!(
+        std::fs::read(root.join("exact.bin")).unwrap(),
+        pattern(1024, 1)
+    );
+    let (_, last) = c.put("STOR old.bin", &pattern(300_000, 2));
+    assert_eq!(last, "552 Exceeded storage allocation.\r\n");
+    assert_eq!(std::fs::read(root.join("old.bin")).unwrap(), b"old");
+    let (_, last) = c.put("STOR new.bin", &pattern(1025, 3));
+    assert_eq!(last, "552 Exceeded storage allocation.\r\n");
+    assert!(!root.join("new.bin").exists());
+    assert_eq!(temp_files(root.path()), Vec::<String>::new());
+    // APPE: 3 bytes there, 1021 more fit.
+    let (_, last) = c.put("APPE old.bin", &pattern(1021, 4));
+    assert!(last.starts_with("226 "), "{last}");
+    let (_, last) = c.put("APPE old.bin", b"!");
+    assert_eq!(last, "552 Exceeded storage allocation.\r\n");
+    assert_eq!(std::fs::metadata(root.join("old.bin")).unwrap().len(), 1024);
+    assert_eq!(c.cmd("NOOP"), "200 NOOP ok.\r\n");
+}

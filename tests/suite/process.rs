@@ -124,6 +124,17 @@ fn open_to_all(dir: &std::path::Path) {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// Two homes nobody can enter: one only root may write (`locked`), one nobody owns.
+fn homes_for_nobody(tag: &str) -> (TempDir, TempDir) {
+    let locked = TempDir::new(&format!("{tag}-locked"));
+    open_to_all(locked.path());
+    let open = TempDir::new(&format!("{tag}-open"));
+    open_to_all(open.path());
+    let (uid, gid) = nobody();
+    std::os::unix::fs::chown(open.path(), Some(uid), Some(gid)).unwrap();
+    (locked, open)
+}
+
 /// The uids (real, effective, saved, file system) of a process.
 fn uids(pid: u32) -> String {
     status_field(pid, "Uid")
@@ -696,12 +707,7 @@ fn inetd_serves_one_session_on_stdin_stdout() {
 fn run_as_warns_about_homes_it_cannot_write_and_logs_every_refusal() {
     use std::os::unix::fs::PermissionsExt;
     require_root("--run-as");
-    let locked = TempDir::new("refusals-locked");
-    open_to_all(locked.path());
-    let open = TempDir::new("refusals-open");
-    open_to_all(open.path());
-    let (uid, gid) = nobody();
-    std::os::unix::fs::chown(open.path(), Some(uid), Some(gid)).unwrap();
+    let (locked, open) = homes_for_nobody("refusals");
     let etc = TempDir::new("refusals-etc");
     let users = etc.write(
         "users.txt",
@@ -765,12 +771,7 @@ fn run_as_warns_about_homes_it_cannot_write_and_logs_every_refusal() {
 fn check_describes_the_setup_and_finds_homes_the_run_as_user_cannot_use() {
     use std::os::unix::fs::PermissionsExt;
     require_root("--check as nobody");
-    let locked = TempDir::new("check-locked");
-    open_to_all(locked.path());
-    let open = TempDir::new("check-open");
-    open_to_all(open.path());
-    let (uid, gid) = nobody();
-    std::os::unix::fs::chown(open.path(), Some(uid), Some(gid)).unwrap();
+    let (locked, open) = homes_for_nobody("check");
     let etc = TempDir::new("check-etc");
     let users = etc.write(
         "users.txt",

@@ -176,7 +176,7 @@ fn watch(set: &sys::SigSet, pid: Pid, mut link: UnixStream, cfg: &mut Config) ->
                 if stopping {
                     return Ended::Exit(0);
                 }
-                let why = if sig == libc_sigkill() {
+                let why = if sig == Signal::KILL.as_raw() {
                     " (the kernel's OOM killer, or kill -9)"
                 } else {
                     ""
@@ -190,10 +190,6 @@ fn watch(set: &sys::SigSet, pid: Pid, mut link: UnixStream, cfg: &mut Config) ->
             }
         }
     }
-}
-
-fn libc_sigkill() -> i32 {
-    Signal::KILL.as_raw()
 }
 
 /// SIGHUP in the monitor: reads the users file and the certificate and key as root and,

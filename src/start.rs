@@ -47,26 +47,10 @@ pub fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
-        Ok(Action::HashPassword) => match hashpw::run() {
-            Ok(hash) => {
-                println!("{hash}");
-                return ExitCode::SUCCESS;
-            }
-            Err(msg) => {
-                eprintln!("edgeftpd: {msg}");
-                return ExitCode::from(2);
-            }
-        },
-        Ok(Action::EditUsers(path, edit)) => match crate::accounts::run(&path, &edit) {
-            Ok(said) => {
-                println!("edgeftpd: {said}");
-                return ExitCode::SUCCESS;
-            }
-            Err(msg) => {
-                eprintln!("edgeftpd: {msg}");
-                return ExitCode::from(2);
-            }
-        },
+        Ok(Action::HashPassword) => return outcome(hashpw::run()),
+        Ok(Action::EditUsers(path, edit)) => {
+            return outcome(crate::accounts::run(&path, &edit).map(|s| format!("edgeftpd: {s}")));
+        }
         Err(msg) => {
             // With --syslog, a boot-time error reaches the log too, not only a console
             // nobody reads.
@@ -94,6 +78,20 @@ pub fn main() -> ExitCode {
             if syslog {
                 log::error!("{msg}");
             }
+            eprintln!("edgeftpd: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A one-shot action's result: its line on stdout and 0, or its error on stderr and 2.
+fn outcome(r: Result<String, String>) -> ExitCode {
+    match r {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(msg) => {
             eprintln!("edgeftpd: {msg}");
             ExitCode::from(2)
         }

@@ -50,8 +50,9 @@ pub struct KeyPair {
 
 impl KeyPair {
     /// Reads a PEM certificate chain and private key (PKCS#8, PKCS#1 RSA or SEC1 EC) that
-    /// belong together. Errors are one line naming the file.
-    pub fn read(cert: &Path, key: &Path) -> Result<KeyPair, String> {
+    /// belong together, and makes them ready for handshakes (which is how they are checked).
+    /// Errors are one line naming the file.
+    fn read(cert: &Path, key: &Path) -> Result<(KeyPair, CertifiedKey), String> {
         let c = cert.display();
         let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
             .map_err(|e| format!("--tls-cert {c}: {}", pem_error(&e)))?
@@ -64,14 +65,14 @@ impl KeyPair {
         let der = PrivateKeyDer::from_pem_file(key)
             .map_err(|e| format!("--tls-key {k}: {}", key_error(key, &e)))?;
         let pair = KeyPair { chain, key: der };
-        pair.certified().map_err(|e| match e {
+        let ck = pair.certified().map_err(|e| match e {
             rustls::Error::InconsistentKeys(_) => {
                 format!("--tls-key {k}: the key does not match the certificate in {c}")
             }
             rustls::Error::General(e) => format!("--tls-key {k}: {e}"),
             e => format!("--tls-key {k}: {e}"),
         })?;
-        Ok(pair)
+        Ok((pair, ck))
     }
 
     /// The pair ready for handshakes.
@@ -162,12 +163,7 @@ fn pem_error(e: &rustls::pki_types::pem::Error) -> String {
 impl Certs {
     /// Loads the pair at start-up.
     pub fn load(cert: &Path, key: &Path) -> Result<Certs, String> {
-        Certs::new(cert, key, &KeyPair::read(cert, key)?)
-    }
-
-    /// Certs from a pair read already.
-    pub fn new(cert: &Path, key: &Path, pair: &KeyPair) -> Result<Certs, String> {
-        let ck = pair.certified().map_err(|e| format!("--tls-key: {e}"))?;
+        let (_, ck) = KeyPair::read(cert, key)?;
         Ok(Certs {
             cert: cert.to_path_buf(),
             key: key.to_path_buf(),
@@ -178,16 +174,19 @@ impl Certs {
     /// Reads the pair again; on failure the old one stays. Returns the pair read (which
     /// the monitor hands the serving process).
     pub fn reload(&self) -> Result<KeyPair, String> {
-        let pair = KeyPair::read(&self.cert, &self.key)?;
-        self.install(&pair)?;
+        let (pair, ck) = KeyPair::read(&self.cert, &self.key)?;
+        self.put(ck);
         Ok(pair)
     }
 
-    /// Makes `pair` the one new handshakes use.
+    /// Makes `pair` (from the monitor, `privsep.rs`) the one new handshakes use.
     pub fn install(&self, pair: &KeyPair) -> Result<(), String> {
-        let ck = pair.certified().map_err(|e| format!("--tls-key: {e}"))?;
-        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ck);
+        self.put(pair.certified().map_err(|e| format!("--tls-key: {e}"))?);
         Ok(())
+    }
+
+    fn put(&self, ck: CertifiedKey) {
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ck);
     }
 
     fn current(&self) -> Arc<CertifiedKey> {

@@ -218,6 +218,8 @@ fn run_as_monitor_restarts_a_killed_serving_process_and_stops_on_sigterm() {
     assert!(srv.wait_log("starting a new serving process"));
     assert!(eventually(WAIT, || srv.serving_pid() != first));
     let second = srv.serving_pid();
+    // A fresh fork is root until it drops privileges, which it says in its second line.
+    assert!(eventually(WAIT, || srv.log().matches("running as nobody").count() == 2));
     assert_eq!(uids(second), "65534 65534 65534 65534");
     let mut c = client_eventually(srv.addr);
     assert_eq!(c.retr("f.txt"), b"file\n");

@@ -142,42 +142,26 @@ const DEFAULT_DUMMY: &str = "$6$edgeftpdummy$\
     ......................................................................................";
 
 impl Users {
-    /// Reads and validates a users file; an error names the file and the line.
-    pub fn load(path: &Path) -> Result<Users, String> {
-        let text = std::fs::read_to_string(path)
+    /// Reads and validates a users file (from `files`: the disk, or what the monitor
+    /// process read from it); an error names the file and the line.
+    pub fn load(path: &Path, files: &mut crate::config::Files) -> Result<Users, String> {
+        let text = files
+            .read_text(path)
             .map_err(|e| format!("--users {}: {e}", path.display()))?;
-        Users::parse(&text).map_err(|(line, msg)| format!("{}:{line}: {msg}", path.display()))
+        Users::parse_homes(&text, &mut |home| files.is_dir(home))
+            .map_err(|(line, msg)| format!("{}:{line}: {msg}", path.display()))
     }
 
     /// Parses users-file text; errors carry the 1-based line number.
     pub fn parse(text: &str) -> Result<Users, (usize, String)> {
-        Users::parse_homes(text, true)
+        Users::parse_homes(text, &mut |home| home.is_dir())
     }
 
-    /// The accounts as users-file text, one line each: what the monitor process hands the
-    /// serving process (`privsep.rs`), which reads it with [`Users::parse_checked`].
-    pub fn to_text(&self) -> String {
-        let mut out = String::new();
-        for u in &self.users {
-            let perm = if u.writable { "rw" } else { "ro" };
-            out.push_str(&format!(
-                "{}:{}:{}:{perm}\n",
-                u.name,
-                u.hash,
-                u.home.display()
-            ));
-        }
-        out
-    }
-
-    /// Text the monitor checked already (homes included, as root): the serving process
-    /// parses it again but does not look at the homes, which it may not be able to reach
-    /// (that gets a warning of its own).
-    pub fn parse_checked(text: &str) -> Result<Users, (usize, String)> {
-        Users::parse_homes(text, false)
-    }
-
-    fn parse_homes(text: &str, check_homes: bool) -> Result<Users, (usize, String)> {
+    /// `is_dir` says whether a home is a directory.
+    fn parse_homes(
+        text: &str,
+        is_dir: &mut dyn FnMut(&Path) -> bool,
+    ) -> Result<Users, (usize, String)> {
         let mut users: Vec<User> = Vec::new();
         for (i, raw) in text.lines().enumerate() {
             let n = i + 1;
@@ -206,7 +190,7 @@ impl Users {
             if !home.starts_with('/') {
                 return Err((n, format!("home {home} must be an absolute path")));
             }
-            if check_homes && !Path::new(home).is_dir() {
+            if !is_dir(Path::new(home)) {
                 return Err((n, format!("home {home} is not a directory")));
             }
             let writable = match perm {

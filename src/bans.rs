@@ -8,7 +8,7 @@
 //! One log line per ban and per unban. This module does no network I/O.
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::cidr::{self, Cidr};
@@ -40,7 +40,8 @@ pub struct Bans {
     /// A plain list: at most [`limits::BAN_TABLE`] entries, looked through once per
     /// connection or failed login (a hash map's code costs more flash than the scan costs
     /// time).
-    table: Mutex<Vec<(IpAddr, Entry)>>,
+    /// Shared with the [`Bans::with_rules`] made from it.
+    table: Arc<Mutex<Vec<(IpAddr, Entry)>>>,
 }
 
 /// The key an address counts under: IPv4 as it is, IPv6 by its /64.
@@ -63,7 +64,15 @@ impl Bans {
     pub fn new(rules: Rules) -> Bans {
         Bans {
             rules,
-            table: Mutex::new(Vec::new()),
+            table: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    /// The same table under new rules (SIGHUP): the counts and bans so far stay.
+    pub fn with_rules(&self, rules: Rules) -> Bans {
+        Bans {
+            rules,
+            table: Arc::clone(&self.table),
         }
     }
 

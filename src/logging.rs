@@ -27,8 +27,8 @@ enum Sink {
     },
 }
 
+/// The level is log's own max level ([`set_level`]).
 struct Logger {
-    level: log::LevelFilter,
     sink: Sink,
 }
 
@@ -58,7 +58,7 @@ fn level_from(spec: Option<&str>) -> log::LevelFilter {
 
 impl log::Log for Logger {
     fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= self.level
+        m.level() <= log::max_level()
     }
 
     fn log(&self, r: &log::Record<'_>) {
@@ -144,7 +144,6 @@ pub fn parse_level(s: &str) -> Option<log::LevelFilter> {
 /// Installs the logger: `level` from `--log-level`, else RUST_LOG's. Never fails: logging
 /// problems must not stop the server.
 pub fn init(syslog: bool, level: Option<log::LevelFilter>) {
-    let level = level.unwrap_or_else(|| level_from(std::env::var("RUST_LOG").ok().as_deref()));
     let sink = if syslog {
         Sink::Syslog {
             sock: Mutex::new(connect_syslog()),
@@ -153,10 +152,17 @@ pub fn init(syslog: bool, level: Option<log::LevelFilter>) {
     } else {
         Sink::Stderr
     };
-    let logger: &'static Logger = Box::leak(Box::new(Logger { level, sink }));
+    let logger: &'static Logger = Box::leak(Box::new(Logger { sink }));
     if log::set_logger(logger).is_ok() {
-        log::set_max_level(level);
+        set_level(level);
     }
+}
+
+/// Sets the level: `level` from `--log-level`, else RUST_LOG's (at start-up and SIGHUP).
+pub fn set_level(level: Option<log::LevelFilter>) {
+    log::set_max_level(
+        level.unwrap_or_else(|| level_from(std::env::var("RUST_LOG").ok().as_deref())),
+    );
 }
 
 #[cfg(test)]

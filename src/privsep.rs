@@ -4,12 +4,14 @@
 //!
 //! SECURITY: the monitor never reads from a client and never reads what the serving process
 //! sends (the link carries messages one way only, monitor to serving process). Its one job
-//! besides starting and stopping the serving process is SIGHUP: it reads the users file and
-//! the TLS certificate and key, which may be readable by root only (openssl writes keys
-//! 0600), checks them, and hands the serving process only the parsed result, as users-file
-//! lines ([`Users::to_text`]) and DER ([`KeyPair::encode`]). So an account added or a
-//! certificate renewed applies without a restart, and a compromised serving process can
-//! read neither file.
+//! besides starting and stopping the serving process is SIGHUP: it reads the configuration
+//! again (the config file, the users file, the banner) and the TLS certificate and key,
+//! which may be readable by root only (openssl writes keys 0600), and checks them. Only
+//! what passed crosses the link: the configuration's files as the monitor read them, which
+//! the serving process parses with the same code ([`Files`]), and the certificate and key
+//! as DER ([`KeyPair::encode`]). So an account added, a setting changed or a certificate
+//! renewed applies without a restart, and a compromised serving process can read none of
+//! those files from the disk itself.
 //!
 //! SIGTERM or SIGINT to the monitor is passed on; the monitor exits with the serving
 //! process's status once it has ended. If the serving process dies of a signal (the OOM
@@ -28,8 +30,7 @@ use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, WaitOptions};
 
-use crate::auth::Users;
-use crate::config::Config;
+use crate::config::{self, Config, Files};
 use crate::server::{Listener, Server};
 use crate::sys::{self, Forked, SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use crate::vfs::Jail;
@@ -42,8 +43,8 @@ pub struct Serving {
     pub gid: u32,
 }
 
-/// Message kinds on the link: the users file's accounts, the certificate and key.
-const USERS: u8 = b'U';
+/// Message kinds on the link: the configuration's files, the certificate and key.
+const CONFIG: u8 = b'F';
 #[cfg(feature = "tls")]
 const CERTS: u8 = b'C';
 
@@ -78,8 +79,9 @@ pub fn split(
             Forked::Parent(pid) => {
                 drop(theirs);
                 log::info!(
-                    "privilege separation: process {monitor} stays root to read the users \
-                     file and the TLS key on SIGHUP; process {pid} serves as {}",
+                    "privilege separation: process {monitor} stays root to read the \
+                     configuration, the users file and the TLS key on SIGHUP; process {pid} \
+                     serves as {}",
                     who.user
                 );
                 match watch(&set, pid, ours, &mut cfg) {
@@ -192,22 +194,22 @@ fn watch(set: &sys::SigSet, pid: Pid, mut link: UnixStream, cfg: &mut Config) ->
     }
 }
 
-/// SIGHUP in the monitor: reads the users file and the certificate and key as root and,
-/// when they are good, sends them to the serving process (if there is one: `link`), which
-/// puts them in place and logs it. What fails to load is logged here and changes nothing.
-/// `cfg` keeps what was read, for a serving process started later.
+/// SIGHUP in the monitor: reads the configuration and the certificate and key as root
+/// and, when they are good, sends them to the serving process (if there is one: `link`),
+/// which puts them in place and logs it. What fails to load is logged here and changes
+/// nothing. `cfg` keeps what was read, for a serving process started later.
 fn reload(cfg: &mut Config, mut link: Option<&mut UnixStream>) {
-    if cfg.users_path.is_some() {
-        match cfg.load_users() {
-            Ok(None) => {}
-            Ok(Some(users)) => {
-                if let Some(link) = &mut link {
-                    send(link, USERS, users.to_text().as_bytes());
-                }
-                cfg.users = Some(users);
+    let mut files = Files::recording();
+    match config::reparse(&cfg.args, &mut files) {
+        Ok(mut new) => {
+            // (The serving process names what needs a restart, as it checks the same.)
+            new.keep_restart_only(cfg);
+            if let Some(link) = &mut link {
+                send(link, CONFIG, &files.encode());
             }
-            Err(e) => log::error!("SIGHUP: {e}; keeping the users loaded before"),
+            *cfg = new;
         }
+        Err(e) => log::error!("SIGHUP: {e}; keeping the configuration loaded before"),
     }
     #[cfg(feature = "tls")]
     if let Some(certs) = &cfg.tls.certs {
@@ -261,23 +263,14 @@ pub fn take_reloads(server: Arc<Server>, mut link: UnixStream) -> std::io::Resul
 }
 
 fn apply(server: &Server, kind: u8, body: &[u8]) {
-    let ctx = server.context();
     match kind {
-        USERS => {
-            let users = std::str::from_utf8(body)
-                .map_err(|_| (0, "not UTF-8".to_string()))
-                .and_then(Users::parse_checked);
-            match users {
-                Ok(users) => {
-                    let n = ctx.set_users(users);
-                    log::info!("SIGHUP: reloaded the users file ({n} accounts)");
-                    ctx.check_homes();
-                }
-                Err((_, e)) => log::error!("privilege separation: users from the monitor: {e}"),
-            }
-        }
+        CONFIG => match Files::decode(body) {
+            Some(mut files) => server.reload(&mut files),
+            None => log::error!("privilege separation: a configuration message out of form"),
+        },
         #[cfg(feature = "tls")]
         CERTS => {
+            let ctx = server.context();
             let installed = match (crate::tls::KeyPair::decode(body), &ctx.cfg.tls.certs) {
                 (Some(pair), Some(certs)) => certs.install(&pair),
                 _ => Err("not a certificate and key".into()),

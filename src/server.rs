@@ -10,7 +10,7 @@ use std::io::Write;
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
@@ -22,7 +22,8 @@ use crate::session::{self, Context};
 
 /// The server: what sessions get, and the admission state only the accept loop sees.
 pub struct Server {
-    ctx: Arc<Context>,
+    /// What new sessions get; SIGHUP replaces it ([`Server::reload`]).
+    ctx: RwLock<Arc<Context>>,
     sessions: AtomicUsize,
     /// Sessions per address: one entry per address with a session (at most
     /// --max-clients), scanned; a hash map cost 3 KiB of flash for nothing at this size.
@@ -33,29 +34,64 @@ pub struct Server {
 impl Server {
     pub fn new(ctx: Context) -> Arc<Server> {
         Arc::new(Server {
-            ctx: Arc::new(ctx),
+            ctx: RwLock::new(Arc::new(ctx)),
             sessions: AtomicUsize::new(0),
             per_ip: Mutex::new(Vec::new()),
             stopping: AtomicBool::new(false),
         })
     }
 
-    /// What sessions get.
-    pub fn context(&self) -> &Context {
-        &self.ctx
+    /// What a new session gets.
+    pub fn context(&self) -> Arc<Context> {
+        Arc::clone(&self.ctx.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// SIGHUP: reads the configuration again (the config file, the users file, the banner:
+    /// from `files`, the disk or what the monitor process read from it) and puts it in
+    /// place for new sessions. What fails to read or check changes nothing and is logged;
+    /// a setting only a restart can change keeps its value and is named in the log.
+    pub fn reload(&self, files: &mut crate::config::Files) {
+        let old = self.context();
+        let mut cfg = match crate::config::reparse(&old.cfg.args, files) {
+            Ok(cfg) => cfg,
+            Err(e) => {
+                log::error!("SIGHUP: {e}; keeping the configuration loaded before");
+                return;
+            }
+        };
+        for flag in cfg.keep_restart_only(&old.cfg) {
+            log::warn!("SIGHUP: --{flag} changed; it takes effect at the next restart");
+        }
+        let cfg = crate::start::fit_sessions_to_system(cfg);
+        let users = cfg.users.as_ref().map(|u| u.iter().count());
+        let level = cfg.log_level;
+        match old.reloaded(cfg) {
+            Ok(ctx) => *self.ctx.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ctx),
+            Err(e) => {
+                log::error!("SIGHUP: {e}; keeping the configuration loaded before");
+                return;
+            }
+        }
+        log::info!("SIGHUP: reloaded the configuration");
+        if let Some(n) = users {
+            log::info!("SIGHUP: reloaded the users file ({n} accounts)");
+        }
+        self.context().check_homes();
+        crate::logging::set_level(level);
     }
 
     /// Takes a session slot for `ip`, or says which limit is hit.
     /// SECURITY: a banned address is refused before it can send a password.
     fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Closing> {
         // SECURITY: a network the admin shut out gets no further than a 421.
-        let cfg = &self.ctx.cfg;
+        let ctx = self.context();
+        let cfg = &ctx.cfg;
         let allowed = cfg.allow.is_empty() || cfg.allow.iter().any(|n| n.contains(ip));
         if !allowed || cfg.deny.iter().any(|n| n.contains(ip)) {
             log::info!("{ip}: refused: its network is not allowed (--allow, --deny)");
             return Err(Closing::NotAllowed);
         }
-        if self.ctx.bans.banned(ip) {
+        if ctx.bans.banned(ip) {
             return Err(Closing::Banned);
         }
         // Whatever --max-clients says, the kernel's OOM killer must never have to choose.
@@ -136,7 +172,7 @@ pub fn run(shared: Arc<Server>, listeners: Vec<Listener>) {
                 tv_sec: 1,
                 tv_nsec: 0,
             };
-            let timeout = (shared.ctx.cfg.bans.after > 0).then_some(&tick);
+            let timeout = (shared.context().cfg.bans.after > 0).then_some(&tick);
             match rustix::event::poll(&mut fds, timeout) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => {
@@ -148,7 +184,7 @@ pub fn run(shared: Arc<Server>, listeners: Vec<Listener>) {
         };
         // Ends the bans that are over, once a second (not on every connection).
         if last_sweep.elapsed() >= Duration::from_secs(1) {
-            shared.ctx.bans.sweep();
+            shared.context().bans.sweep();
             last_sweep = Instant::now();
         }
         if shared.stopping.load(Ordering::SeqCst) {
@@ -198,7 +234,7 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr, implicit_t
     };
     // A second handle so the client can be told if the thread can't be created.
     let spare = stream.try_clone().ok();
-    let ctx = Arc::clone(&shared.ctx);
+    let ctx = shared.context();
     let spawned = std::thread::Builder::new()
         .name("session".into())
         .stack_size(limits::SESSION_STACK)
@@ -218,8 +254,8 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr, implicit_t
 }
 
 /// Blocks SIGTERM, SIGINT and SIGHUP in every thread and handles them on a dedicated one.
-/// SIGHUP re-reads the users file and the TLS certificate and key (the server never exits
-/// on it), unless `reload_here` is false: under privilege separation the monitor process
+/// SIGHUP re-reads the configuration ([`Server::reload`]) and the TLS certificate and key
+/// (the server never exits on it), unless `reload_here` is false: under privilege separation the monitor process
 /// reads them and sends them over (`privsep.rs`), and a SIGHUP sent to this process too
 /// (`killall -HUP`) is ignored. SIGTERM and SIGINT: stop
 /// accepting, give transfers in flight a few seconds, then exit 0. Must be called before
@@ -247,14 +283,8 @@ pub fn handle_signals(
                     log::debug!("SIGHUP: the monitor process reloads; ignored here");
                     continue;
                 }
-                match shared.ctx.reload_users() {
-                    Ok(n) => {
-                        log::info!("SIGHUP: reloaded the users file ({n} accounts)");
-                        shared.ctx.check_homes();
-                    }
-                    Err(e) => log::error!("SIGHUP: {e}; keeping the users loaded before"),
-                }
-                match shared.ctx.reload_certs() {
+                shared.reload(&mut crate::config::Files::disk());
+                match shared.context().reload_certs() {
                     Ok(true) => log::info!("SIGHUP: reloaded the TLS certificate and key"),
                     Ok(false) => {}
                     Err(e) => log::error!("SIGHUP: {e}; keeping the certificate loaded before"),
@@ -267,10 +297,11 @@ pub fn handle_signals(
                 let _ = rustix::net::shutdown(fd, rustix::net::Shutdown::Read);
             }
             let deadline = Instant::now() + Duration::from_secs(limits::SHUTDOWN_GRACE_SECS);
-            while shared.ctx.transfers() > 0 && Instant::now() < deadline {
+            let ctx = shared.context();
+            while ctx.transfers() > 0 && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(50));
             }
-            let left = shared.ctx.transfers();
+            let left = ctx.transfers();
             log::info!("exiting ({left} transfers cut short)");
             crate::start::remove_pidfile();
             std::process::exit(0);

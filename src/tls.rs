@@ -205,6 +205,7 @@ impl ResolvesServerCert for Resolver {
 }
 
 /// The server's TLS settings, from which each session's configuration is made.
+#[derive(Clone)]
 pub struct Tls {
     base: Arc<ServerConfig>,
 }

@@ -50,7 +50,7 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         Takes::Opt,
         "",
         "run-as",
-        "serve as this user; a small process stays root only to reread the users file and the TLS key on SIGHUP",
+        "serve as this user; a small process stays root only to reread the configuration and the TLS key on SIGHUP",
         "USER",
     ),
     (Takes::Heading, "", "", "Accounts", ""),

@@ -13,9 +13,28 @@ use crate::cidr::{self, Cidr};
 use crate::pasvaddr::PasvHost;
 use crate::rate;
 
+mod files;
 mod flags;
 
+pub use files::Files;
 use flags::options;
+
+/// The flags a SIGHUP cannot change: they bind sockets, start the process or decide how
+/// it logs and speaks TLS (the certificate and key themselves are read again). A reload
+/// that changes one of them keeps the old value and says a restart is needed.
+const NEEDS_RESTART: &[&str] = &[
+    "listen",
+    "listen-tls",
+    "inetd",
+    "daemon",
+    "pidfile",
+    "run-as",
+    "syslog",
+    "tls",
+    "tls-cert",
+    "tls-key",
+    "tls-reuse",
+];
 
 /// Whether clients may, must or can't use FTPS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +46,7 @@ pub enum TlsMode {
 }
 
 /// The FTPS settings.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct TlsSettings {
     pub mode: TlsMode,
     /// Data connections must resume their control connection's TLS session.
@@ -87,6 +106,11 @@ pub struct Config {
     pub no_active: bool,
     /// `--banner`: lines shown before the 220 greeting.
     pub banner: Vec<Vec<u8>>,
+    /// The command line as given, parsed again on SIGHUP ([`reparse`]).
+    pub args: Vec<String>,
+    /// How often each [`NEEDS_RESTART`] flag is given and its values, command line and
+    /// config file together.
+    restart_only: Vec<(usize, Vec<String>)>,
 }
 
 /// What the command line asked for.
@@ -102,14 +126,28 @@ pub enum Action {
 
 /// Parses the command line (without the program name).
 pub fn parse(args: &[String]) -> Result<Action, String> {
+    parse_with(args, &mut Files::disk(), true)
+}
+
+/// SIGHUP: parses the command line (and so the config file, the users file and the
+/// banner) again, from `files`, leaving the certificate unloaded (its [`TlsSettings`]
+/// stay those of start-up: see [`Config::keep_restart_only`]).
+pub fn reparse(args: &[String], files: &mut Files) -> Result<Config, String> {
+    match parse_with(args, files, false)? {
+        Action::Serve(cfg) => Ok(*cfg),
+        _ => Err("the command line is not one that serves".into()),
+    }
+}
+
+fn parse_with(args: &[String], files: &mut Files, load_certs: bool) -> Result<Action, String> {
     let opts = options();
     let m = opts.parse(args).map_err(|e| e.to_string())?;
     if let Some(file) = m.opt_str("config") {
-        let (from_file, lines) = read_config(std::path::Path::new(&file), &m)?;
+        let (from_file, lines) = read_config(std::path::Path::new(&file), &m, files)?;
         let mut all = from_file;
         all.extend_from_slice(args);
         // An error about a value from the file names the file and its line.
-        return parse_all(&opts, &all).map_err(|e| {
+        let mut action = parse_all(&opts, &all, files, load_certs).map_err(|e| {
             match lines
                 .iter()
                 .find(|(flag, _)| e.starts_with(&format!("{flag}:")))
@@ -117,9 +155,13 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
                 Some((_, n)) => format!("{file}:{n}: {e}"),
                 None => e,
             }
-        });
+        })?;
+        if let Action::Serve(cfg) = &mut action {
+            cfg.args = args.to_vec();
+        }
+        return Ok(action);
     }
-    parse_all(&opts, args)
+    parse_all(&opts, args, files, load_certs)
 }
 
 /// For each value a config file gave: how an error about it begins, and its line.
@@ -132,9 +174,12 @@ type ValueLines = Vec<(String, usize)>;
 fn read_config(
     file: &std::path::Path,
     cmdline: &getopts::Matches,
+    files: &mut Files,
 ) -> Result<(Vec<String>, ValueLines), String> {
     let f = file.display();
-    let text = std::fs::read_to_string(file).map_err(|e| format!("--config {f}: {e}"))?;
+    let text = files
+        .read_text(file)
+        .map_err(|e| format!("--config {f}: {e}"))?;
     let mut args = Vec::new();
     let mut lines = Vec::new();
     for (i, raw) in text.lines().enumerate() {
@@ -174,7 +219,12 @@ fn read_config(
     Ok((args, lines))
 }
 
-fn parse_all(opts: &getopts::Options, args: &[String]) -> Result<Action, String> {
+fn parse_all(
+    opts: &getopts::Options,
+    args: &[String],
+    files: &mut Files,
+    load_certs: bool,
+) -> Result<Action, String> {
     let m = opts.parse(args).map_err(|e| e.to_string())?;
     if m.opt_present("help") {
         return Ok(Action::Help(flags::usage()));
@@ -224,13 +274,13 @@ fn parse_all(opts: &getopts::Options, args: &[String]) -> Result<Action, String>
     if anon_write && !anonymous {
         return Err("--anon-write needs --anonymous (it applies to anonymous users)".into());
     }
-    if anonymous && !root.is_dir() {
+    if anonymous && !files.is_dir(&root) {
         return Err(format!("--root {}: not a directory", root.display()));
     }
 
     let users_path = m.opt_str("users").map(PathBuf::from);
     let users = match &users_path {
-        Some(f) => Some(load_users(f, anonymous)?),
+        Some(f) => Some(load_users(f, anonymous, files)?),
         None => None,
     };
     if m.opt_present("daemon") && m.opt_present("inetd") {
@@ -273,7 +323,7 @@ fn parse_all(opts: &getopts::Options, args: &[String]) -> Result<Action, String>
         time: Duration::from_secs(number(&m, "ban-time", 900)? as u64),
         exempt: nets("ban-exempt", "none")?,
     };
-    let tls = tls_settings(&m)?;
+    let tls = tls_settings(&m, load_certs)?;
     let rate = |flag: &str| -> Result<Option<u64>, String> {
         match m.opt_str(flag) {
             None => Ok(None),
@@ -330,24 +380,42 @@ fn parse_all(opts: &getopts::Options, args: &[String]) -> Result<Action, String>
         },
         deny: nets("deny", "none")?,
         banner: match m.opt_str("banner") {
-            Some(f) => read_banner(std::path::Path::new(&f))?,
+            Some(f) => read_banner(std::path::Path::new(&f), files)?,
             None => Vec::new(),
         },
+        args: args.to_vec(),
+        restart_only: NEEDS_RESTART
+            .iter()
+            .map(|f| (m.opt_count(f), m.opt_strs(f)))
+            .collect(),
     })))
 }
 
 impl Config {
-    /// Reads `--users` again (SIGHUP), with the checks of start-up.
-    pub fn load_users(&self) -> Result<Option<Users>, String> {
-        match &self.users_path {
-            Some(f) => load_users(f, self.anonymous).map(Some),
-            None => Ok(None),
-        }
+    /// After a reload: takes back from `old` what only a restart changes (the
+    /// [`NEEDS_RESTART`] flags and the loaded certificate) and names each of those flags
+    /// whose value differs now.
+    pub fn keep_restart_only(&mut self, old: &Config) -> Vec<&'static str> {
+        let changed = NEEDS_RESTART
+            .iter()
+            .zip(self.restart_only.iter().zip(&old.restart_only))
+            .filter(|(_, (new, old))| new != old)
+            .map(|(name, _)| *name)
+            .collect();
+        self.restart_only = old.restart_only.clone();
+        self.tls = old.tls.clone();
+        self.listen = old.listen.clone();
+        self.inetd = old.inetd;
+        self.daemon = old.daemon;
+        self.pidfile = old.pidfile.clone();
+        self.run_as = old.run_as.clone();
+        self.syslog = old.syslog;
+        changed
     }
 }
 
-fn load_users(f: &std::path::Path, anonymous: bool) -> Result<Users, String> {
-    let users = Users::load(f)?;
+fn load_users(f: &std::path::Path, anonymous: bool, files: &mut Files) -> Result<Users, String> {
+    let users = Users::load(f, files)?;
     users
         .check_anonymous(anonymous)
         .map_err(|e| format!("--users {}: {e}", f.display()))?;
@@ -355,7 +423,8 @@ fn load_users(f: &std::path::Path, anonymous: bool) -> Result<Users, String> {
 }
 
 /// The FTPS flags, checked (and the certificate and key loaded) before anything listens.
-fn tls_settings(m: &getopts::Matches) -> Result<TlsSettings, String> {
+#[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+fn tls_settings(m: &getopts::Matches, load_certs: bool) -> Result<TlsSettings, String> {
     let cert = m.opt_str("tls-cert");
     let key = m.opt_str("tls-key");
     let mode = m.opt_str("tls");
@@ -404,7 +473,7 @@ fn tls_settings(m: &getopts::Matches) -> Result<TlsSettings, String> {
     }
     #[cfg(feature = "tls")]
     let certs = match (&cert, &key) {
-        (Some(c), Some(k)) if mode != TlsMode::Off => Some(std::sync::Arc::new(
+        (Some(c), Some(k)) if mode != TlsMode::Off && load_certs => Some(std::sync::Arc::new(
             crate::tls::Certs::load(std::path::Path::new(c), std::path::Path::new(k))?,
         )),
         _ => None,
@@ -421,8 +490,10 @@ fn tls_settings(m: &getopts::Matches) -> Result<TlsSettings, String> {
 
 /// The `--banner` file's lines, without control characters; too long a file is an error
 /// (a greeting every client must read before it can log in).
-fn read_banner(f: &std::path::Path) -> Result<Vec<Vec<u8>>, String> {
-    let bytes = std::fs::read(f).map_err(|e| format!("--banner {}: {e}", f.display()))?;
+fn read_banner(f: &std::path::Path, files: &mut Files) -> Result<Vec<Vec<u8>>, String> {
+    let bytes = files
+        .read(f)
+        .map_err(|e| format!("--banner {}: {e}", f.display()))?;
     let lines: Vec<Vec<u8>> = bytes
         .split(|&b| b == b'\n')
         .map(|l| {

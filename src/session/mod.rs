@@ -83,14 +83,17 @@ const REFUSALS_AT_INFO: &[&str] = &[
 ];
 
 /// What every session gets from the server: the configuration, the anonymous root, the
-/// users file as it is now (SIGHUP replaces it), and the count of transfers in flight
-/// (shutdown waits for them).
+/// users file as it is now, and the count of transfers in flight (shutdown waits for them).
+///
+/// SIGHUP makes a new context from the configuration read again ([`Context::reloaded`]):
+/// new sessions get it, sessions already open keep the one they started with, and both
+/// share the users (a new login uses the newest), the ban table and the transfer count.
 pub struct Context {
     pub cfg: Config,
-    /// The anonymous root, opened once at start-up.
+    /// The anonymous root, opened at start-up (and again when a reload changes it).
     pub anon_jail: Option<Jail>,
-    users: Mutex<Option<Arc<Users>>>,
-    transfers: AtomicUsize,
+    users: Arc<Mutex<Option<Arc<Users>>>>,
+    transfers: Arc<AtomicUsize>,
     /// What PASV replies advertise to whom.
     pub pasv: PasvAddress,
     /// Failed logins by address; the server refuses banned ones.
@@ -113,10 +116,45 @@ impl Context {
             total_rate: cfg.total_max_rate.map(|r| Arc::new(Limiter::new(r))),
             cfg,
             anon_jail,
-            users: Mutex::new(users),
-            transfers: AtomicUsize::new(0),
+            users: Arc::new(Mutex::new(users)),
+            transfers: Arc::new(AtomicUsize::new(0)),
             pasv,
         }
+    }
+
+    /// The context after a reload read `cfg` (which keeps this one's listeners and TLS
+    /// settings: [`Config::keep_restart_only`]). Its users replace the ones loaded before,
+    /// for the sessions already open too; the ban table and the transfers carry over. The
+    /// anonymous root is opened again only when it changed.
+    pub fn reloaded(&self, mut cfg: Config) -> std::result::Result<Context, String> {
+        let anon_jail = match &self.anon_jail {
+            _ if !cfg.anonymous => None,
+            Some(jail) if cfg.root == self.cfg.root => Some(jail.try_clone()),
+            _ => Some(Jail::open(&cfg.root)),
+        }
+        .transpose()
+        .map_err(|e| format!("--root {}: {e}", cfg.root.display()))?;
+        if let Some(users) = cfg.users.take() {
+            self.set_users(users);
+        } else {
+            *self.users.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        Ok(Context {
+            #[cfg(feature = "tls")]
+            tls: self.tls.clone(),
+            bans: self.bans.with_rules(cfg.bans.clone()),
+            total_rate: match (&self.total_rate, cfg.total_max_rate) {
+                (Some(same), Some(r)) if self.cfg.total_max_rate == Some(r) => {
+                    Some(Arc::clone(same))
+                }
+                (_, r) => r.map(|r| Arc::new(Limiter::new(r))),
+            },
+            pasv: PasvAddress::new(cfg.pasv_address.as_ref(), cfg.pasv_local_nets.clone()),
+            cfg,
+            anon_jail,
+            users: Arc::clone(&self.users),
+            transfers: Arc::clone(&self.transfers),
+        })
     }
 
     /// The users file now. A login decides on one version of it from start to end.
@@ -124,18 +162,8 @@ impl Context {
         self.users.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Reads the users file again (SIGHUP): new logins use it at once, sessions logged in
-    /// keep their login. A file that fails to load leaves the old users in place.
-    pub fn reload_users(&self) -> std::result::Result<usize, String> {
-        match self.cfg.load_users()? {
-            Some(users) => Ok(self.set_users(users)),
-            None => Ok(0),
-        }
-    }
-
-    /// Puts `users` in place for new logins (SIGHUP, or the monitor's reload under
-    /// `--run-as`); returns how many accounts it has.
-    pub fn set_users(&self, users: Users) -> usize {
+    /// Puts `users` in place for new logins; returns how many accounts it has.
+    fn set_users(&self, users: Users) -> usize {
         let n = users.iter().count();
         *self.users.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(users));
         n

@@ -188,13 +188,57 @@ fn run_as_reloads_a_users_file_only_root_can_read() {
     std::fs::write(&file, "carol:nohash\n").unwrap();
     signal(srv.pid(), "HUP");
     assert!(srv.wait_log("users.txt:1: expected name:hash:home:perm"));
-    assert!(srv.log().contains("keeping the users loaded before"));
+    assert!(
+        srv.log()
+            .contains("keeping the configuration loaded before")
+    );
     srv.client().login("bob", "b-pw");
     // killall -HUP reaches the serving process too: it leaves the reading to the monitor.
     signal(serving, "HUP");
     std::thread::sleep(Duration::from_millis(300));
     assert!(srv.alive());
     assert_eq!(srv.serving_pid(), serving);
+    assert!(!srv.log().contains("Permission denied"), "{}", srv.log());
+}
+
+/// Under `--run-as`, SIGHUP re-reads a config file and a banner that only root can read:
+/// the monitor reads them, and the serving process (nobody) puts what they say in place,
+/// for new sessions.
+#[test]
+fn run_as_reloads_a_config_file_only_root_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    require_root("--run-as");
+    let root = TempDir::new("privsep-conf-root");
+    open_to_all(root.path());
+    root.write("f.txt", b"file");
+    let etc = TempDir::new("privsep-conf-etc");
+    let (conf, banner) = (etc.join("edgeftpd.conf"), etc.join("banner.txt"));
+    let write = |path: &std::path::Path, text: &str| {
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    let settings = format!(
+        "anonymous\nroot = {}\nbanner = {}\nrun-as = nobody\n",
+        root.path().display(),
+        banner.display()
+    );
+    write(&banner, "Hello one\n");
+    write(&conf, &settings);
+    let srv = Server::start(&["--config", conf.to_str().unwrap()]);
+    assert!(srv.wait_log("running as nobody"));
+    assert!(Client::connect_raw(srv.addr).starts_with("220-Hello one\r\n"));
+    write(&banner, "Hello two\n");
+    write(&conf, &format!("{settings}no-active\n"));
+    signal(srv.pid(), "HUP");
+    assert!(
+        srv.wait_log("SIGHUP: reloaded the configuration"),
+        "{}",
+        srv.log()
+    );
+    assert!(Client::connect_raw(srv.addr).starts_with("220-Hello two\r\n"));
+    let mut c = srv.anon_client();
+    assert!(c.cmd("PORT 127,0,0,1,156,64").starts_with("502 "));
+    assert_eq!(c.retr("f.txt"), b"file");
     assert!(!srv.log().contains("Permission denied"), "{}", srv.log());
 }
 
@@ -219,7 +263,11 @@ fn run_as_monitor_restarts_a_killed_serving_process_and_stops_on_sigterm() {
     assert!(eventually(WAIT, || srv.serving_pid() != first));
     let second = srv.serving_pid();
     // A fresh fork is root until it drops privileges, which it says in its second line.
-    assert!(eventually(WAIT, || srv.log().matches("running as nobody").count() == 2));
+    assert!(eventually(WAIT, || srv
+        .log()
+        .matches("running as nobody")
+        .count()
+        == 2));
     assert_eq!(uids(second), "65534 65534 65534 65534");
     let mut c = client_eventually(srv.addr);
     assert_eq!(c.retr("f.txt"), b"file\n");

@@ -160,7 +160,10 @@ fn sighup_reloads_the_users_file() {
         "{}",
         srv.log()
     );
-    assert!(srv.log().contains("keeping the users loaded before"));
+    assert!(
+        srv.log()
+            .contains("keeping the configuration loaded before")
+    );
     srv.client().login("bob", "b-pw");
     for _ in 0..5 {
         signal(srv.pid(), "HUP");
@@ -168,6 +171,93 @@ fn sighup_reloads_the_users_file() {
     std::thread::sleep(Duration::from_millis(300));
     assert!(srv.alive(), "SIGHUP killed the server");
     assert_eq!(b.cmd("NOOP"), "200 NOOP ok.\r\n");
+}
+
+/// SIGHUP re-reads the config file too (and the banner it names): new sessions get the
+/// new banner, the new --no-active and a new anonymous root, while a session already open
+/// keeps what it started with; a setting only a restart changes is named and kept; a bad
+/// line keeps everything and names the file and the line; --log-level applies at once.
+#[test]
+fn sighup_rereads_the_config_file_for_new_sessions() {
+    let d = TempDir::new("reload-config");
+    let one = d.join("one");
+    let two = d.join("two");
+    for (dir, text) in [(&one, "one"), (&two, "two")] {
+        std::fs::create_dir(dir).unwrap();
+        std::fs::write(dir.join("f.txt"), text).unwrap();
+    }
+    let b1 = d.write("b1.txt", b"Family NAS\n");
+    let b2 = d.write("b2.txt", b"Back soon\n");
+    let conf = d.join("edgeftpd.conf");
+    let write = |root: &Path, banner: &Path, more: &str| {
+        let text = format!(
+            "anonymous\nroot = {}\nbanner = {}\n{more}",
+            root.display(),
+            banner.display()
+        );
+        std::fs::write(&conf, text).unwrap();
+    };
+    write(&one, &b1, "no-active\n");
+    let mut srv = Server::start(&["--config", conf.to_str().unwrap()]);
+    assert!(Client::connect_raw(srv.addr).starts_with("220-Family NAS\r\n220 "));
+    let mut old = srv.anon_client();
+    assert!(old.cmd("PORT 127,0,0,1,156,64").starts_with("502 "));
+
+    write(&two, &b2, "syslog\n");
+    signal(srv.pid(), "HUP");
+    assert!(
+        srv.wait_log("SIGHUP: reloaded the configuration"),
+        "{}",
+        srv.log()
+    );
+    assert!(
+        srv.log()
+            .contains("SIGHUP: --syslog changed; it takes effect at the next restart"),
+        "{}",
+        srv.log()
+    );
+    assert!(Client::connect_raw(srv.addr).starts_with("220-Back soon\r\n220 "));
+    let mut new = srv.anon_client();
+    assert_eq!(new.retr("f.txt"), b"two");
+    let r = new.cmd("PORT 127,0,0,1,156,64");
+    assert!(r.starts_with("200 "), "{r}");
+    // The session opened before keeps its root and its rules.
+    assert_eq!(old.retr("f.txt"), b"one");
+    assert!(old.cmd("PORT 127,0,0,1,156,64").starts_with("502 "));
+
+    std::fs::write(
+        &conf,
+        format!("anonymous\nroot = {}\nmax-clients = none\n", one.display()),
+    )
+    .unwrap();
+    signal(srv.pid(), "HUP");
+    assert!(
+        srv.wait_log(&format!(
+            "{}:3: --max-clients none: expected a whole number",
+            conf.display()
+        )),
+        "{}",
+        srv.log()
+    );
+    assert!(
+        srv.log()
+            .contains("keeping the configuration loaded before")
+    );
+    assert_eq!(srv.anon_client().retr("f.txt"), b"two");
+
+    write(&two, &b2, "log-level = warn\n");
+    signal(srv.pid(), "HUP");
+    assert!(srv.wait_log("reloaded the configuration"));
+    std::thread::sleep(Duration::from_millis(200));
+    let before = srv.log().len();
+    srv.anon_client().retr("f.txt");
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !srv.log()[before..].contains("login anonymous"),
+        "{}",
+        srv.log()
+    );
+    assert!(srv.alive());
 }
 
 /// Reads a 227 reply's address.

@@ -575,7 +575,9 @@ impl Session {
             }
             Command::Mode => self.reply(OK, "Mode set to S.")?,
             Command::Stru => self.reply(OK, "Structure set to F.")?,
-            Command::Allo => self.reply(SUPERFLUOUS, "ALLO not needed.")?,
+            // 200, not 202: a Dahua camera sends ALLO again and again on a 202
+            // (hassio-addons/app-ftp#245); space is checked as the upload goes.
+            Command::Allo => self.reply(OK, "ALLO ok.")?,
             Command::Rest(n) => {
                 self.rest = n;
                 let text = format!("Restart position accepted ({n}).");

@@ -334,8 +334,17 @@ fn type_mode_stru_accept_only_what_we_do() {
         );
     }
     assert_eq!(c.cmd("STRU Z"), "501 STRU takes F, R or P\r\n");
-    assert_eq!(c.cmd("ALLO 1000"), "202 ALLO not needed.\r\n");
     assert_eq!(c.cmd("ACCT x"), "202 ACCT not needed.\r\n");
+}
+
+/// ALLO answers 200: a Dahua camera repeats ALLO forever on a 202 (the RFC allows both),
+/// and never uploads (hassio-addons/app-ftp#245).
+#[test]
+fn allo_answers_200_for_cameras_that_loop_on_202() {
+    let (_root, srv) = served();
+    let mut c = srv.anon_client();
+    assert_eq!(c.cmd("ALLO 1000"), "200 ALLO ok.\r\n");
+    assert_eq!(c.cmd("ALLO 1000 R 100"), "200 ALLO ok.\r\n");
 }
 
 #[test]

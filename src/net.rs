@@ -70,15 +70,17 @@ impl Stream {
         }
     }
 
-    /// True when input is waiting inside the stream itself, not in the socket.
+    /// True when a read would not wait for the socket: input is waiting inside the stream
+    /// itself, or the peer's close_notify (or a TLS error) was already taken in with the
+    /// last data, so the read returns the end (or the error) at once. The socket itself may
+    /// then stay silent: a client that sent close_notify waits for ours before it closes.
     pub fn has_buffered(&mut self) -> bool {
         match self {
             Stream::Plain(_) => false,
             #[cfg(feature = "tls")]
-            Stream::Tls(t) => t
-                .conn
-                .process_new_packets()
-                .is_ok_and(|s| s.plaintext_bytes_to_read() > 0),
+            Stream::Tls(t) => t.conn.process_new_packets().map_or(true, |s| {
+                s.plaintext_bytes_to_read() > 0 || s.peer_has_closed()
+            }),
         }
     }
 
@@ -104,8 +106,9 @@ impl Stream {
         set_timeouts(self.socket(), t)
     }
 
-    /// Ends the stream in order after the last byte was written (a plain socket needs
-    /// nothing: closing it sends FIN; TLS sends its close_notify here).
+    /// Ends the stream in order after the last byte was written, or answers the peer's
+    /// close_notify after an upload (a plain socket needs nothing: closing it sends FIN;
+    /// TLS sends its close_notify here).
     pub fn finish(&mut self) -> io::Result<()> {
         match self {
             Stream::Plain(_) => Ok(()),

@@ -160,7 +160,12 @@ impl Session {
         let mut moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
             t.drain_on_ctl_loss = keeps_partial;
             t.recv_limit = recv_limit;
-            t.recv_file(target.file(), ascii)
+            t.recv_file(target.file(), ascii)?;
+            // TLS: the client's close_notify ended the data; answer it (ftplib waits for it
+            // before it reads the 226). The data is all in: a client already gone changes
+            // nothing.
+            let _ = t.finish();
+            Ok(())
         });
         let p = target.path().clone();
         // A new file cut off by the network becomes what arrived (see Target::keeps_partial).

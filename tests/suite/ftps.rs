@@ -211,6 +211,44 @@ fn ftplib_without_session_reuse_gets_522_unless_reuse_is_optional() {
     }
 }
 
+const FTPLIB_STORE: &str = r#"
+import ftplib, io, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+# 5 s: far below --data-timeout, so an upload that only ends there fails here.
+f = ftplib.FTP_TLS(context=ctx, timeout=5)
+f.connect("127.0.0.1", int(sys.argv[1]))
+f.login("bob", "secret")
+f.prot_p()
+for size in (0, 1, 1000, 70000, 1 << 20):
+    data = bytes(i * 7 % 251 for i in range(size))
+    print(f.storbinary("STOR up%d.bin" % size, io.BytesIO(data)))
+    got = io.BytesIO()
+    print(f.retrbinary("RETR up%d.bin" % size, got.write))
+    assert got.getvalue() == data, size
+print(f.voidcmd("NOOP"))
+f.quit()
+"#;
+
+/// Python's ftplib (`--tls-reuse optional`, as it never resumes): its storbinary sends its
+/// close_notify right behind the last data, then waits for the server's. The upload ends
+/// at once with 226 (it used to wait for --data-timeout: rustls had taken the close_notify
+/// in with the data, so poll saw nothing more to read), and the server answers the
+/// close_notify with its own (ftplib's unwrap failed with an unexpected EOF without it).
+#[test]
+fn ftplib_storbinary_ends_at_its_close_notify_and_gets_one_back() {
+    let f = ftps("ec", &["--tls-reuse", "optional", "--data-timeout", "30"]);
+    let text = python(FTPLIB_STORE, &[f.srv.port().into()]);
+    assert_eq!(text.matches("226 ").count(), 10, "{text}");
+    assert!(text.contains("200 NOOP ok."), "{text}");
+    for size in [0usize, 1, 1000, 70000, 1 << 20] {
+        let want: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+        assert!(std::fs::read(f.home.join(&format!("up{size}.bin"))).unwrap() == want);
+    }
+    assert!(!f.srv.log().contains("timed out"), "{}", f.srv.log());
+}
+
 /// Put before every Python script here: `control()` opens a raw explicit-FTPS session
 /// (AUTH TLS, bob's login, PBSZ 0, PROT P, TYPE I) and returns the TLS socket, a reader of
 /// it and `cmd(line) -> reply`; `epsv(cmd)` opens the passive data connection (TCP only).

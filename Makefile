@@ -27,7 +27,7 @@ test: deps
 	$(CARGO) test -- --test-threads=4
 
 # Debian packages the tests drive (real clients). Installs only what is missing.
-DEPS_CMDS := curl:curl lftp:lftp wget:wget busybox:busybox tnftp:tnftp python3:python3 ncftpget:ncftp openssl:openssl
+DEPS_CMDS := curl:curl lftp:lftp wget:wget busybox:busybox tnftp:tnftp python3:python3 ncftpget:ncftp openssl:openssl rclone:rclone
 deps:
 	@missing=""; for p in $(DEPS_CMDS); do c=$${p%%:*}; pkg=$${p##*:}; \
 	  command -v $$c >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \

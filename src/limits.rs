@@ -14,6 +14,15 @@ pub const MAX_SYMLINKS: usize = 40;
 /// TLS sessions a session's own store keeps (the control connection's, and what the
 /// data connections of this one client need to resume it).
 pub const TLS_SESSIONS_PER_SESSION: usize = 4;
+/// Control connections whose TLS owner (address and user) is remembered, for the data
+/// connections of clients that share one TLS session cache among their control
+/// connections (rclone, goftp: see `tls.rs`). About 64 bytes each; the oldest goes first,
+/// and a data connection resuming a session of a forgotten one gets 522 and can retry.
+pub const TLS_OWNERS: usize = 1024;
+/// How long a data connection that resumed the TLS session of a sibling control
+/// connection still logging in waits for that login (rclone opens its connections in
+/// parallel); after it, 522.
+pub const TLS_OWNER_WAIT_MS: u64 = 3000;
 /// Names tried for STOU and for temporary upload files before giving up.
 pub const MAX_UNIQUE_TRIES: usize = 1000;
 /// Failed logins before the session is closed (vsftpd's max_login_fails default).

@@ -1,27 +1,34 @@
 //! FTPS (RFC 4217): the certificate and key, and the TLS configuration each session gets.
 //!
-//! Every session has a TLS configuration of its own that shares the server's certificate but
-//! not its session store nor its ticket key: the control connection's TLS session lands in
-//! that store (TLS 1.2) or in a ticket only this session can open (TLS 1.3), and a data
-//! connection can resume only such a session. So a data connection that resumes
-//! is the same client's (what vsftpd's `require_ssl_reuse` and FileZilla Server enforce), and
-//! a thief with another control connection, even behind the same NAT address, can't take a
-//! passive data connection: its handshake is a full one, which [`data_session_ok`] refuses.
+//! SECURITY: a data connection must resume a TLS session (unless `--tls-reuse optional`):
+//! only the client that negotiated a session holds its secrets, so a thief who connects to
+//! a passive port first makes a full handshake, which is refused (vsftpd's
+//! `require_ssl_reuse`, FileZilla Server). Which sessions it may resume ([`Tls::data_ok`]):
+//! its own control connection's, or one issued to another control connection of the same
+//! user from the same address. That second case is rclone's and goftp's: they keep one TLS
+//! session cache for their parallel control connections, so the data connection of one
+//! resumes the session of another (vsftpd accepts any session of the server; here another
+//! account, even behind the same NAT address, still gets 522). Tickets (TLS 1.3, and TLS
+//! 1.2 clients that ask for them) are sealed with one key of the server's, and each carries
+//! the id of the control connection it was issued to, sealed with it ([`SessionTickets`]);
+//! [`Owners`] says whose each id is once it logged in. TLS 1.2 session IDs stay in a store
+//! of each session's own, so a session resumed that way is this session's.
 //!
 //! SIGHUP re-reads the certificate and key ([`Certs::reload`]): new handshakes use the new
 //! pair, sessions in progress go on, and a pair that fails to load keeps the old one.
 
 use std::fmt;
-use std::net::TcpStream;
+use std::net::{IpAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::{Duration, Instant};
 
 use rustls::crypto::ring as provider;
 use rustls::crypto::{CryptoProvider, KeyProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert, ServerSessionMemoryCache};
+use rustls::server::{ClientHello, ProducesTickets, ResolvesServerCert, ServerSessionMemoryCache};
 use rustls::sign::CertifiedKey;
 use rustls::{HandshakeKind, ServerConfig, ServerConnection};
 
@@ -208,6 +215,70 @@ impl ResolvesServerCert for Resolver {
 #[derive(Clone)]
 pub struct Tls {
     base: Arc<ServerConfig>,
+    /// The ticket key (made anew at each start).
+    tickets: Arc<dyn ProducesTickets>,
+    owners: Arc<Owners>,
+}
+
+/// A session's tickets: the server's ticket key, with the id of the session's control
+/// connection sealed in each ticket it makes, and the id found in the last ticket it
+/// opened. (A session's data handshakes come one at a time.)
+#[derive(Debug)]
+struct SessionTickets {
+    key: Arc<dyn ProducesTickets>,
+    /// This session's control connection id (0 before AUTH TLS).
+    own: AtomicU64,
+    /// The id in the ticket the last handshake resumed (0: none).
+    opened: AtomicU64,
+}
+
+impl ProducesTickets for SessionTickets {
+    fn enabled(&self) -> bool {
+        self.key.enabled()
+    }
+
+    fn lifetime(&self) -> u32 {
+        self.key.lifetime()
+    }
+
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        let mut sealed = self.own.load(Ordering::SeqCst).to_be_bytes().to_vec();
+        sealed.extend_from_slice(plain);
+        self.key.encrypt(&sealed)
+    }
+
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        let plain = self.key.decrypt(cipher)?;
+        let (id, rest) = plain.split_at_checked(8)?;
+        let id = u64::from_be_bytes(id.try_into().ok()?);
+        self.opened.store(id, Ordering::SeqCst);
+        Some(rest.to_vec())
+    }
+}
+
+/// Whose each control connection's TLS session is: its id (in the resumption data of the
+/// tickets it was issued), its address and, once it logged in, its user. Entries stay
+/// after their session ends (its tickets may still be used by the client's other control
+/// connections); the oldest goes first past [`limits::TLS_OWNERS`].
+#[derive(Default)]
+struct Owners {
+    last_id: AtomicU64,
+    table: Mutex<Vec<Owner>>,
+    /// Signalled at each login (see [`Tls::data_ok`]).
+    logins: Condvar,
+}
+
+struct Owner {
+    id: u64,
+    peer: IpAddr,
+    /// None until the control connection logs in.
+    user: Option<String>,
+}
+
+impl Owners {
+    fn lock(&self) -> MutexGuard<'_, Vec<Owner>> {
+        self.table.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Whether this CPU has AES instructions (AES-GCM is then the fastest cipher; without
@@ -288,35 +359,40 @@ impl Tls {
             .with_cert_resolver(Arc::new(Resolver(certs)));
         // Without AES instructions our order (ChaCha20 first) beats the client's.
         config.ignore_client_order = !aes;
+        // One ticket key for the server (see the module doc); without one, no tickets.
+        let tickets = provider::Ticketer::new().unwrap_or_else(|_| Arc::clone(&config.ticketer));
         log::info!(
             "FTPS on; {} preferred",
             if aes { "AES-GCM" } else { "ChaCha20-Poly1305" }
         );
         Tls {
             base: Arc::new(config),
+            tickets,
+            owners: Arc::default(),
         }
     }
 
-    /// A configuration for one session: the server's certificate, a session store of its
-    /// own (see the module doc).
-    /// Tickets are made with a key of this session's own, so they can be used again (each
-    /// data connection of lftp and curl resumes the control connection's session) but by
-    /// this session only.
+    /// A configuration for one session: the server's certificate and ticket key, a TLS 1.2
+    /// session store of its own (see the module doc).
     ///
-    /// Two configurations sharing that store and key: the control connection's, and the data
+    /// Two configurations sharing that store: the control connection's, and the data
     /// connections', which send no TLS 1.3 tickets (a client that only uploads never reads
     /// them, and closing a socket with unread bytes resets it: the end of the upload lost).
     pub fn for_session(&self) -> SessionConfigs {
+        let tickets = Arc::new(SessionTickets {
+            key: Arc::clone(&self.tickets),
+            own: AtomicU64::new(0),
+            opened: AtomicU64::new(0),
+        });
         let mut c = (*self.base).clone();
         c.session_storage = ServerSessionMemoryCache::new(limits::TLS_SESSIONS_PER_SESSION);
-        if let Ok(t) = provider::Ticketer::new() {
-            c.ticketer = t;
-        }
+        c.ticketer = Arc::clone(&tickets) as Arc<dyn ProducesTickets>;
         let mut d = c.clone();
         d.send_tls13_tickets = 0;
         SessionConfigs {
             control: Arc::new(c),
             data: Arc::new(d),
+            tickets,
         }
     }
 }
@@ -324,7 +400,95 @@ impl Tls {
 /// A session's TLS configurations (see [`Tls::for_session`]).
 pub struct SessionConfigs {
     pub control: Arc<ServerConfig>,
-    pub data: Arc<ServerConfig>,
+    data: Arc<ServerConfig>,
+    tickets: Arc<SessionTickets>,
+}
+
+impl SessionConfigs {
+    /// The control connection's TLS session is `id`'s (see [`Tls::control_id`]): so are the
+    /// tickets it gets.
+    pub fn set_control_id(&self, id: u64) {
+        self.tickets.own.store(id, Ordering::SeqCst);
+    }
+
+    /// The handshake of a data connection; the session it resumed is checked by
+    /// [`Tls::data_ok`].
+    pub fn accept_data(&self, sock: TcpStream, timeout: Duration) -> std::io::Result<TlsStream> {
+        self.tickets.opened.store(0, Ordering::SeqCst);
+        accept(&self.data, sock, timeout)
+    }
+}
+
+impl Tls {
+    /// An id for a new control connection's TLS session (see [`accept`]).
+    pub fn control_id(&self) -> u64 {
+        self.owners.last_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The control connection `id` from `peer` finished its handshake (`user`: None), or
+    /// logged in as `user`.
+    pub fn owner(&self, id: u64, peer: IpAddr, user: Option<&str>) {
+        let mut t = self.owners.lock();
+        t.retain(|o| o.id != id);
+        if t.len() >= limits::TLS_OWNERS {
+            t.remove(0);
+        }
+        t.push(Owner {
+            id,
+            peer,
+            user: user.map(str::to_string),
+        });
+        if user.is_some() {
+            self.owners.logins.notify_all();
+        }
+    }
+
+    /// SECURITY: a data connection `s` of the session `configs` is served only when it
+    /// resumed a TLS session of that session's control connection, or of another control
+    /// connection that logged in as the same user from the same address (unless
+    /// `reuse_required` is false). A session resumed from a ticket says whose it was; one
+    /// resumed by TLS 1.2 session ID came from this session's own store.
+    pub fn data_ok(&self, s: &TlsStream, configs: &SessionConfigs, reuse_required: bool) -> bool {
+        if !reuse_required {
+            return true;
+        }
+        if s.conn.handshake_kind() != Some(HandshakeKind::Resumed) {
+            return false;
+        }
+        let own = configs.tickets.own.load(Ordering::SeqCst);
+        let id = configs.tickets.opened.swap(0, Ordering::SeqCst);
+        if id == 0 || id == own {
+            return true;
+        }
+        // A sibling that finished its handshake may still be logging in (rclone opens
+        // its connections in parallel and resumes the newest ticket): wait a little for its
+        // login, never for a connection that does not log in as this user.
+        let deadline = Instant::now() + Duration::from_millis(limits::TLS_OWNER_WAIT_MS);
+        let mut t = self.owners.lock();
+        loop {
+            let find = |t: &[Owner], id: u64| {
+                t.iter()
+                    .find(|o| o.id == id)
+                    .map(|o| (o.peer, o.user.clone()))
+            };
+            let (Some(mine), Some(theirs)) = (find(&t, own), find(&t, id)) else {
+                return false;
+            };
+            if theirs.1.is_some() {
+                return mine == theirs;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if mine.0 != theirs.0 || left.is_zero() {
+                return false;
+            }
+            t = self
+                .owners
+                .logins
+                .wait_timeout(t, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
 }
 
 /// Runs a server-side handshake on `sock` to the end, each read and write bounded by
@@ -344,12 +508,6 @@ pub fn accept(
         conn.complete_io(&mut s)?;
     }
     Ok(TlsStream::new(conn, s))
-}
-
-/// SECURITY: a data connection is served only when it resumed a TLS session of its own
-/// control connection (unless `--tls-reuse optional`).
-pub fn data_session_ok(s: &TlsStream, reuse_required: bool) -> bool {
-    !reuse_required || s.conn.handshake_kind() == Some(HandshakeKind::Resumed)
 }
 
 /// A TLS connection over a socket.

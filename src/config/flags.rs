@@ -172,7 +172,7 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         Takes::Opt,
         "",
         "tls-reuse",
-        "data connections must resume the control TLS session: required (default) | optional",
+        "data connections must resume a TLS session of the same user and address: required (default) | optional",
         "MODE",
     ),
     (

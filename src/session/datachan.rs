@@ -227,7 +227,7 @@ impl Conn {
             return Ok(Stream::plain(sock));
         }
         #[cfg(feature = "tls")]
-        if let Some(config) = self.sec.data_config() {
+        if let Some((configs, tls)) = self.sec.tls() {
             let refused = |why: String| {
                 log::info!("{}: TLS data connection refused: {why}", self.peer);
                 Fail::Reply(
@@ -236,7 +236,7 @@ impl Conn {
                 )
             };
             let timeout = self.ctx.cfg.data_timeout;
-            let s = crate::tls::accept(config, sock, timeout).map_err(|e| {
+            let s = configs.accept_data(sock, timeout).map_err(|e| {
                 if matches!(
                     e.kind(),
                     std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
@@ -254,8 +254,10 @@ impl Conn {
                     refused(e.to_string())
                 }
             })?;
-            if !crate::tls::data_session_ok(&s, self.ctx.cfg.tls.reuse_required) {
-                return Err(refused("not a resumed session".into()));
+            if !tls.data_ok(&s, configs, self.ctx.cfg.tls.reuse_required) {
+                return Err(refused(
+                    "not a resumed session of this user from this address".into(),
+                ));
             }
             // A download whose unsent bytes pile up in the socket is sent from the client's
             // ACKs, on the client's CPU time (see limits::TLS_NOTSENT_LOWAT).

@@ -137,6 +137,7 @@ impl PreLogin {
                 let mode = if login.writable { "rw" } else { "ro" };
                 log::info!("{peer}: login {} ({mode})", login.name);
                 ctx.bans.succeeded(peer);
+                self.conn.tls_logged_in(&login.name);
                 self.conn.reply(LOGGED_IN, "Login successful.")?;
                 Ok(Step::Granted(login, jail))
             }

@@ -8,9 +8,13 @@ use crate::reply::{Fail, *};
 
 /// A session's FTPS state.
 pub(super) struct Security {
-    /// This session's TLS configuration (a session store of its own), when FTPS is on.
+    /// This session's TLS configuration (a session store of its own), when FTPS is on,
+    /// and the server's.
     #[cfg(feature = "tls")]
-    config: Option<crate::tls::SessionConfigs>,
+    config: Option<(crate::tls::SessionConfigs, crate::tls::Tls)>,
+    /// The id of the control connection's TLS session (0 before AUTH TLS).
+    #[cfg(feature = "tls")]
+    control_id: u64,
     /// The control connection is TLS.
     pub control_tls: bool,
     pbsz: bool,
@@ -24,17 +28,19 @@ impl Security {
     pub(super) fn new(ctx: &super::Context) -> Security {
         Security {
             #[cfg(feature = "tls")]
-            config: ctx.tls.as_ref().map(|t| t.for_session()),
+            config: ctx.tls.as_ref().map(|t| (t.for_session(), t.clone())),
+            #[cfg(feature = "tls")]
+            control_id: 0,
             control_tls: false,
             pbsz: false,
             protect: false,
         }
     }
 
-    /// The TLS configuration of this session's data connections, when FTPS is on.
+    /// This session's TLS configurations and the server's, when FTPS is on.
     #[cfg(feature = "tls")]
-    pub(super) fn data_config(&self) -> Option<&std::sync::Arc<rustls::ServerConfig>> {
-        self.config.as_ref().map(|c| &c.data)
+    pub(super) fn tls(&self) -> Option<&(crate::tls::SessionConfigs, crate::tls::Tls)> {
+        self.config.as_ref()
     }
 
     /// Whether this server speaks FTPS at all.
@@ -75,12 +81,15 @@ impl Conn {
     /// next command would start is unknown).
     pub(super) fn start_tls(&mut self, within: Option<std::time::Duration>) -> Result {
         #[cfg(feature = "tls")]
-        if let Some(config) = &self.sec.config {
+        if let Some((config, tls)) = &self.sec.config {
             let idle = self.ctx.cfg.idle_timeout;
             let timeout = within
                 .map_or(idle, |w| w.min(idle))
                 .max(std::time::Duration::from_millis(1));
             let control = &config.control;
+            let id = tls.control_id();
+            config.set_control_id(id);
+            self.sec.control_id = id;
             let upgraded = self.ctl.upgrade(|sock| {
                 crate::tls::accept(control, sock, timeout)
                     .map(|t| crate::net::Stream::Tls(Box::new(t)))
@@ -92,12 +101,25 @@ impl Conn {
                 return Err(Fail::Ctl(e));
             }
             self.sec.control_tls = true;
+            tls.owner(id, self.peer, None);
             self.arm_trim();
             log::debug!("{}: control connection is TLS", self.peer);
             return Ok(());
         }
         let _ = within;
         Err(Fail::Ctl(std::io::ErrorKind::Unsupported.into()))
+    }
+
+    /// A login on this connection: its TLS session's tickets now belong to `user` from
+    /// this address, for the data connections of its other control connections.
+    pub(super) fn tls_logged_in(&self, user: &str) {
+        #[cfg(feature = "tls")]
+        if let Some((_, tls)) = &self.sec.config
+            && self.sec.control_tls
+        {
+            tls.owner(self.sec.control_id, self.peer, Some(user));
+        }
+        let _ = user;
     }
 
     /// Implicit FTPS: TLS from the first byte, data connections protected.

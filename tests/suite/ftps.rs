@@ -46,7 +46,9 @@ fn ftps(kind: &str, extra: &[&str]) -> Ftps {
     let (cert, key) = cert(&home, kind);
     let users = home.write(
         "users.txt",
-        user_line("bob", "secret", home.path(), "rw").as_bytes(),
+        (user_line("bob", "secret", home.path(), "rw")
+            + &user_line("eve", "evil", home.path(), "ro"))
+            .as_bytes(),
     );
     let mut args = vec![
         "--users",
@@ -211,6 +213,47 @@ fn ftplib_without_session_reuse_gets_522_unless_reuse_is_optional() {
     }
 }
 
+/// rclone over explicit FTPS with the default `--tls-reuse required`: it opens several
+/// control connections and keeps one TLS session cache for all of them, so a data
+/// connection resumes the session of a sibling control connection of the same user
+/// (refused with 522 before: rclone failed 8 of 10 steps). Up, list, down and check.
+#[test]
+fn rclone_with_one_session_cache_for_its_connections_copies_both_ways() {
+    let f = ftps("ec", &[]);
+    let local = TempDir::new("rclone-up");
+    for i in 0..8 {
+        local.write(
+            &format!("d/f{i}.bin"),
+            &pattern(20_000 + i * 7_000, i as u64),
+        );
+    }
+    let back = TempDir::new("rclone-down");
+    let remote = format!(
+        ":ftp,host=127.0.0.1,port={},user=bob,pass=$(rclone obscure secret),\
+         explicit_tls=true,no_check_certificate=true:",
+        f.srv.port()
+    );
+    let flags = "--config /dev/null --transfers 4 --checkers 4 --low-level-retries 1 --retries 1";
+    let (ok, out, err) = sh(&format!(
+        "set -e; R=\"{remote}\"; rclone {flags} copy {up}/d \"$R\"up; \
+         rclone {flags} lsf \"$R\"up; rclone {flags} copy \"$R\"up {down}; \
+         rclone {flags} check {up}/d {down}",
+        up = local.path().display(),
+        down = back.path().display(),
+    ));
+    assert!(ok, "{out}{err}\n{}", f.srv.log());
+    assert_eq!(out.lines().count(), 8, "{out}");
+    for i in 0..8 {
+        let want = pattern(20_000 + i * 7_000, i as u64);
+        assert!(std::fs::read(back.join(&format!("f{i}.bin"))).unwrap() == want);
+    }
+    assert!(
+        !f.srv.log().contains("TLS data connection refused"),
+        "{}",
+        f.srv.log()
+    );
+}
+
 const FTPLIB_STORE: &str = r#"
 import ftplib, io, ssl, sys
 ctx = ssl.create_default_context()
@@ -258,8 +301,8 @@ port = int(sys.argv[1])
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
-def control():
-    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+def control(user="bob", pw="secret", source="127.0.0.1"):
+    s = socket.create_connection(("127.0.0.1", port), timeout=20, source_address=(source, 0))
     f = s.makefile("rb")
     assert f.readline().startswith(b"220")
     s.sendall(b"AUTH TLS\r\n"); assert f.readline().startswith(b"234")
@@ -268,8 +311,8 @@ def control():
     def cmd(c):
         t.sendall(c.encode() + b"\r\n")
         return g.readline().decode().strip()
-    assert cmd("USER bob").startswith("331")
-    assert cmd("PASS secret").startswith("230")
+    assert cmd("USER " + user).startswith("331")
+    assert cmd("PASS " + pw).startswith("230")
     assert cmd("PBSZ 0").startswith("200")
     assert cmd("PROT P").startswith("200")
     assert cmd("TYPE I").startswith("200")
@@ -304,15 +347,20 @@ fn python(script: &str, args: &[u32]) -> String {
 /// handshake; the session whose data connection it was goes on.
 const THIEF: &str = r#"
 victim, vg, vcmd = control()
-thief, tg, tcmd = control()
-for how in ["another session", "a fresh handshake"]:
+sessions = {
+    "another user": control("eve", "evil")[0],
+    "a fresh handshake": None,
+    "the same user from another address": control(source="127.0.0.2")[0],
+    "the same user's other connection": control()[0],
+}
+for how, session in sessions.items():
     raw = epsv(vcmd)
     victim.sendall(b"RETR hello.txt\r\n")
     print(how, "150:", vg.readline().decode().strip())
     got = b""
     try:
-        if how == "another session":
-            d = ctx.wrap_socket(raw, session=thief.session)
+        if session is not None:
+            d = ctx.wrap_socket(raw, session=session.session)
         else:
             d = ctx.wrap_socket(raw)
         while True:
@@ -353,11 +401,33 @@ fn a_data_connection_without_a_tls_handshake_times_out_with_its_own_reply() {
     );
 }
 
+/// SECURITY: a data connection must resume a TLS session of its own control connection,
+/// or of another control connection of the same user from the same address (rclone and
+/// goftp share one session cache among their control connections); another account's
+/// session, a full handshake, or the same user's session from elsewhere get 522.
 #[test]
-fn a_data_connection_must_resume_its_own_control_session() {
+fn a_data_connection_must_resume_a_session_of_the_same_user_and_address() {
+    for version in ["", "ctx.maximum_version = ssl.TLSVersion.TLSv1_2\n"] {
+        thieves_get_522_and_siblings_are_served(version);
+    }
+}
+
+/// The THIEF script with `version` put before it (TLS 1.2 sessions resume from tickets
+/// too, sealed with the same key).
+fn thieves_get_522_and_siblings_are_served(version: &str) {
     let f = ftps("ec", &[]);
-    let text = python(THIEF, &[f.srv.port().into()]);
-    for how in ["another session", "a fresh handshake"] {
+    let text = python(&format!("{version}{THIEF}"), &[f.srv.port().into()]);
+    let own = "the same user's other connection";
+    assert!(text.contains(&format!("{own} stolen: 15")), "{text}");
+    assert!(
+        text.contains(&format!("{own} reply: 226 Transfer complete.")),
+        "{text}"
+    );
+    for how in [
+        "another user",
+        "a fresh handshake",
+        "the same user from another address",
+    ] {
         assert!(text.contains(&format!("{how} stolen: 0")), "{text}");
         assert!(
             text.contains(&format!(

@@ -9,8 +9,10 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::crypt;
+use crate::vfs::Rights;
 
 /// A password as the client sent it. Its `Debug` never shows it.
 pub struct Password(pub Vec<u8>);
@@ -35,14 +37,15 @@ impl PartialEq for Password {
 }
 impl Eq for Password {}
 
-/// What a successful login grants: who the user is, where they are jailed, and whether
-/// they may write.
+/// What a successful login grants: who the user is, where they are jailed, what they may
+/// do where, and the umask of what they create (None: `--umask`).
 #[derive(Debug, PartialEq, Eq)]
 pub struct Login {
     /// The name logs show (`anonymous` for every anonymous login).
     pub name: String,
     pub home: Home,
-    pub writable: bool,
+    pub rights: Arc<Rights>,
+    pub umask: Option<u32>,
 }
 
 /// The directory a login is jailed in.
@@ -68,7 +71,8 @@ pub enum Refusal {
 pub struct Policy<'a> {
     pub users: Option<&'a Users>,
     pub anonymous: bool,
-    pub anon_write: bool,
+    /// What anonymous users may do where.
+    pub anon_rights: &'a Arc<Rights>,
 }
 
 /// SECURITY: the decision who gets in, and where their jail is. Anonymous names
@@ -79,7 +83,8 @@ pub fn authenticate(policy: &Policy<'_>, name: &[u8], pw: &Password) -> Result<L
         return Ok(Login {
             name: "anonymous".into(),
             home: Home::Anonymous,
-            writable: policy.anon_write,
+            rights: Arc::clone(policy.anon_rights),
+            umask: None,
         });
     }
     let Some(users) = policy.users else {
@@ -103,7 +108,8 @@ pub fn authenticate(policy: &Policy<'_>, name: &[u8], pw: &Password) -> Result<L
     Ok(Login {
         name: user.name.clone(),
         home: Home::Dir(user.home.clone()),
-        writable: user.writable,
+        rights: Arc::clone(&user.rights),
+        umask: user.umask,
     })
 }
 
@@ -113,7 +119,10 @@ pub struct User {
     pub name: String,
     hash: String,
     pub home: PathBuf,
-    pub writable: bool,
+    /// The perm field: what the account may do where.
+    pub rights: Arc<Rights>,
+    /// The perm field's `umask=`, if any.
+    pub umask: Option<u32>,
 }
 
 impl User {
@@ -193,16 +202,13 @@ impl Users {
             if !is_dir(Path::new(home)) {
                 return Err((n, format!("home {home} is not a directory")));
             }
-            let writable = match perm {
-                "rw" => true,
-                "ro" => false,
-                _ => return Err((n, format!("perm must be ro or rw, not \"{perm}\""))),
-            };
+            let (rights, umask) = parse_perm(perm).map_err(|e| (n, format!("perm {e}")))?;
             users.push(User {
                 name: name.to_string(),
                 hash: hash.to_string(),
                 home: PathBuf::from(home),
-                writable,
+                rights: Arc::new(rights),
+                umask,
             });
         }
         let dummy = users
@@ -241,6 +247,32 @@ impl Users {
     }
 }
 
+/// The users file's perm field: rights (`ro`, `rw`, `upload`, `none`, then `/FOLDER=RIGHT`
+/// rules: see `vfs/rights.rs`) and an optional `umask=OOO`, comma-separated.
+pub fn parse_perm(perm: &str) -> Result<(Rights, Option<u32>), String> {
+    let mut umask = None;
+    let mut rules = Vec::new();
+    for part in perm.split(',') {
+        match part.strip_prefix("umask=") {
+            Some(m) => {
+                umask = Some(parse_umask(m).ok_or_else(|| {
+                    format!("\"{part}\": expected an octal umask such as 022 or 002")
+                })?);
+            }
+            None => rules.push(part),
+        }
+    }
+    Ok((Rights::parse(&rules.join(","))?, umask))
+}
+
+/// An octal umask, such as `022`.
+pub fn parse_umask(s: &str) -> Option<u32> {
+    (!s.is_empty() && s.len() <= 4)
+        .then(|| u32::from_str_radix(s, 8).ok())
+        .flatten()
+        .filter(|&m| m <= 0o777)
+}
+
 /// True for the names anonymous users log in with: `anonymous` and `ftp`, any case.
 pub fn is_anonymous_name(name: &[u8]) -> bool {
     name.eq_ignore_ascii_case(b"anonymous") || name.eq_ignore_ascii_case(b"ftp")
@@ -262,10 +294,37 @@ mod tests {
     }
 
     #[test]
+    fn perm_fields_with_folder_rules_and_a_umask() {
+        let u =
+            Users::parse("cam:!:/tmp:none,/cam=rw,umask=002\nguest:!:/tmp:ro,/incoming=upload\n")
+                .unwrap();
+        let cam = u.get(b"cam").unwrap();
+        assert_eq!(
+            (cam.rights.to_string(), cam.umask),
+            ("none,/cam=rw".into(), Some(0o002))
+        );
+        assert_eq!(u.get(b"guest").unwrap().umask, None);
+        for (perm, want) in [
+            ("rx", "perm \"rx\": expected ro, rw, upload or none first"),
+            ("ro,umask=9", "perm \"umask=9\": expected an octal umask"),
+            (
+                "ro,/a=xx",
+                "perm \"/a=xx\": the right must be ro, rw, upload or none",
+            ),
+        ] {
+            let e = Users::parse(&format!("bob:!:/tmp:{perm}\n")).unwrap_err();
+            assert_eq!((e.0, e.1.starts_with(want)), (1, true), "{}", e.1);
+        }
+        assert_eq!(parse_umask("0022"), Some(0o22));
+        assert_eq!(parse_umask("1777"), None);
+        assert_eq!(parse_umask(""), None);
+    }
+
+    #[test]
     fn locked_users_parse_and_never_match() {
         let u = Users::parse("bob:!$6$x$y:/tmp:rw\nann:*:/tmp:ro\n").unwrap();
         let bob = u.get(b"bob").unwrap();
-        assert!(bob.locked() && bob.writable);
+        assert!(bob.locked() && bob.rights.is_all_write());
         assert!(!bob.check(&Password(b"y".to_vec())));
         assert!(u.get(b"Bob").is_none());
     }
@@ -288,14 +347,15 @@ mod tests {
         let hash = "$5$salt$kpa26zwgX83BPSR8d7w93OIXbFt/d3UOTZaAu5vsTM6";
         let text = format!("bob:{hash}:/tmp:rw\nann:!{hash}:/tmp:ro\n");
         let users = Users::parse(&text).unwrap();
+        let ro = Arc::new(Rights::parse("ro").unwrap());
         let mut policy = Policy {
             users: Some(&users),
             anonymous: false,
-            anon_write: false,
+            anon_rights: &ro,
         };
         let bob = authenticate(&policy, b"bob", &pw("secret")).unwrap();
         assert_eq!(bob.home, Home::Dir("/tmp".into()));
-        assert!(bob.writable && bob.name == "bob");
+        assert!(bob.rights.is_all_write() && bob.name == "bob");
         assert_eq!(
             authenticate(&policy, b"bob", &pw("Secret")),
             Err(Refusal::WrongPassword)
@@ -315,8 +375,8 @@ mod tests {
         policy.anonymous = true;
         let anon = authenticate(&policy, b"FTP", &pw("")).unwrap();
         assert_eq!(
-            (anon.name.as_str(), anon.home, anon.writable),
-            ("anonymous", Home::Anonymous, false)
+            (anon.name.as_str(), anon.home, anon.rights.to_string()),
+            ("anonymous", Home::Anonymous, "ro".to_string())
         );
     }
 

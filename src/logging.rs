@@ -165,6 +165,29 @@ pub fn set_level(level: Option<log::LevelFilter>) {
     );
 }
 
+/// Client bytes (names, paths, command lines) for a log line. SECURITY: control bytes,
+/// backslashes and bytes that are not UTF-8 are written as `\xNN`, so a name can't forge
+/// a log line or move a terminal's cursor (`\r`, ESC).
+pub fn display(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() || c == '\\' {
+                let mut buf = [0u8; 4];
+                for byte in c.encode_utf8(&mut buf).bytes() {
+                    out.push_str(&format!("\\x{byte:02x}"));
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        for byte in chunk.invalid() {
+            out.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -69,8 +69,6 @@ pub enum Fail {
     Fs(io::Error),
     /// A path refused before reaching the file system.
     Path(PathError),
-    /// The user lacks write permission.
-    Denied,
     /// A specific reply for a specific refusal.
     Reply(u16, &'static str),
     /// The data connection could not be opened (425).
@@ -155,7 +153,6 @@ impl Fail {
             Fail::Fs(e) => fs_error(e),
             Fail::Path(PathError::Nul) => Answer::new(BAD_ARGUMENTS, "Invalid character in path."),
             Fail::Path(PathError::TooLong) => Answer::new(BAD_FILE_NAME, "File name too long."),
-            Fail::Denied => Answer::new(NO_PERMISSION, "Permission denied."),
             Fail::Reply(code, text) => Answer::new(*code, *text),
             Fail::NoDataConnection => {
                 Answer::new(CANT_OPEN_DATA, "Failed to establish data connection.")
@@ -218,6 +215,10 @@ impl Fail {
 fn fs_error(e: &io::Error) -> Answer {
     use rustix::io::Errno;
     let Some(raw) = e.raw_os_error() else {
+        // A folder's rights (vfs/rights.rs): the reason goes to the log only.
+        if e.kind() == io::ErrorKind::PermissionDenied {
+            return Answer::new(NO_PERMISSION, "Permission denied.");
+        }
         return Answer::new(FILE_UNAVAILABLE, format!("{}.", capitalise(&e.to_string())));
     };
     let (code, text) = match Errno::from_raw_os_error(raw) {

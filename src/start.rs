@@ -150,6 +150,7 @@ fn run(cfg: Config) -> Result<(), String> {
     if cfg.inetd {
         // One session per process: a reload means nothing here, and must not kill it.
         sys::ignore_sighup();
+        rustix::process::umask(rustix::fs::Mode::empty());
         let fd = std::io::stdin()
             .as_fd()
             .try_clone_to_owned()
@@ -236,20 +237,24 @@ fn check(cfg: &Config, run_as: Option<&privsep::Serving>) -> Result<(), String> 
     };
     out.push_str(&format!("FTPS: {tls}\n"));
     if cfg.anonymous {
-        let how = if cfg.anon_write {
-            "read-write"
-        } else {
-            "read-only"
+        let how = match cfg.anon_rights.to_string().as_str() {
+            "ro" => "read-only".to_string(),
+            "rw" => "read-write".to_string(),
+            rules => rules.to_string(),
         };
         out.push_str(&format!("anonymous: {} ({how})\n", cfg.root.display()));
     }
     if let (Some(path), Some(users)) = (&cfg.users_path, &cfg.users) {
         out.push_str(&format!("users file {}:\n", path.display()));
         for u in users.iter() {
-            let perm = if u.writable { "rw" } else { "ro" };
+            let perm = &u.rights;
+            let umask = u
+                .umask
+                .map(|m| format!(", umask {m:03o}"))
+                .unwrap_or_default();
             let locked = if u.locked() { ", locked" } else { "" };
             out.push_str(&format!(
-                "  {}: {} ({perm}{locked})\n",
+                "  {}: {} ({perm}{umask}{locked})\n",
                 u.name,
                 u.home.display()
             ));
@@ -389,6 +394,9 @@ pub fn serve(
     reloads: Option<std::os::unix::net::UnixStream>,
 ) -> Result<(), String> {
     let cfg = fit_sessions_to_system(cfg);
+    // Files and directories made for clients get exactly the mode --umask (or the
+    // account's umask) says; nothing else is created from here on.
+    rustix::process::umask(rustix::fs::Mode::empty());
     let server = Server::new(Context::new(cfg, anon_jail));
     server.context().check_homes();
     server::handle_signals(Arc::clone(&server), &listeners, reloads.is_none())

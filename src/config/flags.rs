@@ -70,6 +70,13 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
     ),
     (
         Takes::Opt,
+        "",
+        "anon-perm",
+        "anonymous rights per folder, as a users-file perm: ro,/incoming=upload (a drop box)",
+        "RIGHTS",
+    ),
+    (
+        Takes::Opt,
         "r",
         "root",
         "directory served to anonymous users (default /srv/ftp)",
@@ -79,8 +86,15 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         Takes::Opt,
         "u",
         "users",
-        "users file: name:crypt-hash:home:ro|rw per line",
+        "users file: name:crypt-hash:home:perm per line (perm: ro|rw|upload|none, then /FOLDER=RIGHT,..., umask=OOO)",
         "FILE",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "umask",
+        "umask of uploaded files and made directories (default 022; 002 shares them with a group)",
+        "OOO",
     ),
     (
         Takes::Opt,

@@ -66,6 +66,10 @@ pub struct Config {
     pub root: PathBuf,
     pub anonymous: bool,
     pub anon_write: bool,
+    /// What anonymous users may do where (`--anon-perm`, else ro or, with `--anon-write`, rw).
+    pub anon_rights: std::sync::Arc<crate::vfs::Rights>,
+    /// `--umask`: of what uploads and MKD create (a users-file account may have its own).
+    pub umask: u32,
     /// The users file as read at start-up (the session context owns it from then on, and
     /// SIGHUP replaces it).
     pub users: Option<Users>,
@@ -274,6 +278,23 @@ fn parse_all(
     if anon_write && !anonymous {
         return Err("--anon-write needs --anonymous (it applies to anonymous users)".into());
     }
+    let anon_rights = match m.opt_str("anon-perm") {
+        Some(_) if anon_write => {
+            return Err(
+                "--anon-perm and --anon-write: give one (--anon-perm rw is --anon-write)".into(),
+            );
+        }
+        Some(_) if !anonymous => return Err("--anon-perm needs --anonymous".into()),
+        Some(r) => crate::vfs::Rights::parse(&r).map_err(|e| format!("--anon-perm {e}"))?,
+        None if anon_write => crate::vfs::Rights::all(crate::vfs::Right::Write),
+        None => crate::vfs::Rights::all(crate::vfs::Right::Read),
+    };
+    let anon_write = anon_rights.writes_somewhere();
+    let umask = match m.opt_str("umask") {
+        Some(u) => crate::auth::parse_umask(&u)
+            .ok_or_else(|| format!("--umask {u}: expected an octal umask such as 022 or 002"))?,
+        None => crate::vfs::DEFAULT_UMASK,
+    };
     if anonymous && !files.is_dir(&root) {
         return Err(format!("--root {}: not a directory", root.display()));
     }
@@ -339,6 +360,8 @@ fn parse_all(
         root,
         anonymous,
         anon_write,
+        anon_rights: std::sync::Arc::new(anon_rights),
+        umask,
         users,
         users_path,
         pasv_min,

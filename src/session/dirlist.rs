@@ -89,7 +89,7 @@ impl Session {
         self.rest = 0;
         let arg_path = &arg.path[..];
         let p = self.path(arg_path)?;
-        let writable = self.login.writable;
+        let writable = self.jail.writable(&p);
         let target = self.target(&p, style != Style::Machine)?;
         // The lines before the entries (MLSD's `cdir`, or the one file), and the prefix of
         // each entry's name (`NLST sub` lists `sub/a`; `NLST sub/*.c` lists `sub/a.c`).
@@ -166,7 +166,7 @@ impl Session {
         let p = self.path(arg)?;
         let m = self.jail.stat(&p).map_err(Fail::Fs)?;
         let mut line = Vec::new();
-        listing::facts(&mut line, &m, false, self.login.writable);
+        listing::facts(&mut line, &m, false, self.jail.writable(&p));
         line.extend_from_slice(&p.to_bytes());
         self.conn.multi(FILE_ACTION_OK, "Listing", &[line], "End")
     }

@@ -1,6 +1,6 @@
 //! Navigation and the commands that act on one file or directory by name: PWD's partner
 //! CWD/CDUP, SIZE, MDTM, MFMT, DELE, RMD, MKD, RNFR/RNTO and SITE CHMOD. Every path goes
-//! through the session's jail; every change passes [`Session::need_write`] first.
+//! through the session's jail, which decides what the account may do where.
 
 use super::{Result, Session, display, name_allowed};
 use crate::calendar;
@@ -39,7 +39,6 @@ impl Session {
                     arg.split_at(arg.iter().position(|&b| b == b' ').unwrap_or(arg.len()));
                 match calendar::parse_time(t) {
                     Some(secs) if rest.len() > 1 => {
-                        self.need_write()?;
                         let p = self.path(&rest[1..])?;
                         self.jail.set_mtime(&p, secs).map_err(Fail::Fs)?;
                         self.log_change("set the time of", &p, &format!("to {}", timeval(secs)));
@@ -52,7 +51,6 @@ impl Session {
     }
 
     pub(super) fn mfmt(&mut self, t: i64, arg: &[u8]) -> Result {
-        self.need_write()?;
         let p = self.path(arg)?;
         self.jail.set_mtime(&p, t).map_err(Fail::Fs)?;
         self.log_change("set the time of", &p, &format!("to {}", timeval(t)));
@@ -62,7 +60,6 @@ impl Session {
     }
 
     pub(super) fn dele(&mut self, arg: &[u8]) -> Result {
-        self.need_write()?;
         let p = self.path(arg)?;
         self.jail.unlink(&p).map_err(Fail::Fs)?;
         self.log_change("deleted", &p, "");
@@ -70,7 +67,6 @@ impl Session {
     }
 
     pub(super) fn rmd(&mut self, arg: &[u8]) -> Result {
-        self.need_write()?;
         let p = self.path(arg)?;
         self.jail.rmdir(&p).map_err(Fail::Fs)?;
         self.log_change("removed the directory", &p, "");
@@ -78,7 +74,6 @@ impl Session {
     }
 
     pub(super) fn mkd(&mut self, arg: &[u8]) -> Result {
-        self.need_write()?;
         let p = self.path(arg)?;
         name_allowed(&p)?;
         self.jail.mkdir(&p).map_err(Fail::Fs)?;
@@ -89,9 +84,8 @@ impl Session {
     }
 
     pub(super) fn rnfr(&mut self, arg: &[u8]) -> Result {
-        self.need_write()?;
         let p = self.path(arg)?;
-        self.jail.lstat(&p).map_err(Fail::Fs)?;
+        self.jail.check_rename_from(&p).map_err(Fail::Fs)?;
         self.rename_from = Some(p);
         self.reply(PENDING_MORE_INFO, "Ready for RNTO.")
     }
@@ -100,7 +94,6 @@ impl Session {
         let Some(from) = from else {
             return Err(Fail::Reply(BAD_SEQUENCE, "RNFR required first."));
         };
-        self.need_write()?;
         let to = self.path(arg)?;
         name_allowed(&to)?;
         self.jail.rename(&from, &to).map_err(Fail::Fs)?;
@@ -120,7 +113,6 @@ impl Session {
     }
 
     pub(super) fn chmod(&mut self, mode: u32, arg: &[u8]) -> Result {
-        self.need_write()?;
         let p = self.path(arg)?;
         self.jail.chmod(&p, mode).map_err(Fail::Fs)?;
         self.log_change("changed the mode of", &p, &format!("to {mode:04o}"));

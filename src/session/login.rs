@@ -3,6 +3,7 @@
 //! `auth::authenticate` decides who gets in; this file only asks it, opens the jail the
 //! answer names, and counts failures. It must not serve any file-system command.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{Conn, Flow, Result, display};
@@ -112,7 +113,7 @@ impl PreLogin {
         let policy = Policy {
             users: users.as_deref(),
             anonymous: cfg.anonymous,
-            anon_write: cfg.anon_write,
+            anon_rights: &cfg.anon_rights,
         };
         let peer = self.conn.peer;
         match auth::authenticate(&policy, &name, &pw) {
@@ -124,8 +125,9 @@ impl PreLogin {
                     },
                     Home::Dir(d) => Jail::open(d),
                 };
+                let umask = login.umask.unwrap_or(cfg.umask);
                 let jail = match jail {
-                    Ok(j) => j,
+                    Ok(j) => j.with_access(Arc::clone(&login.rights), umask),
                     Err(e) => {
                         log::error!(
                             "{peer}: login {}: cannot open home directory: {e}",
@@ -134,7 +136,7 @@ impl PreLogin {
                         return Err(Fail::Reply(NOT_LOGGED_IN, "Home directory unavailable."));
                     }
                 };
-                let mode = if login.writable { "rw" } else { "ro" };
+                let mode = login.rights.to_string();
                 log::info!("{peer}: login {} ({mode})", login.name);
                 ctx.bans.succeeded(peer);
                 self.conn.tls_logged_in(&login.name);

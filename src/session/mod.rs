@@ -71,7 +71,11 @@ pub fn home_problems(cfg: &Config, users: Option<&Users>) -> Vec<String> {
         check("--root (anonymous)", &cfg.root, cfg.anon_write);
     }
     for u in users.iter().flat_map(|u| u.iter()).filter(|u| !u.locked()) {
-        check(&format!("user {}: home", u.name), &u.home, u.writable);
+        check(
+            &format!("user {}: home", u.name),
+            &u.home,
+            u.rights.writes_somewhere(),
+        );
     }
     out
 }
@@ -300,28 +304,7 @@ pub fn run(ctx: Arc<Context>, stream: TcpStream, implicit: bool) {
     log::info!("{peer}: disconnected");
 }
 
-/// Client bytes (names, paths, command lines) for a log line. SECURITY: control bytes,
-/// backslashes and bytes that are not UTF-8 are written as `\xNN`, so a name can't forge
-/// a log line or move a terminal's cursor (`\r`, ESC).
-fn display(b: &[u8]) -> String {
-    let mut out = String::with_capacity(b.len());
-    for chunk in b.utf8_chunks() {
-        for c in chunk.valid().chars() {
-            if c.is_control() || c == '\\' {
-                let mut buf = [0u8; 4];
-                for byte in c.encode_utf8(&mut buf).bytes() {
-                    out.push_str(&format!("\\x{byte:02x}"));
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        for byte in chunk.invalid() {
-            out.push_str(&format!("\\x{byte:02x}"));
-        }
-    }
-    out
-}
+pub(crate) use crate::logging::display;
 
 /// SECURITY: names with the temporary-upload prefix are the server's own: a client may not
 /// create or rename to one (they are hidden from listings and swept at start-up).
@@ -495,7 +478,6 @@ impl Session {
     /// a command is no refusal.
     fn log_refusal(&self, line: &[u8], f: &Fail) {
         let why = match f {
-            Fail::Denied => "the account is read-only".to_string(),
             Fail::Fs(e) => e.to_string(),
             Fail::Path(crate::vfs::PathError::Nul) => "a NUL byte in the path".into(),
             Fail::Path(crate::vfs::PathError::TooLong) => "the path is too long".into(),
@@ -519,15 +501,6 @@ impl Session {
 
     fn path(&self, arg: &[u8]) -> Result<VPath> {
         Ok(self.cwd.join(arg)?)
-    }
-
-    /// SECURITY: every command that changes the file system passes here first.
-    fn need_write(&self) -> Result {
-        if self.login.writable {
-            Ok(())
-        } else {
-            Err(Fail::Denied)
-        }
     }
 
     /// One command after login: parse and dispatch.

@@ -111,7 +111,6 @@ impl Session {
 
     pub(super) fn store(&mut self, arg: &[u8], verb: StoreVerb) -> Result {
         let rest = std::mem::take(&mut self.rest);
-        self.need_write()?;
         // Checks that touch nothing come first, then the data connection, and only then is a
         // file created or truncated: a refused or failed upload leaves no trace.
         let (p, kind) = match verb {
@@ -124,6 +123,8 @@ impl Session {
             StoreVerb::Stor => (self.path(arg)?, UploadKind::Stor),
         };
         name_allowed(&p)?;
+        // Before the data connection: may this account upload there at all?
+        self.jail.check_upload(&p, kind).map_err(Fail::Fs)?;
         if let UploadKind::Resume(offset) = kind {
             let meta = self.jail.stat(&p).map_err(Fail::Fs)?;
             if meta.kind == Kind::Other {

@@ -18,6 +18,10 @@
 //!
 //! Operations that act on a name itself (delete, rename, mkdir, rmdir) resolve only the parent
 //! and then act on the final name with the `*at` system calls, which never follow it.
+//!
+//! Per-folder rights ([`Rights`], `rights.rs`) are checked here too, on where the walk really
+//! led (its trail of real directories), so no spelling of a path and no symlink escapes a
+//! folder's rule, and no command handler can forget one.
 
 use std::collections::VecDeque;
 use std::ffi::CString;
@@ -25,6 +29,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::Path;
+use std::sync::Arc;
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timestamps};
 
@@ -32,10 +37,12 @@ use crate::limits;
 
 mod names;
 mod path;
+mod rights;
 mod upload;
 
 pub use names::{DirReader, Names};
 pub use path::{PathError, VPath};
+pub use rights::{Need, Right, Rights};
 pub use upload::{TEMP_PREFIX, Target, UploadKind};
 
 /// What kind of object a directory entry is.
@@ -87,16 +94,35 @@ impl Meta {
     }
 }
 
-/// An opened jail: the root descriptor every path is resolved from.
+/// An opened jail: the root descriptor every path is resolved from, what the account may
+/// do where, and the umask of what it creates.
 pub struct Jail {
     root: OwnedFd,
+    rights: Arc<Rights>,
+    umask: u32,
 }
 
+/// The umask of files and directories a jail creates unless told otherwise (`--umask`).
+pub const DEFAULT_UMASK: u32 = 0o022;
+
 /// A resolved location: the directory that holds it and the final name in it
-/// (`None` when the path is a directory reached as a whole, such as `/`).
+/// (`None` when the path is a directory reached as a whole, such as `/`), and the real
+/// directories that lead to that directory from the root.
 struct Loc {
     dir: OwnedFd,
     name: Option<Vec<u8>>,
+    trail: Vec<Vec<u8>>,
+}
+
+impl Loc {
+    /// Where this is from the root, as components (what rights are decided on).
+    fn parts(&self) -> Vec<&[u8]> {
+        self.trail
+            .iter()
+            .map(Vec::as_slice)
+            .chain(self.name.as_deref())
+            .collect()
+    }
 }
 
 /// Held by every sync of a commit, from the first sync of the data through the rename to
@@ -155,14 +181,63 @@ impl Jail {
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        Ok(Jail { root })
+        Ok(Jail {
+            root,
+            rights: Arc::new(Rights::all(Right::Write)),
+            umask: DEFAULT_UMASK,
+        })
     }
 
     /// Another handle on the same root (each session gets its own descriptor).
     pub fn try_clone(&self) -> io::Result<Jail> {
         Ok(Jail {
             root: self.root.try_clone()?,
+            rights: Arc::clone(&self.rights),
+            umask: self.umask,
         })
+    }
+
+    /// The same root for an account with `rights`, creating with `umask`.
+    pub fn with_access(self, rights: Arc<Rights>, umask: u32) -> Jail {
+        Jail {
+            rights,
+            umask: umask & 0o777,
+            ..self
+        }
+    }
+
+    /// SECURITY: whether the account may do what `need` says at `loc`.
+    fn check(&self, loc: &Loc, need: Need) -> io::Result<()> {
+        if self.rights.is_all_write() {
+            return Ok(());
+        }
+        self.rights.check(&loc.parts(), need)
+    }
+
+    /// SECURITY: a name that is removed or renamed (either end) needs the right to write
+    /// there, and must not be, nor hold, a folder with a rule of its own.
+    fn check_movable(&self, loc: &Loc) -> io::Result<()> {
+        self.check(loc, Need::Write)?;
+        if self.rights.ruled_at_or_below(&loc.parts()) {
+            return Err(rights::denied(format!(
+                "{}: a folder with rights of its own (or holding one) stays where it is",
+                rights::shown(&loc.parts())
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the account may change things in the directory `path` (MLSD's perm fact).
+    pub fn writable(&self, path: &VPath) -> bool {
+        self.rights.is_all_write()
+            || self
+                .resolve(path, true)
+                .is_ok_and(|loc| self.check(&loc, Need::Write).is_ok())
+    }
+
+    /// The mode of a new file.
+    fn file_mode(&self) -> Mode {
+        Mode::from_bits_truncate(0o666 & !self.umask)
     }
 
     fn root_dup(&self) -> io::Result<OwnedFd> {
@@ -226,6 +301,7 @@ impl Jail {
                     return Ok(Loc {
                         dir: owned(cur)?,
                         name: Some(comp),
+                        trail,
                     });
                 }
                 Err(e) => return Err(e.into()),
@@ -255,6 +331,7 @@ impl Jail {
                     return Ok(Loc {
                         dir: owned(cur)?,
                         name: Some(comp),
+                        trail,
                     });
                 }
                 _ => return Err(err(rustix::io::Errno::NOTDIR)),
@@ -263,6 +340,7 @@ impl Jail {
         Ok(Loc {
             dir: owned(cur)?,
             name: None,
+            trail,
         })
     }
 
@@ -290,14 +368,25 @@ impl Jail {
         }
     }
 
-    /// Metadata of `path`, following symlinks inside the jail.
+    /// Metadata of `path`, following symlinks inside the jail. (A directory's needs the
+    /// right to enter it, anything else's the right to read it.)
     pub fn stat(&self, path: &VPath) -> io::Result<Meta> {
-        self.stat_loc(&self.resolve(path, true)?)
+        self.checked_stat(&self.resolve(path, true)?)
     }
 
     /// Metadata of `path` itself (a final symlink is not followed).
     pub fn lstat(&self, path: &VPath) -> io::Result<Meta> {
-        self.stat_loc(&self.resolve(path, false)?)
+        self.checked_stat(&self.resolve(path, false)?)
+    }
+
+    fn checked_stat(&self, loc: &Loc) -> io::Result<Meta> {
+        // Nothing about a folder with no access, not even whether a name exists there.
+        self.check(loc, Need::Enter)?;
+        let meta = self.stat_loc(loc)?;
+        if meta.kind != Kind::Dir {
+            self.check(loc, Need::Read)?;
+        }
+        Ok(meta)
     }
 
     fn stat_loc(&self, loc: &Loc) -> io::Result<Meta> {
@@ -332,6 +421,7 @@ impl Jail {
     /// error without being opened.
     pub fn open_read(&self, path: &VPath) -> io::Result<(File, Meta)> {
         let loc = self.resolve(path, true)?;
+        self.check(&loc, Need::Read)?;
         Self::check_openable(&loc)?;
         let fd = Self::open_loc(&loc, OFlags::RDONLY | OFlags::NONBLOCK, Mode::empty())?;
         regular_file(fd)
@@ -342,6 +432,7 @@ impl Jail {
     /// `.` inside it (EACCES without search permission).
     pub fn check_search(&self, path: &VPath) -> io::Result<()> {
         let loc = self.resolve(path, true)?;
+        self.check(&loc, Need::Enter)?;
         let fd = Self::open_loc(&loc, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
         rustix::fs::statat(&fd, c".", AtFlags::empty())?;
         Ok(())
@@ -350,6 +441,7 @@ impl Jail {
     /// Opens a directory for reading its entries.
     pub fn open_dir(&self, path: &VPath) -> io::Result<OwnedFd> {
         let loc = self.resolve(path, true)?;
+        self.check(&loc, Need::Read)?;
         Self::open_loc(&loc, OFlags::RDONLY | OFlags::DIRECTORY, Mode::empty())
     }
 
@@ -357,12 +449,13 @@ impl Jail {
     /// with its directory (to sync once the upload is complete).
     fn open_write_in_place(&self, path: &VPath, append: bool) -> io::Result<(File, OwnedFd)> {
         let loc = self.resolve(path, true)?;
+        self.check(&loc, Need::Write)?;
         Self::check_openable(&loc)?;
         let mut flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NONBLOCK;
         if append {
             flags |= OFlags::APPEND;
         }
-        let fd = Self::open_loc(&loc, flags, Mode::from_bits_truncate(0o644))?;
+        let fd = Self::open_loc(&loc, flags, self.file_mode())?;
         let (file, meta) = regular_file(fd)?;
         // SECURITY: a file a client writes to keeps no set-id or sticky bit.
         if meta.mode & 0o7000 != 0 {
@@ -371,8 +464,15 @@ impl Jail {
         Ok((file, loc.dir))
     }
 
-    fn parent_and_name(&self, path: &VPath) -> io::Result<(OwnedFd, CString)> {
+    /// The directory that holds `path` and its name there, for removing or renaming it
+    /// (SECURITY: [`Jail::check_movable`]) or making it (`need`: [`Need::Write`]).
+    fn parent_and_name(&self, path: &VPath, making: bool) -> io::Result<(OwnedFd, CString)> {
         let loc = self.resolve(path, false)?;
+        if making {
+            self.check(&loc, Need::Write)?;
+        } else {
+            self.check_movable(&loc)?;
+        }
         match loc.name {
             Some(n) => Ok((loc.dir, cname(&n)?)),
             // The root (or a path that resolves to a directory as a whole) cannot be removed
@@ -387,20 +487,20 @@ impl Jail {
     /// directory, and without a journal (vfat) the new directory would otherwise vanish in
     /// a power cut with every acknowledged file in it.
     pub fn mkdir(&self, path: &VPath) -> io::Result<()> {
-        let (dir, name) = self.parent_and_name(path)?;
-        rustix::fs::mkdirat(&dir, &name, Mode::from_bits_truncate(0o755))?;
+        let (dir, name) = self.parent_and_name(path, true)?;
+        rustix::fs::mkdirat(&dir, &name, Mode::from_bits_truncate(0o777 & !self.umask))?;
         in_disk_order(|| sync_dir(&dir))
     }
 
     /// Removes an empty directory.
     pub fn rmdir(&self, path: &VPath) -> io::Result<()> {
-        let (dir, name) = self.parent_and_name(path)?;
+        let (dir, name) = self.parent_and_name(path, false)?;
         Ok(rustix::fs::unlinkat(&dir, &name, AtFlags::REMOVEDIR)?)
     }
 
     /// Removes a file (or a symlink itself, never its target).
     pub fn unlink(&self, path: &VPath) -> io::Result<()> {
-        let (dir, name) = self.parent_and_name(path)?;
+        let (dir, name) = self.parent_and_name(path, false)?;
         let st = rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)?;
         if FileType::from_raw_mode(st.st_mode as _) == FileType::Directory {
             return Err(err(rustix::io::Errno::ISDIR));
@@ -408,10 +508,17 @@ impl Jail {
         Ok(rustix::fs::unlinkat(&dir, &name, AtFlags::empty())?)
     }
 
+    /// Whether `path` exists and may be renamed (RNFR, before its RNTO).
+    pub fn check_rename_from(&self, path: &VPath) -> io::Result<()> {
+        let loc = self.resolve(path, false)?;
+        self.check_movable(&loc)?;
+        self.stat_loc(&loc).map(|_| ())
+    }
+
     /// Renames `from` to `to` (replacing a file at `to`, as rename(2) does).
     pub fn rename(&self, from: &VPath, to: &VPath) -> io::Result<()> {
-        let (fdir, fname) = self.parent_and_name(from)?;
-        let (tdir, tname) = self.parent_and_name(to)?;
+        let (fdir, fname) = self.parent_and_name(from, false)?;
+        let (tdir, tname) = self.parent_and_name(to, false)?;
         Ok(rustix::fs::renameat(&fdir, &fname, &tdir, &tname)?)
     }
 
@@ -447,6 +554,7 @@ impl Jail {
     /// unopened.
     fn open_any(&self, path: &VPath) -> io::Result<OwnedFd> {
         let loc = self.resolve(path, true)?;
+        self.check(&loc, Need::Write)?;
         let flags = match Self::check_openable(&loc) {
             Ok(Some(_)) => OFlags::RDONLY | OFlags::NONBLOCK,
             Ok(None) => return Err(err(rustix::io::Errno::NOENT)),

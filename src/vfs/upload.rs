@@ -13,7 +13,11 @@
 //! A commit is what the 226 reply stands for: the data and the name are on the disk, so
 //! an acknowledged upload survives a power cut (a router's USB disk loses power with it).
 //!
-//! Quotas, the drop box and the upload hook belong here too, in [`Jail::open_upload`] and
+//! In a drop box (a folder whose right is `upload`) a STOR makes only new files: the commit
+//! never replaces a name that appeared meanwhile (`RENAME_NOREPLACE`), and what the network
+//! cut off is dropped (its uploader could neither resume nor replace it).
+//!
+//! Quotas and the upload hook belong here too, in [`Jail::open_upload`] and
 //! [`Target::commit`].
 
 use std::ffi::CString;
@@ -24,7 +28,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
-use super::{Jail, Kind, Meta, cname, err, in_disk_order, sync_dir};
+use super::{Jail, Kind, Meta, Need, Right, cname, err, in_disk_order, sync_dir};
 use crate::limits;
 use crate::vfs::VPath;
 
@@ -82,7 +86,7 @@ impl Target {
     /// dropped and the old file stays; STOU's made-up name is no use to a client.
     pub fn keeps_partial(&self) -> bool {
         match &self.how {
-            How::Atomic(up) => up.new,
+            How::Atomic(up) => up.new && !up.no_replace,
             How::InPlace(_) => true,
             How::Unique { .. } => false,
         }
@@ -124,7 +128,7 @@ impl Target {
     /// (what is written in place stays anyway).
     pub fn keep_partial(mut self) -> io::Result<bool> {
         match &mut self.how {
-            How::Atomic(up) if up.new => up.commit().map(|()| true),
+            How::Atomic(up) if up.new && !up.no_replace => up.commit().map(|()| true),
             _ => Ok(false),
         }
     }
@@ -177,24 +181,47 @@ impl Jail {
         Ok(Target { file, path, how })
     }
 
+    /// Whether the account may upload to `path` at all (before a data connection is
+    /// opened); [`Jail::open_upload`] decides again, on what it finds.
+    pub fn check_upload(&self, path: &VPath, kind: UploadKind) -> io::Result<()> {
+        let (loc, need) = match kind {
+            UploadKind::Unique => (self.resolve(&path.parent(), true)?, Need::Create),
+            UploadKind::Stor => (self.resolve(path, false)?, Need::Create),
+            UploadKind::Resume(_) | UploadKind::Append => (self.resolve(path, true)?, Need::Write),
+        };
+        self.check(&loc, need)
+    }
+
     /// Starts an atomic upload to `path`: a new temporary file in the same directory that
     /// [`Upload::commit`] renames over the target. Until then the old file is untouched.
     fn create_upload(&self, path: &VPath) -> io::Result<(File, Upload)> {
         let loc = self.resolve(path, false)?;
-        let Some(name) = loc.name else {
+        // (Nothing about a folder the account can't enter, not even whether a name is free.)
+        self.check(&loc, Need::Enter)?;
+        let Some(name) = &loc.name else {
             return Err(err(rustix::io::Errno::ISDIR));
         };
-        let c = cname(&name)?;
+        let c = cname(name)?;
         let old = match rustix::fs::statat(&loc.dir, &c, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(st) => Some(Meta::from_stat(&st)),
             Err(rustix::io::Errno::NOENT) => None,
             Err(e) => return Err(e.into()),
         };
+        // SECURITY: a new name needs the right to upload, an existing one to write.
+        self.check(
+            &loc,
+            if old.is_some() {
+                Need::Write
+            } else {
+                Need::Create
+            },
+        )?;
         if old.is_some_and(|m| m.kind == Kind::Dir) {
             return Err(err(rustix::io::Errno::ISDIR));
         }
-        let (fd, tmp) = create_temp(&loc.dir)?;
+        let (fd, tmp) = create_temp(&loc.dir, self.file_mode())?;
         let upload = Upload {
+            no_replace: self.rights.at(&loc.parts()) != Right::Write,
             dir: loc.dir,
             tmp,
             target: c,
@@ -216,6 +243,7 @@ impl Jail {
         base: &[u8],
     ) -> io::Result<(File, OwnedFd, CString, VPath)> {
         let dloc = self.resolve(dir, true)?;
+        self.check(&dloc, Need::Create)?;
         let dfd = match &dloc.name {
             Some(_) => Self::open_loc(&dloc, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?,
             None => dloc.dir,
@@ -228,7 +256,7 @@ impl Jail {
             let flags =
                 OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
             let c = cname(&name)?;
-            match rustix::fs::openat(&dfd, c.as_c_str(), flags, Mode::from_bits_truncate(0o644)) {
+            match rustix::fs::openat(&dfd, c.as_c_str(), flags, self.file_mode()) {
                 Ok(fd) => return Ok((File::from(fd), dfd, c, dir.child(&name))),
                 Err(rustix::io::Errno::EXIST) => continue,
                 Err(e) => return Err(e.into()),
@@ -281,12 +309,34 @@ struct Upload {
     done: bool,
     /// Nothing had the target's name when the upload started.
     new: bool,
+    /// A drop box: the commit fails (EEXIST) rather than replace a file.
+    no_replace: bool,
 }
 
 impl Upload {
-    /// Renames the finished temporary file over the target, atomically.
+    /// Renames the finished temporary file over the target, atomically (in a drop box,
+    /// only to a name still free).
     fn commit(&mut self) -> io::Result<()> {
-        rustix::fs::renameat(&self.dir, &self.tmp, &self.dir, &self.target)?;
+        if self.no_replace {
+            use rustix::fs::RenameFlags;
+            let flags = RenameFlags::NOREPLACE;
+            match rustix::fs::renameat_with(&self.dir, &self.tmp, &self.dir, &self.target, flags) {
+                Ok(()) => {}
+                // A file system without RENAME_NOREPLACE (older vfat): look, then rename.
+                Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS) => {
+                    match rustix::fs::statat(&self.dir, &self.target, AtFlags::SYMLINK_NOFOLLOW) {
+                        Err(rustix::io::Errno::NOENT) => {
+                            rustix::fs::renameat(&self.dir, &self.tmp, &self.dir, &self.target)?
+                        }
+                        Ok(_) => return Err(err(rustix::io::Errno::EXIST)),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        } else {
+            rustix::fs::renameat(&self.dir, &self.tmp, &self.dir, &self.target)?;
+        }
         self.done = true;
         Ok(())
     }
@@ -302,7 +352,7 @@ impl Drop for Upload {
 
 static TEMP_COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-fn create_temp(dir: &OwnedFd) -> io::Result<(OwnedFd, CString)> {
+fn create_temp(dir: &OwnedFd, mode: Mode) -> io::Result<(OwnedFd, CString)> {
     static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     let pid = *PID.get_or_init(std::process::id);
     for _ in 0..limits::MAX_UNIQUE_TRIES {
@@ -312,7 +362,7 @@ fn create_temp(dir: &OwnedFd) -> io::Result<(OwnedFd, CString)> {
         let c = cname(&name)?;
         let flags =
             OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        match rustix::fs::openat(dir.as_fd(), &c, flags, Mode::from_bits_truncate(0o644)) {
+        match rustix::fs::openat(dir.as_fd(), &c, flags, mode) {
             Ok(fd) => return Ok((fd, c)),
             Err(rustix::io::Errno::EXIST) => continue,
             Err(e) => return Err(e.into()),

@@ -127,7 +127,7 @@ fn malformed_users_file_names_the_line() {
         (
             format!("{good}bob:{hash}:{home}:rx\n"),
             2,
-            "perm must be ro or rw, not \"rx\"".into(),
+            "perm \"rx\": expected ro, rw, upload or none first".into(),
         ),
         (
             format!("bob:{hash}:relative/home:ro\n"),

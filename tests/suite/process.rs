@@ -788,7 +788,7 @@ fn run_as_warns_about_homes_it_cannot_write_and_logs_every_refusal() {
     let mut c = srv.client();
     c.login("carol", "c-pw");
     assert!(c.cmd("MKD d").starts_with("550 "));
-    assert!(srv.wait_log("carol: MKD d refused: the account is read-only"));
+    assert!(srv.wait_log("carol: MKD d refused: /d is ro: no change"));
     let mut b = srv.client();
     b.login("bob", "b-pw");
     b.expect("MKD d", 257);

@@ -608,7 +608,7 @@ fn add_user_del_user_and_passwd_edit_the_users_file_safely() {
         (format!("carol:{h}"), "expected NAME:HOME:ro|rw"),
         (
             format!("carol:{h}:write"),
-            "perm must be ro or rw, not \"write\"; nothing was changed",
+            "perm \"write\": expected ro, rw, upload or none first; nothing was changed",
         ),
         (
             format!("carol:{h}/nope:rw"),

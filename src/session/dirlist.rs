@@ -37,10 +37,14 @@ impl Session {
     /// `?` or `[` that names nothing is a pattern for its directory's entries.
     fn target(&self, p: &VPath, patterns: bool) -> Result<Target> {
         match self.jail.stat(p) {
-            Ok(meta) if meta.kind == Kind::Dir => Ok(Target::Dir {
-                path: p.clone(),
-                meta,
-            }),
+            Ok(meta) if meta.kind == Kind::Dir => {
+                // Before the data connection: may this account list it at all?
+                self.jail.check_list(p).map_err(Fail::Fs)?;
+                Ok(Target::Dir {
+                    path: p.clone(),
+                    meta,
+                })
+            }
             Ok(meta) => Ok(Target::File { meta }),
             Err(e) if e.kind() == io::ErrorKind::NotFound && patterns => {
                 let Some(name) = p.file_name().filter(|n| glob::has_glob(n)) else {
@@ -48,6 +52,7 @@ impl Session {
                 };
                 let pattern = Pattern::compile(name)
                     .map_err(|_| Fail::Reply(BAD_ARGUMENTS, "Pattern too complex."))?;
+                self.jail.check_list(&p.parent()).map_err(Fail::Fs)?;
                 Ok(Target::Pattern {
                     parent: p.parent(),
                     pattern,

@@ -177,7 +177,11 @@ impl Session {
             Err(Fail::Ctl(_) | Fail::DataConnection(_) | Fail::DataTimeout)
         );
         if moved.done.is_ok() {
-            moved.done = target.commit().map_err(Fail::Local);
+            // A drop box's name taken meanwhile is the client's 550, not a local error.
+            moved.done = target.commit().map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Fail::Fs(e),
+                _ => Fail::Local(e),
+            });
         } else if cut_off {
             match target.keep_partial() {
                 Ok(true) => log::info!(

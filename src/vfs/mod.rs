@@ -108,7 +108,7 @@ pub const DEFAULT_UMASK: u32 = 0o022;
 /// A resolved location: the directory that holds it and the final name in it
 /// (`None` when the path is a directory reached as a whole, such as `/`), and the real
 /// directories that lead to that directory from the root.
-struct Loc {
+pub(super) struct Loc {
     dir: OwnedFd,
     name: Option<Vec<u8>>,
     trail: Vec<Vec<u8>>,
@@ -380,9 +380,13 @@ impl Jail {
     }
 
     fn checked_stat(&self, loc: &Loc) -> io::Result<Meta> {
-        // Nothing about a folder with no access, not even whether a name exists there.
+        // Nothing about a folder with no access, and in a drop box nothing but its folders:
+        // not even whether a name exists there.
         self.check(loc, Need::Enter)?;
-        let meta = self.stat_loc(loc)?;
+        let meta = match self.stat_loc(loc) {
+            Ok(meta) => meta,
+            Err(e) => return Err(self.check(loc, Need::Read).err().unwrap_or(e)),
+        };
         if meta.kind != Kind::Dir {
             self.check(loc, Need::Read)?;
         }
@@ -436,6 +440,12 @@ impl Jail {
         let fd = Self::open_loc(&loc, OFlags::PATH | OFlags::DIRECTORY, Mode::empty())?;
         rustix::fs::statat(&fd, c".", AtFlags::empty())?;
         Ok(())
+    }
+
+    /// Whether the directory `path` may be listed (before a data connection is opened;
+    /// [`Jail::open_dir`] decides again).
+    pub fn check_list(&self, path: &VPath) -> io::Result<()> {
+        self.check(&self.resolve(path, true)?, Need::Read)
     }
 
     /// Opens a directory for reading its entries.

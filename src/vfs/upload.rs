@@ -186,18 +186,18 @@ impl Jail {
     pub fn check_upload(&self, path: &VPath, kind: UploadKind) -> io::Result<()> {
         let (loc, need) = match kind {
             UploadKind::Unique => (self.resolve(&path.parent(), true)?, Need::Create),
-            UploadKind::Stor => (self.resolve(path, false)?, Need::Create),
+            UploadKind::Stor => return self.stor_target(&self.resolve(path, false)?).map(|_| ()),
             UploadKind::Resume(_) | UploadKind::Append => (self.resolve(path, true)?, Need::Write),
         };
         self.check(&loc, need)
     }
 
-    /// Starts an atomic upload to `path`: a new temporary file in the same directory that
-    /// [`Upload::commit`] renames over the target. Until then the old file is untouched.
-    fn create_upload(&self, path: &VPath) -> io::Result<(File, Upload)> {
-        let loc = self.resolve(path, false)?;
+    /// What a STOR to `loc` would replace (None: a new name), once the account's right to
+    /// do that there is checked. SECURITY: a new name needs the right to upload, an
+    /// existing one the right to write.
+    fn stor_target(&self, loc: &super::Loc) -> io::Result<Option<Meta>> {
         // (Nothing about a folder the account can't enter, not even whether a name is free.)
-        self.check(&loc, Need::Enter)?;
+        self.check(loc, Need::Enter)?;
         let Some(name) = &loc.name else {
             return Err(err(rustix::io::Errno::ISDIR));
         };
@@ -207,9 +207,8 @@ impl Jail {
             Err(rustix::io::Errno::NOENT) => None,
             Err(e) => return Err(e.into()),
         };
-        // SECURITY: a new name needs the right to upload, an existing one to write.
         self.check(
-            &loc,
+            loc,
             if old.is_some() {
                 Need::Write
             } else {
@@ -219,6 +218,15 @@ impl Jail {
         if old.is_some_and(|m| m.kind == Kind::Dir) {
             return Err(err(rustix::io::Errno::ISDIR));
         }
+        Ok(old)
+    }
+
+    /// Starts an atomic upload to `path`: a new temporary file in the same directory that
+    /// [`Upload::commit`] renames over the target. Until then the old file is untouched.
+    fn create_upload(&self, path: &VPath) -> io::Result<(File, Upload)> {
+        let loc = self.resolve(path, false)?;
+        let old = self.stor_target(&loc)?;
+        let c = cname(loc.name.as_deref().unwrap_or_default())?;
         let (fd, tmp) = create_temp(&loc.dir, self.file_mode())?;
         let upload = Upload {
             no_replace: self.rights.at(&loc.parts()) != Right::Write,

@@ -22,6 +22,7 @@ mod logging;
 mod login;
 mod paths;
 mod process;
+mod rights;
 mod router;
 mod transfers;
 mod uploads;

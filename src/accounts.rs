@@ -16,7 +16,7 @@ use crate::hashpw;
 /// What to change.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Edit {
-    /// `NAME:HOME:ro|rw`, with a password asked for.
+    /// `NAME:HOME:PERM`, with a password asked for.
     Add(String),
     Delete(String),
     Password(String),
@@ -38,7 +38,9 @@ pub fn run(path: &Path, edit: &Edit) -> Result<String, String> {
         Edit::Add(spec) => {
             let f: Vec<&str> = spec.split(':').collect();
             let [name, home, perm] = f[..] else {
-                return Err(format!("--add-user {spec}: expected NAME:HOME:ro|rw"));
+                return Err(format!(
+                    "--add-user {spec}: expected NAME:HOME:PERM, such as alice:/mnt/usb/alice:rw"
+                ));
             };
             if users.iter().any(|u| u.name.eq_ignore_ascii_case(name)) {
                 return Err(format!("--add-user: {name} is in {shown} already"));

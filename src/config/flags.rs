@@ -101,7 +101,7 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         "",
         "add-user",
         "add an account to the --users file (asks for its password twice)",
-        "NAME:HOME:ro|rw",
+        "NAME:HOME:PERM",
     ),
     (
         Takes::Opt,

@@ -605,7 +605,10 @@ fn add_user_del_user_and_passwd_edit_the_users_file_safely() {
             "carol::rw".to_string(),
             "home  must be an absolute path; nothing was changed",
         ),
-        (format!("carol:{h}"), "expected NAME:HOME:ro|rw"),
+        (
+            format!("carol:{h}"),
+            "expected NAME:HOME:PERM, such as alice:/mnt/usb/alice:rw",
+        ),
         (
             format!("carol:{h}:write"),
             "perm \"write\": expected ro, rw, upload or none first; nothing was changed",

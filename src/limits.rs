@@ -23,6 +23,10 @@ pub const TLS_OWNERS: usize = 1024;
 /// connection still logging in waits for that login (rclone opens its connections in
 /// parallel); after it, 522.
 pub const TLS_OWNER_WAIT_MS: u64 = 3000;
+/// `--min-free`: an upload looks at the free space after each this many bytes (one
+/// fstatvfs, about a microsecond): it can take at most this much below the floor before
+/// it stops, and each upload in flight as much.
+pub const SPACE_CHECK_BYTES: u64 = 256 << 10;
 /// Names tried for STOU and for temporary upload files before giving up.
 pub const MAX_UNIQUE_TRIES: usize = 1000;
 /// Failed logins before the session is closed (vsftpd's max_login_fails default).

@@ -219,6 +219,10 @@ fn fs_error(e: &io::Error) -> Answer {
         if e.kind() == io::ErrorKind::PermissionDenied {
             return Answer::new(NO_PERMISSION, "Permission denied.");
         }
+        // --min-free (the figures go to the log).
+        if e.kind() == io::ErrorKind::StorageFull {
+            return Answer::new(NO_SPACE, "Insufficient storage space.");
+        }
         return Answer::new(FILE_UNAVAILABLE, format!("{}.", capitalise(&e.to_string())));
     };
     let (code, text) = match Errno::from_raw_os_error(raw) {

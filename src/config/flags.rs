@@ -284,6 +284,13 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
     (
         Takes::Opt,
         "",
+        "min-free",
+        "free space uploads must leave on the disk, as a size (500M) or a share (5%); below it: 452",
+        "SIZE|PCT",
+    ),
+    (
+        Takes::Opt,
+        "",
         "anon-max-rate",
         "bytes/s per anonymous session, K or M suffix (default unlimited)",
         "RATE",

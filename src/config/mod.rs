@@ -104,6 +104,8 @@ pub struct Config {
     pub deny: Vec<Cidr>,
     /// `--max-upload`: the largest file an upload may make, in bytes.
     pub max_upload: Option<u64>,
+    /// `--min-free`: the free space uploads must leave on their file system.
+    pub min_free: Option<MinFree>,
     /// `--check`: validate and describe, serve nothing.
     pub check: bool,
     /// `--no-active`: PORT and EPRT refused.
@@ -115,6 +117,35 @@ pub struct Config {
     /// How often each [`NEEDS_RESTART`] flag is given and its values, command line and
     /// config file together.
     restart_only: Vec<(usize, Vec<String>)>,
+}
+
+/// `--min-free`: bytes, or a share of the file system's size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MinFree {
+    Bytes(u64),
+    Percent(u8),
+}
+
+impl MinFree {
+    fn parse(s: &str) -> Option<MinFree> {
+        match s.strip_suffix('%') {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|p| (1..=99).contains(p))
+                .map(MinFree::Percent),
+            None => rate::parse(s).flatten().map(MinFree::Bytes),
+        }
+    }
+
+    /// The floor in bytes on a file system of `total` bytes.
+    pub fn floor(self, total: u64) -> u64 {
+        match self {
+            MinFree::Bytes(b) => b,
+            MinFree::Percent(p) => total / 100 * u64::from(p),
+        }
+    }
 }
 
 /// What the command line asked for.
@@ -402,6 +433,12 @@ fn parse_all(
             })?),
         },
         deny: nets("deny", "none")?,
+        min_free: match m.opt_str("min-free") {
+            None => None,
+            Some(v) => Some(MinFree::parse(&v).ok_or_else(|| {
+                format!("--min-free {v}: expected a size such as 500M or a share such as 5%")
+            })?),
+        },
         banner: match m.opt_str("banner") {
             Some(f) => read_banner(std::path::Path::new(&f), files)?,
             None => Vec::new(),

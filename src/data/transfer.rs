@@ -33,6 +33,12 @@ pub struct Transfer<'a> {
     /// The most bytes an upload may bring (`--max-upload`, less what the file holds
     /// already); one more is an EFBIG error (552), that byte not written.
     pub recv_limit: Option<u64>,
+    /// `--min-free`: the free bytes an upload must leave on its file system; below them
+    /// the upload stops (452). Set with [`Transfer::leave_free`].
+    min_free: Option<u64>,
+    /// Where the free space is looked at next: where the room above the floor would run
+    /// out, or [`limits::SPACE_CHECK_BYTES`] on, whichever is first (reads stop there).
+    next_space_check: u64,
 }
 
 impl Transfer<'_> {
@@ -48,24 +54,52 @@ impl Transfer<'_> {
             ctl_gone: false,
             pace: [None, None],
             recv_limit: None,
+            min_free: None,
+            next_space_check: u64::MAX,
         })
     }
 
-    /// `allowed` bytes, or fewer so that an upload stops at its limit: one byte past it
-    /// is asked for (to tell the end of the data from too much of it).
+    /// An upload that must leave `floor` bytes free on its file system, `room` bytes above
+    /// the floor when it started.
+    pub fn leave_free(&mut self, floor: u64, room: u64) {
+        self.min_free = Some(floor);
+        self.next_space_check = room.clamp(SPACE_CHECK_MIN, limits::SPACE_CHECK_BYTES);
+    }
+
+    /// `allowed` bytes, or fewer so that an upload stops at its limit (one byte past it
+    /// is asked for, to tell the end of the data from too much of it) and at its next look
+    /// at the free space.
     fn upto_limit(&self, allowed: usize) -> usize {
-        match self.recv_limit {
-            Some(limit) => {
-                let left = limit.saturating_sub(self.bytes).saturating_add(1);
-                allowed.min(usize::try_from(left).unwrap_or(usize::MAX))
-            }
+        let to = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let allowed = match self.recv_limit {
+            Some(limit) => allowed.min(to(limit.saturating_sub(self.bytes).saturating_add(1))),
             None => allowed,
-        }
+        };
+        allowed.min(to(self.next_space_check.saturating_sub(self.bytes)).max(1))
     }
 
     /// Whether the bytes received are past the upload's limit.
     fn over_limit(&self) -> bool {
         self.recv_limit.is_some_and(|l| self.bytes > l)
+    }
+
+    /// `--min-free`, every [`limits::SPACE_CHECK_BYTES`] received: an upload that left
+    /// less free space on `file`'s file system than the floor stops (a full disk must
+    /// never hurt the rest of the router, nor the uploads that came before).
+    fn check_space(&mut self, file: &File) -> Done {
+        let Some(floor) = self.min_free else {
+            return Ok(());
+        };
+        if self.bytes < self.next_space_check {
+            return Ok(());
+        }
+        let (free, _) = crate::vfs::free_space(file).map_err(Fail::Local)?;
+        if free < floor {
+            return Err(Fail::Local(crate::vfs::below_min_free(free, floor)));
+        }
+        let room = (free - floor).clamp(SPACE_CHECK_MIN, limits::SPACE_CHECK_BYTES);
+        self.next_space_check = self.bytes + room;
+        Ok(())
     }
 
     /// Waits until the data stream is ready for `flags`, watching the control connection;
@@ -411,6 +445,7 @@ impl Transfer<'_> {
             if self.over_limit() {
                 return Err(too_big());
             }
+            self.check_space(file)?;
             let chunk = if ascii {
                 out.clear();
                 pending_cr = from_crlf(&buf[..n], &mut out, pending_cr);
@@ -465,6 +500,9 @@ impl Transfer<'_> {
                 // What went past the limit stays in the pipe, never in the file.
                 return Some(Err(too_big()));
             }
+            if let Err(f) = self.check_space(file) {
+                return Some(Err(f));
+            }
             if n >= cap && !grown {
                 grown = true;
                 if let Ok(c) = rustix::pipe::fcntl_setpipe_size(&w, limits::PIPE_SIZE) {
@@ -495,6 +533,10 @@ impl Transfer<'_> {
         }
     }
 }
+
+/// `--min-free`: the least an upload writes between two looks at the free space (a block:
+/// so near the floor it is not read a byte at a time).
+const SPACE_CHECK_MIN: u64 = 4096;
 
 /// What a new pipe holds (16 pages).
 const SMALL_PIPE: usize = 64 * 1024;

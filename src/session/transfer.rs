@@ -123,8 +123,20 @@ impl Session {
             StoreVerb::Stor => (self.path(arg)?, UploadKind::Stor),
         };
         name_allowed(&p)?;
-        // Before the data connection: may this account upload there at all?
+        // Before the data connection: may this account upload there at all, and is there
+        // room above --min-free?
         self.jail.check_upload(&p, kind).map_err(Fail::Fs)?;
+        let min_free = match self.conn.ctx.cfg.min_free {
+            Some(min) => {
+                let (free, total) = self.jail.space_at(&p).map_err(Fail::Fs)?;
+                let floor = min.floor(total);
+                if free < floor {
+                    return Err(Fail::Fs(crate::vfs::below_min_free(free, floor)));
+                }
+                Some((floor, free - floor))
+            }
+            None => None,
+        };
         if let UploadKind::Resume(offset) = kind {
             let meta = self.jail.stat(&p).map_err(Fail::Fs)?;
             if meta.kind == Kind::Other {
@@ -161,6 +173,9 @@ impl Session {
         let mut moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
             t.drain_on_ctl_loss = keeps_partial;
             t.recv_limit = recv_limit;
+            if let Some((floor, room)) = min_free {
+                t.leave_free(floor, room);
+            }
             t.recv_file(target.file(), ascii)?;
             // TLS: the client's close_notify ended the data; answer it (ftplib waits for it
             // before it reads the 226). The data is all in: a client already gone changes

@@ -582,6 +582,37 @@ impl Jail {
     }
 }
 
+/// The free space (for an unprivileged user) and the size of the file system `fd` is on,
+/// in bytes.
+pub fn free_space(fd: impl std::os::fd::AsFd) -> io::Result<(u64, u64)> {
+    let st = rustix::fs::fstatvfs(fd)?;
+    let unit = st.f_frsize.max(1);
+    Ok((
+        st.f_bavail.saturating_mul(unit),
+        st.f_blocks.saturating_mul(unit),
+    ))
+}
+
+/// `--min-free` reached: 452 Insufficient storage space for the client, the figures in
+/// the log.
+pub fn below_min_free(free: u64, floor: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::StorageFull,
+        format!(
+            "--min-free: {} KiB free on the disk, the floor is {} KiB",
+            free >> 10,
+            floor >> 10
+        ),
+    )
+}
+
+impl Jail {
+    /// The free space and size of the file system `path`'s directory is on.
+    pub fn space_at(&self, path: &VPath) -> io::Result<(u64, u64)> {
+        free_space(&self.resolve(path, false)?.dir)
+    }
+}
+
 /// Accepts a descriptor opened with `O_NONBLOCK` only if it is a regular file, then makes it
 /// blocking again. (A FIFO opened without `O_NONBLOCK` would have blocked the open itself.)
 fn regular_file(fd: OwnedFd) -> io::Result<(File, Meta)> {

@@ -103,6 +103,88 @@ fn full_file_system_during_stor_and_appe_keeps_the_old_file() {
     assert!(srv.wait_log("No space left on device"), "{}", srv.log());
 }
 
+/// `--min-free` on a 1 MiB tmpfs: a camera uploads 100 KiB pictures in a loop until the
+/// disk is down to the floor. The upload that would go below it gets 452 (before its data
+/// connection, or as it crosses the line), and every picture before it is whole; nothing
+/// half-written is left. Then one big upload crosses the floor midway: 452, nothing kept,
+/// and the space comes back.
+#[test]
+fn a_camera_filling_the_disk_stops_at_min_free_and_keeps_every_picture() {
+    require_root("mounting a tmpfs");
+    let t = TempDir::new("minfree");
+    let dir = t.join("root");
+    std::fs::create_dir(&dir).unwrap();
+    let setup = format!(
+        "mount -t tmpfs -o size=1m edgeftpd-test '{}'",
+        dir.display()
+    );
+    let srv = Server::start_wrapped(
+        &in_mount_namespace(&setup),
+        &[
+            "--anonymous",
+            "--anon-write",
+            "--root",
+            dir.to_str().unwrap(),
+            "--min-free",
+            "300K",
+        ],
+    );
+    let view = PathBuf::from(format!("/proc/{}/root{}", srv.pid(), dir.display()));
+    let free = || {
+        let (_, out, _) = sh(&format!("stat -f -c '%a %S' '{}'", view.display()));
+        let v: Vec<u64> = out.split_whitespace().map(|x| x.parse().unwrap()).collect();
+        v[0] * v[1]
+    };
+    let mut cl = srv.anon_client();
+    cl.expect("TYPE I", 200);
+    let mut kept = Vec::new();
+    let refused = loop {
+        let i = kept.len();
+        assert!(i < 20, "the floor never stopped the camera");
+        let pic = pattern(100 << 10, i as u64);
+        let (first, last) = upload(&mut cl, &format!("STOR cam{i}.jpg"), &pic);
+        if last == "226 Transfer complete.\r\n" {
+            kept.push(pic);
+            continue;
+        }
+        break if first.starts_with("150") {
+            last
+        } else {
+            first
+        };
+    };
+    assert_eq!(refused, "452 Insufficient storage space.\r\n");
+    assert!((5..=7).contains(&kept.len()), "{} pictures", kept.len());
+    for (i, pic) in kept.iter().enumerate() {
+        assert!(
+            std::fs::read(view.join(format!("cam{i}.jpg"))).unwrap() == *pic,
+            "cam{i}"
+        );
+    }
+    assert!(!view.join(format!("cam{}.jpg", kept.len())).exists());
+    assert!(temp_files(&view).is_empty());
+    assert!(free() >= 200 << 10, "{} bytes free", free());
+    assert_eq!(cl.cmd("NOOP"), "200 NOOP ok.\r\n");
+    // Room again; one upload bigger than the room above the floor stops midway.
+    for i in 0..kept.len() {
+        cl.expect(&format!("DELE cam{i}.jpg"), 250);
+    }
+    let (first, last) = upload(&mut cl, "STOR big.bin", &pattern(900 << 10, 9));
+    assert!(first.starts_with("150"), "{first}");
+    assert_eq!(last, "452 Insufficient storage space.\r\n");
+    assert!(!view.join("big.bin").exists());
+    assert!(temp_files(&view).is_empty());
+    assert!(free() > 900 << 10);
+    assert!(
+        srv.log().contains("--min-free: ")
+            && srv
+                .log()
+                .contains("KiB free on the disk, the floor is 300 KiB"),
+        "{}",
+        srv.log()
+    );
+}
+
 #[test]
 fn file_size_limit_during_stor_and_appe_is_552_and_not_fatal() {
     // RLIMIT_FSIZE makes a write past the limit raise SIGXFSZ, which kills a process that

@@ -20,6 +20,7 @@ pub(crate) mod crypt;
 pub(crate) mod data;
 pub(crate) mod glob;
 pub(crate) mod hashpw;
+pub(crate) mod hook;
 /// Every limit, each with its reason (the fuzz checks read the path limits).
 pub mod limits;
 pub(crate) mod listing;

@@ -27,6 +27,14 @@ pub const TLS_OWNER_WAIT_MS: u64 = 3000;
 /// fstatvfs, about a microsecond): it can take at most this much below the floor before
 /// it stops, and each upload in flight as much.
 pub const SPACE_CHECK_BYTES: u64 = 256 << 10;
+/// `--on-upload`: hooks that run at once; more wait in a queue of [`HOOK_QUEUE`]. Two: one
+/// slow hook (a picture sent on to a phone) does not hold up the next, and a camera's burst
+/// does not fork dozens of processes on a 64 MB router.
+pub const HOOKS_AT_ONCE: usize = 2;
+/// `--on-upload`: runs that may wait; an upload past them gets none (logged).
+pub const HOOK_QUEUE: usize = 64;
+/// `--on-upload`: how often a running hook is looked at for its end or its timeout.
+pub const HOOK_POLL_MS: u64 = 50;
 /// Names tried for STOU and for temporary upload files before giving up.
 pub const MAX_UNIQUE_TRIES: usize = 1000;
 /// Failed logins before the session is closed (vsftpd's max_login_fails default).

@@ -14,6 +14,23 @@ pub fn ignore_sigxfsz() {
     }
 }
 
+/// Makes `cmd`'s process start with `umask` and SIGXFSZ back at its default: the server
+/// itself runs with umask 0 (it gives every file it makes its mode) and SIGXFSZ ignored.
+/// (The standard library already empties the signal mask and restores SIGPIPE.)
+pub fn child_defaults(cmd: &mut std::process::Command, umask: u32) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls may be made: umask(2) and signal(2) are, and it allocates
+    // nothing and takes no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::umask((umask & 0o777) as libc::mode_t);
+            libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+}
+
 /// Ignores SIGHUP (under `--inetd`, where there is nothing to reload).
 pub fn ignore_sighup() {
     // SAFETY: as for SIGXFSZ above.

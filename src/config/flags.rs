@@ -291,6 +291,20 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
     (
         Takes::Opt,
         "",
+        "on-upload",
+        "run PROGRAM FILE after each completed upload (no shell; EDGEFTPD_USER, _CLIENT, _PATH, _SIZE set)",
+        "PROGRAM",
+    ),
+    (
+        Takes::Opt,
+        "",
+        "on-upload-timeout",
+        "seconds an --on-upload run may take before it is killed (default 60)",
+        "SECS",
+    ),
+    (
+        Takes::Opt,
+        "",
         "anon-max-rate",
         "bytes/s per anonymous session, K or M suffix (default unlimited)",
         "RATE",

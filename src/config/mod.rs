@@ -106,6 +106,9 @@ pub struct Config {
     pub max_upload: Option<u64>,
     /// `--min-free`: the free space uploads must leave on their file system.
     pub min_free: Option<MinFree>,
+    /// `--on-upload`: the program run after each completed upload, and its time limit.
+    pub on_upload: Option<PathBuf>,
+    pub on_upload_timeout: Duration,
     /// `--check`: validate and describe, serve nothing.
     pub check: bool,
     /// `--no-active`: PORT and EPRT refused.
@@ -433,6 +436,11 @@ fn parse_all(
             })?),
         },
         deny: nets("deny", "none")?,
+        on_upload: match m.opt_str("on-upload") {
+            None => None,
+            Some(p) => Some(program(&p, files)?),
+        },
+        on_upload_timeout: Duration::from_secs(number(&m, "on-upload-timeout", 60)? as u64),
         min_free: match m.opt_str("min-free") {
             None => None,
             Some(v) => Some(MinFree::parse(&v).ok_or_else(|| {
@@ -546,6 +554,24 @@ fn tls_settings(m: &getopts::Matches, load_certs: bool) -> Result<TlsSettings, S
         #[cfg(feature = "tls")]
         certs,
     })
+}
+
+/// `--on-upload PROGRAM`: an absolute path to an executable file (checked at start, so a
+/// typo is one line then, not a failure at every upload).
+fn program(p: &str, files: &mut Files) -> Result<PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = PathBuf::from(p);
+    if !path.is_absolute() {
+        return Err(format!("--on-upload {p}: give the program's absolute path"));
+    }
+    if files.replaying() {
+        return Ok(path);
+    }
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(path),
+        Ok(_) => Err(format!("--on-upload {p}: not an executable file")),
+        Err(e) => Err(format!("--on-upload {p}: {e}")),
+    }
 }
 
 /// The `--banner` file's lines, without control characters; too long a file is an error

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{Conn, Result, Session, display, name_allowed};
+use crate::auth::Home;
 use crate::command::Type;
 use crate::data::{Done, Transfer};
 use crate::net::Stream;
@@ -191,6 +192,7 @@ impl Session {
             moved.done,
             Err(Fail::Ctl(_) | Fail::DataConnection(_) | Fail::DataTimeout)
         );
+        let size = target.file().metadata().map_or(moved.bytes, |m| m.len());
         if moved.done.is_ok() {
             // A drop box's name taken meanwhile is the client's 550, not a local error.
             moved.done = target.commit().map_err(|e| match e.kind() {
@@ -215,6 +217,45 @@ impl Session {
             StoreVerb::Appe => ("APPE", "Transfer complete."),
             StoreVerb::Stou => ("STOU", "Transfer complete (unique file name stored)."),
         };
-        self.conclude(name, &p, moved, ok_text)
+        let done = moved.done.is_ok();
+        self.conclude(name, &p, moved, ok_text)?;
+        if done {
+            self.on_upload(&p, size);
+        }
+        Ok(())
+    }
+
+    /// `--on-upload`: queues the hook for a completed upload (after its 226; see hook.rs).
+    fn on_upload(&self, p: &VPath, size: u64) {
+        let cfg = &self.conn.ctx.cfg;
+        let Some(program) = &cfg.on_upload else {
+            return;
+        };
+        let home = match &self.login.home {
+            Home::Anonymous => cfg.root.clone(),
+            Home::Dir(d) => d.clone(),
+        };
+        let file = match self.jail.real_path(p) {
+            Ok(rel) => home.join(rel),
+            Err(e) => {
+                log::warn!("--on-upload: {}: {e}", display(&p.to_bytes()));
+                return;
+            }
+        };
+        crate::hook::queue(crate::hook::Run {
+            program: program.clone(),
+            file,
+            timeout: cfg.on_upload_timeout,
+            umask: self.jail.umask(),
+            env: vec![
+                ("EDGEFTPD_USER", self.login.name.clone()),
+                ("EDGEFTPD_CLIENT", self.conn.peer.to_string()),
+                (
+                    "EDGEFTPD_PATH",
+                    String::from_utf8_lossy(&p.to_bytes()).into_owned(),
+                ),
+                ("EDGEFTPD_SIZE", size.to_string()),
+            ],
+        });
     }
 }

@@ -227,12 +227,29 @@ impl Jail {
         Ok(())
     }
 
+    /// Where `path` really is, relative to the root (the walk's real directories, and the
+    /// last name): for telling another program about a file.
+    pub fn real_path(&self, path: &VPath) -> io::Result<std::path::PathBuf> {
+        use std::os::unix::ffi::OsStrExt;
+        let loc = self.resolve(path, false)?;
+        Ok(loc
+            .parts()
+            .into_iter()
+            .map(std::ffi::OsStr::from_bytes)
+            .collect())
+    }
+
     /// Whether the account may change things in the directory `path` (MLSD's perm fact).
     pub fn writable(&self, path: &VPath) -> bool {
         self.rights.is_all_write()
             || self
                 .resolve(path, true)
                 .is_ok_and(|loc| self.check(&loc, Need::Write).is_ok())
+    }
+
+    /// The umask of what this jail creates.
+    pub fn umask(&self) -> u32 {
+        self.umask
     }
 
     /// The mode of a new file.

@@ -302,7 +302,7 @@ fn umask_sets_the_mode_of_uploads_and_directories() {
     }
 }
 
-/// Bad rights and umasks are one line at start, exit 2.
+/// Bad rights, umasks, free-space floors and hooks are one line at start, exit 2.
 #[test]
 fn bad_rights_and_umasks_are_one_line_errors() {
     let root = TempDir::new("rights-cli");
@@ -336,6 +336,28 @@ fn bad_rights_and_umasks_are_one_line_errors() {
         (
             vec!["--anonymous", "--root", r, "--umask", "999"],
             "--umask 999: expected an octal umask such as 022 or 002",
+        ),
+        (
+            vec!["--anonymous", "--root", r, "--min-free", "150%"],
+            "--min-free 150%: expected a size such as 500M or a share such as 5%",
+        ),
+        (
+            vec!["--anonymous", "--root", r, "--on-upload", "hook.sh"],
+            "--on-upload hook.sh: give the program's absolute path",
+        ),
+        (
+            vec![
+                "--anonymous",
+                "--root",
+                r,
+                "--on-upload",
+                "/nonexistent/hook",
+            ],
+            "--on-upload /nonexistent/hook: No such file or directory (os error 2)",
+        ),
+        (
+            vec!["--anonymous", "--root", r, "--on-upload", "/etc/passwd"],
+            "--on-upload /etc/passwd: not an executable file",
         ),
     ] {
         let out = server_command()

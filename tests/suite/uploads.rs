@@ -185,6 +185,75 @@ fn a_camera_filling_the_disk_stops_at_min_free_and_keeps_every_picture() {
     );
 }
 
+/// `--on-upload`: after each completed upload the program runs with the file's path as its
+/// argument and the upload's facts in its environment, never through a shell (a name with
+/// `;` and `$(...)` stays a name), with the uploader's umask. A slow run never holds up the
+/// 226 or the next command; one that fails is logged; one past --on-upload-timeout is
+/// killed and logged.
+#[test]
+fn on_upload_runs_the_program_after_each_upload_without_a_shell() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = TempDir::new("hook");
+    let root = d.join("root");
+    std::fs::create_dir(&root).unwrap();
+    let out = d.join("hook.log");
+    let script = d.write(
+        "hook.sh",
+        format!(
+            "#!/bin/sh\nprintf '%s|%s|%s|%s|%s|%s\\n' \"$1\" \"$EDGEFTPD_USER\" \
+             \"$EDGEFTPD_CLIENT\" \"$EDGEFTPD_PATH\" \"$EDGEFTPD_SIZE\" \"$(umask)\" >> '{}'\n\
+             case \"$EDGEFTPD_PATH\" in */slow*) sleep 30;; */fail*) exit 3;; esac\n",
+            out.display()
+        )
+        .as_bytes(),
+    );
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let srv = Server::anon_with(
+        &root,
+        &[
+            "--anon-write",
+            "--umask",
+            "002",
+            "--on-upload",
+            script.to_str().unwrap(),
+            "--on-upload-timeout",
+            "1",
+        ],
+    );
+    let mut c = srv.anon_client();
+    c.expect("TYPE I", 200);
+    let odd = "odd; $(touch pwned).txt";
+    for (name, data) in [("a.txt", &b"hello"[..]), (odd, b"x"), ("fail.bin", b"f")] {
+        let (_, last) = upload(&mut c, &format!("STOR {name}"), data);
+        assert_eq!(last, "226 Transfer complete.\r\n", "{name}");
+    }
+    let (_, last) = upload(&mut c, "APPE a.txt", b"+++");
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    // A run that takes longer than the timeout: the 226 and the next reply come first.
+    let (_, last) = upload(&mut c, "STOR slow.bin", b"s");
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    assert_eq!(c.cmd("NOOP"), "200 NOOP ok.\r\n");
+    assert!(!srv.log().contains("killed"), "the 226 waited for the hook");
+    assert!(srv.wait_log("slow.bin: still running after 1 s (--on-upload-timeout); killed"));
+    assert!(srv.wait_log("fail.bin: failed (exit status 3)"));
+    let root_s = root.display().to_string();
+    let want = [
+        format!("{root_s}/a.txt|anonymous|127.0.0.1|/a.txt|5|0002"),
+        format!("{root_s}/a.txt|anonymous|127.0.0.1|/a.txt|8|0002"),
+        format!("{root_s}/{odd}|anonymous|127.0.0.1|/{odd}|1|0002"),
+        format!("{root_s}/fail.bin|anonymous|127.0.0.1|/fail.bin|1|0002"),
+        format!("{root_s}/slow.bin|anonymous|127.0.0.1|/slow.bin|1|0002"),
+    ];
+    assert!(
+        eventually(WAIT, || std::fs::read_to_string(&out)
+            .is_ok_and(|t| want.iter().all(|w| t.lines().any(|l| l == w)))),
+        "{:?}",
+        std::fs::read_to_string(&out)
+    );
+    assert!(!root.join("pwned").exists() && !d.join("pwned").exists());
+    assert!(std::fs::read(root.join(odd)).unwrap() == b"x");
+}
+
 #[test]
 fn file_size_limit_during_stor_and_appe_is_552_and_not_fatal() {
     // RLIMIT_FSIZE makes a write past the limit raise SIGXFSZ, which kills a process that

@@ -1,0 +1,137 @@
+//! `--on-upload PROGRAM`: after each completed upload, PROGRAM runs with the file's path as
+//! its argument and the upload's facts in its environment (pure-ftpd's uploadscript,
+//! proftpd's mod_exec). Never through a shell: nothing a client names is ever parsed as a
+//! command.
+//!
+//! The session queues the run and goes on at once: the 226 is already sent, and the next
+//! command does not wait. [`limits::HOOKS_AT_ONCE`] workers run the queue, each run bounded
+//! by `--on-upload-timeout` (then killed); at most [`limits::HOOK_QUEUE`] runs wait, and an
+//! upload past that is logged and gets no run. Every failure (cannot start, exit status,
+//! signal, timeout) is logged and changes nothing else. The workers start with the first
+//! upload, so a server without `--on-upload` pays nothing.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::limits;
+
+/// One run of the upload hook.
+pub struct Run {
+    pub program: PathBuf,
+    /// The file on the disk (the program's one argument).
+    pub file: PathBuf,
+    pub timeout: Duration,
+    /// The umask the program starts with (the uploader's).
+    pub umask: u32,
+    /// `EDGEFTPD_*` variables: the user, the client's address, the path as the client sees
+    /// it, the size.
+    pub env: Vec<(&'static str, String)>,
+}
+
+static QUEUE: OnceLock<SyncSender<Run>> = OnceLock::new();
+
+/// Queues `run`; never blocks.
+pub fn queue(run: Run) {
+    let tx = QUEUE.get_or_init(start_workers);
+    match tx.try_send(run) {
+        Ok(()) => {}
+        Err(TrySendError::Full(run)) => log::warn!(
+            "--on-upload: {} runs wait already (limits::HOOK_QUEUE); none for {}",
+            limits::HOOK_QUEUE,
+            run.file.display()
+        ),
+        Err(TrySendError::Disconnected(_)) => log::error!("--on-upload: no workers"),
+    }
+}
+
+fn start_workers() -> SyncSender<Run> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(limits::HOOK_QUEUE);
+    let rx = Arc::new(Mutex::new(rx));
+    for i in 0..limits::HOOKS_AT_ONCE {
+        let rx = Arc::clone(&rx);
+        let started = std::thread::Builder::new()
+            .name("on-upload".into())
+            .stack_size(limits::SESSION_STACK)
+            .spawn(move || work(&rx));
+        if let Err(e) = started {
+            log::error!("--on-upload: cannot start worker {i}: {e}");
+        }
+    }
+    tx
+}
+
+fn work(rx: &Mutex<Receiver<Run>>) {
+    loop {
+        let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
+        match next {
+            Ok(run) => execute(&run),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Runs one hook to its end or its timeout, and logs how it went.
+fn execute(run: &Run) {
+    let shown = format!(
+        "--on-upload {} {}",
+        run.program.display(),
+        run.file.display()
+    );
+    let mut cmd = Command::new(&run.program);
+    cmd.arg(&run.file)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .current_dir("/")
+        .envs(run.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    crate::sys::child_defaults(&mut cmd, run.umask);
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            log::error!("{shown}: cannot start: {e}");
+            return;
+        }
+    };
+    let deadline = Instant::now() + run.timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) if st.success() => {
+                log::debug!("{shown}: done");
+                return;
+            }
+            Ok(Some(st)) => {
+                log::warn!("{shown}: failed ({})", exit_text(st));
+                return;
+            }
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                log::warn!(
+                    "{shown}: still running after {} s (--on-upload-timeout); killed",
+                    run.timeout.as_secs()
+                );
+                return;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(limits::HOOK_POLL_MS)),
+            Err(e) => {
+                log::error!("{shown}: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// `exit status 3` or `signal 9` (not `{:?}`: the router builds have no Debug formatting).
+fn exit_text(st: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (st.code(), st.signal()) {
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(s)) => format!("signal {s}"),
+        _ => "unknown status".into(),
+    }
+}

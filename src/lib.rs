@@ -42,6 +42,7 @@ pub(crate) mod sys;
 pub(crate) mod tls;
 /// The path jail (fuzz/fuzz_targets/jail.rs).
 pub mod vfs;
+pub(crate) mod xferlog;
 
 /// A SHA-512-crypt hash with a chosen cost: the tests make deliberately slow ones.
 pub use crypt::sha512_crypt;

@@ -63,6 +63,9 @@ impl Server {
             log::warn!("SIGHUP: --{flag} changed; it takes effect at the next restart");
         }
         let cfg = crate::start::fit_sessions_to_system(cfg);
+        if let Some(x) = &cfg.xferlog {
+            x.reopen();
+        }
         let users = cfg.users.as_ref().map(|u| u.iter().count());
         let level = cfg.log_level;
         match old.reloaded(cfg) {

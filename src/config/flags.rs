@@ -338,6 +338,13 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         "error | warn | info (default) | debug | off; overrides RUST_LOG",
         "LEVEL",
     ),
+    (
+        Takes::Opt,
+        "",
+        "xferlog",
+        "log each transfer to FILE in the xferlog format of vsftpd and log analysers; reopened on SIGHUP",
+        "FILE",
+    ),
     (Takes::Heading, "", "", "Other", ""),
     (
         Takes::Opt,

@@ -34,6 +34,7 @@ const NEEDS_RESTART: &[&str] = &[
     "tls-cert",
     "tls-key",
     "tls-reuse",
+    "xferlog",
 ];
 
 /// Whether clients may, must or can't use FTPS.
@@ -115,6 +116,10 @@ pub struct Config {
     pub no_active: bool,
     /// `--banner`: lines shown before the 220 greeting.
     pub banner: Vec<Vec<u8>>,
+    /// `--xferlog`: opened at start (SIGHUP opens it again: [`XferLog::reopen`]).
+    ///
+    /// [`XferLog::reopen`]: crate::xferlog::XferLog::reopen
+    pub xferlog: Option<std::sync::Arc<crate::xferlog::XferLog>>,
     /// The command line as given, parsed again on SIGHUP ([`reparse`]).
     pub args: Vec<String>,
     /// How often each [`NEEDS_RESTART`] flag is given and its values, command line and
@@ -451,6 +456,13 @@ fn parse_all(
             Some(f) => read_banner(std::path::Path::new(&f), files)?,
             None => Vec::new(),
         },
+        xferlog: match m.opt_str("xferlog") {
+            // Opened once, at start (not by --check, nor by a reload, which keeps it).
+            Some(f) if load_certs && !m.opt_present("check") => Some(std::sync::Arc::new(
+                crate::xferlog::XferLog::open(std::path::Path::new(&f))?,
+            )),
+            _ => None,
+        },
         args: args.to_vec(),
         restart_only: NEEDS_RESTART
             .iter()
@@ -472,6 +484,7 @@ impl Config {
             .collect();
         self.restart_only = old.restart_only.clone();
         self.tls = old.tls.clone();
+        self.xferlog = old.xferlog.clone();
         self.listen = old.listen.clone();
         self.inetd = old.inetd;
         self.daemon = old.daemon;

@@ -445,7 +445,6 @@ impl Transfer<'_> {
             if self.over_limit() {
                 return Err(too_big());
             }
-            self.check_space(file)?;
             let chunk = if ascii {
                 out.clear();
                 pending_cr = from_crlf(&buf[..n], &mut out, pending_cr);
@@ -454,6 +453,7 @@ impl Transfer<'_> {
                 &buf[..n]
             };
             file.write_all(chunk).map_err(Fail::Local)?;
+            self.check_space(file)?;
         }
         if pending_cr {
             file.write_all(b"\r").map_err(Fail::Local)?;
@@ -500,9 +500,6 @@ impl Transfer<'_> {
                 // What went past the limit stays in the pipe, never in the file.
                 return Some(Err(too_big()));
             }
-            if let Err(f) = self.check_space(file) {
-                return Some(Err(f));
-            }
             if n >= cap && !grown {
                 grown = true;
                 if let Ok(c) = rustix::pipe::fcntl_setpipe_size(&w, limits::PIPE_SIZE) {
@@ -529,6 +526,10 @@ impl Transfer<'_> {
                     }
                     Err(e) => return local(e.into()),
                 }
+            }
+            // (Once the bytes are in the file: the free space then counts them.)
+            if let Err(f) = self.check_space(file) {
+                return Some(Err(f));
             }
         }
     }

@@ -58,6 +58,7 @@ impl Session {
     /// Logs how a transfer of `p` ended and replies 226 when it is complete; a failure
     /// is returned for [`Conn::fail`] to answer.
     fn conclude(&mut self, verb: &str, p: &VPath, m: Moved, ok_text: &'static str) -> Result {
+        self.xferlog(verb, p, &m);
         let result = match &m.done {
             Ok(()) => "ok",
             Err(f) => {
@@ -225,18 +226,44 @@ impl Session {
         Ok(())
     }
 
+    /// `--xferlog`: the transfer's line.
+    fn xferlog(&self, verb: &str, p: &VPath, m: &Moved) {
+        let Some(log) = &self.conn.ctx.cfg.xferlog else {
+            return;
+        };
+        let Ok(rel) = self.jail.real_path(p) else {
+            return;
+        };
+        let file = self.home().join(rel);
+        log.write(&crate::xferlog::Entry {
+            secs: m.start.elapsed().as_secs(),
+            client: self.conn.peer,
+            bytes: m.bytes,
+            file: &file,
+            ascii: self.ty == Type::Ascii,
+            incoming: verb != "RETR",
+            anonymous: self.login.home == Home::Anonymous,
+            user: &self.login.name,
+            complete: m.done.is_ok(),
+        });
+    }
+
+    /// The directory this login's jail is, on the disk.
+    fn home(&self) -> std::path::PathBuf {
+        match &self.login.home {
+            Home::Anonymous => self.conn.ctx.cfg.root.clone(),
+            Home::Dir(d) => d.clone(),
+        }
+    }
+
     /// `--on-upload`: queues the hook for a completed upload (after its 226; see hook.rs).
     fn on_upload(&self, p: &VPath, size: u64) {
         let cfg = &self.conn.ctx.cfg;
         let Some(program) = &cfg.on_upload else {
             return;
         };
-        let home = match &self.login.home {
-            Home::Anonymous => cfg.root.clone(),
-            Home::Dir(d) => d.clone(),
-        };
         let file = match self.jail.real_path(p) {
-            Ok(rel) => home.join(rel),
+            Ok(rel) => self.home().join(rel),
             Err(e) => {
                 log::warn!("--on-upload: {}: {e}", display(&p.to_bytes()));
                 return;

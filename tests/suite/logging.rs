@@ -285,3 +285,87 @@ fn log_level_flag_overrides_rust_log() {
         "edgeftpd: --log-level chatty: expected error, warn, info, debug, trace or off\n"
     );
 }
+
+/// `--xferlog`: one line per transfer in the wu-ftpd xferlog format (vsftpd's
+/// `xferlog_std_format`) that log analysers read: the file's path on the disk with its
+/// space as `_`, `o`/`i`, `a`nonymous, `c`omplete. A rotation (rename, then SIGHUP) goes on
+/// in a new file; a log on a full disk (/dev/full) is said once and transfers go on.
+#[test]
+fn xferlog_lines_for_each_transfer_rotation_and_a_failing_disk() {
+    let d = TempDir::new("xferlog");
+    let root = d.join("root");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("a b.txt"), b"hello").unwrap();
+    let log = d.join("xferlog");
+    let srv = Server::anon_with(&root, &["--anon-write", "--xferlog", log.to_str().unwrap()]);
+    let mut c = srv.anon_client();
+    assert_eq!(c.retr("a b.txt"), b"hello");
+    let (_, last) = c.put("STOR up.bin", &pattern(1000, 1));
+    assert!(last.starts_with("226"), "{last}");
+    let lines = |p: &std::path::Path| -> Vec<Vec<String>> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.split_whitespace().map(String::from).collect())
+            .collect()
+    };
+    let root_s = root.display().to_string();
+    let want = |f: &str, bytes: &str, dir: &str| {
+        vec![
+            "127.0.0.1".to_string(),
+            bytes.into(),
+            format!("{root_s}/{f}"),
+            "b".into(),
+            "_".into(),
+            dir.into(),
+            "a".into(),
+            "anonymous".into(),
+            "ftp".into(),
+            "0".into(),
+            "*".into(),
+            "c".into(),
+        ]
+    };
+    assert!(crate::support::canary::eventually(WAIT, || lines(&log)
+        .len()
+        == 2));
+    let l = lines(&log);
+    for (line, w) in l
+        .iter()
+        .zip([want("a_b.txt", "5", "o"), want("up.bin", "1000", "i")])
+    {
+        assert_eq!(line.len(), 18, "{line:?}");
+        assert_eq!(
+            line[4],
+            line[4].parse::<u32>().unwrap().to_string(),
+            "the year"
+        );
+        assert!(line[5].parse::<u64>().unwrap() >= 1, "{line:?}");
+        assert_eq!(line[6..], w[..], "{line:?}");
+    }
+    // Rotation: the old file is renamed, SIGHUP opens a new one.
+    let old = d.join("xferlog.1");
+    std::fs::rename(&log, &old).unwrap();
+    crate::support::canary::signal(srv.pid(), "HUP");
+    assert!(srv.wait_log("SIGHUP: reloaded the configuration"));
+    assert_eq!(c.retr("up.bin"), pattern(1000, 1));
+    assert!(crate::support::canary::eventually(WAIT, || lines(&log)
+        .len()
+        == 1));
+    assert_eq!(lines(&log)[0][6..], want("up.bin", "1000", "o")[..]);
+    assert_eq!(lines(&old).len(), 2);
+
+    // A log that can't be written: said once, transfers go on.
+    let full = Server::anon_with(&root, &["--xferlog", "/dev/full"]);
+    let mut c = full.anon_client();
+    for _ in 0..3 {
+        assert_eq!(c.retr("a b.txt"), b"hello");
+    }
+    assert!(full.wait_log("--xferlog /dev/full: No space left on device"));
+    assert_eq!(
+        full.log().matches("--xferlog /dev/full").count(),
+        1,
+        "{}",
+        full.log()
+    );
+}

@@ -17,19 +17,26 @@ use crate::net::{Stream, timespec};
 use crate::rate::Limiter;
 use crate::reply::Fail;
 
-/// A transfer in progress: the data stream, the control connection to watch, counters.
-pub struct Transfer<'a> {
+/// What a transfer watches while it moves bytes, and a checksum while it reads them (it
+/// has no data connection): the control connection (ABOR, the client going away) and the
+/// bandwidth caps.
+pub struct Watch<'a> {
     pub ctl: &'a mut Control,
-    pub data: Stream,
-    pub timeout: Duration,
-    pub bytes: u64,
     /// An upload goes on to the end of its data when the control connection closes first
     /// (the bytes that arrived are kept), instead of stopping at once.
     pub drain_on_ctl_loss: bool,
     /// The control connection closed during the transfer.
     ctl_gone: bool,
-    /// Bandwidth caps this transfer takes its bytes from (the session's, the total).
+    /// Bandwidth caps the bytes are taken from (the session's, the total).
     pub pace: [Option<Arc<Limiter>>; 2],
+}
+
+/// A transfer in progress: the data stream, what it watches, counters.
+pub struct Transfer<'a> {
+    pub w: Watch<'a>,
+    pub data: Stream,
+    pub timeout: Duration,
+    pub bytes: u64,
     /// The most bytes an upload may bring (`--max-upload`, less what the file holds
     /// already); one more is an EFBIG error (552), that byte not written.
     pub recv_limit: Option<u64>,
@@ -46,13 +53,10 @@ impl Transfer<'_> {
     pub fn new(ctl: &mut Control, data: Stream, timeout: Duration) -> io::Result<Transfer<'_>> {
         data.set_timeouts(timeout)?;
         Ok(Transfer {
-            ctl,
+            w: Watch::new(ctl),
             data,
             timeout,
             bytes: 0,
-            drain_on_ctl_loss: false,
-            ctl_gone: false,
-            pace: [None, None],
             recv_limit: None,
             min_free: None,
             next_space_check: u64::MAX,
@@ -110,7 +114,7 @@ impl Transfer<'_> {
         }
         let mut deadline = Instant::now() + self.timeout;
         loop {
-            if self.ctl_gone {
+            if self.w.ctl_gone {
                 let drain = Instant::now() + Duration::from_millis(limits::DRAIN_IDLE_MS);
                 deadline = deadline.min(drain);
             }
@@ -118,9 +122,9 @@ impl Transfer<'_> {
             if left.is_zero() {
                 return Err(Fail::DataTimeout);
             }
-            let watch_ctl = self.watching_ctl();
+            let watch_ctl = self.w.watching_ctl();
             let (ctl_ready, data_ready) = {
-                let mut fds = [self.data.poll_fd(flags), self.ctl.poll_fd()];
+                let mut fds = [self.data.poll_fd(flags), self.w.ctl.poll_fd()];
                 let n = if watch_ctl { 2 } else { 1 };
                 match rustix::event::poll(&mut fds[..n], Some(&timespec(left))) {
                     Ok(_) | Err(rustix::io::Errno::INTR) => {}
@@ -132,11 +136,325 @@ impl Transfer<'_> {
                 )
             };
             if ctl_ready {
-                self.ctl_input()?;
+                self.w.ctl_input()?;
             }
             if data_ready {
                 return Ok(());
             }
+        }
+    }
+
+    /// The next turn of a download: how much the caps allow of `want`, once the socket
+    /// takes more (watching for ABOR meanwhile).
+    fn send_turn(&mut self, want: usize) -> Result<usize, Fail> {
+        let allowed = self.w.throttle(want)?;
+        self.wait(PollFlags::OUT)?;
+        Ok(allowed)
+    }
+
+    /// Writes all of `buf`, watching for ABOR between waits.
+    fn write_all(&mut self, mut buf: &[u8]) -> Done {
+        while !buf.is_empty() {
+            let allowed = self.send_turn(buf.len())?;
+            let r = self.data.write(&buf[..allowed]);
+            self.w.unused(allowed, *r.as_ref().unwrap_or(&0));
+            match r {
+                Ok(0) => return Err(Fail::DataConnection(io::ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    buf = &buf[n..];
+                    self.bytes += n as u64;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if is_timeout(&e) => return Err(Fail::DataTimeout),
+                Err(e) => return Err(Fail::DataConnection(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends bytes already in memory (a listing).
+    pub fn send_bytes(&mut self, buf: &[u8]) -> Done {
+        self.write_all(buf)
+    }
+
+    /// Ends a download in order after its last byte (see [`Stream::finish`]).
+    pub fn finish(&mut self) -> Done {
+        self.data.finish().map_err(Fail::DataConnection)
+    }
+
+    /// Sends a file from `offset` (`size`: its size when opened). Binary over a plain
+    /// socket: sendfile(2) when what is left fits one pipeful, else splice(2) through a
+    /// pipe of our own; ASCII: LF becomes CRLF.
+    pub fn send_file(&mut self, file: &mut File, offset: u64, size: u64, ascii: bool) -> Done {
+        if !ascii && size.saturating_sub(offset) <= limits::PIPE_SIZE as u64 {
+            if let Some(done) = self.send_sendfile(file, offset) {
+                return done;
+            }
+        } else if !ascii && let Some(done) = self.send_splice(file, offset) {
+            return done;
+        }
+        self.send_buffered(file, offset, ascii)
+    }
+
+    /// A small binary download: sendfile(2), file to socket in one call, no pipe to make
+    /// (a small file paid more for its 1 MiB pipe than for moving its bytes). It goes on to
+    /// the end of the file, should the file have grown. `None`: as for [`Self::send_splice`].
+    fn send_sendfile(&mut self, file: &File, offset: u64) -> Option<Done> {
+        use rustix::io::Errno;
+        self.data.zero_copy()?;
+        let mut off = offset;
+        loop {
+            let allowed = match self.send_turn(limits::PIPE_SIZE) {
+                Ok(n) => n,
+                Err(f) => return Some(Err(f)),
+            };
+            let sock = self.data.zero_copy()?;
+            // Blocks while the client is slow; SO_SNDTIMEO (the data timeout) bounds it.
+            let res = rustix::fs::sendfile(sock, file, Some(&mut off), allowed);
+            self.w.unused(allowed, *res.as_ref().unwrap_or(&0));
+            match res {
+                Ok(0) => return Some(Ok(())),
+                Ok(n) => self.bytes += n as u64,
+                Err(Errno::INTR) => {}
+                Err(Errno::INVAL | Errno::NOSYS) if self.bytes == 0 && off == offset => {
+                    return None;
+                }
+                Err(Errno::AGAIN) => return Some(Err(Fail::DataTimeout)),
+                // The socket's errors end the connection; any other is the file's.
+                Err(e @ (Errno::PIPE | Errno::CONNRESET | Errno::NOTCONN | Errno::TIMEDOUT)) => {
+                    return Some(Err(Fail::DataConnection(e.into())));
+                }
+                Err(e) => return Some(Err(Fail::Local(e.into()))),
+            }
+        }
+    }
+
+    /// Binary download through a pipe: file → pipe → socket with splice(2). The file's pages
+    /// are passed by reference, never copied through user space (sendfile(2) does the same
+    /// through a 64 KiB pipe of its own; a 1 MiB pipe hands TCP 16 times more per call,
+    /// which measured 4-7% faster and 7% less CPU per GiB on loopback). The control
+    /// connection is checked for ABOR between pipefuls. `None` (nothing sent yet) means
+    /// splice can't be used here (no pipe to be had, a file system without splice): the
+    /// caller copies through a buffer instead.
+    fn send_splice(&mut self, file: &File, offset: u64) -> Option<Done> {
+        use rustix::io::Errno;
+        use rustix::pipe::{SpliceFlags, splice};
+        self.data.zero_copy()?;
+        let (r, w, cap) = big_pipe()?;
+        let mut off = offset;
+        loop {
+            let allowed = match self.send_turn(cap) {
+                Ok(n) => n,
+                Err(f) => return Some(Err(f)),
+            };
+            let res = splice(
+                file,
+                Some(&mut off),
+                &w,
+                None,
+                allowed,
+                SpliceFlags::empty(),
+            );
+            self.w.unused(allowed, *res.as_ref().unwrap_or(&0));
+            let n = match res {
+                Ok(0) => return Some(Ok(())),
+                Ok(n) => n,
+                Err(Errno::INTR) => continue,
+                Err(Errno::INVAL | Errno::NOSYS) if self.bytes == 0 && off == offset => {
+                    return None;
+                }
+                Err(e) => return Some(Err(Fail::Local(e.into()))),
+            };
+            // The next pipeful is read from the disk while this one goes out: splice reads
+            // only what it is asked for at once, and the kernel's readahead (128 KiB) is far
+            // less than a pipeful, so a download from a USB disk would otherwise alternate
+            // between waiting for the disk and waiting for the network (on the armv7 board:
+            // 6.9 MiB/s, the CPU 40% idle; vsftpd's sendfile 11 MiB/s). A no-op for pages
+            // already cached.
+            let _ = rustix::fs::fadvise(
+                file,
+                off,
+                std::num::NonZeroU64::new(cap as u64),
+                rustix::fs::Advice::WillNeed,
+            );
+            let sock = self.data.zero_copy()?;
+            let mut left = n;
+            while left > 0 {
+                // Blocks while the client is slow; SO_SNDTIMEO (the data timeout) bounds it.
+                match splice(&r, None, sock, None, left, SpliceFlags::empty()) {
+                    Ok(0) => {
+                        let e = io::ErrorKind::WriteZero.into();
+                        return Some(Err(Fail::DataConnection(e)));
+                    }
+                    Ok(m) => {
+                        left -= m;
+                        self.bytes += m as u64;
+                    }
+                    Err(Errno::INTR) => {}
+                    Err(Errno::AGAIN) => return Some(Err(Fail::DataTimeout)),
+                    Err(e) => return Some(Err(Fail::DataConnection(e.into()))),
+                }
+            }
+        }
+    }
+
+    /// Sends through a buffer: ASCII mode (LF becomes CRLF), or binary where splice can't.
+    fn send_buffered(&mut self, file: &mut File, offset: u64, ascii: bool) -> Done {
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(offset)).map_err(Fail::Local)?;
+        let mut buf = vec![0u8; limits::RECV_BUF];
+        let mut out = Vec::new();
+        let mut prev_cr = false;
+        loop {
+            let n = match file.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Fail::Local(e)),
+            };
+            let chunk = if ascii {
+                out.clear();
+                prev_cr = to_crlf(&buf[..n], &mut out, prev_cr);
+                &out[..]
+            } else {
+                &buf[..n]
+            };
+            self.write_all(chunk)?;
+        }
+    }
+
+    /// Receives into `file` until the client closes the data connection.
+    /// Binary: splice(2) where it can; ASCII: CRLF becomes LF.
+    /// With [`Transfer::drain_on_ctl_loss`], a control connection that closed meanwhile is
+    /// reported once the data has ended.
+    pub fn recv_file(&mut self, file: &mut File, ascii: bool) -> Done {
+        let done = self.recv_data(file, ascii);
+        if self.w.ctl_gone {
+            return Err(client_gone());
+        }
+        done
+    }
+
+    fn recv_data(&mut self, file: &mut File, ascii: bool) -> Done {
+        if !ascii && let Some(done) = self.recv_splice(file) {
+            return done;
+        }
+        let mut buf = vec![0u8; limits::RECV_BUF];
+        let mut out = Vec::new();
+        let mut pending_cr = false;
+        loop {
+            self.wait(PollFlags::IN)?;
+            let allowed = self.w.throttle(self.upto_limit(buf.len()))?;
+            let r = self.data.read(&mut buf[..allowed]);
+            self.w.unused(allowed, *r.as_ref().unwrap_or(&0));
+            let n = match r {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if is_timeout(&e) => return Err(Fail::DataTimeout),
+                Err(e) => return Err(Fail::DataConnection(e)),
+            };
+            self.bytes += n as u64;
+            if self.over_limit() {
+                return Err(too_big());
+            }
+            let chunk = if ascii {
+                out.clear();
+                pending_cr = from_crlf(&buf[..n], &mut out, pending_cr);
+                &out[..]
+            } else {
+                &buf[..n]
+            };
+            file.write_all(chunk).map_err(Fail::Local)?;
+            self.check_space(file)?;
+        }
+        if pending_cr {
+            file.write_all(b"\r").map_err(Fail::Local)?;
+        }
+        Ok(())
+    }
+
+    /// Binary upload through a pipe: socket → pipe → file with splice(2), so the data is
+    /// copied once (into the page cache) instead of twice through a user-space buffer.
+    /// `None` means splice can't be used here (no pipe, an O_APPEND file on an older kernel,
+    /// a file system without splice): the caller falls back to read/write. Bytes already in
+    /// the pipe are written out before falling back, so nothing is lost or reordered.
+    fn recv_splice(&mut self, file: &mut File) -> Option<Done> {
+        use rustix::io::Errno;
+        use rustix::pipe::{SpliceFlags, splice};
+        self.data.zero_copy()?;
+        // A new pipe holds 64 KiB (or less, past pipe-user-pages-soft): enough for a small
+        // upload. One that arrives faster than that gets the 1 MiB pipe after its first fill.
+        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ok()?;
+        let mut cap = SMALL_PIPE;
+        let mut grown = false;
+        let local = |e: io::Error| Some(Err(Fail::Local(e)));
+        loop {
+            if let Err(f) = self.wait(PollFlags::IN) {
+                return Some(Err(f));
+            }
+            let allowed = match self.w.throttle(self.upto_limit(cap)) {
+                Ok(n) => n,
+                Err(f) => return Some(Err(f)),
+            };
+            let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
+            let sock = self.data.zero_copy()?;
+            let res = splice(sock, None, &w, None, allowed, flags);
+            self.w.unused(allowed, *res.as_ref().unwrap_or(&0));
+            let n = match res {
+                Ok(0) => return Some(Ok(())),
+                Ok(n) => n,
+                Err(Errno::INTR | Errno::AGAIN) => continue,
+                Err(Errno::INVAL | Errno::NOSYS) if self.bytes == 0 => return None,
+                Err(e) => return Some(Err(Fail::DataConnection(e.into()))),
+            };
+            self.bytes += n as u64;
+            if self.over_limit() {
+                // What went past the limit stays in the pipe, never in the file.
+                return Some(Err(too_big()));
+            }
+            if n >= cap && !grown {
+                grown = true;
+                if let Ok(c) = rustix::pipe::fcntl_setpipe_size(&w, limits::PIPE_SIZE) {
+                    cap = c;
+                }
+            }
+            let mut left = n;
+            while left > 0 {
+                match splice(&r, None, file.as_fd(), None, left, SpliceFlags::MOVE) {
+                    Ok(0) => return local(io::ErrorKind::WriteZero.into()),
+                    Ok(m) => left -= m,
+                    Err(Errno::INTR) => {}
+                    Err(Errno::INVAL | Errno::NOSYS) => {
+                        // The file can't take splice: move what the pipe holds by hand.
+                        let mut buf = vec![0u8; left];
+                        let drained = rustix::io::read(&r, &mut buf)
+                            .map_err(io::Error::from)
+                            .and_then(|k| file.write_all(&buf[..k]).map(|_| k));
+                        return match drained {
+                            Ok(k) if k == left => None,
+                            Ok(_) => local(io::ErrorKind::WriteZero.into()),
+                            Err(e) => local(e),
+                        };
+                    }
+                    Err(e) => return local(e.into()),
+                }
+            }
+            // (Once the bytes are in the file: the free space then counts them.)
+            if let Err(f) = self.check_space(file) {
+                return Some(Err(f));
+            }
+        }
+    }
+}
+
+impl<'a> Watch<'a> {
+    pub fn new(ctl: &'a mut Control) -> Watch<'a> {
+        Watch {
+            ctl,
+            drain_on_ctl_loss: false,
+            ctl_gone: false,
+            pace: [None, None],
         }
     }
 
@@ -229,309 +547,6 @@ impl Transfer<'_> {
             return Ok(());
         }
         self.ctl_input()
-    }
-
-    /// The next turn of a download: how much the caps allow of `want`, once the socket
-    /// takes more (watching for ABOR meanwhile).
-    fn send_turn(&mut self, want: usize) -> Result<usize, Fail> {
-        let allowed = self.throttle(want)?;
-        self.wait(PollFlags::OUT)?;
-        Ok(allowed)
-    }
-
-    /// Writes all of `buf`, watching for ABOR between waits.
-    fn write_all(&mut self, mut buf: &[u8]) -> Done {
-        while !buf.is_empty() {
-            let allowed = self.send_turn(buf.len())?;
-            let r = self.data.write(&buf[..allowed]);
-            self.unused(allowed, *r.as_ref().unwrap_or(&0));
-            match r {
-                Ok(0) => return Err(Fail::DataConnection(io::ErrorKind::WriteZero.into())),
-                Ok(n) => {
-                    buf = &buf[n..];
-                    self.bytes += n as u64;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if is_timeout(&e) => return Err(Fail::DataTimeout),
-                Err(e) => return Err(Fail::DataConnection(e)),
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends bytes already in memory (a listing).
-    pub fn send_bytes(&mut self, buf: &[u8]) -> Done {
-        self.write_all(buf)
-    }
-
-    /// Ends a download in order after its last byte (see [`Stream::finish`]).
-    pub fn finish(&mut self) -> Done {
-        self.data.finish().map_err(Fail::DataConnection)
-    }
-
-    /// Sends a file from `offset` (`size`: its size when opened). Binary over a plain
-    /// socket: sendfile(2) when what is left fits one pipeful, else splice(2) through a
-    /// pipe of our own; ASCII: LF becomes CRLF.
-    pub fn send_file(&mut self, file: &mut File, offset: u64, size: u64, ascii: bool) -> Done {
-        if !ascii && size.saturating_sub(offset) <= limits::PIPE_SIZE as u64 {
-            if let Some(done) = self.send_sendfile(file, offset) {
-                return done;
-            }
-        } else if !ascii && let Some(done) = self.send_splice(file, offset) {
-            return done;
-        }
-        self.send_buffered(file, offset, ascii)
-    }
-
-    /// A small binary download: sendfile(2), file to socket in one call, no pipe to make
-    /// (a small file paid more for its 1 MiB pipe than for moving its bytes). It goes on to
-    /// the end of the file, should the file have grown. `None`: as for [`Self::send_splice`].
-    fn send_sendfile(&mut self, file: &File, offset: u64) -> Option<Done> {
-        use rustix::io::Errno;
-        self.data.zero_copy()?;
-        let mut off = offset;
-        loop {
-            let allowed = match self.send_turn(limits::PIPE_SIZE) {
-                Ok(n) => n,
-                Err(f) => return Some(Err(f)),
-            };
-            let sock = self.data.zero_copy()?;
-            // Blocks while the client is slow; SO_SNDTIMEO (the data timeout) bounds it.
-            let res = rustix::fs::sendfile(sock, file, Some(&mut off), allowed);
-            self.unused(allowed, *res.as_ref().unwrap_or(&0));
-            match res {
-                Ok(0) => return Some(Ok(())),
-                Ok(n) => self.bytes += n as u64,
-                Err(Errno::INTR) => {}
-                Err(Errno::INVAL | Errno::NOSYS) if self.bytes == 0 && off == offset => {
-                    return None;
-                }
-                Err(Errno::AGAIN) => return Some(Err(Fail::DataTimeout)),
-                // The socket's errors end the connection; any other is the file's.
-                Err(e @ (Errno::PIPE | Errno::CONNRESET | Errno::NOTCONN | Errno::TIMEDOUT)) => {
-                    return Some(Err(Fail::DataConnection(e.into())));
-                }
-                Err(e) => return Some(Err(Fail::Local(e.into()))),
-            }
-        }
-    }
-
-    /// Binary download through a pipe: file → pipe → socket with splice(2). The file's pages
-    /// are passed by reference, never copied through user space (sendfile(2) does the same
-    /// through a 64 KiB pipe of its own; a 1 MiB pipe hands TCP 16 times more per call,
-    /// which measured 4-7% faster and 7% less CPU per GiB on loopback). The control
-    /// connection is checked for ABOR between pipefuls. `None` (nothing sent yet) means
-    /// splice can't be used here (no pipe to be had, a file system without splice): the
-    /// caller copies through a buffer instead.
-    fn send_splice(&mut self, file: &File, offset: u64) -> Option<Done> {
-        use rustix::io::Errno;
-        use rustix::pipe::{SpliceFlags, splice};
-        self.data.zero_copy()?;
-        let (r, w, cap) = big_pipe()?;
-        let mut off = offset;
-        loop {
-            let allowed = match self.send_turn(cap) {
-                Ok(n) => n,
-                Err(f) => return Some(Err(f)),
-            };
-            let res = splice(
-                file,
-                Some(&mut off),
-                &w,
-                None,
-                allowed,
-                SpliceFlags::empty(),
-            );
-            self.unused(allowed, *res.as_ref().unwrap_or(&0));
-            let n = match res {
-                Ok(0) => return Some(Ok(())),
-                Ok(n) => n,
-                Err(Errno::INTR) => continue,
-                Err(Errno::INVAL | Errno::NOSYS) if self.bytes == 0 && off == offset => {
-                    return None;
-                }
-                Err(e) => return Some(Err(Fail::Local(e.into()))),
-            };
-            // The next pipeful is read from the disk while this one goes out: splice reads
-            // only what it is asked for at once, and the kernel's readahead (128 KiB) is far
-            // less than a pipeful, so a download from a USB disk would otherwise alternate
-            // between waiting for the disk and waiting for the network (on the armv7 board:
-            // 6.9 MiB/s, the CPU 40% idle; vsftpd's sendfile 11 MiB/s). A no-op for pages
-            // already cached.
-            let _ = rustix::fs::fadvise(
-                file,
-                off,
-                std::num::NonZeroU64::new(cap as u64),
-                rustix::fs::Advice::WillNeed,
-            );
-            let sock = self.data.zero_copy()?;
-            let mut left = n;
-            while left > 0 {
-                // Blocks while the client is slow; SO_SNDTIMEO (the data timeout) bounds it.
-                match splice(&r, None, sock, None, left, SpliceFlags::empty()) {
-                    Ok(0) => {
-                        let e = io::ErrorKind::WriteZero.into();
-                        return Some(Err(Fail::DataConnection(e)));
-                    }
-                    Ok(m) => {
-                        left -= m;
-                        self.bytes += m as u64;
-                    }
-                    Err(Errno::INTR) => {}
-                    Err(Errno::AGAIN) => return Some(Err(Fail::DataTimeout)),
-                    Err(e) => return Some(Err(Fail::DataConnection(e.into()))),
-                }
-            }
-        }
-    }
-
-    /// Sends through a buffer: ASCII mode (LF becomes CRLF), or binary where splice can't.
-    fn send_buffered(&mut self, file: &mut File, offset: u64, ascii: bool) -> Done {
-        use std::io::{Seek, SeekFrom};
-        file.seek(SeekFrom::Start(offset)).map_err(Fail::Local)?;
-        let mut buf = vec![0u8; limits::RECV_BUF];
-        let mut out = Vec::new();
-        let mut prev_cr = false;
-        loop {
-            let n = match file.read(&mut buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Fail::Local(e)),
-            };
-            let chunk = if ascii {
-                out.clear();
-                prev_cr = to_crlf(&buf[..n], &mut out, prev_cr);
-                &out[..]
-            } else {
-                &buf[..n]
-            };
-            self.write_all(chunk)?;
-        }
-    }
-
-    /// Receives into `file` until the client closes the data connection.
-    /// Binary: splice(2) where it can; ASCII: CRLF becomes LF.
-    /// With [`Transfer::drain_on_ctl_loss`], a control connection that closed meanwhile is
-    /// reported once the data has ended.
-    pub fn recv_file(&mut self, file: &mut File, ascii: bool) -> Done {
-        let done = self.recv_data(file, ascii);
-        if self.ctl_gone {
-            return Err(client_gone());
-        }
-        done
-    }
-
-    fn recv_data(&mut self, file: &mut File, ascii: bool) -> Done {
-        if !ascii && let Some(done) = self.recv_splice(file) {
-            return done;
-        }
-        let mut buf = vec![0u8; limits::RECV_BUF];
-        let mut out = Vec::new();
-        let mut pending_cr = false;
-        loop {
-            self.wait(PollFlags::IN)?;
-            let allowed = self.throttle(self.upto_limit(buf.len()))?;
-            let r = self.data.read(&mut buf[..allowed]);
-            self.unused(allowed, *r.as_ref().unwrap_or(&0));
-            let n = match r {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if is_timeout(&e) => return Err(Fail::DataTimeout),
-                Err(e) => return Err(Fail::DataConnection(e)),
-            };
-            self.bytes += n as u64;
-            if self.over_limit() {
-                return Err(too_big());
-            }
-            let chunk = if ascii {
-                out.clear();
-                pending_cr = from_crlf(&buf[..n], &mut out, pending_cr);
-                &out[..]
-            } else {
-                &buf[..n]
-            };
-            file.write_all(chunk).map_err(Fail::Local)?;
-            self.check_space(file)?;
-        }
-        if pending_cr {
-            file.write_all(b"\r").map_err(Fail::Local)?;
-        }
-        Ok(())
-    }
-
-    /// Binary upload through a pipe: socket → pipe → file with splice(2), so the data is
-    /// copied once (into the page cache) instead of twice through a user-space buffer.
-    /// `None` means splice can't be used here (no pipe, an O_APPEND file on an older kernel,
-    /// a file system without splice): the caller falls back to read/write. Bytes already in
-    /// the pipe are written out before falling back, so nothing is lost or reordered.
-    fn recv_splice(&mut self, file: &mut File) -> Option<Done> {
-        use rustix::io::Errno;
-        use rustix::pipe::{SpliceFlags, splice};
-        self.data.zero_copy()?;
-        // A new pipe holds 64 KiB (or less, past pipe-user-pages-soft): enough for a small
-        // upload. One that arrives faster than that gets the 1 MiB pipe after its first fill.
-        let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ok()?;
-        let mut cap = SMALL_PIPE;
-        let mut grown = false;
-        let local = |e: io::Error| Some(Err(Fail::Local(e)));
-        loop {
-            if let Err(f) = self.wait(PollFlags::IN) {
-                return Some(Err(f));
-            }
-            let allowed = match self.throttle(self.upto_limit(cap)) {
-                Ok(n) => n,
-                Err(f) => return Some(Err(f)),
-            };
-            let flags = SpliceFlags::MOVE | SpliceFlags::NONBLOCK;
-            let sock = self.data.zero_copy()?;
-            let res = splice(sock, None, &w, None, allowed, flags);
-            self.unused(allowed, *res.as_ref().unwrap_or(&0));
-            let n = match res {
-                Ok(0) => return Some(Ok(())),
-                Ok(n) => n,
-                Err(Errno::INTR | Errno::AGAIN) => continue,
-                Err(Errno::INVAL | Errno::NOSYS) if self.bytes == 0 => return None,
-                Err(e) => return Some(Err(Fail::DataConnection(e.into()))),
-            };
-            self.bytes += n as u64;
-            if self.over_limit() {
-                // What went past the limit stays in the pipe, never in the file.
-                return Some(Err(too_big()));
-            }
-            if n >= cap && !grown {
-                grown = true;
-                if let Ok(c) = rustix::pipe::fcntl_setpipe_size(&w, limits::PIPE_SIZE) {
-                    cap = c;
-                }
-            }
-            let mut left = n;
-            while left > 0 {
-                match splice(&r, None, file.as_fd(), None, left, SpliceFlags::MOVE) {
-                    Ok(0) => return local(io::ErrorKind::WriteZero.into()),
-                    Ok(m) => left -= m,
-                    Err(Errno::INTR) => {}
-                    Err(Errno::INVAL | Errno::NOSYS) => {
-                        // The file can't take splice: move what the pipe holds by hand.
-                        let mut buf = vec![0u8; left];
-                        let drained = rustix::io::read(&r, &mut buf)
-                            .map_err(io::Error::from)
-                            .and_then(|k| file.write_all(&buf[..k]).map(|_| k));
-                        return match drained {
-                            Ok(k) if k == left => None,
-                            Ok(_) => local(io::ErrorKind::WriteZero.into()),
-                            Err(e) => local(e),
-                        };
-                    }
-                    Err(e) => return local(e.into()),
-                }
-            }
-            // (Once the bytes are in the file: the free space then counts them.)
-            if let Err(f) = self.check_space(file) {
-                return Some(Err(f));
-            }
-        }
     }
 }
 

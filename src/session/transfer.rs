@@ -46,7 +46,7 @@ impl Session {
         let _busy = ctx.transfer_started();
         let (done, bytes) = match Transfer::new(&mut conn.ctl, stream, ctx.cfg.data_timeout) {
             Ok(mut t) => {
-                t.pace = [rate, ctx.total_rate.clone()];
+                t.w.pace = [rate, ctx.total_rate.clone()];
                 (body(&mut t), t.bytes)
             }
             Err(e) => (Err(Fail::DataConnection(e)), 0),
@@ -173,7 +173,7 @@ impl Session {
             max.saturating_sub(start)
         });
         let mut moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
-            t.drain_on_ctl_loss = keeps_partial;
+            t.w.drain_on_ctl_loss = keeps_partial;
             t.recv_limit = recv_limit;
             if let Some((floor, room)) = min_free {
                 t.leave_free(floor, room);

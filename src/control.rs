@@ -182,16 +182,31 @@ impl Control {
     /// Drops the held complete lines up to and including the first one `is` picks, if there
     /// is one; the lines after it stay queued. (A transfer looks for ABOR this way.)
     pub fn take_through(&mut self, is: impl Fn(&[u8]) -> bool) -> bool {
+        match self.find_line(is) {
+            Some(end) => {
+                self.buf.drain(..=end);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether a held complete line is one `is` picks (it stays held).
+    pub fn holds(&self, is: impl Fn(&[u8]) -> bool) -> bool {
+        self.find_line(is).is_some()
+    }
+
+    /// Where the first held complete line `is` picks ends (its LF).
+    fn find_line(&self, is: impl Fn(&[u8]) -> bool) -> Option<usize> {
         let mut start = 0;
         while let Some(rel) = self.buf[start..].iter().position(|&b| b == b'\n') {
             let end = start + rel;
             if is(&self.buf[start..end]) {
-                self.buf.drain(..=end);
-                return true;
+                return Some(end);
             }
             start = end + 1;
         }
-        false
+        None
     }
 
     /// True when the commands held during a transfer fill [`limits::CONTROL_QUEUE`]: the

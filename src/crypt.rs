@@ -5,8 +5,9 @@
 //!
 //! Hand-written on purpose: no crate dependency and a small binary (the whole
 //! server has a 512 KiB budget on armv7). The MD5, SHA-256 and SHA-512 below
-//! are compact loop-based implementations that favour code size over speed; they
-//! exist only to serve crypt, not as general-purpose hashes.
+//! are compact loop-based implementations that favour code size over speed. They
+//! serve crypt, and the file checksums of HASH and XMD5/XSHA* ([`Checksum`]),
+//! which add SHA-1 and CRC-32 (never used for passwords).
 
 /// Most `rounds=` accepted for `$5$`/`$6$`; larger values are unsupported.
 /// Drepper's spec allows up to 999,999,999, but that takes about ten minutes
@@ -462,6 +463,178 @@ sha2!(
     [28, 34, 39, 14, 18, 41, 1, 8, 7, 19, 61, 6]
 );
 
+/// SHA-1 (FIPS 180-4), for file checksums only.
+struct Sha1 {
+    s: [u32; 5],
+    b: Blocks<64>,
+}
+
+impl Sha1 {
+    fn compress(s: &mut [u32; 5], blk: &[u8; 64]) {
+        let mut w = [0u32; 80];
+        for (w, c) in w.iter_mut().zip(blk.chunks_exact(4)) {
+            *w = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = *s;
+        for (i, w) in w.iter().enumerate() {
+            let (f, k) = match i / 20 {
+                0 => ((b & c) | (!b & d), 0x5a827999),
+                1 => (b ^ c ^ d, 0x6ed9eba1),
+                2 => ((b & c) | (b & d) | (c & d), 0x8f1bbcdc),
+                _ => (b ^ c ^ d, 0xca62c1d6u32),
+            };
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*w);
+            (e, d, c, b, a) = (d, c, b.rotate_left(30), a, t);
+        }
+        for (x, y) in s.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+}
+
+impl Digest for Sha1 {
+    const LEN: usize = 20;
+
+    fn new() -> Self {
+        Sha1 {
+            s: [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0],
+            b: Blocks::new(),
+        }
+    }
+
+    fn update(&mut self, data: &[u8]) {
+        let s = &mut self.s;
+        self.b.update(data, |blk| Sha1::compress(s, blk));
+    }
+
+    fn finish(mut self) -> [u8; 64] {
+        let s = &mut self.s;
+        self.b.finish(8, true, |blk| Sha1::compress(s, blk));
+        let mut out = [0; 64];
+        for (o, w) in out.chunks_exact_mut(4).zip(self.s) {
+            o.copy_from_slice(&w.to_be_bytes());
+        }
+        out
+    }
+}
+
+/// CRC-32 (IEEE 802.3, as zip and XCRC), one table of 256 words made at compile time.
+const CRC32_TABLE: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xedb88320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+/// The file checksums the server offers (HASH, XMD5, XSHA1, XSHA256, XSHA512, XCRC).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algo {
+    Sha256,
+    Sha512,
+    Sha1,
+    Md5,
+    Crc32,
+}
+
+impl Algo {
+    /// Every algorithm, in FEAT's order (the default first).
+    pub const ALL: [Algo; 5] = [
+        Algo::Sha256,
+        Algo::Sha512,
+        Algo::Sha1,
+        Algo::Md5,
+        Algo::Crc32,
+    ];
+
+    /// The name HASH and OPTS HASH use (draft-bryan-ftpext-hash).
+    pub fn name(self) -> &'static str {
+        match self {
+            Algo::Sha256 => "SHA-256",
+            Algo::Sha512 => "SHA-512",
+            Algo::Sha1 => "SHA-1",
+            Algo::Md5 => "MD5",
+            Algo::Crc32 => "CRC32",
+        }
+    }
+
+    /// An algorithm by its name, any case.
+    pub fn by_name(name: &[u8]) -> Option<Algo> {
+        Algo::ALL
+            .into_iter()
+            .find(|a| a.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+}
+
+/// A file checksum being computed.
+pub struct Checksum(Running);
+
+enum Running {
+    Sha256(Sha256),
+    Sha512(Box<Sha512>),
+    Sha1(Sha1),
+    Md5(Md5),
+    Crc32(u32),
+}
+
+impl Checksum {
+    pub fn new(algo: Algo) -> Checksum {
+        Checksum(match algo {
+            Algo::Sha256 => Running::Sha256(Sha256::new()),
+            Algo::Sha512 => Running::Sha512(Box::new(Sha512::new())),
+            Algo::Sha1 => Running::Sha1(Sha1::new()),
+            Algo::Md5 => Running::Md5(Md5::new()),
+            Algo::Crc32 => Running::Crc32(!0),
+        })
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        match &mut self.0 {
+            Running::Sha256(d) => d.update(data),
+            Running::Sha512(d) => d.update(data),
+            Running::Sha1(d) => d.update(data),
+            Running::Md5(d) => d.update(data),
+            Running::Crc32(c) => {
+                for &b in data {
+                    *c = CRC32_TABLE[((*c ^ u32::from(b)) & 0xff) as usize] ^ (*c >> 8);
+                }
+            }
+        }
+    }
+
+    /// The checksum in lower-case hex.
+    pub fn hex(self) -> String {
+        let (bytes, len) = match self.0 {
+            Running::Sha256(d) => (d.finish(), Sha256::LEN),
+            Running::Sha512(d) => (d.finish(), Sha512::LEN),
+            Running::Sha1(d) => (d.finish(), Sha1::LEN),
+            Running::Md5(d) => (d.finish(), Md5::LEN),
+            Running::Crc32(c) => return format!("{:08x}", !c),
+        };
+        bytes[..len].iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 const MD5_K: [u32; 64] = [
     0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
     0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
@@ -602,6 +775,41 @@ mod tests {
             acc.update(&digest::<D>(&[&msg])[..D::LEN]);
         }
         hex(&acc.finish()[..D::LEN])
+    }
+
+    #[test]
+    fn file_checksums_match_known_values() {
+        let sum = |a: Algo, data: &[u8]| {
+            let mut c = Checksum::new(a);
+            for part in data.chunks(7) {
+                c.update(part);
+            }
+            c.hex()
+        };
+        let fox = b"The quick brown fox jumps over the lazy dog";
+        assert_eq!(
+            sum(Algo::Sha1, fox),
+            "2fd4e1c67a2d28fced849ee1bb76e7391b93eb12"
+        );
+        assert_eq!(
+            sum(Algo::Sha1, b""),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        );
+        assert_eq!(sum(Algo::Md5, fox), "9e107d9d372bb6826bd81d3542a419d6");
+        assert_eq!(sum(Algo::Crc32, fox), "414fa339");
+        assert_eq!(sum(Algo::Crc32, b""), "00000000");
+        assert_eq!(
+            sum(Algo::Sha256, fox),
+            "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592"
+        );
+        assert!(sum(Algo::Sha512, fox).starts_with("07e547d9586f6a73f73fbac0435ed76951218fb7"));
+        let long = vec![b'a'; 1_000_000];
+        assert_eq!(
+            sum(Algo::Sha1, &long),
+            "34aa973cd4c4daa4f61eeb2bdbad27316534016f"
+        );
+        assert_eq!(Algo::by_name(b"sha-512"), Some(Algo::Sha512));
+        assert_eq!(Algo::by_name(b"SHA-384"), None);
     }
 
     #[test]

@@ -35,6 +35,11 @@ pub const HOOKS_AT_ONCE: usize = 2;
 pub const HOOK_QUEUE: usize = 64;
 /// `--on-upload`: how often a running hook is looked at for its end or its timeout.
 pub const HOOK_POLL_MS: u64 = 50;
+/// Checksums (HASH, XMD5...) running at once in the whole server; one more gets 450. A
+/// router's CPU hashes some MiB/s: two keep transfers going meanwhile.
+pub const CHECKSUMS_AT_ONCE: usize = 2;
+/// Bytes a checksum reads at a time; the control connection is looked at between reads.
+pub const CHECKSUM_CHUNK: usize = 64 << 10;
 /// Names tried for STOU and for temporary upload files before giving up.
 pub const MAX_UNIQUE_TRIES: usize = 1000;
 /// Failed logins before the session is closed (vsftpd's max_login_fails default).

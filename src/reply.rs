@@ -36,6 +36,7 @@ pub const PENDING_MORE_INFO: u16 = 350;
 pub const CLOSING: u16 = 421;
 pub const CANT_OPEN_DATA: u16 = 425;
 pub const TRANSFER_ABORTED: u16 = 426;
+pub const FILE_BUSY: u16 = 450;
 pub const LOCAL_ERROR: u16 = 451;
 pub const NO_SPACE: u16 = 452;
 pub const UNKNOWN_COMMAND: u16 = 500;

@@ -170,3 +170,39 @@ pub(super) fn parse_rest(a: &[u8]) -> Result<Command, ParseError> {
         n.ok_or(ParseError::Syntax("REST takes a byte offset"))?,
     ))
 }
+
+/// The argument of XMD5, XSHA1, XSHA256, XSHA512 and XCRC: a path as it is, or a path in
+/// double quotes optionally followed by a start offset and an end offset (exclusive), as
+/// Serv-U and FileZilla send them (`XCRC "a b.iso" 0 1048576`).
+pub(super) fn parse_xhash(algo: super::Algo, a: &[u8]) -> Result<Command, ParseError> {
+    const BAD: ParseError = ParseError::Syntax("expected a path, or \"path\" [start [end]]");
+    if a.is_empty() {
+        return Err(ParseError::Syntax("a path is required"));
+    }
+    let (path, rest) = match a.strip_prefix(b"\"") {
+        Some(q) => {
+            let close = q.iter().position(|&b| b == b'"').ok_or(BAD)?;
+            (&q[..close], &q[close + 1..])
+        }
+        None => (a, &b""[..]),
+    };
+    let mut nums = rest
+        .split(|&b| b == b' ')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            std::str::from_utf8(w)
+                .ok()
+                .and_then(|w| w.parse::<u64>().ok())
+        });
+    let start = nums.next().map(|n| n.ok_or(BAD)).transpose()?.unwrap_or(0);
+    let end = nums.next().map(|n| n.ok_or(BAD)).transpose()?;
+    if nums.next().is_some() || path.is_empty() || end.is_some_and(|e| e < start) {
+        return Err(BAD);
+    }
+    Ok(Command::XHash {
+        algo,
+        path: path.to_vec(),
+        start,
+        end,
+    })
+}

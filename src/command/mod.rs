@@ -7,6 +7,7 @@
 use std::net::SocketAddr;
 
 use crate::auth::Password;
+pub use crate::crypt::Algo;
 
 mod args;
 
@@ -87,6 +88,16 @@ pub enum Command {
     Abor,
     SiteChmod(u32, Vec<u8>),
     SiteHelp,
+    /// HASH (draft-bryan-ftpext-hash): the file's checksum in the algorithm OPTS HASH chose.
+    Hash(Vec<u8>),
+    /// XMD5, XSHA1, XSHA256, XSHA512, XCRC: the checksum of a path, or of the bytes from
+    /// `start` to `end` (exclusive) when the path is quoted and followed by them.
+    XHash {
+        algo: Algo,
+        path: Vec<u8>,
+        start: u64,
+        end: Option<u64>,
+    },
 }
 
 /// Why a line is not a command we can run; each maps to one reply (see `reply::Fail`).
@@ -187,6 +198,7 @@ pub const VERBS: &[Verb] = &[
     verb("EPRT", LoggedIn, Own(parse_eprt_command)),
     verb("EPSV", LoggedIn, Own(parse_epsv)),
     verb("FEAT", Always, Ignored(|| Command::Feat)),
+    verb("HASH", LoggedIn, Path(Command::Hash)),
     verb("HELP", Always, Own(|a| Ok(Command::Help(trim(a).to_vec())))),
     verb(
         "HOST",
@@ -242,11 +254,17 @@ pub const VERBS: &[Verb] = &[
         Always,
         Word(Command::User, "a user name is required"),
     ),
+    // The checksum verbs of proftpd's mod_digest, FileZilla and Serv-U.
+    verb("XCRC", LoggedIn, Own(|a| parse_xhash(Algo::Crc32, a))),
     verb("XCUP", LoggedIn, Ignored(|| Command::Cdup)),
     verb("XCWD", LoggedIn, Path(Command::Cwd)),
+    verb("XMD5", LoggedIn, Own(|a| parse_xhash(Algo::Md5, a))),
     verb("XMKD", LoggedIn, Path(Command::Mkd)),
     verb("XPWD", LoggedIn, Ignored(|| Command::Pwd)),
     verb("XRMD", LoggedIn, Path(Command::Rmd)),
+    verb("XSHA1", LoggedIn, Own(|a| parse_xhash(Algo::Sha1, a))),
+    verb("XSHA256", LoggedIn, Own(|a| parse_xhash(Algo::Sha256, a))),
+    verb("XSHA512", LoggedIn, Own(|a| parse_xhash(Algo::Sha512, a))),
 ];
 
 /// Splits a line into its verb and the argument after the first space.

@@ -21,7 +21,7 @@ use crate::reply::Fail;
 
 mod transfer;
 
-pub use transfer::Transfer;
+pub use transfer::{Transfer, Watch};
 
 /// How the next data connection will be made.
 #[derive(Default)]

@@ -458,6 +458,23 @@ impl<'a> Watch<'a> {
         }
     }
 
+    /// Between two pieces of work that wait on no data connection (a checksum's reads):
+    /// ABOR (426, then 226), the client going away, or a QUIT held (which then runs) stop
+    /// the work.
+    pub fn interrupted(&mut self) -> Done {
+        self.pause(Duration::ZERO)?;
+        if self
+            .ctl
+            .holds(|l| l.trim_ascii().eq_ignore_ascii_case(b"QUIT"))
+        {
+            return Err(Fail::Reply(
+                crate::reply::TRANSFER_ABORTED,
+                "Stopped: QUIT came.",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether the control connection is watched now. With the held commands at their
     /// limit it is left unread (back-pressure: a flood of NOOPs waits, it does not end the
     /// transfer), and once it closed there is nothing more to read.
@@ -488,7 +505,7 @@ impl<'a> Watch<'a> {
 
     /// How many of `want` bytes may move now under the bandwidth caps; waits (watching for
     /// ABOR) until some may. Uncapped transfers return at once.
-    fn throttle(&mut self, want: usize) -> Result<usize, Fail> {
+    pub fn throttle(&mut self, want: usize) -> Result<usize, Fail> {
         if self.pace.iter().all(Option::is_none) {
             return Ok(want);
         }
@@ -524,7 +541,7 @@ impl<'a> Watch<'a> {
     }
 
     /// Gives back what [`Transfer::throttle`] granted and did not move.
-    fn unused(&self, granted: usize, moved: usize) {
+    pub fn unused(&self, granted: usize, moved: usize) {
         if granted > moved {
             for l in self.pace.iter().flatten() {
                 l.give_back(granted - moved);
@@ -533,7 +550,7 @@ impl<'a> Watch<'a> {
     }
 
     /// Waits `d` for the pace, answering ABOR (and noticing the client go) meanwhile.
-    fn pause(&mut self, d: Duration) -> Done {
+    pub fn pause(&mut self, d: Duration) -> Done {
         if !self.watching_ctl() {
             std::thread::sleep(d);
             return Ok(());

@@ -3,7 +3,7 @@
 //! what the server really does.
 
 use super::{Conn, Result, Session};
-use crate::command::{self, Type};
+use crate::command::{self, Algo, Type};
 use crate::reply::{Fail, *};
 
 /// FEAT's lines (RFC 2389): every extension the server implements.
@@ -19,6 +19,11 @@ const FEATURES: &[&str] = &[
     "SIZE",
     "TVFS",
     "UTF8",
+    "XCRC",
+    "XMD5",
+    "XSHA1",
+    "XSHA256",
+    "XSHA512",
 ];
 
 /// The MLST facts OPTS MLST can confirm (all are always sent).
@@ -49,6 +54,15 @@ impl Conn {
             .chain(tls)
             .map(|s| s.as_bytes().to_vec())
             .collect();
+        // The algorithms HASH offers, the one chosen now starred.
+        let hash: Vec<String> = Algo::ALL
+            .iter()
+            .map(|a| {
+                let star = if *a == self.hash_algo { "*" } else { "" };
+                format!("{}{star}", a.name())
+            })
+            .collect();
+        feats.push(format!("HASH {}", hash.join(";")).into_bytes());
         feats.sort();
         self.multi(SYSTEM_STATUS, "Features:", &feats, "End")
     }
@@ -61,6 +75,14 @@ impl Conn {
         }
         if up == b"UTF8 OFF" {
             return self.reply(OK, "UTF8 off; names are passed through as bytes.");
+        }
+        if let Some(rest) = up.strip_prefix(b"HASH") {
+            let name = rest.trim_ascii();
+            if !name.is_empty() {
+                self.hash_algo =
+                    Algo::by_name(name).ok_or(Fail::Reply(BAD_PARAMETER, "Unknown algorithm."))?;
+            }
+            return self.reply(OK, self.hash_algo.name());
         }
         if let Some(facts) = up.strip_prefix(b"MLST") {
             // We always send every fact; confirm the ones asked for that we know.

@@ -13,6 +13,7 @@
 //! `dirlist.rs` (LIST, NLST, MLSD, MLST, STAT of a path). Nothing here knows about the accept
 //! loop or admission limits: the server hands each session a [`Context`].
 
+mod checksum;
 mod datachan;
 mod dirlist;
 mod files;
@@ -238,6 +239,8 @@ struct Conn {
     /// The next wait for a command gives the stack back if it lasts (see
     /// [`Conn::next_line`]); armed by the commands that run deep ([`Conn::arm_trim`]).
     trim_armed: bool,
+    /// What HASH computes (OPTS HASH).
+    hash_algo: crate::crypt::Algo,
 }
 
 /// A logged-in session: the post-login state.
@@ -271,6 +274,7 @@ pub fn run(ctx: Arc<Context>, stream: TcpStream, implicit: bool) {
         local: local.ip().to_canonical(),
         bound: None,
         trim_armed: true,
+        hash_algo: crate::crypt::Algo::Sha256,
     };
     // Until the first command is read, the greeting (and implicit FTPS's handshake) are
     // bounded by the login deadline.
@@ -582,6 +586,13 @@ impl Session {
             }
             Command::SiteChmod(mode, arg) => self.chmod(mode, &arg)?,
             Command::SiteHelp => self.reply(HELP, "SITE commands: CHMOD HELP")?,
+            Command::Hash(p) => self.hash(&p)?,
+            Command::XHash {
+                algo,
+                path,
+                start,
+                end,
+            } => self.xhash(algo, &path, start, end)?,
         }
         Ok(Flow::Continue)
     }

@@ -198,19 +198,21 @@ fn syst_feat_help_are_exact() {
     assert_eq!(c.cmd("SYST"), "215 UNIX Type: L8\r\n");
     assert_eq!(
         c.cmd("FEAT"),
-        "211-Features:\r\n EPRT\r\n EPSV\r\n HOST\r\n MDTM\r\n MFMT\r\n \
+        "211-Features:\r\n EPRT\r\n EPSV\r\n HASH SHA-256*;SHA-512;SHA-1;MD5;CRC32\r\n HOST\r\n \
+         MDTM\r\n MFMT\r\n \
          MLST type*;size*;modify*;perm*;unique*;UNIX.mode*;UNIX.uid*;UNIX.gid*;\r\n PASV\r\n REST STREAM\r\n SIZE\r\n \
-         TVFS\r\n UTF8\r\n211 End\r\n"
+         TVFS\r\n UTF8\r\n XCRC\r\n XMD5\r\n XSHA1\r\n XSHA256\r\n XSHA512\r\n211 End\r\n"
     );
     assert_eq!(
         c.cmd("HELP"),
         "214-The following commands are recognized:\r\n \
          ABOR ACCT ALLO APPE CDUP CWD DELE EPRT\r\n \
-         EPSV FEAT HELP HOST LIST MDTM MFMT MKD\r\n \
-         MLSD MLST MODE NLST NOOP OPTS PASS PASV\r\n \
-         PORT PWD QUIT REST RETR RMD RNFR RNTO\r\n \
-         SITE SIZE STAT STOR STOU STRU SYST TYPE\r\n \
-         USER XCUP XCWD XMKD XPWD XRMD\r\n214 Help OK.\r\n"
+         EPSV FEAT HASH HELP HOST LIST MDTM MFMT\r\n \
+         MKD MLSD MLST MODE NLST NOOP OPTS PASS\r\n \
+         PASV PORT PWD QUIT REST RETR RMD RNFR\r\n \
+         RNTO SITE SIZE STAT STOR STOU STRU SYST\r\n \
+         TYPE USER XCRC XCUP XCWD XMD5 XMKD XPWD\r\n \
+         XRMD XSHA1 XSHA256 XSHA512\r\n214 Help OK.\r\n"
     );
     // Every verb of the issue's list is recognized, one by one.
     for v in "USER PASS ACCT QUIT NOOP SYST FEAT OPTS HELP STAT HOST PWD XPWD CWD XCWD CDUP \
@@ -674,4 +676,67 @@ fn no_active_refuses_port_and_eprt() {
         srv.port()
     ));
     assert!(!ok && err.contains("curl"), "{err}");
+}
+
+/// HASH (draft-bryan-ftpext-hash) with OPTS HASH, and the X checksums with their quoted
+/// ranges, byte for byte: the known values of "The quick brown fox...".
+#[test]
+fn hash_and_the_x_checksums_byte_for_byte() {
+    let root = TempDir::new("hash");
+    root.write("a b.txt", b"The quick brown fox jumps over the lazy dog");
+    let srv = Server::anon(root.path());
+    let mut c = srv.anon_client();
+    let sha256 = "d7a8fbb307d7809469ca9abcb0082e4f8d5651e46d3cdb762d02d0bf37c9e592";
+    assert_eq!(
+        c.cmd("HASH a b.txt"),
+        format!("213 SHA-256 0-43 {sha256} a b.txt\r\n")
+    );
+    assert_eq!(c.cmd("OPTS HASH"), "200 SHA-256\r\n");
+    assert_eq!(c.cmd("OPTS HASH md5"), "200 MD5\r\n");
+    assert!(
+        c.cmd("FEAT")
+            .contains(" HASH SHA-256;SHA-512;SHA-1;MD5*;CRC32\r\n")
+    );
+    assert_eq!(
+        c.cmd("HASH /a b.txt"),
+        "213 MD5 0-43 9e107d9d372bb6826bd81d3542a419d6 /a b.txt\r\n"
+    );
+    assert_eq!(c.cmd("OPTS HASH SHA-384"), "504 Unknown algorithm.\r\n");
+    assert_eq!(c.cmd("OPTS HASH"), "200 MD5\r\n");
+    assert_eq!(
+        c.cmd("XMD5 a b.txt"),
+        "250 9e107d9d372bb6826bd81d3542a419d6\r\n"
+    );
+    assert_eq!(c.cmd("XCRC a b.txt"), "250 414fa339\r\n");
+    assert_eq!(c.cmd("XSHA256 \"a b.txt\""), format!("250 {sha256}\r\n"));
+    // Bytes 4 to 9: "quick".
+    assert_eq!(
+        c.cmd("XSHA1 \"a b.txt\" 4 9"),
+        format!(
+            "250 {}\r\n",
+            crate::support::hash("printf quick | sha1sum | cut -c1-40")
+        )
+    );
+    assert_eq!(
+        c.cmd("XSHA512 \"a b.txt\" 40"),
+        format!(
+            "250 {}\r\n",
+            crate::support::hash("printf dog | sha512sum | cut -c1-128")
+        )
+    );
+    assert_eq!(
+        c.cmd("XMD5 \"a b.txt\" 50"),
+        "501 The range starts past the end of the file.\r\n"
+    );
+    assert_eq!(
+        c.cmd("XMD5 \"a b.txt"),
+        "501 expected a path, or \"path\" [start [end]]\r\n"
+    );
+    assert_eq!(
+        c.cmd("XMD5 \"a b.txt\" 9 4"),
+        "501 expected a path, or \"path\" [start [end]]\r\n"
+    );
+    assert_eq!(c.cmd("HASH nothing"), "550 No such file or directory.\r\n");
+    assert_eq!(c.cmd("XCRC"), "501 a path is required\r\n");
+    assert!(srv.wait_log("anonymous: MD5 of /a b.txt bytes 0-43"));
 }

@@ -62,6 +62,8 @@ fn anonymous_drop_box_takes_new_files_and_nothing_else() {
         "SIZE nothing-here",
         "NLST *.txt",
         "MDTM new.txt",
+        "HASH new.txt",
+        "XSHA256 \"new.txt\" 0 4",
         "RETR new.txt",
         "RETR old.txt",
         "STOR old.txt",

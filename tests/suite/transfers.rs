@@ -357,3 +357,79 @@ fn after_abort_the_session_works(c: &mut Client, mut d: std::net::TcpStream) {
     assert_eq!(c.cmd("NOOP"), "200 NOOP ok.\r\n");
     assert_eq!(c.retr("small.txt"), b"small");
 }
+
+/// A checksum of a big file counts against the bandwidth caps, so at 256 KiB/s a 4 MiB file
+/// takes 16 s; meanwhile ABOR stops it (426, then 226) and the session goes on, a QUIT
+/// stops it and then runs (221), and a third checksum while two run gets 450.
+#[test]
+fn checksums_are_paced_and_stopped_by_abor_and_quit_and_two_run_at_once() {
+    let root = TempDir::new("hash-big");
+    root.write("big.bin", &pattern(4 << 20, 3));
+    let srv = Server::anon_with(root.path(), &["--anon-max-rate", "256K"]);
+    let mut a = srv.anon_client();
+    a.send_raw(b"XSHA256 big.bin\r\n");
+    std::thread::sleep(Duration::from_millis(300));
+    a.send_raw(b"ABOR\r\n");
+    assert_eq!(a.reply(), "426 Connection closed; transfer aborted.\r\n");
+    assert_eq!(a.reply(), "226 ABOR successful.\r\n");
+    assert_eq!(a.cmd("NOOP"), "200 NOOP ok.\r\n");
+    let mut b = srv.anon_client();
+    let mut c = srv.anon_client();
+    b.send_raw(b"XMD5 big.bin\r\n");
+    c.send_raw(b"HASH big.bin\r\n");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        a.cmd("XCRC big.bin"),
+        "450 Too many checksums at once; try again shortly.\r\n"
+    );
+    b.send_raw(b"QUIT\r\n");
+    assert_eq!(b.reply(), "426 Stopped: QUIT came.\r\n");
+    assert!(b.reply().starts_with("221 "));
+    assert!(b.closed());
+    c.send_raw(b"ABOR\r\n");
+    assert_eq!(c.reply(), "426 Connection closed; transfer aborted.\r\n");
+    assert_eq!(c.reply(), "226 ABOR successful.\r\n");
+}
+
+/// Python's ftplib asks for every checksum of a 3 MiB file; each equals hashlib's (and
+/// zlib's CRC-32) over the same bytes.
+#[test]
+fn ftplib_checksums_equal_hashlib_on_a_big_file() {
+    let root = TempDir::new("hash-ftplib");
+    let big = root.write("big file.bin", &pattern(3 << 20, 8));
+    let srv = Server::anon(root.path());
+    let script = r#"
+import ftplib, hashlib, sys, zlib
+data = open(sys.argv[2], "rb").read()
+f = ftplib.FTP()
+f.connect("127.0.0.1", int(sys.argv[1]), timeout=20)
+f.login()
+want = {"XSHA256": hashlib.sha256(data).hexdigest(), "XSHA512": hashlib.sha512(data).hexdigest(),
+        "XSHA1": hashlib.sha1(data).hexdigest(), "XMD5": hashlib.md5(data).hexdigest(),
+        "XCRC": "%08x" % zlib.crc32(data)}
+for verb, w in want.items():
+    got = f.sendcmd('%s "big file.bin"' % verb)
+    assert got == "250 " + w, (verb, got, w)
+got = f.sendcmd("HASH big file.bin").split()
+assert got[:4] == ["213", "SHA-256", "0-%d" % len(data), want["XSHA256"]], got
+f.sendcmd("OPTS HASH SHA-1")
+assert f.sendcmd("HASH big file.bin").split()[3] == want["XSHA1"]
+part = f.sendcmd('XMD5 "big file.bin" 1000 2000000')
+assert part == "250 " + hashlib.md5(data[1000:2000000]).hexdigest(), part
+print("ok")
+f.quit()
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(srv.port().to_string())
+        .arg(&big)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "ok\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::crypt;
-use crate::vfs::Rights;
+use crate::vfs::{Quota, Rights};
 
 /// A password as the client sent it. Its `Debug` never shows it.
 pub struct Password(pub Vec<u8>);
@@ -46,6 +46,8 @@ pub struct Login {
     pub home: Home,
     pub rights: Arc<Rights>,
     pub umask: Option<u32>,
+    /// The perm field's `quota=` and `files=` (None: no quota).
+    pub quota: Option<Quota>,
 }
 
 /// The directory a login is jailed in.
@@ -85,6 +87,7 @@ pub fn authenticate(policy: &Policy<'_>, name: &[u8], pw: &Password) -> Result<L
             home: Home::Anonymous,
             rights: Arc::clone(policy.anon_rights),
             umask: None,
+            quota: None,
         });
     }
     let Some(users) = policy.users else {
@@ -110,6 +113,7 @@ pub fn authenticate(policy: &Policy<'_>, name: &[u8], pw: &Password) -> Result<L
         home: Home::Dir(user.home.clone()),
         rights: Arc::clone(&user.rights),
         umask: user.umask,
+        quota: user.quota,
     })
 }
 
@@ -123,6 +127,8 @@ pub struct User {
     pub rights: Arc<Rights>,
     /// The perm field's `umask=`, if any.
     pub umask: Option<u32>,
+    /// The perm field's `quota=` and `files=`, if any.
+    pub quota: Option<Quota>,
 }
 
 impl User {
@@ -202,13 +208,18 @@ impl Users {
             if !is_dir(Path::new(home)) {
                 return Err((n, format!("home {home} is not a directory")));
             }
-            let (rights, umask) = parse_perm(perm).map_err(|e| (n, format!("perm {e}")))?;
+            let Perm {
+                rights,
+                umask,
+                quota,
+            } = parse_perm(perm).map_err(|e| (n, format!("perm {e}")))?;
             users.push(User {
                 name: name.to_string(),
                 hash: hash.to_string(),
                 home: PathBuf::from(home),
                 rights: Arc::new(rights),
                 umask,
+                quota,
             });
         }
         let dummy = users
@@ -247,22 +258,45 @@ impl Users {
     }
 }
 
+/// What the users file's perm field says.
+pub struct Perm {
+    pub rights: Rights,
+    pub umask: Option<u32>,
+    pub quota: Option<Quota>,
+}
+
 /// The users file's perm field: rights (`ro`, `rw`, `upload`, `none`, then `/FOLDER=RIGHT`
-/// rules: see `vfs/rights.rs`) and an optional `umask=OOO`, comma-separated.
-pub fn parse_perm(perm: &str) -> Result<(Rights, Option<u32>), String> {
+/// rules: see `vfs/rights.rs`), and optionally `umask=OOO`, `quota=SIZE` (bytes, K, M or G)
+/// and `files=N` (see `vfs/quota.rs`), comma-separated.
+pub fn parse_perm(perm: &str) -> Result<Perm, String> {
     let mut umask = None;
+    let mut quota: Option<Quota> = None;
     let mut rules = Vec::new();
     for part in perm.split(',') {
-        match part.strip_prefix("umask=") {
-            Some(m) => {
-                umask = Some(parse_umask(m).ok_or_else(|| {
-                    format!("\"{part}\": expected an octal umask such as 022 or 002")
-                })?);
-            }
-            None => rules.push(part),
+        if let Some(m) = part.strip_prefix("umask=") {
+            umask = Some(parse_umask(m).ok_or_else(|| {
+                format!("\"{part}\": expected an octal umask such as 022 or 002")
+            })?);
+        } else if let Some(b) = part.strip_prefix("quota=") {
+            let bytes = crate::rate::parse(b)
+                .flatten()
+                .ok_or_else(|| format!("\"{part}\": expected a size such as 500M or 2G"))?;
+            quota.get_or_insert_default().bytes = Some(bytes);
+        } else if let Some(f) = part.strip_prefix("files=") {
+            let files =
+                f.parse::<u64>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    format!("\"{part}\": expected a number of files such as 10000")
+                })?;
+            quota.get_or_insert_default().files = Some(files);
+        } else {
+            rules.push(part);
         }
     }
-    Ok((Rights::parse(&rules.join(","))?, umask))
+    Ok(Perm {
+        rights: Rights::parse(&rules.join(","))?,
+        umask,
+        quota,
+    })
 }
 
 /// An octal umask, such as `022`.

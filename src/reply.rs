@@ -220,9 +220,12 @@ fn fs_error(e: &io::Error) -> Answer {
         if e.kind() == io::ErrorKind::PermissionDenied {
             return Answer::new(NO_PERMISSION, "Permission denied.");
         }
-        // --min-free (the figures go to the log).
+        // --min-free and quotas (the figures go to the log).
         if e.kind() == io::ErrorKind::StorageFull {
             return Answer::new(NO_SPACE, "Insufficient storage space.");
+        }
+        if e.kind() == io::ErrorKind::QuotaExceeded {
+            return Answer::new(EXCEEDED_STORAGE, "Exceeded storage allocation.");
         }
         return Answer::new(FILE_UNAVAILABLE, format!("{}.", capitalise(&e.to_string())));
     };

@@ -20,7 +20,7 @@
 use std::fmt;
 use std::net::{IpAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant};
 
@@ -227,9 +227,9 @@ pub struct Tls {
 struct SessionTickets {
     key: Arc<dyn ProducesTickets>,
     /// This session's control connection id (0 before AUTH TLS).
-    own: AtomicU64,
+    own: AtomicU32,
     /// The id in the ticket the last handshake resumed (0: none).
-    opened: AtomicU64,
+    opened: AtomicU32,
 }
 
 impl ProducesTickets for SessionTickets {
@@ -249,8 +249,8 @@ impl ProducesTickets for SessionTickets {
 
     fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
         let plain = self.key.decrypt(cipher)?;
-        let (id, rest) = plain.split_at_checked(8)?;
-        let id = u64::from_be_bytes(id.try_into().ok()?);
+        let (id, rest) = plain.split_at_checked(4)?;
+        let id = u32::from_be_bytes(id.try_into().ok()?);
         self.opened.store(id, Ordering::SeqCst);
         Some(rest.to_vec())
     }
@@ -262,14 +262,14 @@ impl ProducesTickets for SessionTickets {
 /// connections); the oldest goes first past [`limits::TLS_OWNERS`].
 #[derive(Default)]
 struct Owners {
-    last_id: AtomicU64,
+    last_id: AtomicU32,
     table: Mutex<Vec<Owner>>,
     /// Signalled at each login (see [`Tls::data_ok`]).
     logins: Condvar,
 }
 
 struct Owner {
-    id: u64,
+    id: u32,
     peer: IpAddr,
     /// None until the control connection logs in.
     user: Option<String>,
@@ -381,8 +381,8 @@ impl Tls {
     pub fn for_session(&self) -> SessionConfigs {
         let tickets = Arc::new(SessionTickets {
             key: Arc::clone(&self.tickets),
-            own: AtomicU64::new(0),
-            opened: AtomicU64::new(0),
+            own: AtomicU32::new(0),
+            opened: AtomicU32::new(0),
         });
         let mut c = (*self.base).clone();
         c.session_storage = ServerSessionMemoryCache::new(limits::TLS_SESSIONS_PER_SESSION);
@@ -407,7 +407,7 @@ pub struct SessionConfigs {
 impl SessionConfigs {
     /// The control connection's TLS session is `id`'s (see [`Tls::control_id`]): so are the
     /// tickets it gets.
-    pub fn set_control_id(&self, id: u64) {
+    pub fn set_control_id(&self, id: u32) {
         self.tickets.own.store(id, Ordering::SeqCst);
     }
 
@@ -421,13 +421,20 @@ impl SessionConfigs {
 
 impl Tls {
     /// An id for a new control connection's TLS session (see [`accept`]).
-    pub fn control_id(&self) -> u64 {
-        self.owners.last_id.fetch_add(1, Ordering::Relaxed) + 1
+    /// (A u32: 32-bit MIPS has no 64-bit atomics. After 4 billion handshakes an id comes
+    /// again, by which time its old owner left the table long ago; 0 is never one.)
+    pub fn control_id(&self) -> u32 {
+        let id = self
+            .owners
+            .last_id
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_add(1);
+        if id == 0 { self.control_id() } else { id }
     }
 
     /// The control connection `id` from `peer` finished its handshake (`user`: None), or
     /// logged in as `user`.
-    pub fn owner(&self, id: u64, peer: IpAddr, user: Option<&str>) {
+    pub fn owner(&self, id: u32, peer: IpAddr, user: Option<&str>) {
         let mut t = self.owners.lock();
         t.retain(|o| o.id != id);
         if t.len() >= limits::TLS_OWNERS {
@@ -466,7 +473,7 @@ impl Tls {
         let deadline = Instant::now() + Duration::from_millis(limits::TLS_OWNER_WAIT_MS);
         let mut t = self.owners.lock();
         loop {
-            let find = |t: &[Owner], id: u64| {
+            let find = |t: &[Owner], id: u32| {
                 t.iter()
                     .find(|o| o.id == id)
                     .map(|o| (o.peer, o.user.clone()))

@@ -126,8 +126,15 @@ impl PreLogin {
                     Home::Dir(d) => Jail::open(d),
                 };
                 let umask = login.umask.unwrap_or(cfg.umask);
+                let jail = jail.and_then(|j| {
+                    let j = j.with_access(Arc::clone(&login.rights), umask);
+                    match (&login.quota, &login.home) {
+                        (Some(q), Home::Dir(home)) => j.with_quota(home, *q),
+                        _ => Ok(j),
+                    }
+                });
                 let jail = match jail {
-                    Ok(j) => j.with_access(Arc::clone(&login.rights), umask),
+                    Ok(j) => j,
                     Err(e) => {
                         log::error!(
                             "{peer}: login {}: cannot open home directory: {e}",

@@ -14,7 +14,7 @@ pub(super) struct Security {
     config: Option<(crate::tls::SessionConfigs, crate::tls::Tls)>,
     /// The id of the control connection's TLS session (0 before AUTH TLS).
     #[cfg(feature = "tls")]
-    control_id: u64,
+    control_id: u32,
     /// The control connection is TLS.
     pub control_tls: bool,
     pbsz: bool,

@@ -163,15 +163,17 @@ impl Session {
         })?;
         let ascii = self.ty == Type::Ascii;
         let keeps_partial = target.keeps_partial();
-        // What the file may still grow by under --max-upload.
-        let recv_limit = self.conn.ctx.cfg.max_upload.map(|max| {
-            let start = match kind {
-                UploadKind::Append => target.file().metadata().map_or(0, |m| m.len()),
-                UploadKind::Resume(offset) => offset,
-                UploadKind::Stor | UploadKind::Unique => 0,
-            };
-            max.saturating_sub(start)
-        });
+        // What the file may still grow by under --max-upload and the account's quota.
+        let start = match kind {
+            UploadKind::Append => target.file().metadata().map_or(0, |m| m.len()),
+            UploadKind::Resume(offset) => offset,
+            UploadKind::Stor | UploadKind::Unique => 0,
+        };
+        let recv_limit = [self.conn.ctx.cfg.max_upload, target.max_size()]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|max| max.saturating_sub(start));
         let mut moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
             t.w.drain_on_ctl_loss = keeps_partial;
             t.recv_limit = recv_limit;

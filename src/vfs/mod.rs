@@ -37,11 +37,13 @@ use crate::limits;
 
 mod names;
 mod path;
+mod quota;
 mod rights;
 mod upload;
 
 pub use names::{DirReader, Names};
 pub use path::{PathError, VPath};
+pub use quota::{QUOTA_FILE, Quota, Usage};
 pub use rights::{Need, Right, Rights};
 pub use upload::{TEMP_PREFIX, Target, UploadKind};
 
@@ -100,6 +102,8 @@ pub struct Jail {
     root: OwnedFd,
     rights: Arc<Rights>,
     umask: u32,
+    /// The home's usage, under a quota.
+    quota: Option<Arc<Usage>>,
 }
 
 /// The umask of files and directories a jail creates unless told otherwise (`--umask`).
@@ -185,6 +189,7 @@ impl Jail {
             root,
             rights: Arc::new(Rights::all(Right::Write)),
             umask: DEFAULT_UMASK,
+            quota: None,
         })
     }
 
@@ -194,6 +199,17 @@ impl Jail {
             root: self.root.try_clone()?,
             rights: Arc::clone(&self.rights),
             umask: self.umask,
+            quota: self.quota.clone(),
+        })
+    }
+
+    /// The same root under a quota: `home` is where the jail is on the disk (the usage is
+    /// shared by every session of that home).
+    pub fn with_quota(self, home: &Path, limits: Quota) -> io::Result<Jail> {
+        let usage = Usage::of(home, &self, limits)?;
+        Ok(Jail {
+            quota: Some(usage),
+            ..self
         })
     }
 
@@ -206,8 +222,15 @@ impl Jail {
         }
     }
 
-    /// SECURITY: whether the account may do what `need` says at `loc`.
+    /// SECURITY: whether the account may do what `need` says at `loc`. Under a quota the
+    /// usage file is the server's, whatever the rights.
     fn check(&self, loc: &Loc, need: Need) -> io::Result<()> {
+        if self.quota.is_some() && loc.trail.is_empty() && loc.name.as_deref() == Some(QUOTA_FILE) {
+            return Err(rights::denied(format!(
+                "/{} is the server's usage file",
+                String::from_utf8_lossy(QUOTA_FILE)
+            )));
+        }
         if self.rights.is_all_write() {
             return Ok(());
         }
@@ -474,10 +497,15 @@ impl Jail {
 
     /// Opens (creating if needed) a regular file for writing in place, for APPE and REST+STOR;
     /// with its directory (to sync once the upload is complete).
-    fn open_write_in_place(&self, path: &VPath, append: bool) -> io::Result<(File, OwnedFd)> {
+    /// Also says how big the file was (None: it is new).
+    fn open_write_in_place(
+        &self,
+        path: &VPath,
+        append: bool,
+    ) -> io::Result<(File, OwnedFd, Option<u64>)> {
         let loc = self.resolve(path, true)?;
         self.check(&loc, Need::Write)?;
-        Self::check_openable(&loc)?;
+        let old = Self::check_openable(&loc)?.map(|m| m.size);
         let mut flags = OFlags::WRONLY | OFlags::CREATE | OFlags::NONBLOCK;
         if append {
             flags |= OFlags::APPEND;
@@ -488,7 +516,7 @@ impl Jail {
         if meta.mode & 0o7000 != 0 {
             rustix::fs::fchmod(&file, Mode::from_bits_truncate(meta.mode & 0o777))?;
         }
-        Ok((file, loc.dir))
+        Ok((file, loc.dir, old))
     }
 
     /// The directory that holds `path` and its name there, for removing or renaming it
@@ -529,10 +557,17 @@ impl Jail {
     pub fn unlink(&self, path: &VPath) -> io::Result<()> {
         let (dir, name) = self.parent_and_name(path, false)?;
         let st = rustix::fs::statat(&dir, &name, AtFlags::SYMLINK_NOFOLLOW)?;
-        if FileType::from_raw_mode(st.st_mode as _) == FileType::Directory {
+        let kind = FileType::from_raw_mode(st.st_mode as _);
+        if kind == FileType::Directory {
             return Err(err(rustix::io::Errno::ISDIR));
         }
-        Ok(rustix::fs::unlinkat(&dir, &name, AtFlags::empty())?)
+        rustix::fs::unlinkat(&dir, &name, AtFlags::empty())?;
+        if let Some(q) = &self.quota
+            && kind == FileType::RegularFile
+        {
+            q.changed(Some(Meta::from_stat(&st).size), None);
+        }
+        Ok(())
     }
 
     /// Whether `path` exists and may be renamed (RNFR, before its RNTO).

@@ -24,11 +24,12 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom};
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
 
-use super::{Jail, Kind, Meta, Need, Right, cname, err, in_disk_order, sync_dir};
+use super::{Jail, Kind, Meta, Need, Right, Usage, cname, err, in_disk_order, sync_dir};
 use crate::limits;
 use crate::vfs::VPath;
 
@@ -55,6 +56,9 @@ pub struct Target {
     file: File,
     path: VPath,
     how: How,
+    /// Under a quota: the home's usage, the size of the file replaced or written to (None:
+    /// a new file), and the largest the file may become.
+    quota: Option<(Arc<Usage>, Option<u64>, Option<u64>)>,
 }
 
 enum How {
@@ -100,7 +104,23 @@ impl Target {
     /// The data goes to the disk first, alone; the rest is done in [`super::DISK_ORDER`].
     pub fn commit(mut self) -> io::Result<()> {
         crate::sys::write_data(&self.file)?;
-        in_disk_order(|| self.sync_and_name())
+        in_disk_order(|| self.sync_and_name())?;
+        self.count();
+        Ok(())
+    }
+
+    /// Under a quota: the largest this upload's file may become (`quota=`); the session
+    /// stops the upload past it with 552.
+    pub fn max_size(&self) -> Option<u64> {
+        self.quota.as_ref().and_then(|(_, _, max)| *max)
+    }
+
+    /// Under a quota: the file is what it is now; the home's usage follows.
+    fn count(&self) {
+        if let Some((usage, old, _)) = &self.quota {
+            let now = self.file.metadata().map_or(0, |m| m.len());
+            usage.changed(*old, Some(now));
+        }
     }
 
     fn sync_and_name(&mut self) -> io::Result<()> {
@@ -127,10 +147,18 @@ impl Target {
     /// [`Target::keeps_partial`] says so, else it goes. True when a new file was made of it
     /// (what is written in place stays anyway).
     pub fn keep_partial(mut self) -> io::Result<bool> {
-        match &mut self.how {
-            How::Atomic(up) if up.new && !up.no_replace => up.commit().map(|()| true),
-            _ => Ok(false),
+        let kept = match &mut self.how {
+            How::Atomic(up) if up.new && !up.no_replace => up.commit().map(|()| true)?,
+            How::InPlace(_) => {
+                self.count();
+                return Ok(false);
+            }
+            _ => false,
+        };
+        if kept {
+            self.count();
         }
+        Ok(kept)
     }
 }
 
@@ -152,20 +180,21 @@ impl Jail {
     /// before the data arrives but a resumed file's tail past the offset (REST+STOR, as
     /// every server does); a new or temporary file is created.
     pub fn open_upload(&self, path: &VPath, kind: UploadKind) -> io::Result<Target> {
-        let (file, path, how) = match kind {
+        let (file, path, how, old) = match kind {
             UploadKind::Stor => {
                 let (file, up) = self.create_upload(path)?;
-                (file, path.clone(), How::Atomic(up))
+                let old = up.old;
+                (file, path.clone(), How::Atomic(up), old)
             }
             UploadKind::Resume(offset) => {
-                let (mut file, dir) = self.open_write_in_place(path, false)?;
+                let (mut file, dir, old) = self.open_write_in_place(path, false)?;
                 file.set_len(offset)?;
                 file.seek(SeekFrom::Start(offset))?;
-                (file, path.clone(), How::InPlace(dir))
+                (file, path.clone(), How::InPlace(dir), old)
             }
             UploadKind::Append => {
-                let (file, dir) = self.open_write_in_place(path, true)?;
-                (file, path.clone(), How::InPlace(dir))
+                let (file, dir, old) = self.open_write_in_place(path, true)?;
+                (file, path.clone(), How::InPlace(dir), old)
             }
             UploadKind::Unique => {
                 let base = path.file_name().unwrap_or(b"ftp").to_vec();
@@ -175,21 +204,45 @@ impl Jail {
                     name,
                     done: false,
                 };
-                (file, made, how)
+                (file, made, how, None)
             }
         };
-        Ok(Target { file, path, how })
+        // Under a quota: is there room at all (552 now, nothing written), and how much?
+        let quota = match &self.quota {
+            Some(usage) => {
+                let max = usage.room(old)?;
+                Some((Arc::clone(usage), old, max))
+            }
+            None => None,
+        };
+        Ok(Target {
+            file,
+            path,
+            how,
+            quota,
+        })
     }
 
     /// Whether the account may upload to `path` at all (before a data connection is
     /// opened); [`Jail::open_upload`] decides again, on what it finds.
     pub fn check_upload(&self, path: &VPath, kind: UploadKind) -> io::Result<()> {
-        let (loc, need) = match kind {
-            UploadKind::Unique => (self.resolve(&path.parent(), true)?, Need::Create),
-            UploadKind::Stor => return self.stor_target(&self.resolve(path, false)?).map(|_| ()),
-            UploadKind::Resume(_) | UploadKind::Append => (self.resolve(path, true)?, Need::Write),
+        let old = match kind {
+            UploadKind::Unique => {
+                self.check(&self.resolve(&path.parent(), true)?, Need::Create)?;
+                None
+            }
+            UploadKind::Stor => self.stor_target(&self.resolve(path, false)?)?,
+            UploadKind::Resume(_) | UploadKind::Append => {
+                let loc = self.resolve(path, true)?;
+                self.check(&loc, Need::Write)?;
+                Self::check_openable(&loc)?
+            }
         };
-        self.check(&loc, need)
+        // Under a quota, a full home refuses the upload before its data connection.
+        if let Some(usage) = &self.quota {
+            usage.room(old.filter(|m| m.kind == Kind::File).map(|m| m.size))?;
+        }
+        Ok(())
     }
 
     /// What a STOR to `loc` would replace (None: a new name), once the account's right to
@@ -229,6 +282,7 @@ impl Jail {
         let c = cname(loc.name.as_deref().unwrap_or_default())?;
         let (fd, tmp) = create_temp(&loc.dir, self.file_mode())?;
         let upload = Upload {
+            old: old.filter(|m| m.kind == Kind::File).map(|m| m.size),
             no_replace: self.rights.at(&loc.parts()) != Right::Write,
             dir: loc.dir,
             tmp,
@@ -319,6 +373,8 @@ struct Upload {
     new: bool,
     /// A drop box: the commit fails (EEXIST) rather than replace a file.
     no_replace: bool,
+    /// The size of the file it replaces.
+    old: Option<u64>,
 }
 
 impl Upload {

@@ -604,3 +604,78 @@ fn max_upload_stops_a_file_at_its_size_with_552() {
     assert_eq!(std::fs::metadata(root.join("old.bin")).unwrap().len(), 1024);
     assert_eq!(c.cmd("NOOP"), "200 NOOP ok.\r\n");
 }
+
+/// A per-account quota (`quota=500K,files=4` in the perm field), as pure-ftpd keeps it: the
+/// usage is counted once into the home's `.ftpquota` and followed from then on; an upload
+/// that would pass the bytes stops with 552 and leaves nothing, a file too many is 552
+/// before its data connection, deletes and overwrites give space back, and the usage file
+/// is the server's (clients can't read, replace or delete it). A restart reads it back.
+#[test]
+fn a_quota_of_bytes_and_files_per_account() {
+    let home = TempDir::new("quota-home");
+    home.write("old.jpg", &pattern(100 << 10, 1));
+    let etc = TempDir::new("quota-etc");
+    let users = etc.write(
+        "users.txt",
+        crypt_line("cam", "cam-pw", "6", home.path(), "rw,quota=500K,files=4").as_bytes(),
+    );
+    let usage = || std::fs::read_to_string(home.join(".ftpquota")).unwrap();
+    let srv = Server::start(&["--users", users.to_str().unwrap()]);
+    let mut c = srv.client();
+    c.login("cam", "cam-pw");
+    assert_eq!(usage(), format!("1 {}\n", 100 << 10));
+    assert!(srv.wait_log("quota: ") && srv.log().contains("1 files, 102400 bytes (counted"));
+    c.expect("TYPE I", 200);
+    for i in 1..=2 {
+        let (_, last) = upload(&mut c, &format!("STOR p{i}.jpg"), &pattern(150 << 10, i));
+        assert_eq!(last, "226 Transfer complete.\r\n");
+    }
+    assert_eq!(usage(), format!("3 {}\n", 400 << 10));
+    // 100 KiB of room: a 150 KiB picture stops at it, and nothing of it stays.
+    let (first, last) = upload(&mut c, "STOR p3.jpg", &pattern(150 << 10, 3));
+    assert!(first.starts_with("150"), "{first}");
+    assert_eq!(last, "552 Exceeded storage allocation.\r\n");
+    assert!(!home.join("p3.jpg").exists());
+    assert!(temp_files(home.path()).is_empty());
+    let (_, last) = upload(&mut c, "STOR p3.jpg", &pattern(50 << 10, 3));
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    assert_eq!(usage(), format!("4 {}\n", 450 << 10));
+    // A fifth file: refused before its data connection.
+    c.expect("EPSV", 229);
+    assert_eq!(c.cmd("STOR p4.jpg"), "552 Exceeded storage allocation.\r\n");
+    // An overwrite is no new file, and gives back what the old one held.
+    let (_, last) = upload(&mut c, "STOR p1.jpg", &pattern(20 << 10, 4));
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    assert_eq!(usage(), format!("4 {}\n", 320 << 10));
+    c.expect("DELE p2.jpg", 250);
+    assert_eq!(usage(), format!("3 {}\n", 170 << 10));
+    let (_, last) = upload(&mut c, "APPE p3.jpg", &pattern(10 << 10, 5));
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    assert_eq!(usage(), format!("3 {}\n", 180 << 10));
+    for line in [
+        "RETR .ftpquota",
+        "DELE .ftpquota",
+        "STOR .ftpquota",
+        "RNFR .ftpquota",
+    ] {
+        c.expect("EPSV", 229);
+        assert_eq!(c.cmd(line), "550 Permission denied.\r\n", "{line}");
+    }
+    assert_eq!(usage(), format!("3 {}\n", 180 << 10));
+    assert!(
+        srv.log().contains("over quota: 4 files, the quota is 4"),
+        "{}",
+        srv.log()
+    );
+    drop(c);
+    drop(srv);
+    // A restart reads the file back rather than counting.
+    let srv = Server::start(&["--users", users.to_str().unwrap()]);
+    srv.client().login("cam", "cam-pw");
+    let mut c = srv.client();
+    c.login("cam", "cam-pw");
+    c.expect("TYPE I", 200);
+    let (_, last) = upload(&mut c, "STOR big.bin", &pattern(400 << 10, 6));
+    assert_eq!(last, "552 Exceeded storage allocation.\r\n");
+    assert!(!srv.log().contains("(counted"), "{}", srv.log());
+}

@@ -48,6 +48,18 @@ pub struct Login {
     pub umask: Option<u32>,
     /// The perm field's `quota=` and `files=` (None: no quota).
     pub quota: Option<Quota>,
+    /// The perm field's `sessions=`, `up=` and `down=`.
+    pub limits: UserLimits,
+}
+
+/// An account's own limits, on top of the server's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UserLimits {
+    /// Sessions logged in at once.
+    pub sessions: Option<usize>,
+    /// Bytes per second up and down, for all its sessions together.
+    pub up: Option<u64>,
+    pub down: Option<u64>,
 }
 
 /// The directory a login is jailed in.
@@ -88,6 +100,7 @@ pub fn authenticate(policy: &Policy<'_>, name: &[u8], pw: &Password) -> Result<L
             rights: Arc::clone(policy.anon_rights),
             umask: None,
             quota: None,
+            limits: UserLimits::default(),
         });
     }
     let Some(users) = policy.users else {
@@ -114,6 +127,7 @@ pub fn authenticate(policy: &Policy<'_>, name: &[u8], pw: &Password) -> Result<L
         rights: Arc::clone(&user.rights),
         umask: user.umask,
         quota: user.quota,
+        limits: user.limits,
     })
 }
 
@@ -129,6 +143,8 @@ pub struct User {
     pub umask: Option<u32>,
     /// The perm field's `quota=` and `files=`, if any.
     pub quota: Option<Quota>,
+    /// The perm field's `sessions=`, `up=` and `down=`.
+    pub limits: UserLimits,
 }
 
 impl User {
@@ -212,6 +228,7 @@ impl Users {
                 rights,
                 umask,
                 quota,
+                limits,
             } = parse_perm(perm).map_err(|e| (n, format!("perm {e}")))?;
             users.push(User {
                 name: name.to_string(),
@@ -220,6 +237,7 @@ impl Users {
                 rights: Arc::new(rights),
                 umask,
                 quota,
+                limits,
             });
         }
         let dummy = users
@@ -263,15 +281,23 @@ pub struct Perm {
     pub rights: Rights,
     pub umask: Option<u32>,
     pub quota: Option<Quota>,
+    pub limits: UserLimits,
 }
 
 /// The users file's perm field: rights (`ro`, `rw`, `upload`, `none`, then `/FOLDER=RIGHT`
 /// rules: see `vfs/rights.rs`), and optionally `umask=OOO`, `quota=SIZE` (bytes, K, M or G)
-/// and `files=N` (see `vfs/quota.rs`), comma-separated.
+/// and `files=N` (see `vfs/quota.rs`), `sessions=N`, `up=RATE` and `down=RATE` (bytes per
+/// second for all the account's sessions), comma-separated.
 pub fn parse_perm(perm: &str) -> Result<Perm, String> {
     let mut umask = None;
     let mut quota: Option<Quota> = None;
+    let mut limits = UserLimits::default();
     let mut rules = Vec::new();
+    let rate = |part: &str, v: &str| {
+        crate::rate::parse(v)
+            .flatten()
+            .ok_or_else(|| format!("\"{part}\": expected bytes per second such as 500K or 2M"))
+    };
     for part in perm.split(',') {
         if let Some(m) = part.strip_prefix("umask=") {
             umask = Some(parse_umask(m).ok_or_else(|| {
@@ -288,6 +314,15 @@ pub fn parse_perm(perm: &str) -> Result<Perm, String> {
                     format!("\"{part}\": expected a number of files such as 10000")
                 })?;
             quota.get_or_insert_default().files = Some(files);
+        } else if let Some(n) = part.strip_prefix("sessions=") {
+            limits.sessions =
+                Some(n.parse::<usize>().ok().filter(|&n| n > 0).ok_or_else(|| {
+                    format!("\"{part}\": expected a number of sessions such as 2")
+                })?);
+        } else if let Some(r) = part.strip_prefix("up=") {
+            limits.up = Some(rate(part, r)?);
+        } else if let Some(r) = part.strip_prefix("down=") {
+            limits.down = Some(rate(part, r)?);
         } else {
             rules.push(part);
         }
@@ -296,6 +331,7 @@ pub fn parse_perm(perm: &str) -> Result<Perm, String> {
         rights: Rights::parse(&rules.join(","))?,
         umask,
         quota,
+        limits,
     })
 }
 

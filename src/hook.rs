@@ -11,7 +11,6 @@
 //! upload, so a server without `--on-upload` pays nothing.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -75,42 +74,47 @@ fn work(rx: &Mutex<Receiver<Run>>) {
 
 /// Runs one hook to its end or its timeout, and logs how it went.
 fn execute(run: &Run) {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
     let shown = format!(
         "--on-upload {} {}",
         run.program.display(),
         run.file.display()
     );
-    let mut cmd = Command::new(&run.program);
-    cmd.arg(&run.file)
-        .env_clear()
-        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
-        .current_dir("/")
-        .envs(run.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    crate::sys::child_defaults(&mut cmd, run.umask);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
+    let c = |b: &[u8]| CString::new(b).map_err(|_| "a NUL byte in it".to_string());
+    let args = c(run.program.as_os_str().as_bytes()).and_then(|p| {
+        let a = c(run.file.as_os_str().as_bytes())?;
+        let mut env = vec![c(b"PATH=/usr/sbin:/usr/bin:/sbin:/bin")?];
+        for (k, v) in &run.env {
+            env.push(c(format!("{k}={v}").as_bytes())?);
+        }
+        Ok((p, a, env))
+    });
+    let spawned = args.and_then(|(p, a, env)| {
+        crate::sys::spawn(&p, &a, &env, run.umask).map_err(|e| e.to_string())
+    });
+    let pid = match spawned {
+        Ok(pid) => pid,
         Err(e) => {
             log::error!("{shown}: cannot start: {e}");
             return;
         }
     };
+    use rustix::process::{Signal, WaitOptions, kill_process, waitpid};
     let deadline = Instant::now() + run.timeout;
     loop {
-        match child.try_wait() {
-            Ok(Some(st)) if st.success() => {
+        match waitpid(Some(pid), WaitOptions::NOHANG) {
+            Ok(Some((_, st))) if st.exit_status() == Some(0) => {
                 log::debug!("{shown}: done");
                 return;
             }
-            Ok(Some(st)) => {
+            Ok(Some((_, st))) => {
                 log::warn!("{shown}: failed ({})", exit_text(st));
                 return;
             }
             Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
+                let _ = kill_process(pid, Signal::KILL);
+                let _ = waitpid(Some(pid), WaitOptions::empty());
                 log::warn!(
                     "{shown}: still running after {} s (--on-upload-timeout); killed",
                     run.timeout.as_secs()
@@ -127,9 +131,9 @@ fn execute(run: &Run) {
 }
 
 /// `exit status 3` or `signal 9` (not `{:?}`: the router builds have no Debug formatting).
-fn exit_text(st: std::process::ExitStatus) -> String {
-    use std::os::unix::process::ExitStatusExt;
-    match (st.code(), st.signal()) {
+fn exit_text(st: rustix::process::WaitStatus) -> String {
+    match (st.exit_status(), st.terminating_signal()) {
+        (Some(127), _) => "exit status 127: it could not be run".into(),
         (Some(c), _) => format!("exit status {c}"),
         (None, Some(s)) => format!("signal {s}"),
         _ => "unknown status".into(),

@@ -105,6 +105,8 @@ pub enum Closing {
     Banned,
     /// The client's network is not in `--allow`, or is in `--deny`.
     NotAllowed,
+    /// The account has its `sessions=` sessions open.
+    AccountFull,
 }
 
 impl From<PathError> for Fail {
@@ -188,6 +190,7 @@ impl Fail {
                 match c {
                     Closing::ServerFull => "Too many users, sorry. Try again later.",
                     Closing::AddressFull => "Too many connections from your address.",
+                    Closing::AccountFull => "Too many sessions for this account.",
                     Closing::Busy => "Server busy, try again later.",
                     Closing::LowMemory => "Server short of memory, try again later.",
                     Closing::IdleTimeout => "Timeout; closing control connection.",

@@ -14,20 +14,54 @@ pub fn ignore_sigxfsz() {
     }
 }
 
-/// Makes `cmd`'s process start with `umask` and SIGXFSZ back at its default: the server
-/// itself runs with umask 0 (it gives every file it makes its mode) and SIGXFSZ ignored.
-/// (The standard library already empties the signal mask and restores SIGPIPE.)
-pub fn child_defaults(cmd: &mut std::process::Command, umask: u32) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: the closure runs in the child between fork and exec, where only
-    // async-signal-safe calls may be made: umask(2) and signal(2) are, and it allocates
-    // nothing and takes no lock.
-    unsafe {
-        cmd.pre_exec(move || {
+/// Starts `program` with the one argument `arg` and exactly the environment `env`
+/// (`NAME=value`), stdin, stdout and stderr on /dev/null, from `/`, with `umask`, no
+/// signal blocked and SIGXFSZ, SIGPIPE and SIGHUP at their defaults (the server runs with
+/// umask 0 and those ignored or blocked). Every descriptor of the server is close-on-exec,
+/// so the program gets none of them. A fork and an execve: std::process would cost the
+/// router binary some 20 KiB for what these few calls do.
+pub fn spawn(
+    program: &std::ffi::CStr,
+    arg: &std::ffi::CStr,
+    env: &[std::ffi::CString],
+    umask: u32,
+) -> io::Result<rustix::process::Pid> {
+    let argv = [program.as_ptr(), arg.as_ptr(), std::ptr::null()];
+    let envp: Vec<*const libc::c_char> = env
+        .iter()
+        .map(|e| e.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    // SAFETY: everything the child uses (argv, envp, the strings) is made before the fork,
+    // and the child calls only async-signal-safe functions (open, dup2, umask,
+    // sigemptyset, sigprocmask, signal, chdir, execve, _exit), as a child of a
+    // multi-threaded process must: no allocation, no lock.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: see above; the pointers point into memory the parent keeps alive, and the
+        // child's copy of it is its own.
+        unsafe {
+            let fd = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+            if fd >= 0 {
+                libc::dup2(fd, 0);
+                libc::dup2(fd, 1);
+                libc::dup2(fd, 2);
+            }
             libc::umask((umask & 0o777) as libc::mode_t);
-            libc::signal(libc::SIGXFSZ, libc::SIG_DFL);
-            Ok(())
-        });
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+            for sig in [libc::SIGXFSZ, libc::SIGPIPE, libc::SIGHUP] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
+            libc::chdir(c"/".as_ptr());
+            libc::execve(argv[0], argv.as_ptr(), envp.as_ptr());
+            libc::_exit(127);
+        }
+    }
+    match rustix::process::Pid::from_raw(pid) {
+        Some(p) => Ok(p),
+        None => Err(io::Error::last_os_error()),
     }
 }
 

@@ -27,8 +27,9 @@ pub struct Watch<'a> {
     pub drain_on_ctl_loss: bool,
     /// The control connection closed during the transfer.
     ctl_gone: bool,
-    /// Bandwidth caps the bytes are taken from (the session's, the total).
-    pub pace: [Option<Arc<Limiter>>; 2],
+    /// Bandwidth caps the bytes are taken from (the session's, its account's for this
+    /// direction, the total).
+    pub pace: [Option<Arc<Limiter>>; 3],
 }
 
 /// A transfer in progress: the data stream, what it watches, counters.
@@ -454,7 +455,7 @@ impl<'a> Watch<'a> {
             ctl,
             drain_on_ctl_loss: false,
             ctl_gone: false,
-            pace: [None, None],
+            pace: [None, None, None],
         }
     }
 
@@ -510,7 +511,7 @@ impl<'a> Watch<'a> {
             return Ok(want);
         }
         let mut n = want;
-        let mut taken = [0usize; 2];
+        let mut taken = [0usize; 3];
         let mut wait = Duration::ZERO;
         for (i, l) in self.pace.iter().enumerate() {
             if let Some(l) = l {

@@ -85,8 +85,10 @@ impl Session {
         ))?;
         file.seek(SeekFrom::Start(start)).map_err(Fail::Local)?;
         let began = Instant::now();
+        let [session, account] = self.caps(false);
+        let total = self.conn.ctx.total_rate.clone();
         let mut w = Watch::new(&mut self.conn.ctl);
-        w.pace = [self.rate.clone(), self.conn.ctx.total_rate.clone()];
+        w.pace = [session, account, total];
         let mut sum = Checksum::new(algo);
         let mut buf = vec![0u8; limits::CHECKSUM_CHUNK];
         let mut left = end - start;

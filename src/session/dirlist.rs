@@ -140,7 +140,8 @@ impl Session {
             Ok((entries, b"Here comes the directory listing.".to_vec()))
         })?;
         let jail = &self.jail;
-        let moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
+        let caps = self.caps(false);
+        let moved = Self::move_data(&mut self.conn, caps, stream, &mut |t| {
             t.send_bytes(&head)?;
             if let Some(e) = entries.take() {
                 let listing = Listing {

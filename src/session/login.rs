@@ -13,6 +13,8 @@ use crate::limits;
 use crate::reply::{Fail, *};
 use crate::vfs::Jail;
 
+use super::seats::Seat;
+
 /// A session before login.
 pub(super) struct PreLogin {
     conn: Conn,
@@ -36,7 +38,7 @@ impl PreLogin {
 
     /// Greets the client and runs commands until a login succeeds (the connection, the
     /// login and its jail are handed back) or the session ends (`None`).
-    pub(super) fn serve(mut self) -> Option<(Conn, Login, Jail)> {
+    pub(super) fn serve(mut self) -> Option<(Conn, Login, Jail, Seat)> {
         self.conn.greet().ok()?;
         loop {
             let deadline = self.deadline;
@@ -45,8 +47,9 @@ impl PreLogin {
                 .next_line(Some(deadline), None)
                 .and_then(|line| self.command(&line));
             match r {
-                Ok(Step::Granted(login, jail)) => {
-                    return Some((self.conn, login, jail));
+                Ok(Step::Granted(granted)) => {
+                    let (login, jail, seat) = *granted;
+                    return Some((self.conn, login, jail, seat));
                 }
                 Ok(Step::Flow(flow)) => {
                     if !self.conn.settle(Ok(flow)) {
@@ -118,6 +121,14 @@ impl PreLogin {
         let peer = self.conn.peer;
         match auth::authenticate(&policy, &name, &pw) {
             Ok(login) => {
+                // SECURITY: an account's own session limit, before anything is granted.
+                let seat = ctx.seats.take(&login.name, &login.limits).map_err(|open| {
+                    log::info!(
+                        "{peer}: login {} refused: the account has {open} sessions (sessions=)",
+                        login.name
+                    );
+                    Fail::Closing(crate::reply::Closing::AccountFull)
+                })?;
                 let jail = match &login.home {
                     Home::Anonymous => match &ctx.anon_jail {
                         Some(j) => j.try_clone(),
@@ -148,7 +159,7 @@ impl PreLogin {
                 ctx.bans.succeeded(peer);
                 self.conn.tls_logged_in(&login.name);
                 self.conn.reply(LOGGED_IN, "Login successful.")?;
-                Ok(Step::Granted(login, jail))
+                Ok(Step::Granted(Box::new((login, jail, seat))))
             }
             Err(_) => {
                 self.failed_logins += 1;
@@ -175,5 +186,6 @@ impl PreLogin {
 /// What one pre-login command led to.
 enum Step {
     Flow(Flow),
-    Granted(Login, Jail),
+    /// (Boxed: a session has many more steps than logins.)
+    Granted(Box<(Login, Jail, Seat)>),
 }

@@ -19,6 +19,7 @@ mod dirlist;
 mod files;
 mod info;
 mod login;
+mod seats;
 mod security;
 mod transfer;
 
@@ -105,6 +106,8 @@ pub struct Context {
     pub bans: Bans,
     /// `--total-max-rate`, shared by every transfer.
     pub total_rate: Option<Arc<Limiter>>,
+    /// Each account's sessions and caps (`sessions=`, `up=`, `down=`).
+    seats: Arc<seats::Seats>,
     /// FTPS, when a certificate is configured.
     #[cfg(feature = "tls")]
     pub tls: Option<crate::tls::Tls>,
@@ -124,6 +127,7 @@ impl Context {
             users: Arc::new(Mutex::new(users)),
             transfers: Arc::new(AtomicUsize::new(0)),
             pasv,
+            seats: Arc::default(),
         }
     }
 
@@ -159,6 +163,7 @@ impl Context {
             anon_jail,
             users: Arc::clone(&self.users),
             transfers: Arc::clone(&self.transfers),
+            seats: Arc::clone(&self.seats),
         })
     }
 
@@ -257,6 +262,8 @@ struct Session {
     data: DataChannel,
     /// This session's bandwidth cap (`--anon-max-rate` or `--max-rate`).
     rate: Option<Arc<Limiter>>,
+    /// Its place among its account's sessions, with the account's caps.
+    seat: seats::Seat,
 }
 
 /// Runs a session on an accepted control connection until it ends. `implicit`: FTPS from
@@ -286,7 +293,7 @@ pub fn run(ctx: Arc<Context>, stream: TcpStream, implicit: bool) {
         log::info!("{peer}: disconnected");
         return;
     }
-    if let Some((conn, login, jail)) = login::PreLogin::new(conn).serve() {
+    if let Some((conn, login, jail, seat)) = login::PreLogin::new(conn).serve() {
         let cfg = &conn.ctx.cfg;
         let rate = match login.home {
             Home::Anonymous => cfg.anon_max_rate,
@@ -294,6 +301,7 @@ pub fn run(ctx: Arc<Context>, stream: TcpStream, implicit: bool) {
         };
         Session {
             rate: rate.map(|r| Arc::new(Limiter::new(r))),
+            seat,
             conn,
             login,
             jail,

@@ -35,9 +35,10 @@ pub(super) struct Moved {
 impl Session {
     /// The transfer runner: moves the data with `body` while counting the transfer in
     /// flight (SIGTERM waits for it). `body` is a trait object: one copy of the runner.
+    /// `caps`: the session's and its account's for this direction.
     pub(super) fn move_data(
         conn: &mut Conn,
-        rate: Option<Arc<Limiter>>,
+        caps: [Option<Arc<Limiter>>; 2],
         stream: Stream,
         body: &mut dyn FnMut(&mut Transfer<'_>) -> Done,
     ) -> Moved {
@@ -46,13 +47,21 @@ impl Session {
         let _busy = ctx.transfer_started();
         let (done, bytes) = match Transfer::new(&mut conn.ctl, stream, ctx.cfg.data_timeout) {
             Ok(mut t) => {
-                t.w.pace = [rate, ctx.total_rate.clone()];
+                let [session, account] = caps;
+                t.w.pace = [session, account, ctx.total_rate.clone()];
                 (body(&mut t), t.bytes)
             }
             Err(e) => (Err(Fail::DataConnection(e)), 0),
         };
         conn.arm_trim();
         Moved { done, bytes, start }
+    }
+
+    /// The caps a transfer up (`up`) or down takes from besides the total: the session's
+    /// and its account's.
+    pub(super) fn caps(&self, up: bool) -> [Option<Arc<Limiter>>; 2] {
+        let account = if up { &self.seat.up } else { &self.seat.down };
+        [self.rate.clone(), account.clone()]
     }
 
     /// Logs how a transfer of `p` ended and replies 226 when it is complete; a failure
@@ -104,7 +113,8 @@ impl Session {
         text.extend_from_slice(p.file_name().unwrap_or(b"/"));
         text.extend_from_slice(format!(" ({} bytes).", meta.size).as_bytes());
         let ((), stream) = self.open_data(|_| Ok(((), text)))?;
-        let moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
+        let caps = self.caps(false);
+        let moved = Self::move_data(&mut self.conn, caps, stream, &mut |t| {
             t.send_file(&mut file, rest, meta.size, ascii)?;
             t.finish()
         });
@@ -174,7 +184,8 @@ impl Session {
             .flatten()
             .min()
             .map(|max| max.saturating_sub(start));
-        let mut moved = Self::move_data(&mut self.conn, self.rate.clone(), stream, &mut |t| {
+        let caps = self.caps(true);
+        let mut moved = Self::move_data(&mut self.conn, caps, stream, &mut |t| {
             t.w.drain_on_ctl_loss = keeps_partial;
             t.recv_limit = recv_limit;
             if let Some((floor, room)) = min_free {

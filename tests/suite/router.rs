@@ -694,3 +694,70 @@ fn allow_and_deny_lists_of_client_networks() {
             .contains("127.0.0.2: refused: its network is not allowed")
     );
 }
+
+/// An account's own limits in the users file (`sessions=2,up=300K,down=300K`, as pure-pw's
+/// -y, -t and -T): a third session gets 421 at PASS with the reason logged while another
+/// account logs in, a session that ends gives its place back, and the account's sessions
+/// share its caps on top of the server's: two downloads at once of 600 KiB each take about
+/// 4 s together, one upload of 600 KiB about 2 s. (Bounds as wide as the other cap tests.)
+#[test]
+fn an_account_has_its_own_session_limit_and_shared_caps() {
+    let home = TempDir::new("peruser");
+    let size = 600 << 10;
+    home.write("a.bin", &pattern(size, 51));
+    let etc = TempDir::new("peruser-etc");
+    let file = etc.join("users.txt");
+    write_users(
+        &file,
+        &[
+            crypt_line(
+                "kid",
+                "kid-pw",
+                "6",
+                home.path(),
+                "rw,sessions=2,up=300K,down=300K",
+            ),
+            user_line("mum", "mum-pw", home.path(), "ro"),
+        ],
+    );
+    let srv = Server::start(&["--users", file.to_str().unwrap()]);
+    let mut a = srv.client();
+    a.login("kid", "kid-pw");
+    let mut b = srv.client();
+    b.login("kid", "kid-pw");
+    let mut third = srv.client();
+    third.expect("USER kid", 331);
+    assert_eq!(
+        third.cmd("PASS kid-pw"),
+        "421 Too many sessions for this account.\r\n"
+    );
+    assert!(third.closed());
+    assert!(srv.wait_log("login kid refused: the account has 2 sessions (sessions=)"));
+    srv.client().login("mum", "mum-pw");
+
+    let t0 = Instant::now();
+    let runs: Vec<_> = [a, b]
+        .into_iter()
+        .map(|mut c| {
+            std::thread::spawn(move || {
+                timed_retr(&mut c, "a.bin", size);
+                c
+            })
+        })
+        .collect();
+    let mut back: Vec<Client> = runs.into_iter().map(|r| r.join().unwrap()).collect();
+    let all = t0.elapsed().as_secs_f64();
+    eprintln!("2 x 600 KiB sharing the account's 300 KiB/s: {all:.2} s");
+    assert!((3.0..6.0).contains(&all), "1200 KiB in {all:.2} s");
+    let t = Instant::now();
+    let (_, last) = back[0].put("STOR up.bin", &pattern(size, 52));
+    let t = t.elapsed().as_secs_f64();
+    assert_eq!(last, "226 Transfer complete.\r\n");
+    assert!((1.5..3.5).contains(&t), "600 KiB up in {t:.2} s");
+    // A session that ends gives its place back.
+    let gone = back.pop().unwrap();
+    let port = gone.stream().local_addr().unwrap().port();
+    drop(gone);
+    assert!(srv.wait_log(&format!("127.0.0.1:{port}: disconnected")));
+    srv.client().login("kid", "kid-pw");
+}

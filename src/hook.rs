@@ -11,8 +11,8 @@
 //! upload, so a server without `--on-upload` pays nothing.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::limits;
@@ -30,45 +30,61 @@ pub struct Run {
     pub env: Vec<(&'static str, String)>,
 }
 
-static QUEUE: OnceLock<SyncSender<Run>> = OnceLock::new();
+/// The runs waiting, and the signal to the workers that one came. (A Mutex and a Condvar:
+/// std's channels cost the router binary some 10 KiB more.)
+struct Queue {
+    runs: Mutex<VecDeque<Run>>,
+    arrived: Condvar,
+}
+
+static QUEUE: OnceLock<Arc<Queue>> = OnceLock::new();
 
 /// Queues `run`; never blocks.
 pub fn queue(run: Run) {
-    let tx = QUEUE.get_or_init(start_workers);
-    match tx.try_send(run) {
-        Ok(()) => {}
-        Err(TrySendError::Full(run)) => log::warn!(
+    let q = QUEUE.get_or_init(start_workers);
+    let mut runs = q.runs.lock().unwrap_or_else(|p| p.into_inner());
+    if runs.len() >= limits::HOOK_QUEUE {
+        log::warn!(
             "--on-upload: {} runs wait already (limits::HOOK_QUEUE); none for {}",
             limits::HOOK_QUEUE,
             run.file.display()
-        ),
-        Err(TrySendError::Disconnected(_)) => log::error!("--on-upload: no workers"),
+        );
+        return;
     }
+    runs.push_back(run);
+    q.arrived.notify_one();
 }
 
-fn start_workers() -> SyncSender<Run> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(limits::HOOK_QUEUE);
-    let rx = Arc::new(Mutex::new(rx));
+fn start_workers() -> Arc<Queue> {
+    let q = Arc::new(Queue {
+        runs: Mutex::new(VecDeque::new()),
+        arrived: Condvar::new(),
+    });
     for i in 0..limits::HOOKS_AT_ONCE {
-        let rx = Arc::clone(&rx);
+        let q = Arc::clone(&q);
         let started = std::thread::Builder::new()
             .name("on-upload".into())
             .stack_size(limits::SESSION_STACK)
-            .spawn(move || work(&rx));
+            .spawn(move || work(&q));
         if let Err(e) = started {
             log::error!("--on-upload: cannot start worker {i}: {e}");
         }
     }
-    tx
+    q
 }
 
-fn work(rx: &Mutex<Receiver<Run>>) {
+fn work(q: &Queue) {
     loop {
-        let next = rx.lock().unwrap_or_else(|p| p.into_inner()).recv();
-        match next {
-            Ok(run) => execute(&run),
-            Err(_) => return,
-        }
+        let run = {
+            let mut runs = q.runs.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                match runs.pop_front() {
+                    Some(run) => break run,
+                    None => runs = q.arrived.wait(runs).unwrap_or_else(|p| p.into_inner()),
+                }
+            }
+        };
+        execute(&run);
     }
 }
 

@@ -629,9 +629,17 @@ impl Checksum {
             Running::Sha512(d) => (d.finish(), Sha512::LEN),
             Running::Sha1(d) => (d.finish(), Sha1::LEN),
             Running::Md5(d) => (d.finish(), Md5::LEN),
-            Running::Crc32(c) => return format!("{:08x}", !c),
+            Running::Crc32(c) => {
+                let mut out = [0; 64];
+                out[..4].copy_from_slice(&(!c).to_be_bytes());
+                (out, 4)
+            }
         };
-        bytes[..len].iter().map(|b| format!("{b:02x}")).collect()
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        bytes[..len]
+            .iter()
+            .flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char])
+            .collect()
     }
 }
 

@@ -415,6 +415,7 @@ pub fn serve(
 /// many gets 421, not a broken login, an accept() that fails or a router whose other
 /// programs can no longer start (a session is a thread, and the kernel sizes
 /// kernel.threads-max from the memory: 1,024 on the 128 MB board).
+#[inline(never)]
 pub(crate) fn fit_sessions_to_system(mut cfg: Config) -> Config {
     use rustix::process::{Resource, getrlimit, setrlimit};
     let mut lim = getrlimit(Resource::Nofile);

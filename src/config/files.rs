@@ -61,7 +61,7 @@ impl Files {
                 .seen
                 .iter()
                 .find_map(|(p, a)| match a {
-                    Answer::Bytes(b) if p == path => Some(b.clone()),
+                    Answer::Bytes(b) if p.as_os_str() == path.as_os_str() => Some(b.clone()),
                     _ => None,
                 })
                 .ok_or_else(|| io::Error::other("not read by the monitor process"));
@@ -86,7 +86,7 @@ impl Files {
             return self
                 .seen
                 .iter()
-                .any(|(p, a)| p == path && matches!(a, Answer::Dir(true)));
+                .any(|(p, a)| p.as_os_str() == path.as_os_str() && matches!(a, Answer::Dir(true)));
         }
         let dir = path.is_dir();
         if let Mode::Record = self.mode {

@@ -138,7 +138,9 @@ impl Context {
     pub fn reloaded(&self, mut cfg: Config) -> std::result::Result<Context, String> {
         let anon_jail = match &self.anon_jail {
             _ if !cfg.anonymous => None,
-            Some(jail) if cfg.root == self.cfg.root => Some(jail.try_clone()),
+            Some(jail) if cfg.root.as_os_str() == self.cfg.root.as_os_str() => {
+                Some(jail.try_clone())
+            }
             _ => Some(Jail::open(&cfg.root)),
         }
         .transpose()

@@ -57,7 +57,9 @@ impl Usage {
     /// from its `.ftpquota`, else counted.
     pub fn of(home: &Path, jail: &Jail, limits: Quota) -> io::Result<Arc<Usage>> {
         let mut homes = HOMES.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(u) = homes.iter().find(|u| u.home == home && u.limits == limits) {
+        // (Paths compared as bytes: Path's == walks components, code the router pays for.)
+        let same = |u: &Usage| u.home.as_os_str() == home.as_os_str();
+        if let Some(u) = homes.iter().find(|u| same(u) && u.limits == limits) {
             return Ok(Arc::clone(u));
         }
         let counts = match read(&jail.root) {
@@ -75,7 +77,7 @@ impl Usage {
                 c
             }
         };
-        homes.retain(|u| u.home != home);
+        homes.retain(|u| !same(u));
         let u = Arc::new(Usage {
             home: home.to_path_buf(),
             root: jail.root.try_clone()?,

@@ -12,7 +12,7 @@
 
 use std::path::PathBuf;
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, Once};
 use std::time::{Duration, Instant};
 
 use crate::limits;
@@ -30,19 +30,16 @@ pub struct Run {
     pub env: Vec<(&'static str, String)>,
 }
 
-/// The runs waiting, and the signal to the workers that one came. (A Mutex and a Condvar:
-/// std's channels cost the router binary some 10 KiB more.)
-struct Queue {
-    runs: Mutex<VecDeque<Run>>,
-    arrived: Condvar,
-}
-
-static QUEUE: OnceLock<Arc<Queue>> = OnceLock::new();
+/// The runs waiting, and the signal to the workers that one came. (A Mutex and a Condvar
+/// in statics: std's channels, or an `Arc` made once, cost the router binary more.)
+static RUNS: Mutex<VecDeque<Run>> = Mutex::new(VecDeque::new());
+static ARRIVED: Condvar = Condvar::new();
+static WORKERS: Once = Once::new();
 
 /// Queues `run`; never blocks.
 pub fn queue(run: Run) {
-    let q = QUEUE.get_or_init(start_workers);
-    let mut runs = q.runs.lock().unwrap_or_else(|p| p.into_inner());
+    WORKERS.call_once(start_workers);
+    let mut runs = RUNS.lock().unwrap_or_else(|p| p.into_inner());
     if runs.len() >= limits::HOOK_QUEUE {
         log::warn!(
             "--on-upload: {} runs wait already (limits::HOOK_QUEUE); none for {}",
@@ -52,35 +49,29 @@ pub fn queue(run: Run) {
         return;
     }
     runs.push_back(run);
-    q.arrived.notify_one();
+    ARRIVED.notify_one();
 }
 
-fn start_workers() -> Arc<Queue> {
-    let q = Arc::new(Queue {
-        runs: Mutex::new(VecDeque::new()),
-        arrived: Condvar::new(),
-    });
+fn start_workers() {
     for i in 0..limits::HOOKS_AT_ONCE {
-        let q = Arc::clone(&q);
         let started = std::thread::Builder::new()
             .name("on-upload".into())
             .stack_size(limits::SESSION_STACK)
-            .spawn(move || work(&q));
+            .spawn(work);
         if let Err(e) = started {
             log::error!("--on-upload: cannot start worker {i}: {e}");
         }
     }
-    q
 }
 
-fn work(q: &Queue) {
+fn work() {
     loop {
         let run = {
-            let mut runs = q.runs.lock().unwrap_or_else(|p| p.into_inner());
+            let mut runs = RUNS.lock().unwrap_or_else(|p| p.into_inner());
             loop {
                 match runs.pop_front() {
                     Some(run) => break run,
-                    None => runs = q.arrived.wait(runs).unwrap_or_else(|p| p.into_inner()),
+                    None => runs = ARRIVED.wait(runs).unwrap_or_else(|p| p.into_inner()),
                 }
             }
         };

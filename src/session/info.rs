@@ -55,14 +55,17 @@ impl Conn {
             .map(|s| s.as_bytes().to_vec())
             .collect();
         // The algorithms HASH offers, the one chosen now starred.
-        let hash: Vec<String> = Algo::ALL
-            .iter()
-            .map(|a| {
-                let star = if *a == self.hash_algo { "*" } else { "" };
-                format!("{}{star}", a.name())
-            })
-            .collect();
-        feats.push(format!("HASH {}", hash.join(";")).into_bytes());
+        let mut hash = b"HASH ".to_vec();
+        for (i, a) in Algo::ALL.iter().enumerate() {
+            if i > 0 {
+                hash.push(b';');
+            }
+            hash.extend_from_slice(a.name().as_bytes());
+            if *a == self.hash_algo {
+                hash.push(b'*');
+            }
+        }
+        feats.push(hash);
         feats.sort();
         self.multi(SYSTEM_STATUS, "Features:", &feats, "End")
     }

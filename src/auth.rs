@@ -328,7 +328,7 @@ pub fn parse_perm(perm: &str) -> Result<Perm, String> {
         }
     }
     Ok(Perm {
-        rights: Rights::from_parts(rules.into_iter())?,
+        rights: Rights::parse(&rules.join(","))?,
         umask,
         quota,
         limits,

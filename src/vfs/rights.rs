@@ -75,8 +75,6 @@ pub struct Rights {
     home: Right,
     /// Each folder as its components from the home, with its right.
     folders: Vec<(Vec<Vec<u8>>, Right)>,
-    /// As written (for the log and `--check`).
-    text: String,
 }
 
 impl Rights {
@@ -85,20 +83,14 @@ impl Rights {
         Rights {
             home: right,
             folders: Vec::new(),
-            text: right.name().to_string(),
         }
     }
 
     /// `RIGHT[,/FOLDER=RIGHT]...`: a right for the whole home first, then folders (absolute
     /// paths inside the home, no `.` or `..`). The error says what is wrong.
     pub fn parse(s: &str) -> Result<Rights, String> {
-        Rights::from_parts(s.split(','))
-    }
-
-    /// [`Rights::parse`] of the comma-separated parts.
-    pub fn from_parts<'a>(mut parts: impl Iterator<Item = &'a str>) -> Result<Rights, String> {
+        let mut parts = s.split(',');
         let first = parts.next().unwrap_or("");
-        let mut text = first.to_string();
         let home = Right::parse(first)
             .ok_or_else(|| format!("\"{first}\": expected ro, rw, upload or none first"))?;
         let mut folders: Vec<(Vec<Vec<u8>>, Right)> = Vec::new();
@@ -125,14 +117,8 @@ impl Rights {
                 return Err(format!("\"{rule}\": {dir} has a rule already"));
             }
             folders.push((parts, right));
-            text.push(',');
-            text.push_str(rule);
         }
-        Ok(Rights {
-            home,
-            folders,
-            text,
-        })
+        Ok(Rights { home, folders })
     }
 
     /// The right at the path `parts` (components from the home).
@@ -186,7 +172,15 @@ impl Rights {
 impl std::fmt::Display for Rights {
     /// As written in the users file.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.home.name())?;
+        for (dir, right) in &self.folders {
+            f.write_str(",")?;
+            for c in dir {
+                write!(f, "/{}", String::from_utf8_lossy(c))?;
+            }
+            write!(f, "={}", right.name())?;
+        }
+        Ok(())
     }
 }
 

@@ -12,7 +12,8 @@
 
 use std::path::PathBuf;
 use std::collections::VecDeque;
-use std::sync::{Condvar, Mutex, Once};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::limits;
@@ -34,11 +35,14 @@ pub struct Run {
 /// in statics: std's channels, or an `Arc` made once, cost the router binary more.)
 static RUNS: Mutex<VecDeque<Run>> = Mutex::new(VecDeque::new());
 static ARRIVED: Condvar = Condvar::new();
-static WORKERS: Once = Once::new();
+/// Whether the workers were started (by the first upload).
+static STARTED: AtomicBool = AtomicBool::new(false);
 
 /// Queues `run`; never blocks.
 pub fn queue(run: Run) {
-    WORKERS.call_once(start_workers);
+    if !STARTED.swap(true, Ordering::SeqCst) {
+        start_workers();
+    }
     let mut runs = RUNS.lock().unwrap_or_else(|p| p.into_inner());
     if runs.len() >= limits::HOOK_QUEUE {
         log::warn!(

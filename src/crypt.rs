@@ -638,7 +638,12 @@ impl Checksum {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         bytes[..len]
             .iter()
-            .flat_map(|b| [HEX[usize::from(b >> 4)] as char, HEX[usize::from(b & 15)] as char])
+            .flat_map(|b| {
+                [
+                    HEX[usize::from(b >> 4)] as char,
+                    HEX[usize::from(b & 15)] as char,
+                ]
+            })
             .collect()
     }
 }

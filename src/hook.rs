@@ -10,8 +10,8 @@
 //! signal, timeout) is logged and changes nothing else. The workers start with the first
 //! upload, so a server without `--on-upload` pays nothing.
 
-use std::path::PathBuf;
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};

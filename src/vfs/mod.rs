@@ -665,6 +665,42 @@ impl Jail {
     }
 }
 
+/// Walks the directories below `root`, [`limits::SWEEP_DEPTH`] deep at most and never
+/// through a symlink, calling `visit` with each entry's directory, name, type and depth
+/// (0 for the root's own entries). For the start-up sweep and the quota's count.
+fn walk_tree(root: &OwnedFd, visit: &mut dyn FnMut(&OwnedFd, &std::ffi::CStr, FileType, usize)) {
+    fn walk(
+        dir: &OwnedFd,
+        depth: usize,
+        visit: &mut dyn FnMut(&OwnedFd, &std::ffi::CStr, FileType, usize),
+    ) {
+        let Ok(entries) = rustix::fs::Dir::read_from(dir) else {
+            return;
+        };
+        let mut subdirs = Vec::new();
+        for ent in entries.flatten() {
+            let name = ent.file_name();
+            if name.to_bytes() == b"." || name.to_bytes() == b".." {
+                continue;
+            }
+            visit(dir, name, ent.file_type(), depth);
+            if ent.file_type() == FileType::Directory && depth < limits::SWEEP_DEPTH {
+                subdirs.push(name.to_owned());
+            }
+        }
+        for name in subdirs {
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            if let Ok(fd) = rustix::fs::openat(dir, &name, flags, Mode::empty()) {
+                walk(&fd, depth + 1, visit);
+            }
+        }
+    }
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    if let Ok(fd) = rustix::fs::openat(root, c".", flags, Mode::empty()) {
+        walk(&fd, 0, visit);
+    }
+}
+
 /// Accepts a descriptor opened with `O_NONBLOCK` only if it is a regular file, then makes it
 /// blocking again. (A FIFO opened without `O_NONBLOCK` would have blocked the open itself.)
 fn regular_file(fd: OwnedFd) -> io::Result<(File, Meta)> {

@@ -17,10 +17,9 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use super::{Jail, TEMP_PREFIX};
-use crate::limits;
 
 /// The file that holds a home's usage.
 pub const QUOTA_FILE: &[u8] = b".ftpquota";
@@ -170,46 +169,19 @@ fn write(root: &OwnedFd, c: Counts) {
 /// Counts the regular files below `root` and their bytes (ours: temporary uploads and the
 /// quota file, left out), [`limits::SWEEP_DEPTH`] deep at most.
 fn count(root: &OwnedFd) -> Counts {
-    fn walk(dir: &OwnedFd, depth: usize, c: &mut Counts) {
-        let Ok(entries) = Dir::read_from(dir) else {
-            return;
-        };
-        let mut subdirs = Vec::new();
-        for ent in entries.flatten() {
-            let name = ent.file_name().to_bytes();
-            if name == b"."
-                || name == b".."
-                || name.starts_with(TEMP_PREFIX)
-                || (depth == 0 && name == QUOTA_FILE)
-            {
-                continue;
-            }
-            match ent.file_type() {
-                FileType::Directory if depth < limits::SWEEP_DEPTH => {
-                    subdirs.push(ent.file_name().to_owned())
-                }
-                FileType::RegularFile => {
-                    if let Ok(st) =
-                        rustix::fs::statat(dir, ent.file_name(), AtFlags::SYMLINK_NOFOLLOW)
-                    {
-                        c.files += 1;
-                        c.bytes += st.st_size.max(0) as u64;
-                    }
-                }
-                _ => {}
-            }
-        }
-        for name in subdirs {
-            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-            if let Ok(fd) = rustix::fs::openat(dir, &name, flags, Mode::empty()) {
-                walk(&fd, depth + 1, c);
-            }
-        }
-    }
     let mut c = Counts::default();
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    if let Ok(fd) = rustix::fs::openat(root, c".", flags, Mode::empty()) {
-        walk(&fd, 0, &mut c);
-    }
+    super::walk_tree(root, &mut |dir, name, kind, depth| {
+        let n = name.to_bytes();
+        if kind != FileType::RegularFile
+            || n.starts_with(TEMP_PREFIX)
+            || (depth == 0 && n == QUOTA_FILE)
+        {
+            return;
+        }
+        if let Ok(st) = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            c.files += 1;
+            c.bytes += st.st_size.max(0) as u64;
+        }
+    });
     c
 }

@@ -27,7 +27,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags};
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
 use super::{Jail, Kind, Meta, Need, Right, Usage, cname, err, in_disk_order, sync_dir};
 use crate::limits;
@@ -329,36 +329,15 @@ impl Jail {
 
     /// Removes stale temporary upload files (ours only, by name) below the root; bounded depth.
     pub fn sweep_temp_files(&self) -> usize {
-        fn walk(dir: &OwnedFd, depth: usize, removed: &mut usize) {
-            let Ok(entries) = Dir::read_from(dir) else {
-                return;
-            };
-            let mut subdirs = Vec::new();
-            for ent in entries.flatten() {
-                let name = ent.file_name().to_bytes();
-                if name == b"." || name == b".." {
-                    continue;
-                }
-                if name.starts_with(TEMP_PREFIX) && ent.file_type() == FileType::RegularFile {
-                    if rustix::fs::unlinkat(dir, ent.file_name(), AtFlags::empty()).is_ok() {
-                        *removed += 1;
-                    }
-                } else if ent.file_type() == FileType::Directory && depth < limits::SWEEP_DEPTH {
-                    subdirs.push(ent.file_name().to_owned());
-                }
-            }
-            for name in subdirs {
-                let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-                if let Ok(fd) = rustix::fs::openat(dir, &name, flags, Mode::empty()) {
-                    walk(&fd, depth + 1, removed);
-                }
-            }
-        }
         let mut removed = 0;
-        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-        if let Ok(fd) = rustix::fs::openat(&self.root, c".", flags, Mode::empty()) {
-            walk(&fd, 0, &mut removed);
-        }
+        super::walk_tree(&self.root, &mut |dir, name, kind, _| {
+            if name.to_bytes().starts_with(TEMP_PREFIX)
+                && kind == FileType::RegularFile
+                && rustix::fs::unlinkat(dir, name, AtFlags::empty()).is_ok()
+            {
+                removed += 1;
+            }
+        });
         removed
     }
 }

@@ -86,7 +86,7 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         Takes::Opt,
         "u",
         "users",
-        "users file: name:crypt-hash:home:perm per line (perm: ro|rw|upload|none, then /FOLDER=RIGHT,..., umask=OOO)",
+        "users file: name:crypt-hash:home:perm per line (perm: ro|rw|upload|none, then /FOLDER=RIGHT, umask=OOO, quota=SIZE, files=N, sessions=N, up=RATE, down=RATE, comma-separated)",
         "FILE",
     ),
     (

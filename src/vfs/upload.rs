@@ -17,8 +17,9 @@
 //! never replaces a name that appeared meanwhile (`RENAME_NOREPLACE`), and what the network
 //! cut off is dropped (its uploader could neither resume nor replace it).
 //!
-//! Quotas and the upload hook belong here too, in [`Jail::open_upload`] and
-//! [`Target::commit`].
+//! Under a quota ([`super::quota`]), [`Jail::open_upload`] says how big the file may
+//! become, and [`Target::commit`] and [`Target::keep_partial`] tell the home's usage what
+//! the file is now. (The upload hook runs from the session, after the 226.)
 
 use std::ffi::CString;
 use std::fs::File;

@@ -128,6 +128,11 @@ impl Target {
         self.file.sync_data()?;
         match &mut self.how {
             How::Atomic(up) => {
+                // The file replaced stays open until the new name is on the disk: on FAT its
+                // clusters are freed when its last reference goes, and a background
+                // writeback of the FAT in between would leave the name pointing at freed
+                // clusters (which fsck then cuts to nothing: the old version lost too).
+                let _replaced = up.hold_replaced();
                 up.commit()?;
                 // On FAT a file's metadata (its start and size) lives in its directory
                 // entry, which the rename moved: it is written by syncing the file itself.
@@ -358,6 +363,15 @@ struct Upload {
 }
 
 impl Upload {
+    /// The file the upload replaces, opened (None for a new name, or what can't be opened
+    /// without following a link or blocking).
+    fn hold_replaced(&self) -> Option<OwnedFd> {
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        (!self.new)
+            .then(|| rustix::fs::openat(&self.dir, &self.target, flags, Mode::empty()).ok())
+            .flatten()
+    }
+
     /// Renames the finished temporary file over the target, atomically (in a drop box,
     /// only to a name still free).
     fn commit(&mut self) -> io::Result<()> {

@@ -8,7 +8,7 @@
 //! so transfers sharing one take turns (fair shares). An uncapped transfer never touches this module. No I/O here: the transfer
 //! waits (watching for ABOR) for as long as [`Limiter::take`] says.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::limits;
@@ -67,6 +67,17 @@ impl Limiter {
             Some(f) => t.max(f),
             None => t,
         };
+    }
+}
+
+/// A cap of `rate` bytes per second (None: none): `old` when it has that rate (whoever
+/// shares it goes on sharing it), else a new one. For SIGHUP's `--total-max-rate` and an
+/// account's `up=`/`down=`.
+pub fn at_rate(old: Option<&Arc<Limiter>>, rate: Option<u64>) -> Option<Arc<Limiter>> {
+    let rate = rate?;
+    match old {
+        Some(l) if l.rate == rate => Some(Arc::clone(l)),
+        _ => Some(Arc::new(Limiter::new(rate))),
     }
 }
 

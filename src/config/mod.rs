@@ -66,7 +66,6 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub root: PathBuf,
     pub anonymous: bool,
-    pub anon_write: bool,
     /// What anonymous users may do where (`--anon-perm`, else ro or, with `--anon-write`, rw).
     pub anon_rights: std::sync::Arc<crate::vfs::Rights>,
     /// `--umask`: of what uploads and MKD create (a users-file account may have its own).
@@ -328,7 +327,6 @@ fn parse_all(
         None if anon_write => crate::vfs::Rights::all(crate::vfs::Right::Write),
         None => crate::vfs::Rights::all(crate::vfs::Right::Read),
     };
-    let anon_write = anon_rights.writes_somewhere();
     let umask = match m.opt_str("umask") {
         Some(u) => crate::auth::parse_umask(&u)
             .ok_or_else(|| format!("--umask {u}: expected an octal umask such as 022 or 002"))?,
@@ -398,7 +396,6 @@ fn parse_all(
         listen,
         root,
         anonymous,
-        anon_write,
         anon_rights: std::sync::Arc::new(anon_rights),
         umask,
         users,

@@ -70,7 +70,11 @@ pub fn home_problems(cfg: &Config, users: Option<&Users>) -> Vec<String> {
         }
     };
     if cfg.anonymous {
-        check("--root (anonymous)", &cfg.root, cfg.anon_write);
+        check(
+            "--root (anonymous)",
+            &cfg.root,
+            cfg.anon_rights.writes_somewhere(),
+        );
     }
     for u in users.iter().flat_map(|u| u.iter()).filter(|u| !u.locked()) {
         check(
@@ -154,12 +158,7 @@ impl Context {
             #[cfg(feature = "tls")]
             tls: self.tls.clone(),
             bans: self.bans.with_rules(cfg.bans.clone()),
-            total_rate: match (&self.total_rate, cfg.total_max_rate) {
-                (Some(same), Some(r)) if self.cfg.total_max_rate == Some(r) => {
-                    Some(Arc::clone(same))
-                }
-                (_, r) => r.map(|r| Arc::new(Limiter::new(r))),
-            },
+            total_rate: crate::rate::at_rate(self.total_rate.as_ref(), cfg.total_max_rate),
             pasv: PasvAddress::new(cfg.pasv_address.as_ref(), cfg.pasv_local_nets.clone()),
             cfg,
             anon_jail,

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::auth::UserLimits;
-use crate::rate::Limiter;
+use crate::rate::{Limiter, at_rate};
 
 /// The accounts with sessions now.
 #[derive(Default)]
@@ -17,9 +17,9 @@ pub struct Seats {
 struct Account {
     name: String,
     sessions: usize,
-    /// Each cap with the rate it was made for.
-    up: Option<(u64, Arc<Limiter>)>,
-    down: Option<(u64, Arc<Limiter>)>,
+    /// The caps its sessions share.
+    up: Option<Arc<Limiter>>,
+    down: Option<Arc<Limiter>>,
 }
 
 /// A logged-in session's place in its account's limits; given back when dropped.
@@ -29,20 +29,6 @@ pub struct Seat {
     /// The account's caps (all its sessions take from the same ones).
     pub up: Option<Arc<Limiter>>,
     pub down: Option<Arc<Limiter>>,
-}
-
-/// The account's cap at `rate`: the one its sessions share, or a new one when there is
-/// none yet or a reload changed the rate.
-fn cap(slot: &mut Option<(u64, Arc<Limiter>)>, rate: Option<u64>) -> Option<Arc<Limiter>> {
-    match (rate, &*slot) {
-        (None, _) => None,
-        (Some(r), Some((had, l))) if *had == r => Some(Arc::clone(l)),
-        (Some(r), _) => {
-            let l = Arc::new(Limiter::new(r));
-            *slot = Some((r, Arc::clone(&l)));
-            Some(l)
-        }
-    }
 }
 
 impl Seats {
@@ -71,11 +57,14 @@ impl Seats {
             return Err(a.sessions);
         }
         a.sessions += 1;
+        // (A reload that changed a rate gives the sessions from then on a new cap.)
+        a.up = at_rate(a.up.as_ref(), limits.up);
+        a.down = at_rate(a.down.as_ref(), limits.down);
         Ok(Seat {
             seats: Arc::clone(self),
             name: name.to_string(),
-            up: cap(&mut a.up, limits.up),
-            down: cap(&mut a.down, limits.down),
+            up: a.up.clone(),
+            down: a.down.clone(),
         })
     }
 }

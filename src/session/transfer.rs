@@ -206,7 +206,11 @@ impl Session {
             moved.done,
             Err(Fail::Ctl(_) | Fail::DataConnection(_) | Fail::DataTimeout)
         );
-        let size = target.file().metadata().map_or(moved.bytes, |m| m.len());
+        // The file's size for --on-upload (an APPE's is more than the bytes received).
+        let size = match self.conn.ctx.cfg.on_upload {
+            Some(_) => target.file().metadata().map_or(moved.bytes, |m| m.len()),
+            None => moved.bytes,
+        };
         if moved.done.is_ok() {
             // A drop box's name taken meanwhile is the client's 550, not a local error.
             moved.done = target.commit().map_err(|e| match e.kind() {
@@ -244,10 +248,9 @@ impl Session {
         let Some(log) = &self.conn.ctx.cfg.xferlog else {
             return;
         };
-        let Ok(rel) = self.jail.real_path(p) else {
+        let Ok(file) = self.disk_path(p) else {
             return;
         };
-        let file = self.home().join(rel);
         log.write(&crate::xferlog::Entry {
             secs: m.start.elapsed().as_secs(),
             client: self.conn.peer,
@@ -262,11 +265,14 @@ impl Session {
     }
 
     /// The directory this login's jail is, on the disk.
-    fn home(&self) -> std::path::PathBuf {
-        match &self.login.home {
-            Home::Anonymous => self.conn.ctx.cfg.root.clone(),
-            Home::Dir(d) => d.clone(),
-        }
+    /// Where `p` is on the disk (the home, then the walk's real directories), for the
+    /// transfer log and the upload hook.
+    fn disk_path(&self, p: &VPath) -> std::io::Result<std::path::PathBuf> {
+        let home = match &self.login.home {
+            Home::Anonymous => &self.conn.ctx.cfg.root,
+            Home::Dir(d) => d,
+        };
+        Ok(home.join(self.jail.real_path(p)?))
     }
 
     /// `--on-upload`: queues the hook for a completed upload (after its 226; see hook.rs).
@@ -275,8 +281,8 @@ impl Session {
         let Some(program) = &cfg.on_upload else {
             return;
         };
-        let file = match self.jail.real_path(p) {
-            Ok(rel) => self.home().join(rel),
+        let file = match self.disk_path(p) {
+            Ok(file) => file,
             Err(e) => {
                 log::warn!("--on-upload: {}: {e}", display(&p.to_bytes()));
                 return;

@@ -364,12 +364,28 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
     (Takes::Flag, "V", "version", "print the version", ""),
 ];
 
+/// How a config file's setting takes its value (see `read_config`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Setting {
+    /// A flag without a value: yes or no.
+    Flag,
+    /// One value; the setting may appear once.
+    Once,
+    /// A comma-separated list (its hint ends in `,...`): each line adds to it, as a UCI
+    /// `list` does.
+    List,
+    /// Repeatable: each line is one more flag (`listen`).
+    Repeat,
+}
+
 /// How the flag `long` takes its value; `None` for no such flag (or a heading).
-pub(super) fn takes_value(long: &str) -> Option<bool> {
-    FLAGS.iter().find_map(|&(takes, _, l, _, _)| match takes {
+pub(super) fn setting(long: &str) -> Option<Setting> {
+    FLAGS.iter().find_map(|&(takes, _, l, _, hint)| match takes {
         _ if l != long => None,
-        Takes::Flag => Some(false),
-        Takes::Opt | Takes::Multi => Some(true),
+        Takes::Flag => Some(Setting::Flag),
+        Takes::Opt if hint.ends_with(",...") => Some(Setting::List),
+        Takes::Opt => Some(Setting::Once),
+        Takes::Multi => Some(Setting::Repeat),
         Takes::Heading => None,
     })
 }

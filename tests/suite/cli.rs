@@ -528,3 +528,52 @@ fn config_file_settings_with_line_numbers_and_the_command_line_winning() {
         );
     }
 }
+
+/// What UCI writes, as the OpenWrt init script hands it on: `1`/`0` for yes and no, and a
+/// `list` as the same setting on several lines, which add up for a setting that takes a
+/// comma-separated list. Any other setting given twice is an error naming both lines.
+#[test]
+fn config_file_takes_uci_booleans_and_lists_on_several_lines() {
+    let d = dir();
+    d.write("f.txt", b"x");
+    let root = d.path().to_str().unwrap();
+    let conf = d.path().join("edgeftpd.conf");
+    let c = conf.to_str().unwrap();
+    // Only the second line of the list lets this client in: it adds up.
+    std::fs::write(
+        &conf,
+        format!(
+            "anonymous = 1\nanon-write = 0\nroot = {root}\nallow = 10.0.0.0/8\n\
+             allow = 127.0.0.0/8\n"
+        ),
+    )
+    .unwrap();
+    let srv = Server::start(&["--config", c]);
+    let mut cl = srv.anon_client();
+    assert_eq!(cl.retr("f.txt"), b"x");
+    assert!(cl.cmd("MKD d").starts_with("550 "), "anon-write = 0");
+    drop(cl);
+    drop(srv);
+    for (body, want) in [
+        (
+            format!("root = {root}\nanonymous\nroot = /tmp\n"),
+            format!("{c}:3: root is given again (first at line 1); it takes one value"),
+        ),
+        (
+            "anonymous\nallow = 10.0.0.0/8\n# a comment\nallow = bogus\n".to_string(),
+            format!(
+                "{c}:2: --allow 10.0.0.0/8,bogus: expected networks such as \
+                 192.168.0.0/16,fd00::/8, or none"
+            ),
+        ),
+    ] {
+        std::fs::write(&conf, &body).unwrap();
+        let out = run(&["--config", c]);
+        assert_eq!(out.status.code(), Some(2), "{body}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("edgeftpd: {want}\n"),
+            "{body}"
+        );
+    }
+}

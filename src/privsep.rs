@@ -91,6 +91,10 @@ pub fn split(
                         std::process::exit(code)
                     }
                     Ended::Died => {}
+                    Ended::Restart(changed) => {
+                        start::restart_in_place(&changed);
+                        std::process::exit(1);
+                    }
                 }
             }
         }
@@ -115,7 +119,13 @@ pub fn split(
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match sys::wait_signal_for(&set, left) {
                 Some(SIGTERM | SIGINT) => return Ok(()),
-                Some(SIGHUP) => reload(&mut cfg, None),
+                Some(SIGHUP) => {
+                    let changed = reload(&mut cfg, None);
+                    if !changed.is_empty() {
+                        start::restart_in_place(&changed);
+                        std::process::exit(1);
+                    }
+                }
                 Some(_) => {}
                 None => break,
             }
@@ -152,16 +162,28 @@ enum Ended {
     Exit(i32),
     /// A signal killed it that the monitor did not send.
     Died,
+    /// The monitor ended it to start again: SIGHUP changed these settings.
+    Restart(Vec<&'static str>),
 }
 
 /// The monitor's loop: signals in, reloads out, until the serving process ends.
 fn watch(set: &sys::SigSet, pid: Pid, mut link: UnixStream, cfg: &mut Config) -> Ended {
     let mut stopping = false;
+    let mut restart = Vec::new();
     loop {
         match sys::wait_signal(set) {
-            SIGHUP if !stopping => reload(cfg, Some(&mut link)),
+            SIGHUP if !stopping => {
+                let changed = reload(cfg, Some(&mut link));
+                if !changed.is_empty() {
+                    // The serving process ends as on SIGTERM; then the monitor starts again.
+                    restart = changed;
+                    stopping = true;
+                    let _ = rustix::process::kill_process(pid, Signal::TERM);
+                }
+            }
             sig @ (SIGTERM | SIGINT) => {
                 stopping = true;
+                restart.clear();
                 if let Some(s) = Signal::from_named_raw(sig) {
                     let _ = rustix::process::kill_process(pid, s);
                 }
@@ -171,6 +193,9 @@ fn watch(set: &sys::SigSet, pid: Pid, mut link: UnixStream, cfg: &mut Config) ->
         match rustix::process::waitpid(Some(pid), WaitOptions::NOHANG) {
             Ok(None) => {}
             Ok(Some((_, status))) => {
+                if !restart.is_empty() {
+                    return Ended::Restart(restart);
+                }
                 if let Some(code) = status.exit_status() {
                     return Ended::Exit(code);
                 }
@@ -197,13 +222,17 @@ fn watch(set: &sys::SigSet, pid: Pid, mut link: UnixStream, cfg: &mut Config) ->
 /// SIGHUP in the monitor: reads the configuration and the certificate and key as root
 /// and, when they are good, sends them to the serving process (if there is one: `link`),
 /// which puts them in place and logs it. What fails to load is logged here and changes
-/// nothing. `cfg` keeps what was read, for a serving process started later.
-fn reload(cfg: &mut Config, mut link: Option<&mut UnixStream>) {
+/// nothing. `cfg` keeps what was read, for a serving process started later. Returns the
+/// settings that changed and only a start applies, if any; then nothing is sent, for the
+/// monitor starts again (see [`start::restart_in_place`]).
+fn reload(cfg: &mut Config, mut link: Option<&mut UnixStream>) -> Vec<&'static str> {
     let mut files = Files::recording();
     match config::reparse(&cfg.args, &mut files) {
         Ok(mut new) => {
-            // (The serving process names what needs a restart, as it checks the same.)
-            new.keep_restart_only(cfg);
+            let changed = new.keep_restart_only(cfg);
+            if !changed.is_empty() {
+                return changed;
+            }
             if let Some(link) = &mut link {
                 send(link, CONFIG, &files.encode());
             }
@@ -222,6 +251,7 @@ fn reload(cfg: &mut Config, mut link: Option<&mut UnixStream>) {
             Err(e) => log::error!("SIGHUP: {e}; keeping the certificate loaded before"),
         }
     }
+    Vec::new()
 }
 
 /// One message: its kind, its length (4 bytes, big-endian), its bytes.
@@ -265,7 +295,13 @@ pub fn take_reloads(server: Arc<Server>, mut link: UnixStream) -> std::io::Resul
 fn apply(server: &Server, kind: u8, body: &[u8]) {
     match kind {
         CONFIG => match Files::decode(body) {
-            Some(mut files) => server.reload(&mut files),
+            Some(mut files) => {
+                // The monitor starts again itself when such a setting changes; this is
+                // only a safeguard.
+                for flag in server.reload(&mut files) {
+                    log::warn!("SIGHUP: --{flag} changed; it takes effect at the next restart");
+                }
+            }
             None => log::error!("privilege separation: a configuration message out of form"),
         },
         #[cfg(feature = "tls")]

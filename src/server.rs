@@ -49,18 +49,20 @@ impl Server {
     /// SIGHUP: reads the configuration again (the config file, the users file, the banner:
     /// from `files`, the disk or what the monitor process read from it) and puts it in
     /// place for new sessions. What fails to read or check changes nothing and is logged;
-    /// a setting only a restart can change keeps its value and is named in the log.
-    pub fn reload(&self, files: &mut crate::config::Files) {
+    /// a setting only a restart can change keeps its value here and is returned, for the
+    /// caller to restart in place (see [`crate::start::restart_in_place`]).
+    pub fn reload(&self, files: &mut crate::config::Files) -> Vec<&'static str> {
         let old = self.context();
         let mut cfg = match crate::config::reparse(&old.cfg.args, files) {
             Ok(cfg) => cfg,
             Err(e) => {
                 log::error!("SIGHUP: {e}; keeping the configuration loaded before");
-                return;
+                return Vec::new();
             }
         };
-        for flag in cfg.keep_restart_only(&old.cfg) {
-            log::warn!("SIGHUP: --{flag} changed; it takes effect at the next restart");
+        let restart = cfg.keep_restart_only(&old.cfg);
+        if !restart.is_empty() {
+            return restart;
         }
         let cfg = crate::start::fit_sessions_to_system(cfg);
         if let Some(x) = &cfg.xferlog {
@@ -72,7 +74,7 @@ impl Server {
             Ok(ctx) => *self.ctx.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ctx),
             Err(e) => {
                 log::error!("SIGHUP: {e}; keeping the configuration loaded before");
-                return;
+                return Vec::new();
             }
         }
         log::info!("SIGHUP: reloaded the configuration");
@@ -81,6 +83,7 @@ impl Server {
         }
         self.context().check_homes();
         crate::logging::set_level(level);
+        Vec::new()
     }
 
     /// Takes a session slot for `ip`, or says which limit is hit.
@@ -258,7 +261,8 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr, implicit_t
 
 /// Blocks SIGTERM, SIGINT and SIGHUP in every thread and handles them on a dedicated one.
 /// SIGHUP re-reads the configuration ([`Server::reload`]) and the TLS certificate and key
-/// (the server never exits on it), unless `reload_here` is false: under privilege separation the monitor process
+/// (the server never exits on it; a changed listen address or other setting only a start
+/// applies makes it start again in place), unless `reload_here` is false: under privilege separation the monitor process
 /// reads them and sends them over (`privsep.rs`), and a SIGHUP sent to this process too
 /// (`killall -HUP`) is ignored. SIGTERM and SIGINT: stop
 /// accepting, give transfers in flight a few seconds, then exit 0. Must be called before
@@ -286,7 +290,12 @@ pub fn handle_signals(
                     log::debug!("SIGHUP: the monitor process reloads; ignored here");
                     continue;
                 }
-                shared.reload(&mut crate::config::Files::disk());
+                let restart = shared.reload(&mut crate::config::Files::disk());
+                if !restart.is_empty() && !shared.context().cfg.inetd {
+                    drain(&shared, &wake);
+                    crate::start::restart_in_place(&restart);
+                    std::process::exit(1);
+                }
                 match shared.context().reload_certs() {
                     Ok(true) => log::info!("SIGHUP: reloaded the TLS certificate and key"),
                     Ok(false) => {}
@@ -294,20 +303,25 @@ pub fn handle_signals(
                 }
             };
             log::info!("signal {sig}: no longer accepting; waiting for transfers in flight");
-            shared.stopping.store(true, Ordering::SeqCst);
-            for fd in &wake {
-                // Wakes the accept loop's poll; it sees `stopping` and returns.
-                let _ = rustix::net::shutdown(fd, rustix::net::Shutdown::Read);
-            }
-            let deadline = Instant::now() + Duration::from_secs(limits::SHUTDOWN_GRACE_SECS);
-            let ctx = shared.context();
-            while ctx.transfers() > 0 && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let left = ctx.transfers();
+            let left = drain(&shared, &wake);
             log::info!("exiting ({left} transfers cut short)");
             crate::start::remove_pidfile();
             std::process::exit(0);
         })?;
     Ok(())
+}
+
+/// Stops accepting (the accept loops see `stopping` when their poll wakes) and gives the
+/// transfers in flight [`limits::SHUTDOWN_GRACE_SECS`] to end. Returns how many did not.
+fn drain(shared: &Server, wake: &[std::os::fd::OwnedFd]) -> usize {
+    shared.stopping.store(true, Ordering::SeqCst);
+    for fd in wake {
+        let _ = rustix::net::shutdown(fd, rustix::net::Shutdown::Read);
+    }
+    let deadline = Instant::now() + Duration::from_secs(limits::SHUTDOWN_GRACE_SECS);
+    let ctx = shared.context();
+    while ctx.transfers() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    ctx.transfers()
 }

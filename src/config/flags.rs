@@ -380,14 +380,16 @@ pub(super) enum Setting {
 
 /// How the flag `long` takes its value; `None` for no such flag (or a heading).
 pub(super) fn setting(long: &str) -> Option<Setting> {
-    FLAGS.iter().find_map(|&(takes, _, l, _, hint)| match takes {
-        _ if l != long => None,
-        Takes::Flag => Some(Setting::Flag),
-        Takes::Opt if hint.ends_with(",...") => Some(Setting::List),
-        Takes::Opt => Some(Setting::Once),
-        Takes::Multi => Some(Setting::Repeat),
-        Takes::Heading => None,
-    })
+    FLAGS
+        .iter()
+        .find_map(|&(takes, _, l, _, hint)| match takes {
+            _ if l != long => None,
+            Takes::Flag => Some(Setting::Flag),
+            Takes::Opt if hint.ends_with(",...") => Some(Setting::List),
+            Takes::Opt => Some(Setting::Once),
+            Takes::Multi => Some(Setting::Repeat),
+            Takes::Heading => None,
+        })
 }
 
 /// The heading of the flags that only a build with FTPS has.

@@ -242,6 +242,66 @@ fn run_as_reloads_a_config_file_only_root_can_read() {
     assert!(!srv.log().contains("Permission denied"), "{}", srv.log());
 }
 
+/// Under --run-as, a new listen address on SIGHUP: the monitor, still root, ends the
+/// serving process, starts itself again in place (same pid) and binds the new port, which
+/// the serving process alone could not (it is nobody; port 21 takes root).
+#[test]
+fn run_as_monitor_starts_again_in_place_for_a_new_listen_address() {
+    require_root("--run-as");
+    let root = TempDir::new("privsep-relisten-root");
+    open_to_all(root.path());
+    root.write("f.txt", b"file");
+    let etc = TempDir::new("privsep-relisten-etc");
+    let conf = etc.join("edgeftpd.conf");
+    let free = || {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let (one, two) = (free(), free());
+    let write = |addr: std::net::SocketAddr| {
+        let text = format!(
+            "anonymous\nroot = {}\nrun-as = nobody\nlisten = {addr}\n",
+            root.path().display()
+        );
+        std::fs::write(&conf, text).unwrap();
+    };
+    write(one);
+    let mut cmd = server_command();
+    cmd.args([
+        "--config",
+        conf.to_str().unwrap(),
+        "--pasv-ports",
+        "40000-44999",
+    ])
+    .env("RUST_LOG", "debug");
+    let mut srv = Server::spawn(cmd);
+    let first = srv.serving_pid();
+    write(two);
+    signal(srv.pid(), "HUP");
+    assert!(
+        srv.wait_log("SIGHUP: --listen changed; starting again to apply it"),
+        "{}",
+        srv.log()
+    );
+    assert_eq!(client_eventually(two).retr("f.txt"), b"file");
+    assert!(
+        srv.alive(),
+        "the monitor is the same process: {}",
+        srv.log()
+    );
+    assert_ne!(srv.serving_pid(), first);
+    assert!(
+        std::net::TcpStream::connect(one).is_err(),
+        "the old address"
+    );
+    assert_eq!(
+        status_field(srv.serving_pid(), "Uid")
+            .split_whitespace()
+            .next(),
+        Some(nobody().0.to_string()).as_deref()
+    );
+}
+
 /// The monitor process starts a new serving process when the OOM killer (SIGKILL) ends
 /// the old one, and SIGTERM to the monitor stops both, exit status 0.
 #[test]

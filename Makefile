@@ -27,7 +27,8 @@ test: deps
 	$(CARGO) test -- --test-threads=4
 
 # Debian packages the tests drive (real clients). Installs only what is missing.
-DEPS_CMDS := curl:curl lftp:lftp wget:wget busybox:busybox tnftp:tnftp python3:python3 ncftpget:ncftp openssl:openssl rclone:rclone
+DEPS_CMDS := curl:curl lftp:lftp wget:wget busybox:busybox tnftp:tnftp python3:python3 ncftpget:ncftp openssl:openssl rclone:rclone \
+  shellcheck:shellcheck systemd-analyze:systemd dpkg-deb:dpkg adduser:adduser setpriv:util-linux
 deps:
 	@missing=""; for p in $(DEPS_CMDS); do c=$${p%%:*}; pkg=$${p##*:}; \
 	  command -v $$c >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
@@ -42,6 +43,8 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --no-default-features -- -D warnings
+	shellcheck cross/openwrt/edgeftpd.init cross/openwrt/postinst cross/openwrt/prerm \
+	  cross/debian/postinst cross/debian/prerm cross/debian/postrm tests/openwrt/ubus
 
 fmt:
 	$(CARGO) fmt

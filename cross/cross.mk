@@ -37,3 +37,21 @@ cross-test: cross-panic-check
 
 cross-bloat:
 	$(CROSS_ENV) bash cross/build.sh bloat
+
+# Packages (cross/package.py): OpenWrt .ipk per flavour and OpenWrt architecture, Debian
+# .deb for armhf, arm64 and amd64, into dist/packages.
+#   make package        build them (builds the binaries first)
+#   make package-test   check them as opkg and dpkg see them; dpkg -i the amd64 one here
+#   make openwrt-test OPENWRT_SYSROOT=DIR   the procd init script under OpenWrt's own
+#                       rc.common, procd.sh and uci (DIR: see tests/openwrt/procd_test.py;
+#                       not in CI: nothing here may fetch or build OpenWrt's code)
+.PHONY: package package-test openwrt-test
+package: cross release
+	python3 cross/package.py
+
+package-test: package
+	python3 tests/package_test.py
+
+openwrt-test: build
+	@test -n "$(OPENWRT_SYSROOT)" || { echo "openwrt-test: set OPENWRT_SYSROOT (see tests/openwrt/procd_test.py)"; exit 2; }
+	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/procd_test.py target/debug/edgeftpd

@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""`make package`: OpenWrt packages (.ipk, for opkg: OpenWrt 24.10 and before) and Debian
+packages (.deb) from the binaries in dist/ (`make cross`).
+
+    python3 cross/package.py [DIST]       (default dist; packages go to DIST/packages)
+
+OpenWrt: one package per flavour (edgeftpd, edgeftpd-tls) and per OpenWrt architecture
+that the static binary of one Rust target runs on (OPENWRT_ARCHES below), made as
+OpenWrt's scripts/ipkg-build makes them: a gzipped tar of ./debian-binary, ./data.tar.gz
+and ./control.tar.gz, every file root's, sorted, with one mtime (SOURCE_DATE_EPOCH, else
+the last commit's). The files: /usr/sbin/edgeftpd, the procd init script, /etc/config/edgeftpd
+(a conffile: opkg keeps the admin's; the plain flavour's has no TLS options), and
+/lib/upgrade/keep.d/edgeftpd (sysupgrade keeps /etc/edgeftpd/, where the FTPS certificate
+is made). The .apk of OpenWrt 25 (apk-tools 3's ADB format) is not made: no tool that
+writes it can be installed here (see README, "Packages").
+
+Debian: edgeftpd_VERSION_ARCH.deb for armhf and arm64 (the static -tls binaries) and amd64
+(the host's release build), made with dpkg-deb: the binary, a hardened systemd unit,
+/etc/edgeftpd/edgeftpd.conf (a conffile), and maintainer scripts that add the system user
+edgeftpd and enable the unit only when the admin asks (see cross/debian/postinst).
+"""
+
+import gzip
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tomllib
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DIST = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "dist")
+OUT = os.path.join(DIST, "packages")
+
+# Rust target -> the OpenWrt architectures (opkg's Architecture field) whose CPUs run it.
+# armv7 is built for VFPv3-D16 with hard float, so only targets with an FPU are listed
+# (bcm53xx's Cortex-A9 has none); mipsel and mips are MIPS32r2 (24Kc, 74Kc).
+OPENWRT_ARCHES = {
+    "armv7-unknown-linux-musleabihf": [
+        "arm_cortex-a7_neon-vfpv4",
+        "arm_cortex-a8_vfpv3",
+        "arm_cortex-a9_neon",
+        "arm_cortex-a9_vfpv3-d16",
+        "arm_cortex-a15_neon-vfpv4",
+    ],
+    "aarch64-unknown-linux-musl": ["aarch64_cortex-a53", "aarch64_cortex-a72", "aarch64_generic"],
+    "mipsel-unknown-linux-musl": ["mipsel_24kc", "mipsel_74kc"],
+    "mips-unknown-linux-musl": ["mips_24kc"],
+}
+
+# Debian architecture -> the binary it ships.
+DEBIAN_ARCHES = {
+    "armhf": "edgeftpd-tls-armv7-unknown-linux-musleabihf",
+    "arm64": "edgeftpd-tls-aarch64-unknown-linux-musl",
+    "amd64": None,  # the host's release build: target/release/edgeftpd
+}
+
+DESCRIPTION = """A small, fast FTP server for routers and NAS boxes
+ edgeftpd serves USB disks to FileZilla, curl, phones, scanners and cameras:
+ anonymous or per-account access, drop boxes and per-folder rights, quotas,
+ a free-space guard, upload hooks, checksums, and every upload synced to the
+ disk before it is acknowledged. One static binary."""
+
+
+def version():
+    with open(os.path.join(ROOT, "Cargo.toml"), "rb") as f:
+        return tomllib.load(f)["package"]["version"]
+
+
+def mtime():
+    if "SOURCE_DATE_EPOCH" in os.environ:
+        return int(os.environ["SOURCE_DATE_EPOCH"])
+    out = subprocess.run(["git", "-C", ROOT, "log", "-1", "--format=%ct"],
+                         capture_output=True, text=True)
+    return int(out.stdout.strip() or 0)
+
+
+def tar_gz(entries, when):
+    """A gzipped tar (bytes) of `entries`: (name, mode, bytes or None for a directory),
+    root's, sorted by name, with ./ before each name as ipkg-build's tar writes it."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as t:
+        t.addfile(dir_info("./", when))
+        for name, mode, data in sorted(entries, key=lambda e: e[0]):
+            if data is None:
+                t.addfile(dir_info("./" + name + "/", when, mode))
+                continue
+            info = tarfile.TarInfo("./" + name)
+            info.size, info.mode, info.mtime = len(data), mode, when
+            info.uid = info.gid = 0
+            info.uname = info.gname = "root"
+            t.addfile(info, io.BytesIO(data))
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=when, compresslevel=9) as g:
+        g.write(raw.getvalue())
+    return out.getvalue()
+
+
+def dir_info(name, when, mode=0o755):
+    info = tarfile.TarInfo(name)
+    info.type, info.mode, info.mtime = tarfile.DIRTYPE, mode, when
+    info.uid = info.gid = 0
+    info.uname = info.gname = "root"
+    return info
+
+
+def with_dirs(files):
+    """`files` and every directory above them, as tar_gz entries."""
+    dirs = set()
+    for name, _, _ in files:
+        parts = name.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            dirs.add("/".join(parts[:i]))
+    return [(d, 0o755, None) for d in dirs] + files
+
+
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def openwrt_config(tls):
+    """/etc/config/edgeftpd; the plain flavour has no TLS options (it would refuse them)."""
+    text = read(os.path.join(ROOT, "cross/openwrt/edgeftpd.config")).decode()
+    if not tls:
+        text = "".join(l for l in text.splitlines(True) if "option tls_" not in l)
+    return text.encode()
+
+
+def ipk(triple, arch, tls, ver, when):
+    name = "edgeftpd-tls" if tls else "edgeftpd"
+    binary = read(os.path.join(DIST, f"{name}-{triple}"))
+    files = with_dirs([
+        ("usr/sbin/edgeftpd", 0o755, binary),
+        ("etc/init.d/edgeftpd", 0o755, read(os.path.join(ROOT, "cross/openwrt/edgeftpd.init"))),
+        ("etc/config/edgeftpd", 0o600, openwrt_config(tls)),
+        ("lib/upgrade/keep.d/edgeftpd", 0o644, b"/etc/edgeftpd/\n"),
+    ])
+    data = tar_gz(files, when)
+    other = "edgeftpd" if tls else "edgeftpd-tls"
+    flavour = "with FTPS (rustls)" if tls else "plain FTP, the smallest"
+    control = (
+        f"Package: {name}\n"
+        f"Version: {ver}-r1\n"
+        "Depends: \n"
+        f"Provides: edgeftpd\n"
+        f"Conflicts: {other}\n"
+        "Source: edgeftpd\n"
+        "SourceName: edgeftpd\n"
+        "Section: net\n"
+        "Maintainer: edgeftpd developers\n"
+        f"Architecture: {arch}\n"
+        f"Installed-Size: {sum(len(d) for _, _, d in files if d is not None)}\n"
+        f"Description: {DESCRIPTION.splitlines()[0]} ({flavour})\n"
+        + "".join(l + "\n" for l in DESCRIPTION.splitlines()[1:])
+    )
+    scripts = os.path.join(ROOT, "cross/openwrt")
+    ctl = tar_gz([
+        ("control", 0o644, control.encode()),
+        ("conffiles", 0o644, b"/etc/config/edgeftpd\n"),
+        ("postinst", 0o755, read(os.path.join(scripts, "postinst"))),
+        ("prerm", 0o755, read(os.path.join(scripts, "prerm"))),
+    ], when)
+    outer = tar_gz([
+        ("debian-binary", 0o644, b"2.0\n"),
+        ("data.tar.gz", 0o644, data),
+        ("control.tar.gz", 0o644, ctl),
+    ], when)
+    path = os.path.join(OUT, "openwrt", f"{name}_{ver}-r1_{arch}.ipk")
+    with open(path, "wb") as f:
+        f.write(outer)
+    return path
+
+
+def deb(arch, binary, ver, when):
+    stage = os.path.join(OUT, "debian", f"stage-{arch}")
+    shutil.rmtree(stage, ignore_errors=True)
+    src = os.path.join(ROOT, "cross/debian")
+
+    def put(rel, data, mode):
+        path = os.path.join(stage, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(data)
+        os.chmod(path, mode)
+        os.utime(path, (when, when))
+
+    put("usr/sbin/edgeftpd", read(binary), 0o755)
+    put("usr/lib/systemd/system/edgeftpd.service", read(os.path.join(src, "edgeftpd.service")),
+        0o644)
+    put("etc/edgeftpd/edgeftpd.conf", read(os.path.join(src, "edgeftpd.conf")), 0o644)
+    put("usr/share/doc/edgeftpd/README.Debian", read(os.path.join(src, "README.Debian")), 0o644)
+    size_kib = sum(os.path.getsize(os.path.join(d, f))
+                   for d, _, fs in os.walk(stage) for f in fs) // 1024 + 1
+    depends = "Depends: libc6\n" if arch == "amd64" else ""
+    control = (
+        "Package: edgeftpd\n"
+        f"Version: {ver}-1\n"
+        f"Architecture: {arch}\n"
+        "Maintainer: edgeftpd developers <edgeftpd@localhost>\n"
+        f"Installed-Size: {size_kib}\n"
+        f"{depends}"
+        "Pre-Depends: adduser | passwd\n"
+        "Provides: ftp-server\n"
+        "Conflicts: ftp-server\n"
+        "Section: net\n"
+        "Priority: optional\n"
+        f"Description: {DESCRIPTION}\n"
+    )
+    put("DEBIAN/control", control.encode(), 0o644)
+    put("DEBIAN/conffiles", b"/etc/edgeftpd/edgeftpd.conf\n", 0o644)
+    for script in ["postinst", "prerm", "postrm"]:
+        put("DEBIAN/" + script, read(os.path.join(src, script)), 0o755)
+    path = os.path.join(OUT, "debian", f"edgeftpd_{ver}-1_{arch}.deb")
+    env = dict(os.environ, SOURCE_DATE_EPOCH=str(when))
+    subprocess.run(["dpkg-deb", "--root-owner-group", "-Zxz", "--build", stage, path],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+    shutil.rmtree(stage)
+    return path
+
+
+def main():
+    ver, when = version(), mtime()
+    for sub in ["openwrt", "debian"]:
+        shutil.rmtree(os.path.join(OUT, sub), ignore_errors=True)
+        os.makedirs(os.path.join(OUT, sub))
+    made = []
+    for triple, arches in OPENWRT_ARCHES.items():
+        for tls in (False, True):
+            for arch in arches:
+                made.append(ipk(triple, arch, tls, ver, when))
+    for arch, name in DEBIAN_ARCHES.items():
+        binary = os.path.join(DIST, name) if name else os.path.join(ROOT, "target/release/edgeftpd")
+        made.append(deb(arch, binary, ver, when))
+    for path in made:
+        print(f"{os.path.getsize(path) / 1024:8.1f} KiB  {os.path.relpath(path, ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

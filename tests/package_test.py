@@ -1,0 +1,257 @@
+#!/usr/bin/env python3
+"""`make package-test`: the packages `make package` made, checked as their installers see
+them, and the Debian one installed on this machine.
+
+OpenWrt (.ipk): the outer archive is what opkg reads (./debian-binary 2.0, ./data.tar.gz,
+./control.tar.gz, nothing else); the control fields; the conffiles; every file root's with
+its mode; the binary the one dist/ holds; the plain flavour's config without TLS options.
+Each package is then unpacked as opkg does it (data.tar.gz into a root, the control files
+into usr/lib/opkg/info/PACKAGE.*) and the installed binary run under qemu-user. (opkg
+itself is not installed: no package registry this project reaches has it.)
+
+Debian (.deb): fields and contents by dpkg-deb; then `dpkg -i` of the amd64 package on
+this machine, `systemd-analyze verify` of its unit, the server started from the unit's
+ExecStart line as the unit's User with its AmbientCapabilities (binding port 921 as
+non-root), a file fetched with curl, the unit's ExecReload line (SIGHUP) applied, and
+`dpkg --purge`. Runs as root; talks to 127.0.0.1 only. Prints "N passed, N failed".
+"""
+
+import gzip
+import hashlib
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DIST = os.path.join(ROOT, "dist")
+PKGS = os.path.join(DIST, "packages")
+sys.path.insert(0, os.path.join(ROOT, "cross"))
+import package  # noqa: E402  (the arch tables and version)
+
+QEMU = {"armv7-unknown-linux-musleabihf": "qemu-arm-static",
+        "aarch64-unknown-linux-musl": "qemu-aarch64-static",
+        "mipsel-unknown-linux-musl": "qemu-mipsel-static",
+        "mips-unknown-linux-musl": "qemu-mips-static"}
+
+passed = 0
+failed = 0
+
+
+def check(what, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {what}")
+    else:
+        failed += 1
+        print(f"FAIL {what}\n     {detail}")
+
+
+def members(data):
+    """A gzipped tar's members: name -> (TarInfo, bytes or None)."""
+    out = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as t:
+        for m in t.getmembers():
+            out[m.name] = (m, t.extractfile(m).read() if m.isfile() else None)
+    return out
+
+
+def fields(text):
+    return dict(re.findall(r"^([A-Za-z-]+): ?(.*)$", text, re.M))
+
+
+def ipk_checks():
+    ver = package.version()
+    count = 0
+    for triple, arches in package.OPENWRT_ARCHES.items():
+        for tls in (False, True):
+            name = "edgeftpd-tls" if tls else "edgeftpd"
+            binary = open(os.path.join(DIST, f"{name}-{triple}"), "rb").read()
+            for arch in arches:
+                path = os.path.join(PKGS, "openwrt", f"{name}_{ver}-r1_{arch}.ipk")
+                tag = os.path.basename(path)
+                if not os.path.exists(path):
+                    check(f"{tag} exists", False, "run make package")
+                    continue
+                raw = open(path, "rb").read()
+                outer = members(raw)
+                check(f"{tag}: ./debian-binary, ./data.tar.gz, ./control.tar.gz",
+                      sorted(n for n in outer if n not in (".", "./")) ==
+                      ["./control.tar.gz", "./data.tar.gz", "./debian-binary"] and
+                      outer["./debian-binary"][1] == b"2.0\n", str(sorted(outer)))
+                ctl = members(outer["./control.tar.gz"][1])
+                data = members(outer["./data.tar.gz"][1])
+                f = fields(ctl["./control"][1].decode())
+                size = sum(len(b) for _, b in data.values() if b is not None)
+                check(f"{tag}: control fields",
+                      f.get("Package") == name and f.get("Version") == f"{ver}-r1" and
+                      f.get("Architecture") == arch and f.get("Installed-Size") == str(size)
+                      and f.get("Conflicts") == ("edgeftpd" if tls else "edgeftpd-tls") and
+                      f.get("Provides") == "edgeftpd" and f.get("Section") == "net" and
+                      f.get("Description", "").startswith("A small"), str(f))
+                check(f"{tag}: conffiles /etc/config/edgeftpd, postinst and prerm",
+                      ctl["./conffiles"][1] == b"/etc/config/edgeftpd\n" and
+                      ctl["./postinst"][0].mode == 0o755 and ctl["./prerm"][0].mode == 0o755)
+                files = {n: (m.mode, m.uid, m.gid) for n, (m, b) in data.items() if b is not None}
+                check(f"{tag}: the files, root's, with their modes",
+                      files == {"./usr/sbin/edgeftpd": (0o755, 0, 0),
+                                "./etc/init.d/edgeftpd": (0o755, 0, 0),
+                                "./etc/config/edgeftpd": (0o600, 0, 0),
+                                "./lib/upgrade/keep.d/edgeftpd": (0o644, 0, 0)}, str(files))
+                check(f"{tag}: the binary of dist/{name}-{triple}",
+                      data["./usr/sbin/edgeftpd"][1] == binary)
+                config = data["./etc/config/edgeftpd"][1].decode()
+                check(f"{tag}: /etc/config/edgeftpd " +
+                      ("has the TLS options" if tls else "has no TLS option"),
+                      ("option tls_cert" in config) == tls and "option enabled '0'" in config)
+                count += 1
+            # Unpacked as opkg does, once per flavour and target; the binary runs there.
+            opkg_unpack_and_run(os.path.join(PKGS, "openwrt", f"{name}_{ver}-r1_{arches[0]}.ipk"),
+                                name, triple, tls)
+    check("every OpenWrt package made", count == 2 * sum(map(len, package.OPENWRT_ARCHES.values())))
+
+
+def opkg_unpack_and_run(path, name, triple, tls):
+    """What opkg install does with the files (not the scripts, which need a router)."""
+    tag = os.path.basename(path)
+    root = tempfile.mkdtemp(prefix="edgeftpd-opkg-")
+    try:
+        outer = members(open(path, "rb").read())
+        info = os.path.join(root, "usr/lib/opkg/info")
+        os.makedirs(info)
+        listed = []
+        with tarfile.open(fileobj=io.BytesIO(outer["./data.tar.gz"][1]), mode="r:gz") as t:
+            for m in t.getmembers():
+                t.extract(m, root, filter="tar")
+                if m.isfile():
+                    listed.append(m.name[1:])
+        with open(os.path.join(info, name + ".list"), "w") as f:
+            f.write("".join(p + "\n" for p in listed))
+        for n, (m, b) in members(outer["./control.tar.gz"][1]).items():
+            if b is not None:
+                dest = os.path.join(info, name + "." + n[2:])
+                with open(dest, "wb") as f:
+                    f.write(b)
+                os.chmod(dest, m.mode)
+        out = subprocess.run([QEMU[triple], os.path.join(root, "usr/sbin/edgeftpd"), "--version"],
+                             capture_output=True, text=True)
+        flavour = "with FTPS" if tls else "plain"
+        check(f"{tag}: unpacked as opkg does, usr/sbin/edgeftpd --version runs ({flavour})",
+              out.returncode == 0 and out.stdout.startswith("edgeftpd ") and
+              ("with FTPS" in out.stdout) == tls and "linux-musl" in out.stdout,
+              out.stdout + out.stderr)
+    finally:
+        shutil.rmtree(root)
+
+
+def deb_checks():
+    ver = package.version()
+    for arch in package.DEBIAN_ARCHES:
+        path = os.path.join(PKGS, "debian", f"edgeftpd_{ver}-1_{arch}.deb")
+        tag = os.path.basename(path)
+        info = subprocess.run(["dpkg-deb", "--field", path], capture_output=True, text=True)
+        f = fields(info.stdout)
+        check(f"{tag}: control fields", f.get("Package") == "edgeftpd" and
+              f.get("Architecture") == arch and f.get("Version") == f"{ver}-1" and
+              f.get("Provides") == "ftp-server", info.stdout + info.stderr)
+        listing = subprocess.run(["dpkg-deb", "--contents", path], capture_output=True,
+                                 text=True).stdout
+        files = sorted(l.split()[-1] for l in listing.splitlines() if l.startswith("-"))
+        owners = {l.split()[1] for l in listing.splitlines()}
+        check(f"{tag}: the binary, the unit, the conffile, root's", files == [
+            "./etc/edgeftpd/edgeftpd.conf", "./usr/lib/systemd/system/edgeftpd.service",
+            "./usr/sbin/edgeftpd", "./usr/share/doc/edgeftpd/README.Debian"] and
+            owners == {"root/root"}, listing)
+
+
+def unit_line(unit, key):
+    for line in unit.splitlines():
+        if line.startswith(key + "="):
+            return line[len(key) + 1:]
+    return None
+
+
+def deb_install():
+    ver = package.version()
+    path = os.path.join(PKGS, "debian", f"edgeftpd_{ver}-1_amd64.deb")
+    subprocess.run(["dpkg", "--purge", "edgeftpd"], capture_output=True)
+    srv_ftp_existed = os.path.exists("/srv/ftp")
+    r = subprocess.run(["dpkg", "-i", path], capture_output=True, text=True)
+    check("dpkg -i edgeftpd_amd64.deb", r.returncode == 0, r.stdout + r.stderr)
+    user = subprocess.run(["getent", "passwd", "edgeftpd"], capture_output=True, text=True)
+    check("postinst adds the system user edgeftpd and /srv/ftp",
+          r.returncode == 0 and user.stdout.startswith("edgeftpd:") and
+          os.path.isdir("/srv/ftp"), user.stdout)
+    unit_path = "/usr/lib/systemd/system/edgeftpd.service"
+    v = subprocess.run(["systemd-analyze", "verify", unit_path], capture_output=True, text=True)
+    check("systemd-analyze verify edgeftpd.service", v.returncode == 0, v.stdout + v.stderr)
+    unit = open(unit_path).read()
+    start = unit_line(unit, "ExecStart").split()
+    reload = unit_line(unit, "ExecReload")
+    caps = unit_line(unit, "AmbientCapabilities")
+    check("the unit: non-root User, one capability, NoNewPrivileges, ProtectSystem=strict",
+          unit_line(unit, "User") == "edgeftpd" and caps == "CAP_NET_BIND_SERVICE" and
+          unit_line(unit, "NoNewPrivileges") == "yes" and
+          unit_line(unit, "ProtectSystem") == "strict", unit)
+    probe = "edgeftpd-package-test.txt"
+    created = not os.path.exists(f"/srv/ftp/{probe}")
+    with open(f"/srv/ftp/{probe}", "w") as f:
+        f.write("from the deb\n")
+    # The ExecStart line, as the unit's user with its capability (port 921 needs it).
+    cap = caps.lower().removeprefix("cap_")
+    argv = ["setpriv", "--reuid", "edgeftpd", "--regid", "edgeftpd", "--init-groups",
+            "--inh-caps", "+" + cap, "--ambient-caps", "+" + cap, "--no-new-privs"] + start + \
+        ["--listen", "127.0.0.1:921"]
+    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        got = None
+        for _ in range(100):
+            c = subprocess.run(["curl", "-s", "--max-time", "5", f"ftp://127.0.0.1:921/{probe}"],
+                               capture_output=True, text=True)
+            if c.returncode == 0:
+                got = c.stdout
+                break
+            time.sleep(0.1)
+        check("the unit's ExecStart as edgeftpd binds port 921 and serves /srv/ftp",
+              got == "from the deb\n", str(got))
+        uid = open(f"/proc/{server.pid}/status").read()
+        check("it runs as edgeftpd, not root", re.search(r"^Uid:\s+0\s", uid, re.M) is None, uid)
+        os.kill(server.pid, 0)
+        subprocess.run(["sh", "-c", reload.replace("$MAINPID", str(server.pid))], check=True)
+        time.sleep(0.5)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=20)
+        if created:
+            os.remove(f"/srv/ftp/{probe}")
+    check("the unit's ExecReload line (SIGHUP) reloads the configuration",
+          "SIGHUP: reloaded the configuration" in err, err)
+    r = subprocess.run(["dpkg", "--purge", "edgeftpd"], capture_output=True, text=True)
+    user = subprocess.run(["getent", "passwd", "edgeftpd"], capture_output=True, text=True)
+    check("dpkg --purge removes the files and the user, keeps /srv/ftp",
+          r.returncode == 0 and not os.path.exists("/usr/sbin/edgeftpd") and
+          not os.path.exists("/etc/edgeftpd/edgeftpd.conf") and user.returncode != 0 and
+          os.path.isdir("/srv/ftp"), r.stdout + r.stderr)
+    if not srv_ftp_existed:
+        shutil.rmtree("/srv/ftp", ignore_errors=True)
+
+
+def main():
+    if os.geteuid() != 0:
+        sys.exit("package_test: runs as root (dpkg -i)")
+    ipk_checks()
+    deb_checks()
+    deb_install()
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -383,25 +383,24 @@ pub(crate) fn remove_pidfile() {
 /// shape): the process runs its own program again, with the same command line and the same
 /// pid, and so checks, binds and loads everything anew, as a restart would; sessions still
 /// open end. procd and systemd keep watching the same process; with `--daemon` the new
-/// start forks once more and writes the pidfile again. Returns only if the exec fails.
+/// start forks once more and writes the pidfile again. Returns only if the exec fails (the
+/// callers then exit 1, for the init system to start it).
 pub(crate) fn restart_in_place(changed: &[&str]) {
-    use std::os::unix::process::CommandExt;
+    use std::os::unix::ffi::OsStringExt;
     let names: Vec<String> = changed.iter().map(|f| format!("--{f}")).collect();
     log::warn!(
         "SIGHUP: {} changed; starting again to apply it",
         names.join(", ")
     );
     remove_pidfile();
-    let mut args = std::env::args_os();
-    let argv0 = args.next().unwrap_or_default();
+    let args: Vec<std::ffi::CString> = std::env::args_os()
+        .filter_map(|a| std::ffi::CString::new(a.into_vec()).ok())
+        .collect();
     // The signals this process blocks stay blocked across the exec, and the new start
     // blocks the same ones before it waits for them: none is lost in between. Every socket
     // and file is close-on-exec (std opens them so).
-    let e = std::process::Command::new("/proc/self/exe")
-        .arg0(argv0)
-        .args(args)
-        .exec();
-    log::error!("SIGHUP: starting again: {e}; going on with the settings loaded before");
+    let e = sys::exec_self(&args);
+    log::error!("SIGHUP: starting again: {e}");
 }
 
 /// Switches the whole process to the `--run-as` user (no other thread exists yet).

@@ -65,6 +65,24 @@ pub fn spawn(
     }
 }
 
+/// Runs this process's own program again (`/proc/self/exe`) with `args` (argv, the first
+/// one included) and the same environment, in place: same pid, and the signal mask and
+/// ignored signals kept. Returns only on failure. (std::process's exec would cost the
+/// mipsel binary some 10 KiB gzip, as `spawn` says of it.)
+pub fn exec_self(args: &[std::ffi::CString]) -> io::Error {
+    let argv: Vec<*const libc::c_char> = args
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    // SAFETY: argv is a null-terminated array of pointers to NUL-terminated strings that
+    // outlive the call; execv returns only on failure, and then nothing has changed.
+    unsafe {
+        libc::execv(c"/proc/self/exe".as_ptr(), argv.as_ptr());
+    }
+    io::Error::last_os_error()
+}
+
 /// Ignores SIGHUP (under `--inetd`, where there is nothing to reload).
 pub fn ignore_sighup() {
     // SAFETY: as for SIGXFSZ above.

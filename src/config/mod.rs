@@ -19,9 +19,9 @@ mod flags;
 pub use files::Files;
 use flags::options;
 
-/// The flags a SIGHUP cannot change: they bind sockets, start the process or decide how
-/// it logs and speaks TLS (the certificate and key themselves are read again). A reload
-/// that changes one of them keeps the old value and says a restart is needed.
+/// The flags only a start applies: they bind sockets, start the process or decide how it
+/// logs and speaks TLS (the certificate and key themselves are read again). A reload that
+/// changes one of them makes the server start again in place (`start::restart_in_place`).
 const NEEDS_RESTART: &[&str] = &[
     "listen",
     "listen-tls",

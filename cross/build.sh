@@ -322,9 +322,31 @@ cmd_panic_check() {
     [ -z "$failed" ] || die "panic=unwind does not work on:$failed"
 }
 
+# The kernel runs the routers' binaries through qemu-user (binfmt_misc, from the
+# qemu-user-static package's /usr/lib/binfmt.d files, flag F: also inside a chroot). The
+# runner starts the server, but a server that starts itself again in place (a SIGHUP that
+# changed --listen) execs its own binary, which only the kernel can hand to qemu: without
+# this, that exec fails with ENOEXEC here, though never on a router.
+ensure_binfmt() {
+    local f name
+    if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then
+        mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc ||
+            die "binfmt_misc: cannot mount it (root is needed)"
+    fi
+    for name in arm aarch64 mipsel mips; do
+        f=/usr/lib/binfmt.d/qemu-$name.conf
+        [ -e "/proc/sys/fs/binfmt_misc/qemu-$name" ] && continue
+        [ -r "$f" ] || die "$f missing: run make cross-setup"
+        cat "$f" >/proc/sys/fs/binfmt_misc/register ||
+            die "binfmt_misc: cannot register qemu-$name"
+        note "binfmt_misc: qemu-$name registered"
+    done
+}
+
 cmd_test() {
     local triple runner budget tls_budget flags row bin failed="" t t0=$SECONDS
     select_rows "$@"
+    ensure_binfmt
     # The integration tests are one crate (tests/suite); unit tests run on the host only.
     # The router binaries are the plain flavour (no TLS): so are the tests run against them.
     local sel=(--test suite --no-default-features) args=() filters=()
@@ -387,5 +409,6 @@ size) cmd_size "$@" ;;
 panic-check) cmd_panic_check "$@" ;;
 test) cmd_test "$@" ;;
 bloat) cmd_bloat "$@" ;;
-*) die "usage: cross/build.sh setup | build | size | panic-check | test | bloat [TRIPLE...]" ;;
+binfmt) ensure_binfmt ;;
+*) die "usage: cross/build.sh setup | build | size | panic-check | test | bloat [TRIPLE...] | binfmt" ;;
 esac

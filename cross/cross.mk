@@ -52,6 +52,9 @@ package: cross release
 package-test: package
 	python3 tests/package_test.py
 
-openwrt-test: build
+openwrt-test: build package
 	@test -n "$(OPENWRT_SYSROOT)" || { echo "openwrt-test: set OPENWRT_SYSROOT (see tests/openwrt/procd_test.py)"; exit 2; }
+	bash cross/build.sh binfmt
 	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/procd_test.py target/debug/edgeftpd
+	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/procd_test.py --ipk \
+	  dist/packages/openwrt/edgeftpd-tls_$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)-r1_arm_cortex-a7_neon-vfpv4.ipk

@@ -8,15 +8,21 @@ all under busybox's shell and applets as on a router. Only `ubus` is a stand-in
 (tests/openwrt/ubus): it records the JSON that procd would receive, and this script plays
 procd's part with it: it starts the instance's command line, sends the signals, stops it.
 
-    OPENWRT_SYSROOT=DIR python3 tests/openwrt/procd_test.py [BINARY]
+    OPENWRT_SYSROOT=DIR python3 tests/openwrt/procd_test.py [--ipk PACKAGE | BINARY]
 
 DIR is laid out as a router's root for those files (etc/rc.common, lib/functions.sh, ...,
 sbin/uci, usr/bin/jshn, usr/share/libubox/jshn.sh, their libraries in usr/lib) and lists
 their origins and revisions in DIR/SOURCES. This repository neither holds OpenWrt's code
 nor a recipe that fetches or builds it (its machines reach only package registries), so
 `make test` and CI cannot run this; `make openwrt-test OPENWRT_SYSROOT=DIR` does.
-BINARY is the host build (default target/debug/edgeftpd, with FTPS). Runs as root
-(chroot, mount namespaces); talks to 127.0.0.1 only. Prints "N passed, N failed".
+With --ipk, the package (`make package`; an armv7, aarch64, mipsel or mips one) is installed
+as opkg installs it: data.tar.gz unpacked into the root, the control files into
+/usr/lib/opkg/info, then its postinst run (and its prerm at the end); its binary runs under
+qemu-user (copied into the root), and with the -tls package the first start makes the FTPS
+certificate with openssl (copied into the root: px5g is not in Debian). Else BINARY, the host
+build (default target/debug/edgeftpd), is put in place of the package's with the repository's
+init script and config. Runs as root (chroot, mount namespaces); talks to 127.0.0.1 only.
+Prints "N passed, N failed".
 """
 
 import ftplib
@@ -34,8 +40,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SYSROOT = os.environ.get("OPENWRT_SYSROOT", "")
-BINARY = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else
+IPK = os.path.abspath(sys.argv[2]) if sys.argv[1:2] == ["--ipk"] else None
+BINARY = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 and not IPK else
                          os.path.join(REPO, "target/debug/edgeftpd"))
+# An OpenWrt architecture's first word -> the qemu-user that runs its binaries here.
+QEMU = {"arm": "qemu-arm-static", "aarch64": "qemu-aarch64-static",
+        "mipsel": "qemu-mipsel-static", "mips": "qemu-mips-static"}
 CONF = "/var/run/edgeftpd/edgeftpd.conf"
 USERS = "/var/run/edgeftpd/users"
 
@@ -102,18 +112,56 @@ class Router:
             os.makedirs(os.path.dirname(link), exist_ok=True)
             if not os.path.lexists(link):
                 os.symlink("/bin/busybox", link)
-        # The package's files, as the .ipk installs them.
-        shutil.copy(os.path.join(REPO, "cross/openwrt/edgeftpd.init"),
-                    os.path.join(r, "etc/init.d/edgeftpd"))
-        os.chmod(os.path.join(r, "etc/init.d/edgeftpd"), 0o755)
-        shutil.copy(os.path.join(REPO, "cross/openwrt/edgeftpd.config"),
-                    os.path.join(r, "etc/config/edgeftpd"))
-        shutil.copy(BINARY, os.path.join(r, "usr/sbin/edgeftpd"))
         shutil.copy(os.path.join(HERE, "ubus"), os.path.join(r, "bin/ubus"))
         os.chmod(os.path.join(r, "bin/ubus"), 0o755)
+        self.run = ""  # what runs the server's binary here: "" or qemu-user
+        self.package = None
+        progs = ["bin/busybox", "sbin/uci", "usr/bin/jshn"]
+        if IPK:
+            # The .ipk as opkg installs it (its scripts run later, in the router).
+            outer = tar_members(open(IPK, "rb").read())
+            ctl = tar_members(outer["./control.tar.gz"])
+            fields = dict(l.split(": ", 1) for l in ctl["./control"].decode().splitlines()
+                          if ": " in l)
+            self.package = fields["Package"]
+            info = os.path.join(r, "usr/lib/opkg/info")
+            os.makedirs(info)
+            import io
+            import tarfile
+            listed = []
+            with tarfile.open(fileobj=io.BytesIO(outer["./data.tar.gz"]), mode="r:gz") as t:
+                for m in t.getmembers():
+                    t.extract(m, r, filter="tar")
+                    if m.isfile():
+                        listed.append(m.name[1:])
+            with open(os.path.join(info, self.package + ".list"), "w") as f:
+                f.write("".join(p + "\n" for p in listed))
+            for name, data in ctl.items():
+                if data is None:
+                    continue
+                dest = os.path.join(info, self.package + "." + name[2:])
+                with open(dest, "wb") as f:
+                    f.write(data)
+                os.chmod(dest, 0o755 if name[2:] in ("postinst", "prerm") else 0o644)
+            qemu = shutil.which(QEMU[fields["Architecture"].split("_")[0]])
+            shutil.copy(qemu, os.path.join(r, "usr/bin", os.path.basename(qemu)))
+            self.run = os.path.basename(qemu) + " "
+            openssl = shutil.which("openssl")
+            shutil.copy(openssl, os.path.join(r, "usr/bin/openssl"))
+            os.makedirs(os.path.join(r, "usr/lib/ssl"), exist_ok=True)
+            shutil.copy("/usr/lib/ssl/openssl.cnf", os.path.join(r, "usr/lib/ssl/openssl.cnf"))
+            progs.append("usr/bin/openssl")
+        else:
+            shutil.copy(os.path.join(REPO, "cross/openwrt/edgeftpd.init"),
+                        os.path.join(r, "etc/init.d/edgeftpd"))
+            os.chmod(os.path.join(r, "etc/init.d/edgeftpd"), 0o755)
+            shutil.copy(os.path.join(REPO, "cross/openwrt/edgeftpd.config"),
+                        os.path.join(r, "etc/config/edgeftpd"))
+            shutil.copy(BINARY, os.path.join(r, "usr/sbin/edgeftpd"))
+            progs.append("usr/sbin/edgeftpd")
         # The host's libraries of every program here (the router's would be musl's).
         sysroot_libs = [os.path.join(r, "usr/lib")]
-        for prog in ["bin/busybox", "sbin/uci", "usr/bin/jshn", "usr/sbin/edgeftpd"]:
+        for prog in progs:
             for lib in libraries(os.path.join(r, prog), sysroot_libs):
                 if lib.startswith(r):
                     continue
@@ -172,7 +220,7 @@ class Router:
         if not inst:
             return None
         argv = inst["command"]
-        cmd = " ".join(shell_quote(a) for a in argv)
+        cmd = self.run + " ".join(shell_quote(a) for a in argv)
         self.server = subprocess.Popen(self.wrap("exec " + cmd), stdout=subprocess.PIPE,
                                        stderr=subprocess.STDOUT, text=True)
         return inst
@@ -194,6 +242,15 @@ class Router:
     def close(self):
         self.procd_stop()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def tar_members(data):
+    """A gzipped tar's files: name -> bytes (None for directories)."""
+    import io
+    import tarfile
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as t:
+        return {m.name: (t.extractfile(m).read() if m.isfile() else None)
+                for m in t.getmembers()}
 
 
 def shell_quote(s):
@@ -251,19 +308,26 @@ def admin_day(r):
     os.makedirs(r.path("/home/bob/pub"))
     with open(r.path("/home/bob/pub/notes.txt"), "w") as f:
         f.write("notes\n")
-    code, out, err = r.sh("echo 'bob secret' | edgeftpd --hash-password")
+    code, out, err = r.sh(f"echo 'bob secret' | {r.run}/usr/sbin/edgeftpd --hash-password")
     bob_hash = out.strip()
     check("--hash-password on the router makes a $6$ hash", code == 0 and
           bob_hash.startswith("$6$"), err)
 
     # The package as installed: the shipped config keeps the server off.
-    code, out, err = r.sh("/etc/init.d/edgeftpd enable && ls /etc/rc.d")
-    check("enable links S60edgeftpd and K40edgeftpd", code == 0 and
-          out.split() == ["K40edgeftpd", "S60edgeftpd"], out + err)
-    code, out, err = r.sh("/etc/init.d/edgeftpd start")
+    if r.package:
+        code, out, err = r.sh(f"/usr/lib/opkg/info/{r.package}.postinst && ls /etc/rc.d")
+        check("postinst links S60edgeftpd and K40edgeftpd and says how to serve", code == 0
+              and out.split()[-2:] == ["K40edgeftpd", "S60edgeftpd"] and
+              "uci set edgeftpd.main.enabled=1" in out, out + err)
+    else:
+        code, out, err = r.sh("/etc/init.d/edgeftpd enable && ls /etc/rc.d")
+        check("enable links S60edgeftpd and K40edgeftpd", code == 0 and
+              out.split() == ["K40edgeftpd", "S60edgeftpd"], out + err)
+        code, out, err = r.sh("/etc/init.d/edgeftpd start")
     msg = r.last("set")
     check("the shipped config (enabled 0) registers the service with no instance",
           code == 0 and msg is not None and msg["instances"] == {}, f"{msg} {err}")
+    tls = r.package == "edgeftpd-tls"
 
     # An admin's uci commands.
     admin = f"""
@@ -273,8 +337,7 @@ uci set edgeftpd.main.anonymous=1
 uci delete edgeftpd.main.listen
 uci add_list edgeftpd.main.listen=127.0.0.1:{port}
 uci set edgeftpd.main.pasv_ports=46000-46099
-uci delete edgeftpd.main.tls_cert
-uci delete edgeftpd.main.tls_key
+{"" if tls else "uci delete edgeftpd.main.tls_cert; uci delete edgeftpd.main.tls_key"}
 uci add_list edgeftpd.main.allow=10.0.0.0/8
 uci add_list edgeftpd.main.allow=127.0.0.0/8
 uci set edgeftpd.main.max_clients=20
@@ -317,7 +380,9 @@ uci commit edgeftpd
           "user eve: option password is not a $6$ hash; plain text is refused" in err, err)
     with open(r.path(CONF)) as f:
         conf = f.read()
-    want = (f"root = /srv\nanonymous = 1\npasv-ports = 46000-46099\n"
+    tls_lines = ("tls-cert = /etc/edgeftpd/ftps.crt\ntls-key = /etc/edgeftpd/ftps.key\n"
+                 if tls else "")
+    want = (f"root = /srv\nanonymous = 1\npasv-ports = 46000-46099\n{tls_lines}"
             f"listen = 127.0.0.1:{port}\nallow = 10.0.0.0/8\nallow = 127.0.0.0/8\n"
             f"max-clients = 20\nusers = {USERS}\n")
     check("the config file: one line per option in UCI's order, named as the long flags",
@@ -329,11 +394,20 @@ uci commit edgeftpd
           users == f"bob:{bob_hash}:/home/bob:rw,/pub=ro,quota=1M\n" and
           stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0, f"{users!r} {oct(st.st_mode)}")
 
+    if tls:
+        check("the first start makes a self-signed FTPS certificate, its key 0600",
+              "made a self-signed FTPS certificate" in err and
+              stat.S_IMODE(os.stat(r.path("/etc/edgeftpd/ftps.key")).st_mode) == 0o600, err)
     # procd starts it.
     r.procd_start(msg)
     c = ftp(port)
     check("anonymous gets the root", retr(c, "hello.txt") == b"hello\n")
     c.quit()
+    if tls:
+        got = subprocess.run(["curl", "-s", "--ssl-reqd", "-k", "--max-time", "20",
+                              f"ftp://127.0.0.1:{port}/hello.txt"], capture_output=True)
+        check("FTPS with that certificate (curl --ssl-reqd)", got.stdout == b"hello\n",
+              str(got))
     c = ftp(port, "bob", "bob secret")
     check("bob logs in with his password; /pub is read-only for him",
           retr(c, "pub/notes.txt") == b"notes\n" and
@@ -429,8 +503,14 @@ uci commit edgeftpd
                           "/etc/init.d/edgeftpd reload")
     check("enabled 0 then reload: no instance, no signal",
           r.last("set")["instances"] == {} and r.last("signal") is None, str(r.ubus_calls()))
-    code, out, err = r.sh("/etc/init.d/edgeftpd disable && ls /etc/rc.d")
-    check("disable removes the links", code == 0 and out.split() == [], out + err)
+    if r.package:
+        r.clear_ubus()
+        code, out, err = r.sh(f"/usr/lib/opkg/info/{r.package}.prerm && ls /etc/rc.d")
+        check("prerm stops the service and removes the links", code == 0 and
+              out.split() == [] and r.last("delete") == {"name": "edgeftpd"}, out + err)
+    else:
+        code, out, err = r.sh("/etc/init.d/edgeftpd disable && ls /etc/rc.d")
+        check("disable removes the links", code == 0 and out.split() == [], out + err)
 
 
 if __name__ == "__main__":

@@ -140,10 +140,11 @@ def ipk(triple, arch, tls, ver, when):
     data = tar_gz(files, when)
     other = "edgeftpd" if tls else "edgeftpd-tls"
     flavour = "with FTPS (rustls)" if tls else "plain FTP, the smallest"
+    # No Depends: the binary is static. (An empty "Depends:" line crashes opkg: seen with
+    # opkg-lede 2024-10, a NULL package name in parseDepends.)
     control = (
         f"Package: {name}\n"
         f"Version: {ver}-r1\n"
-        "Depends: \n"
         f"Provides: edgeftpd\n"
         f"Conflicts: {other}\n"
         "Source: edgeftpd\n"

@@ -89,6 +89,8 @@ def ipk_checks():
                 ctl = members(outer["./control.tar.gz"][1])
                 data = members(outer["./data.tar.gz"][1])
                 f = fields(ctl["./control"][1].decode())
+                check(f"{tag}: no empty control field (an empty Depends crashes opkg)",
+                      all(v.strip() for v in f.values()), str(f))
                 size = sum(len(b) for _, b in data.values() if b is not None)
                 check(f"{tag}: control fields",
                       f.get("Package") == name and f.get("Version") == f"{ver}-r1" and

@@ -11,13 +11,17 @@ procd's part with it: it starts the instance's command line, sends the signals, 
     OPENWRT_SYSROOT=DIR python3 tests/openwrt/procd_test.py [--ipk PACKAGE | BINARY]
 
 DIR is laid out as a router's root for those files (etc/rc.common, lib/functions.sh, ...,
-sbin/uci, usr/bin/jshn, usr/share/libubox/jshn.sh, their libraries in usr/lib) and lists
+sbin/uci, usr/bin/jshn, usr/share/libubox/jshn.sh, bin/opkg if any, their libraries in
+usr/lib) and lists
 their origins and revisions in DIR/SOURCES. This repository neither holds OpenWrt's code
 nor a recipe that fetches or builds it (its machines reach only package registries), so
 `make test` and CI cannot run this; `make openwrt-test OPENWRT_SYSROOT=DIR` does.
 With --ipk, the package (`make package`; an armv7, aarch64, mipsel or mips one) is installed
-as opkg installs it: data.tar.gz unpacked into the root, the control files into
-/usr/lib/opkg/info, then its postinst run (and its prerm at the end); its binary runs under
+by OpenWrt's own opkg when DIR has bin/opkg (a host build of opkg-lede): `opkg install`,
+which runs its postinst, `opkg install --force-reinstall` keeping the admin's conffile, and
+`opkg remove`, which runs its prerm. Without bin/opkg, as opkg does it: data.tar.gz
+unpacked into the root, the control files into /usr/lib/opkg/info, then its postinst run
+(and its prerm at the end). Its binary runs under
 qemu-user (copied into the root), and with the -tls package the first start makes the FTPS
 certificate with openssl (copied into the root: px5g is not in Debian). Else BINARY, the host
 build (default target/debug/edgeftpd), is put in place of the package's with the repository's
@@ -116,14 +120,27 @@ class Router:
         os.chmod(os.path.join(r, "bin/ubus"), 0o755)
         self.run = ""  # what runs the server's binary here: "" or qemu-user
         self.package = None
-        progs = ["bin/busybox", "sbin/uci", "usr/bin/jshn"]
+        # flock, which OpenWrt's busybox has and Debian's lacks (procd.sh locks with it).
+        shutil.copy(shutil.which("flock"), os.path.join(r, "usr/bin/flock"))
+        progs = ["bin/busybox", "sbin/uci", "usr/bin/jshn", "usr/bin/flock"]
+        self.opkg = os.path.exists(os.path.join(r, "bin/opkg"))
         if IPK:
-            # The .ipk as opkg installs it (its scripts run later, in the router).
             outer = tar_members(open(IPK, "rb").read())
             ctl = tar_members(outer["./control.tar.gz"])
             fields = dict(l.split(": ", 1) for l in ctl["./control"].decode().splitlines()
                           if ": " in l)
             self.package = fields["Package"]
+            self.arch = fields["Architecture"]
+        if IPK and self.opkg:
+            # opkg itself installs it (admin_day): its configuration, and the package.
+            shutil.copy(IPK, os.path.join(r, "tmp", os.path.basename(IPK)))
+            with open(os.path.join(r, "etc/opkg.conf"), "w") as f:
+                f.write("dest root /\ndest ram /tmp\nlists_dir ext /var/opkg-lists\n"
+                        "option overlay_root /overlay\narch all 1\narch noarch 1\n"
+                        f"arch {self.arch} 10\n")
+            progs.append("bin/opkg")
+        elif IPK:
+            # The .ipk unpacked as opkg does (its scripts run later, in the router).
             info = os.path.join(r, "usr/lib/opkg/info")
             os.makedirs(info)
             import io
@@ -143,7 +160,8 @@ class Router:
                 with open(dest, "wb") as f:
                     f.write(data)
                 os.chmod(dest, 0o755 if name[2:] in ("postinst", "prerm") else 0o644)
-            qemu = shutil.which(QEMU[fields["Architecture"].split("_")[0]])
+        if IPK:
+            qemu = shutil.which(QEMU[self.arch.split("_")[0]])
             shutil.copy(qemu, os.path.join(r, "usr/bin", os.path.basename(qemu)))
             self.run = os.path.basename(qemu) + " "
             openssl = shutil.which("openssl")
@@ -308,13 +326,14 @@ def admin_day(r):
     os.makedirs(r.path("/home/bob/pub"))
     with open(r.path("/home/bob/pub/notes.txt"), "w") as f:
         f.write("notes\n")
-    code, out, err = r.sh(f"echo 'bob secret' | {r.run}/usr/sbin/edgeftpd --hash-password")
-    bob_hash = out.strip()
-    check("--hash-password on the router makes a $6$ hash", code == 0 and
-          bob_hash.startswith("$6$"), err)
-
     # The package as installed: the shipped config keeps the server off.
-    if r.package:
+    if r.package and r.opkg:
+        code, out, err = r.sh(f"opkg install /tmp/{os.path.basename(IPK)} && ls /etc/rc.d")
+        check(f"opkg install {os.path.basename(IPK)}: its postinst links S60edgeftpd and "
+              "K40edgeftpd and says how to serve", code == 0 and
+              out.split()[-2:] == ["K40edgeftpd", "S60edgeftpd"] and
+              "uci set edgeftpd.main.enabled=1" in out, out + err)
+    elif r.package:
         code, out, err = r.sh(f"/usr/lib/opkg/info/{r.package}.postinst && ls /etc/rc.d")
         check("postinst links S60edgeftpd and K40edgeftpd and says how to serve", code == 0
               and out.split()[-2:] == ["K40edgeftpd", "S60edgeftpd"] and
@@ -328,6 +347,11 @@ def admin_day(r):
     check("the shipped config (enabled 0) registers the service with no instance",
           code == 0 and msg is not None and msg["instances"] == {}, f"{msg} {err}")
     tls = r.package == "edgeftpd-tls"
+    code, out, err = r.sh(f"echo 'bob secret' | {r.run}/usr/sbin/edgeftpd --hash-password")
+    bob_hash = out.strip()
+    check("--hash-password on the router makes a $6$ hash", code == 0 and
+          bob_hash.startswith("$6$"), err)
+
 
     # An admin's uci commands.
     admin = f"""
@@ -503,7 +527,20 @@ uci commit edgeftpd
                           "/etc/init.d/edgeftpd reload")
     check("enabled 0 then reload: no instance, no signal",
           r.last("set")["instances"] == {} and r.last("signal") is None, str(r.ubus_calls()))
-    if r.package:
+    if r.package and r.opkg:
+        before = open(r.path("/etc/config/edgeftpd")).read()
+        code, out, err = r.sh(f"opkg install --force-reinstall /tmp/{os.path.basename(IPK)}")
+        check("opkg reinstall (an upgrade) keeps the admin's /etc/config/edgeftpd",
+              code == 0 and open(r.path("/etc/config/edgeftpd")).read() == before and
+              "option name 'bob'" in before, out + err)
+        r.clear_ubus()
+        code, out, err = r.sh(f"opkg remove {r.package}")
+        check("opkg remove: prerm stops the service and removes the links; the binary goes",
+              code == 0 and os.listdir(r.path("/etc/rc.d")) == [] and
+              r.last("delete") == {"name": "edgeftpd"}
+              and not os.path.exists(r.path("/usr/sbin/edgeftpd")),
+              f"{out}{err}{r.ubus_calls()} {os.path.exists(r.path('/usr/sbin/edgeftpd'))}")
+    elif r.package:
         r.clear_ubus()
         code, out, err = r.sh(f"/usr/lib/opkg/info/{r.package}.prerm && ls /etc/rc.d")
         check("prerm stops the service and removes the links", code == 0 and

@@ -489,6 +489,17 @@ uci commit edgeftpd
     check("the firewall is told to reload its service rules",
           {"type": "config.change", "data": {"package": "firewall"}} in events, str(events))
 
+    # A wrong option: the server's own check names it, and nothing is started.
+    r.clear_ubus()
+    code, out, err = r.sh("uci set edgeftpd.main.bogus_option=1 && uci commit edgeftpd && "
+                          "/etc/init.d/edgeftpd start")
+    check("a wrong option: not started, the server's check names it",
+          r.last("set")["instances"] == {} and
+          "not started: /var/run/edgeftpd/edgeftpd.conf:" in err and
+          "unknown setting bogus-option" in err, err)
+    r.sh("uci delete edgeftpd.main.bogus_option && uci commit edgeftpd && "
+         "/etc/init.d/edgeftpd start")
+
     # stop
     r.clear_ubus()
     code, out, err = r.sh("/etc/init.d/edgeftpd stop")
@@ -520,6 +531,14 @@ uci commit edgeftpd
     msg = r.last("set")
     check("mounted: restart starts the instance", "instance1" in msg["instances"],
           f"{msg} {err}")
+
+    # After a stop, a reload starts it and sends no SIGHUP (a fresh process could die of it).
+    r.sh("/etc/init.d/edgeftpd stop")
+    r.procd_stop()
+    r.clear_ubus()
+    r.sh("/etc/init.d/edgeftpd reload")
+    check("reload after stop: started, no SIGHUP", "instance1" in r.last("set")["instances"]
+          and r.last("signal") is None, str(r.ubus_calls()))
 
     # enabled 0 and a reload: procd gets the service without its instance (it stops it).
     r.clear_ubus()

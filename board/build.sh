@@ -24,6 +24,17 @@ OUT=board/out
 die() { echo "board: $*" >&2; exit 1; }
 note() { echo "board: $*" >&2; }
 
+# apt-get update, tried again when a mirror answers with a file of the wrong size while it
+# syncs (seen: "File has unexpected size ... Mirror sync in progress?"): 4 tries, 30 s apart.
+apt_update() {
+    local try
+    for try in 1 2 3 4; do
+        apt-get update -qq -o Acquire::Retries=3 && return 0
+        [ "$try" = 4 ] || { note "apt-get update failed (a mirror syncing?); again in 30 s"; sleep 30; }
+    done
+    die "apt-get update failed 4 times"
+}
+
 # Host tools, installed when missing (Debian packages).
 deps() {
     local missing="" pair
@@ -34,7 +45,7 @@ deps() {
     done
     if [ -n "$missing" ]; then
         note "installing:$missing"
-        apt-get update -qq
+        apt_update
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
     fi
 }
@@ -45,7 +56,7 @@ foreign_arch() {
     dpkg --print-foreign-architectures | grep -qx "$arch" && return 0
     note "adding the $arch architecture to dpkg"
     dpkg --add-architecture "$arch"
-    apt-get update -qq
+    apt_update
 }
 
 # Downloads package $2 of architecture $1 into $3 unless a .deb of it is there.
@@ -54,7 +65,7 @@ fetch() {
     ls "$dir/${pkg}_"*"_$arch.deb" >/dev/null 2>&1 && return 0
     mkdir -p "$dir"
     (cd "$dir" && apt-get download -q "$pkg:$arch" >/dev/null 2>&1) ||
-        (apt-get update -qq && cd "$dir" && apt-get download -q "$pkg:$arch" >/dev/null) ||
+        (apt_update && cd "$dir" && apt-get download -q "$pkg:$arch" >/dev/null) ||
         die "apt-get download $pkg:$arch failed"
 }
 

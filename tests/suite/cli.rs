@@ -54,6 +54,18 @@ fn config_error(args: &[&str]) -> String {
     stderr.trim_end().to_string()
 }
 
+/// Writes `body` to the config file `conf`: the server exits 2 with the one line `want`.
+fn assert_config_file_error(conf: &std::path::Path, body: &str, want: &str) {
+    std::fs::write(conf, body).unwrap();
+    let out = run(&["--config", conf.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{body}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("edgeftpd: {want}\n"),
+        "{body}"
+    );
+}
+
 fn dir() -> TempDir {
     TempDir::new("cli")
 }
@@ -518,14 +530,7 @@ fn config_file_settings_with_line_numbers_and_the_command_line_winning() {
             format!("{c}:4: --listen nowhere: expected ADDR:PORT, such as 0.0.0.0:21 or [::]:21"),
         ),
     ] {
-        std::fs::write(&conf, body).unwrap();
-        let out = run(&["--config", c]);
-        assert_eq!(out.status.code(), Some(2), "{body}");
-        assert_eq!(
-            String::from_utf8_lossy(&out.stderr),
-            format!("edgeftpd: {want}\n"),
-            "{body}"
-        );
+        assert_config_file_error(&conf, body, &want);
     }
 }
 
@@ -567,13 +572,6 @@ fn config_file_takes_uci_booleans_and_lists_on_several_lines() {
             ),
         ),
     ] {
-        std::fs::write(&conf, &body).unwrap();
-        let out = run(&["--config", c]);
-        assert_eq!(out.status.code(), Some(2), "{body}");
-        assert_eq!(
-            String::from_utf8_lossy(&out.stderr),
-            format!("edgeftpd: {want}\n"),
-            "{body}"
-        );
+        assert_config_file_error(&conf, &body, &want);
     }
 }

@@ -253,11 +253,7 @@ fn run_as_monitor_starts_again_in_place_for_a_new_listen_address() {
     root.write("f.txt", b"file");
     let etc = TempDir::new("privsep-relisten-etc");
     let conf = etc.join("edgeftpd.conf");
-    let free = || {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
-    let (one, two) = (free(), free());
+    let (one, two) = (free_addr(), free_addr());
     let write = |addr: std::net::SocketAddr| {
         let text = format!(
             "anonymous\nroot = {}\nrun-as = nobody\nlisten = {addr}\n",

@@ -264,11 +264,7 @@ fn sighup_with_a_new_listen_address_starts_again_in_place() {
     let root = d.join("root");
     std::fs::create_dir(&root).unwrap();
     std::fs::write(root.join("f.txt"), b"x").unwrap();
-    let free = || {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap()
-    };
-    let (one, two) = (free(), free());
+    let (one, two) = (free_addr(), free_addr());
     let conf = d.join("edgeftpd.conf");
     let write = |addr: std::net::SocketAddr| {
         let text = format!("anonymous\nroot = {}\nlisten = {addr}\n", root.display());

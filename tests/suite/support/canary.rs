@@ -256,3 +256,9 @@ pub fn client_eventually(addr: std::net::SocketAddr) -> crate::support::Client {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A free port on 127.0.0.1 (bound, then let go), for a server told its address in a file.
+pub fn free_addr() -> std::net::SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}

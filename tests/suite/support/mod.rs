@@ -132,6 +132,20 @@ impl Server {
         Server::spawn(cmd)
     }
 
+    /// Started with `--config FILE` alone (and the test passive range): the listen
+    /// address is the file's.
+    pub fn from_config(conf: &Path) -> Server {
+        let mut cmd = server_command();
+        cmd.args([
+            "--config",
+            conf.to_str().unwrap(),
+            "--pasv-ports",
+            "40000-44999",
+        ])
+        .env("RUST_LOG", "debug");
+        Server::spawn(cmd)
+    }
+
     /// Anonymous, read-only, on `root`.
     pub fn anon(root: &Path) -> Server {
         Server::start(&["--anonymous", "--root", root.to_str().unwrap()])

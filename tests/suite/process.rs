@@ -262,15 +262,7 @@ fn run_as_monitor_starts_again_in_place_for_a_new_listen_address() {
         std::fs::write(&conf, text).unwrap();
     };
     write(one);
-    let mut cmd = server_command();
-    cmd.args([
-        "--config",
-        conf.to_str().unwrap(),
-        "--pasv-ports",
-        "40000-44999",
-    ])
-    .env("RUST_LOG", "debug");
-    let mut srv = Server::spawn(cmd);
+    let mut srv = Server::from_config(&conf);
     let first = srv.serving_pid();
     write(two);
     signal(srv.pid(), "HUP");

@@ -271,15 +271,7 @@ fn sighup_with_a_new_listen_address_starts_again_in_place() {
         std::fs::write(&conf, text).unwrap();
     };
     write(one);
-    let mut cmd = server_command();
-    cmd.args([
-        "--config",
-        conf.to_str().unwrap(),
-        "--pasv-ports",
-        "40000-44999",
-    ])
-    .env("RUST_LOG", "debug");
-    let mut srv = Server::spawn(cmd);
+    let mut srv = Server::from_config(&conf);
     assert_eq!(srv.addr, one);
     let mut old = srv.anon_client();
     write(two);

@@ -291,7 +291,7 @@ pub fn handle_signals(
                     continue;
                 }
                 let restart = shared.reload(&mut crate::config::Files::disk());
-                if !restart.is_empty() && !shared.context().cfg.inetd {
+                if !restart.is_empty() {
                     drain(&shared, &wake);
                     crate::start::restart_in_place(&restart);
                     std::process::exit(1);

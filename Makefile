@@ -21,10 +21,12 @@ run: release
 	RUST_LOG=$${RUST_LOG:-info} $(BIN) --listen 127.0.0.1:$(PORT) --root demo --anonymous \
 	  --pasv-ports 50000-50099 $(if $(USERS),--users $(USERS))
 
-# Every test: unit tests, protocol tests over loopback, real clients.
+# Every test: unit tests, protocol tests over loopback, real clients; then no process of
+# the server may be left running (tests/leftovers.sh).
 test: deps
 	$(CARGO) build
 	$(CARGO) test -- --test-threads=4
+	sh tests/leftovers.sh target/debug/edgeftpd
 
 # Debian packages the tests drive (real clients). Installs only what is missing.
 DEPS_CMDS := curl:curl lftp:lftp wget:wget busybox:busybox tnftp:tnftp python3:python3 ncftpget:ncftp openssl:openssl rclone:rclone \
@@ -35,7 +37,7 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	  sh scripts/apt-update.sh && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
 
 lint:

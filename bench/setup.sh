@@ -18,7 +18,7 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 apt_updated=0
 apt_update_once() {
     if [ "$apt_updated" = 0 ]; then
-        $SUDO apt-get update -qq
+        sh "$HERE/../scripts/apt-update.sh"
         apt_updated=1
     fi
 }

@@ -24,18 +24,10 @@ OUT=board/out
 die() { echo "board: $*" >&2; exit 1; }
 note() { echo "board: $*" >&2; }
 
-# apt-get update, tried again when a mirror answers with a file of the wrong size while it
-# syncs (seen: "File has unexpected size ... Mirror sync in progress?", for hours, on one
-# index: bookworm-security's armhf list): 3 tries, 20 s apart. Then it goes on with the
-# lists apt has, which the other indexes renewed: a package that is really missing fails
-# in its own download, with its name.
+# apt-get update that goes on with the lists apt has when a mirror is mid-sync (one script
+# for every install step: scripts/apt-update.sh).
 apt_update() {
-    local try
-    for try in 1 2 3; do
-        apt-get update -qq -o Acquire::Retries=3 && return 0
-        [ "$try" = 3 ] || { note "apt-get update failed (a mirror syncing?); again in 20 s"; sleep 20; }
-    done
-    note "apt-get update failed 3 times; going on with the package lists apt has"
+    sh "$ROOT/scripts/apt-update.sh"
 }
 
 # Host tools, installed when missing (Debian packages).

@@ -190,7 +190,7 @@ cmd_setup() {
     done
     if [ -n "$missing" ]; then
         note "installing qemu-user-static (Debian)"
-        as_root apt-get update -qq
+        sh scripts/apt-update.sh
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static >/dev/null
     else
         note "qemu-user-static: present"

@@ -17,8 +17,9 @@
 //! process's status once it has ended. If the serving process dies of a signal (the OOM
 //! killer, a crash), the monitor starts a new one after [`limits::RESPAWN_DELAY_SECS`],
 //! and gives up after [`limits::RESPAWN_QUICK_MAX`] deaths in a row each within
-//! [`limits::RESPAWN_QUICK_SECS`] of their start. If the monitor dies, the kernel kills the
-//! serving process (PR_SET_PDEATHSIG).
+//! [`limits::RESPAWN_QUICK_SECS`] of their start. If the monitor dies, whatever kills it,
+//! the serving process ends at once: the kernel sends it SIGKILL (PR_SET_PDEATHSIG, set
+//! after the user change that would clear it), and the link's end closing says the same.
 //!
 //! The cost: one more process, which shares its pages with the serving process until one
 //! of them writes to them (see the README's figures).
@@ -143,16 +144,19 @@ fn serving_process(
     link: UnixStream,
     monitor: Pid,
 ) -> Result<(), String> {
+    sys::unblock_signals(&[SIGCHLD]).map_err(|e| format!("signals: {e}"))?;
+    start::drop_to(who)?;
     // SECURITY: the serving process dies with the monitor, whatever kills it: it must not
     // go on serving with no one left to stop it (a second server would then fail to bind,
-    // or the init script would lose track of it).
+    // or the init script would lose track of it). Set after the user change, which clears
+    // it (the kernel resets the death signal whenever a process's credentials change), and
+    // then the monitor is looked for: had it died before, no signal would ever come. The
+    // link's end is the second watch (see [`take_reloads`]).
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
         .map_err(|e| format!("privilege separation: PR_SET_PDEATHSIG: {e}"))?;
     if rustix::process::getppid() != Some(monitor) {
-        return Err("privilege separation: the monitor process ended at once".into());
+        return Err("privilege separation: the monitor process ended".into());
     }
-    sys::unblock_signals(&[SIGCHLD]).map_err(|e| format!("signals: {e}"))?;
-    start::drop_to(who)?;
     start::serve(cfg, anon_jail, listeners, Some(link))
 }
 
@@ -275,7 +279,10 @@ pub fn take_reloads(server: Arc<Server>, mut link: UnixStream) -> std::io::Resul
             loop {
                 let mut head = [0u8; 5];
                 if link.read_exact(&mut head).is_err() {
-                    return; // The monitor is gone; the kernel ends this process too.
+                    // The monitor keeps its end open until this process has ended: it is
+                    // gone, and so must this process be (the death signal does the same).
+                    log::error!("privilege separation: the monitor process ended; exiting");
+                    std::process::exit(1);
                 }
                 let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
                 if len > limits::RELOAD_BYTES_MAX {
@@ -284,7 +291,8 @@ pub fn take_reloads(server: Arc<Server>, mut link: UnixStream) -> std::io::Resul
                 }
                 let mut body = vec![0u8; len];
                 if link.read_exact(&mut body).is_err() {
-                    return;
+                    log::error!("privilege separation: the monitor process ended; exiting");
+                    std::process::exit(1);
                 }
                 apply(&server, head[0], &body);
             }

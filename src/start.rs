@@ -16,6 +16,7 @@ use crate::{hashpw, limits, logging, privsep, sys, vfs};
 /// The whole program: flags, then serving until a signal ends it. Exit status 2 for any
 /// problem found at start-up (one line on stderr).
 pub fn main() -> ExitCode {
+    keep_name();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cfg = match config::parse(&args) {
         Ok(Action::Serve(cfg)) => *cfg,
@@ -80,6 +81,22 @@ pub fn main() -> ExitCode {
             }
             eprintln!("edgeftpd: {msg}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// After a restart in place the kernel names the process after the file it executed,
+/// `/proc/self/exe`: `exe` to `ps`, `top`, `pidof` and `ps -C edgeftpd`. It takes back the
+/// name it was started as (the last part of argv[0], as the kernel would, 15 bytes at most).
+fn keep_name() {
+    if rustix::thread::name().is_ok_and(|n| n.as_bytes() == b"exe") {
+        use std::os::unix::ffi::OsStrExt;
+        let Some(arg0) = std::env::args_os().next() else {
+            return;
+        };
+        let base = arg0.as_bytes().rsplit(|&b| b == b'/').next().unwrap_or_default();
+        if let Ok(name) = std::ffi::CString::new(&base[..base.len().min(15)]) {
+            let _ = rustix::thread::set_name(&name);
         }
     }
 }

@@ -328,6 +328,39 @@ fn run_as_monitor_restarts_a_killed_serving_process_and_stops_on_sigterm() {
     .exists()));
 }
 
+/// Regression (issue 29): the kernel clears PR_SET_PDEATHSIG when a process changes its
+/// user, which the serving process does right after it was set: a monitor killed with
+/// SIGKILL (the OOM killer, `kill -9` of the pidfile's pid) left it serving as an orphan
+/// of init, holding the port with no one to reload or stop it. It ends with the monitor
+/// now, and the port is free within a second, for the init system's next start.
+#[test]
+fn run_as_serving_process_ends_when_the_monitor_is_killed() {
+    require_root("--run-as");
+    let root = TempDir::new("privsep-orphan");
+    open_to_all(root.path());
+    root.write("f.txt", b"file\n");
+    let srv = Server::anon_with(root.path(), &["--run-as", "nobody"]);
+    let serving = srv.serving_pid();
+    // Logged in, so the serving process is nobody for good.
+    assert_eq!(srv.anon_client().retr("f.txt"), b"file\n");
+    assert_eq!(uids(serving), "65534 65534 65534 65534");
+    signal(srv.pid(), "KILL");
+    // Under qemu-user (cross-test) everything is slower; natively, a second.
+    let within = if binary().1.is_empty() {
+        Duration::from_secs(1)
+    } else {
+        WAIT
+    };
+    assert!(
+        eventually(within, || ended(serving)),
+        "the serving process {serving} outlived its monitor"
+    );
+    assert!(
+        eventually(within, || TcpListener::bind(srv.addr).is_ok()),
+        "the port is still held"
+    );
+}
+
 #[test]
 fn run_as_an_unknown_user_exits_2() {
     let root = TempDir::new("run-as-unknown");

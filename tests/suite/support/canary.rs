@@ -135,6 +135,17 @@ pub fn status_field(pid: u32, name: &str) -> String {
         .to_string()
 }
 
+/// Whether process `pid` has ended (gone, or a zombie its parent has not waited for).
+pub fn ended(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Ok(s) => s
+            .lines()
+            .find_map(|l| l.strip_prefix("State:"))
+            .is_some_and(|st| st.trim_start().starts_with('Z')),
+        Err(_) => true,
+    }
+}
+
 /// Resident memory of a process in KiB.
 pub fn rss_kib(pid: u32) -> u64 {
     status_field(pid, "VmRSS")

@@ -337,7 +337,8 @@ pub fn check_jail(fx: &Fixture, data: &[u8]) {
     }
     // Uploads that are not committed (STOR's temporary file, STOU's new file) leave nothing.
     for kind in [UploadKind::Stor, UploadKind::Unique] {
-        if let Ok(mut target) = jail.open_upload(&p, kind) {
+        // (-1: no control connection; poll(2) calls it invalid, never closed.)
+        if let Ok(mut target) = jail.open_upload(&p, kind, -1) {
             let _ = target.file().write_all(b"fuzz");
             let fm = target.file().metadata().unwrap();
             assert!(fm.nlink() == 1 && fm.len() == 4);

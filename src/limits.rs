@@ -124,6 +124,12 @@ pub const RECV_BUF: usize = 256 * 1024;
 /// pure-ftpd's speed; with 128 KiB, 1.15 (64 KiB: unsteady, 0.9 to 1.2).
 #[cfg(feature = "tls")]
 pub const TLS_NOTSENT_LOWAT: u32 = 128 * 1024;
+/// Longest a command on a name waits while another session's upload of that name is being
+/// committed (its data synced, the name put in place; see vfs/pending.rs): a client that
+/// dropped and resumes at once gets the true size. Syncing what a router lets be dirty
+/// (a few MiB: the kernel's dirty ratio of 64-128 MB) to a slow USB stick (2-5 MB/s)
+/// takes a few seconds; past this the disk's answer goes out as it is.
+pub const COMMIT_WAIT_SECS: u64 = 15;
 /// How deep the start-up sweep of stale temporary files descends.
 pub const SWEEP_DEPTH: usize = 16;
 /// Pause after accept() fails (EMFILE, ENOMEM): never spin, retry soon.

@@ -94,7 +94,11 @@ fn keep_name() {
         let Some(arg0) = std::env::args_os().next() else {
             return;
         };
-        let base = arg0.as_bytes().rsplit(|&b| b == b'/').next().unwrap_or_default();
+        let base = arg0
+            .as_bytes()
+            .rsplit(|&b| b == b'/')
+            .next()
+            .unwrap_or_default();
         if let Ok(name) = std::ffi::CString::new(&base[..base.len().min(15)]) {
             let _ = rustix::thread::set_name(&name);
         }

@@ -83,6 +83,20 @@ pub fn exec_self(args: &[std::ffi::CString]) -> io::Error {
     io::Error::last_os_error()
 }
 
+/// Whether the peer of socket `fd` has closed its side or reset the connection (the kernel
+/// knows at once, whatever is still unread). Only asks: reads and changes nothing.
+pub fn peer_closed(fd: std::os::fd::RawFd) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: poll reads and writes only the one pollfd we own, for its duration; a
+    // descriptor number that is not open gives POLLNVAL, never touches anything else.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n == 1 && p.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+}
+
 /// Ignores SIGHUP (under `--inetd`, where there is nothing to reload).
 pub fn ignore_sighup() {
     // SAFETY: as for SIGXFSZ above.

@@ -162,7 +162,8 @@ impl Session {
             }
         }
         let (mut target, stream) = self.open_data(|s| {
-            let target = s.jail.open_upload(&p, kind).map_err(Fail::Fs)?;
+            let client = std::os::fd::AsRawFd::as_raw_fd(s.conn.ctl.stream().socket());
+            let target = s.jail.open_upload(&p, kind, client).map_err(Fail::Fs)?;
             let mut text = if kind == UploadKind::Unique {
                 b"FILE: ".to_vec()
             } else {

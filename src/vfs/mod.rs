@@ -37,6 +37,7 @@ use crate::limits;
 
 mod names;
 mod path;
+mod pending;
 mod quota;
 mod rights;
 mod upload;
@@ -294,6 +295,16 @@ impl Jail {
     /// name and walks down again from the root ([`Jail::walk_down`]). Client paths are
     /// normalised lexically, so only a symlink's target can hold `..`.
     fn resolve(&self, path: &VPath, follow_last: bool) -> io::Result<Loc> {
+        let loc = self.walk(path, follow_last)?;
+        // A name another session's upload is putting in place is acted on once it is there.
+        if let Some(name) = &loc.name {
+            pending::settle(&loc.dir, name);
+        }
+        Ok(loc)
+    }
+
+    /// [`Self::resolve`]'s walk.
+    fn walk(&self, path: &VPath, follow_last: bool) -> io::Result<Loc> {
         // Where the walk is; the root itself is borrowed, not duplicated, until a Loc must
         // own it.
         let mut cur: Option<OwnedFd> = None;

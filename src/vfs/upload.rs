@@ -60,6 +60,10 @@ pub struct Target {
     /// Under a quota: the home's usage, the size of the file replaced or written to (None:
     /// a new file), and the largest the file may become.
     quota: Option<(Arc<Usage>, Option<u64>, Option<u64>)>,
+    /// An atomic upload's name is marked from its start until it is in place or the upload
+    /// is dropped (pending.rs); what is written in place or under a name of its own is
+    /// visible as it grows. (Last, so dropped after the temporary file is gone.)
+    marked: Option<super::pending::Uploading>,
 }
 
 enum How {
@@ -104,6 +108,9 @@ impl Target {
     /// the client be told 226. A failure leaves the old file as it was (STOR) and is a 451.
     /// The data goes to the disk first, alone; the rest is done in [`super::DISK_ORDER`].
     pub fn commit(mut self) -> io::Result<()> {
+        if let Some(m) = &self.marked {
+            m.committing();
+        }
         crate::sys::write_data(&self.file)?;
         in_disk_order(|| self.sync_and_name())?;
         self.count();
@@ -185,7 +192,13 @@ impl Jail {
     /// Opens what an upload of `kind` to `path` writes to. Nothing existing is changed
     /// before the data arrives but a resumed file's tail past the offset (REST+STOR, as
     /// every server does); a new or temporary file is created.
-    pub fn open_upload(&self, path: &VPath, kind: UploadKind) -> io::Result<Target> {
+    /// `client` is the uploading session's control socket (see pending.rs).
+    pub fn open_upload(
+        &self,
+        path: &VPath,
+        kind: UploadKind,
+        client: std::os::fd::RawFd,
+    ) -> io::Result<Target> {
         let (file, path, how, old) = match kind {
             UploadKind::Stor => {
                 let (file, up) = self.create_upload(path)?;
@@ -221,11 +234,20 @@ impl Jail {
             }
             None => None,
         };
+        let marked = match &how {
+            How::Atomic(up) => Some(super::pending::uploading(
+                &up.dir,
+                up.target.to_bytes(),
+                client,
+            )),
+            _ => None,
+        };
         Ok(Target {
             file,
             path,
             how,
             quota,
+            marked,
         })
     }
 

@@ -266,9 +266,9 @@ fn a_named_account_sees_folders_with_their_own_rights() {
         photos.contains("perm=r;") && !photos.contains("perm=adfrw"),
         "{photos}"
     );
+    // (The log reaches the test through a pipe: waited for, not looked at once.)
     assert!(
-        srv.log()
-            .contains("RNFR share refused: /share: a folder with rights of its own (or holding one) stays where it is"),
+        srv.wait_log("RNFR share refused: /share: a folder with rights of its own (or holding one) stays where it is"),
         "{}",
         srv.log()
     );

@@ -679,3 +679,46 @@ fn a_quota_of_bytes_and_files_per_account() {
     assert_eq!(last, "552 Exceeded storage allocation.\r\n");
     assert!(!srv.log().contains("(counted"), "{}", srv.log());
 }
+
+/// Regression (issue 27): a client whose connections drop mid-upload comes straight back,
+/// asks SIZE and resumes with REST+STOR (goftp's TestResumeStoreOnWriteError, lftp's
+/// `put -c`). The dropped upload was still being committed (its data synced under the
+/// temporary name) when the SIZE came, which got 550, and the client started over or gave
+/// up. A name being committed is answered once it is in place: SIZE says every byte that
+/// arrived, and the resumed file is the whole file, byte for byte. (Each round's 24 MiB
+/// take far longer to sync than a reconnection takes.)
+#[test]
+fn a_client_that_drops_and_resumes_at_once_is_told_the_size_that_arrived() {
+    let root = TempDir::new("resume-at-once");
+    let srv = Server::anon_rw(root.path());
+    let whole = pattern(24 << 20, 27);
+    let cut = 20 << 20;
+    for round in 0..5 {
+        let name = format!("f{round}.bin");
+        let mut cl = srv.anon_client();
+        cl.expect("TYPE I", 200);
+        let mut d = cl.epsv();
+        cl.expect(&format!("STOR {name}"), 150);
+        d.write_all(&whole[..cut]).unwrap();
+        // Every connection dropped at once, with no QUIT and no 226 awaited.
+        drop(d);
+        drop(cl);
+        let mut again = srv.anon_client();
+        again.expect("TYPE I", 200);
+        assert_eq!(
+            again.cmd(&format!("SIZE {name}")),
+            format!("213 {cut}\r\n"),
+            "round {round}"
+        );
+        let mut d = again.epsv();
+        again.expect(&format!("REST {cut}"), 350);
+        again.expect(&format!("STOR {name}"), 150);
+        d.write_all(&whole[cut..]).unwrap();
+        drop(d);
+        assert_eq!(again.reply(), "226 Transfer complete.\r\n");
+        assert!(
+            again.retr(&name) == whole,
+            "round {round}: not the whole file"
+        );
+    }
+}

@@ -34,7 +34,6 @@ use rustix::process::{Pid, Signal, WaitOptions};
 use crate::config::{self, Config, Files};
 use crate::server::{Listener, Server};
 use crate::sys::{self, Forked, SIGCHLD, SIGHUP, SIGINT, SIGTERM};
-use crate::vfs::Jail;
 use crate::{limits, start};
 
 /// The user the serving process runs as.
@@ -51,12 +50,7 @@ const CERTS: u8 = b'C';
 
 /// Forks the serving process and watches it until it ends; in the serving process, serves
 /// and never returns. Called as root with the listeners bound and no other thread.
-pub fn split(
-    mut cfg: Config,
-    anon_jail: Option<Jail>,
-    listeners: Vec<Listener>,
-    who: Serving,
-) -> Result<(), String> {
+pub fn split(mut cfg: Config, listeners: Vec<Listener>, who: Serving) -> Result<(), String> {
     let set = sys::block_signals(&[SIGHUP, SIGTERM, SIGINT, SIGCHLD])
         .map_err(|e| format!("signals: {e}"))?;
     let monitor = rustix::process::getpid();
@@ -68,7 +62,7 @@ pub fn split(
         match sys::fork().map_err(|e| format!("privilege separation: fork: {e}"))? {
             Forked::Child => {
                 drop(ours);
-                let code = match serving_process(cfg, anon_jail, listeners, &who, theirs, monitor) {
+                let code = match serving_process(cfg, listeners, &who, theirs, monitor) {
                     Ok(()) => 0,
                     Err(msg) => {
                         log::error!("{msg}");
@@ -138,7 +132,6 @@ pub fn split(
 /// The serving process: drops privileges for good, then serves.
 fn serving_process(
     cfg: Config,
-    anon_jail: Option<Jail>,
     listeners: Vec<Listener>,
     who: &Serving,
     link: UnixStream,
@@ -157,7 +150,7 @@ fn serving_process(
     if rustix::process::getppid() != Some(monitor) {
         return Err("privilege separation: the monitor process ended".into());
     }
-    start::serve(cfg, anon_jail, listeners, Some(link))
+    start::serve(cfg, listeners, Some(link))
 }
 
 /// How the serving process ended.

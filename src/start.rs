@@ -146,6 +146,8 @@ fn run(cfg: Config) -> Result<(), String> {
             );
         }
     }
+    // The anonymous root must open now (a clear line, exit 2); it is held no longer than
+    // the sweep below: each login opens it again (see session/login.rs).
     let anon_jail = if cfg.anonymous {
         let jail = vfs::Jail::open(&cfg.root)
             .map_err(|e| format!("--root {}: {e}", cfg.root.display()))?;
@@ -167,6 +169,7 @@ fn run(cfg: Config) -> Result<(), String> {
             }
         }
     }
+    drop(anon_jail);
 
     if cfg.inetd {
         // One session per process: a reload means nothing here, and must not kill it.
@@ -184,7 +187,7 @@ fn run(cfg: Config) -> Result<(), String> {
             drop_to(who)?;
         }
         // Only what a session needs: no admission state, no signal thread.
-        session::run(Arc::new(Context::new(cfg, anon_jail)), stream, false);
+        session::run(Arc::new(Context::new(cfg)), stream, false);
         return Ok(());
     }
 
@@ -222,18 +225,16 @@ fn run(cfg: Config) -> Result<(), String> {
         // SECURITY: root keeps only the monitor process, which reads the users file and
         // the key again on SIGHUP; clients are served by a process that is the --run-as
         // user for good (privsep.rs).
-        Some(who) if rustix::process::getuid().is_root() => {
-            privsep::split(cfg, anon_jail, listeners, who)
-        }
+        Some(who) if rustix::process::getuid().is_root() => privsep::split(cfg, listeners, who),
         Some(who) => {
             drop_to(&who)?;
-            serve(cfg, anon_jail, listeners, None)
+            serve(cfg, listeners, None)
         }
         None => {
             if rustix::process::getuid().is_root() {
                 log::warn!("running as root; consider --run-as USER");
             }
-            serve(cfg, anon_jail, listeners, None)
+            serve(cfg, listeners, None)
         }
     }
 }
@@ -435,7 +436,6 @@ pub(crate) fn drop_to(who: &privsep::Serving) -> Result<(), String> {
 /// monitor process under privilege separation, which then does SIGHUP's reading.
 pub fn serve(
     cfg: Config,
-    anon_jail: Option<vfs::Jail>,
     listeners: Vec<server::Listener>,
     reloads: Option<std::os::unix::net::UnixStream>,
 ) -> Result<(), String> {
@@ -443,7 +443,7 @@ pub fn serve(
     // Files and directories made for clients get exactly the mode --umask (or the
     // account's umask) says; nothing else is created from here on.
     rustix::process::umask(rustix::fs::Mode::empty());
-    let server = Server::new(Context::new(cfg, anon_jail));
+    let server = Server::new(Context::new(cfg));
     server.context().check_homes();
     server::handle_signals(Arc::clone(&server), &listeners, reloads.is_none())
         .map_err(|e| format!("signals: {e}"))?;

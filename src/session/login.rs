@@ -129,11 +129,11 @@ impl PreLogin {
                     );
                     Fail::Closing(crate::reply::Closing::AccountFull)
                 })?;
+                // Opened at each login, the anonymous root as every home: nothing holds a
+                // disk no session is in (it can be unmounted), and a disk mounted again at
+                // the same path is the one the next login gets.
                 let jail = match &login.home {
-                    Home::Anonymous => match &ctx.anon_jail {
-                        Some(j) => j.try_clone(),
-                        None => Jail::open(&cfg.root),
-                    },
+                    Home::Anonymous => Jail::open(&cfg.root),
                     Home::Dir(d) => Jail::open(d),
                 };
                 let umask = login.umask.unwrap_or(cfg.umask);

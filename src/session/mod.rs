@@ -92,16 +92,13 @@ const REFUSALS_AT_INFO: &[&str] = &[
     "MFMT", "PORT", "EPRT",
 ];
 
-/// What every session gets from the server: the configuration, the anonymous root, the
-/// users file as it is now, and the count of transfers in flight (shutdown waits for them).
+/// What every session gets from the server: the configuration, the users file as it is now, and the count of transfers in flight (shutdown waits for them).
 ///
 /// SIGHUP makes a new context from the configuration read again ([`Context::reloaded`]):
 /// new sessions get it, sessions already open keep the one they started with, and both
 /// share the users (a new login uses the newest), the ban table and the transfer count.
 pub struct Context {
     pub cfg: Config,
-    /// The anonymous root, opened at start-up (and again when a reload changes it).
-    pub anon_jail: Option<Jail>,
     users: Arc<Mutex<Option<Arc<Users>>>>,
     transfers: Arc<AtomicUsize>,
     /// What PASV replies advertise to whom.
@@ -118,7 +115,7 @@ pub struct Context {
 }
 
 impl Context {
-    pub fn new(mut cfg: Config, anon_jail: Option<Jail>) -> Context {
+    pub fn new(mut cfg: Config) -> Context {
         let users = cfg.users.take().map(Arc::new);
         let pasv = PasvAddress::new(cfg.pasv_address.as_ref(), cfg.pasv_local_nets.clone());
         Context {
@@ -127,7 +124,6 @@ impl Context {
             bans: Bans::new(cfg.bans.clone()),
             total_rate: cfg.total_max_rate.map(|r| Arc::new(Limiter::new(r))),
             cfg,
-            anon_jail,
             users: Arc::new(Mutex::new(users)),
             transfers: Arc::new(AtomicUsize::new(0)),
             pasv,
@@ -137,18 +133,12 @@ impl Context {
 
     /// The context after a reload read `cfg` (which keeps this one's listeners and TLS
     /// settings: [`Config::keep_restart_only`]). Its users replace the ones loaded before,
-    /// for the sessions already open too; the ban table and the transfers carry over. The
-    /// anonymous root is opened again only when it changed.
+    /// for the sessions already open too; the ban table and the transfers carry over. A
+    /// new anonymous root must open, as at start-up.
     pub fn reloaded(&self, mut cfg: Config) -> std::result::Result<Context, String> {
-        let anon_jail = match &self.anon_jail {
-            _ if !cfg.anonymous => None,
-            Some(jail) if cfg.root.as_os_str() == self.cfg.root.as_os_str() => {
-                Some(jail.try_clone())
-            }
-            _ => Some(Jail::open(&cfg.root)),
+        if cfg.anonymous && cfg.root.as_os_str() != self.cfg.root.as_os_str() {
+            Jail::open(&cfg.root).map_err(|e| format!("--root {}: {e}", cfg.root.display()))?;
         }
-        .transpose()
-        .map_err(|e| format!("--root {}: {e}", cfg.root.display()))?;
         if let Some(users) = cfg.users.take() {
             self.set_users(users);
         } else {
@@ -161,7 +151,6 @@ impl Context {
             total_rate: crate::rate::at_rate(self.total_rate.as_ref(), cfg.total_max_rate),
             pasv: PasvAddress::new(cfg.pasv_address.as_ref(), cfg.pasv_local_nets.clone()),
             cfg,
-            anon_jail,
             users: Arc::clone(&self.users),
             transfers: Arc::clone(&self.transfers),
             seats: Arc::clone(&self.seats),

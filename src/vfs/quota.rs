@@ -10,12 +10,14 @@
 //! (552, nothing kept) when it would fill it; sessions uploading at once each see the room
 //! left when they started, so together they overshoot by at most their one file each.
 //! Deletes and overwrites give the space back. Clients can't read, replace or delete
-//! `.ftpquota` (SECURITY: see [`Jail::check`]).
+//! `.ftpquota` (SECURITY: see [`Jail::check`]). A home's count lives while a session of it
+//! does: with none, nothing of it is held open (the USB disk can be unmounted), and the next
+//! login reads `.ftpquota` again (from the disk mounted now).
 
 use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
@@ -48,8 +50,8 @@ pub struct Usage {
     pub limits: Quota,
 }
 
-/// The usage of every home with a quota, loaded once each.
-static HOMES: Mutex<Vec<Arc<Usage>>> = Mutex::new(Vec::new());
+/// The usage of every home with a quota that a session uses now, loaded once each.
+static HOMES: Mutex<Vec<Weak<Usage>>> = Mutex::new(Vec::new());
 
 impl Usage {
     /// The usage of `home` (opened as `jail`), under `limits`: the one already loaded, else
@@ -58,8 +60,13 @@ impl Usage {
         let mut homes = HOMES.lock().unwrap_or_else(|p| p.into_inner());
         // (Paths compared as bytes: Path's == walks components, code the router pays for.)
         let same = |u: &Usage| u.home.as_os_str() == home.as_os_str();
-        if let Some(u) = homes.iter().find(|u| same(u) && u.limits == limits) {
-            return Ok(Arc::clone(u));
+        homes.retain(|u| u.strong_count() > 0);
+        if let Some(u) = homes
+            .iter()
+            .filter_map(Weak::upgrade)
+            .find(|u| same(u) && u.limits == limits)
+        {
+            return Ok(u);
         }
         let counts = match read(&jail.root) {
             Some(c) => c,
@@ -76,14 +83,14 @@ impl Usage {
                 c
             }
         };
-        homes.retain(|u| !same(u));
+        homes.retain(|u| u.upgrade().is_none_or(|u| !same(&u)));
         let u = Arc::new(Usage {
             home: home.to_path_buf(),
             root: jail.root.try_clone()?,
             counts: Mutex::new(counts),
             limits,
         });
-        homes.push(Arc::clone(&u));
+        homes.push(Arc::downgrade(&u));
         Ok(u)
     }
 

@@ -10,6 +10,8 @@
 //! | APPE | the file, appended to | synced, directory synced | kept | kept |
 //! | STOU | a new file under a name of ours | synced, directory synced | removed | removed |
 //!
+//! (On FAT "directory synced" is the directory and its parent: see [`super::sync_entries`].)
+//!
 //! A commit is what the 226 reply stands for: the data and the name are on the disk, so
 //! an acknowledged upload survives a power cut (a router's USB disk loses power with it).
 //!
@@ -30,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 
-use super::{Jail, Kind, Meta, Need, Right, Usage, cname, err, in_disk_order, sync_dir};
+use super::{Jail, Kind, Meta, Need, Right, Usage, cname, err, in_disk_order, sync_entries};
 use crate::limits;
 use crate::vfs::VPath;
 
@@ -145,11 +147,11 @@ impl Target {
                 // entry, which the rename moved: it is written by syncing the file itself.
                 // (On ext4 this commits the journal with the rename in it.)
                 self.file.sync_all()?;
-                sync_dir(&up.dir)
+                sync_entries(&up.dir)
             }
-            How::InPlace(dir) => sync_dir(dir),
+            How::InPlace(dir) => sync_entries(dir),
             How::Unique { dir, done, .. } => {
-                sync_dir(dir)?;
+                sync_entries(dir)?;
                 *done = true;
                 Ok(())
             }

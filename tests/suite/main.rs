@@ -13,6 +13,7 @@ mod cli;
 mod clients;
 mod commands;
 mod data_channel;
+mod disks;
 #[cfg(feature = "tls")]
 mod ftps;
 mod fuzz_corpus;

@@ -13,6 +13,14 @@ disk image stays. The checks, after every cut:
 - gone: a file that existed before the cut is missing (no DELE is ever sent);
 - temporary: a temporary upload file is left once the server has started.
 
+A share of the cuts (--camera-share, a third by default) comes the way a camera uploads
+instead: a burst of new pictures, then quiet for 0 to --quiet-max seconds, then the cut
+(the kernel's own writeback, some 30 s later, must not be what makes a 226 true). Half
+of each burst goes to a folder per day made with MKD (`cam/2026-12-NN/12/img-0001.jpg`:
+the folders must survive with their files), half to a folder made on the router itself
+(`mkdir`, as another program or the admin would: on FAT its first cluster then sits on
+its parent's buffer list, see src/vfs/mod.rs's sync_entries).
+
     python3 board/powercut.py [--board armv7] [--fs ext4|vfat] [--cuts N] [--seed S]
                               [--server edgeftpd|vsftpd|pure-ftpd]
 
@@ -115,6 +123,21 @@ def listing(b, folder):
     return r.stdout.decode(errors="replace") if r.returncode == 0 else ""
 
 
+def camera_burst(b, ledger, rng, cut, tls_share, files=10):
+    """A camera's burst: `files` new 20 KB pictures, half into a folder per day (MKD, made
+    by curl's --ftp-create-dirs), half into a folder made on the router with mkdir."""
+    shell_dir = f"shell-{cut:03d}"
+    b.sh(f"mkdir -p /mnt/usb/{shell_dir} && chmod 777 /mnt/usb/{shell_dir}")
+    for i in range(files):
+        folder = f"cam/2026-12-{cut:03d}/12" if i % 2 == 0 else shell_dir
+        name = f"{folder}/img-{i:04d}.jpg"
+        version = ledger.begin(name)
+        body = content(name, version, 20 << 10)
+        digest = hashlib.sha256(body).hexdigest()
+        ledger.started(name, digest, version)
+        ledger.done(name, digest, curl_put(b, name, body, tls=rng.random() < tls_share))
+
+
 def client(b, ledger, rng, stop, tls_share):
     while not stop.is_set():
         name = rng.choice(NAMES)
@@ -173,7 +196,7 @@ def start_peer(b, server, fs):
 def verify(b, ledger, existed, temp_check=True):
     """Reads every file back through the server; returns the problems found."""
     problems = []
-    for name in NAMES:
+    for name in NAMES + sorted(set(ledger.versions) - set(NAMES)):
         got = curl_get(b, name)
         known = ledger.versions.get(name, {})
         acked = ledger.acked.get(name)
@@ -209,6 +232,9 @@ def main():
     ap.add_argument("--tls-share", type=float, default=0.3)
     ap.add_argument("--min-secs", type=float, default=2.0)
     ap.add_argument("--max-secs", type=float, default=10.0)
+    ap.add_argument("--camera-share", type=float, default=1 / 3,
+                    help="share of the cuts after a camera's burst and a quiet spell")
+    ap.add_argument("--quiet-max", type=float, default=30.0)
     ap.add_argument("--server", default="edgeftpd", choices=["edgeftpd", "vsftpd", "pure-ftpd"])
     ap.add_argument("--pasv-base", type=int, default=board.PASV_BASE,
                     help="first of the 10 passive ports (another for a second board at once)")
@@ -250,6 +276,15 @@ def main():
                     print(f"powercut: final check after cut {cut}: {len(found)} problems", flush=True)
                     break
                 acks_before = ledger.acks
+                if rng.random() < args.camera_share:
+                    camera_burst(b, ledger, rng, cut, args.tls_share)
+                    quiet = rng.uniform(0, args.quiet_max)
+                    time.sleep(quiet)
+                    b.kill()
+                    print(f"powercut {who} cut {cut + 1} (camera, {quiet:.1f} s quiet): "
+                          f"{ledger.acks - acks_before} uploads acknowledged, {len(found)} "
+                          f"problems at boot, {swept} temporary files swept", flush=True)
+                    continue
                 stop = threading.Event()
                 threads = [threading.Thread(target=client, daemon=True,
                                             args=(b, ledger, random.Random(rng.random()), stop,

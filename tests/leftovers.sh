@@ -6,7 +6,7 @@
 set -eu
 bin=$(readlink -f "$1")
 found=""
-for try in 1 2 3 4 5 6 7 8 9 10; do
+for _ in 1 2 3 4 5 6 7 8 9 10; do
     found=""
     for exe in /proc/[0-9]*/exe; do
         [ "$(readlink "$exe" 2>/dev/null)" = "$bin" ] || continue

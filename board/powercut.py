@@ -127,6 +127,10 @@ def camera_burst(b, ledger, rng, cut, tls_share, files=10):
     """A camera's burst: `files` new 20 KB pictures, half into a folder per day (MKD, made
     by curl's --ftp-create-dirs), half into a folder made on the router with mkdir."""
     shell_dir = f"shell-{cut:03d}"
+    # The camera was quiet before too: the kernel's writeback had written everything. (Else
+    # the block device has been dirty for over 30 s since the boot and the checks, and the
+    # writeback every 5 s writes all of it, hiding a commit that relies on it.)
+    b.sh("sync")
     b.sh(f"mkdir -p /mnt/usb/{shell_dir} && chmod 777 /mnt/usb/{shell_dir}")
     for i in range(files):
         folder = f"cam/2026-12-{cut:03d}/12" if i % 2 == 0 else shell_dir

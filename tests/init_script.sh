@@ -10,6 +10,7 @@
 #   a second instance on the same (busy) port -> start fails with the server's own error
 #     line ("Address already in use"), no pidfile left
 #   a missing --root -> start fails, saying so
+#   a --root on an fstab disk that is not mounted -> start fails, naming the disk
 #   kill -9 -> status exits 1 (pidfile left); `boot` (OpenWrt's rcS) starts a new server
 #   RUST_LOG set in CONFIG -> in the server's environment
 #   installed as S50edgeftpd (Buildroot) -> start and stop work under that name
@@ -148,6 +149,22 @@ case $out in
 *"edgeftpd: --root $WORK/no-such-dir: not a directory"*) ;;
 *) fail "start did not say the root is missing" ;;
 esac
+
+echo "== a served folder on a disk of the fstab that is not mounted: start refuses"
+mkdir -p "$WORK/usb/share"
+printf '/dev/sda1 %s vfat rw 0 0\n' "$WORK/usb" >"$WORK/fstab"
+printf 'EDGEFTPD_OPTS="--listen 127.0.0.1:0 --root %s --anonymous"\n' "$WORK/usb/share" \
+    >"$WORK/usb-config"
+rc=0
+out=$(env PATH="$WORK/bin:$PATH" DAEMON="$BIN" PIDFILE="$WORK/run/second.pid" \
+    CONFIG="$WORK/usb-config" FSTAB="$WORK/fstab" busybox sh "$SCRIPT" start 2>&1) || rc=$?
+echo "$out"
+[ $rc -ne 0 ] || fail "start served a folder whose disk is not mounted"
+case $out in
+*"not started: $WORK/usb (in $WORK/fstab) is not mounted"*) ;;
+*) fail "start did not say which disk is missing" ;;
+esac
+[ ! -e "$WORK/run/second.pid" ] || fail "a refused start left a pidfile"
 
 echo "== the server dies (kill -9): status says so, start replaces the stale pidfile"
 kill -9 "$pid2"

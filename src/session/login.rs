@@ -130,11 +130,12 @@ impl PreLogin {
                     Fail::Closing(crate::reply::Closing::AccountFull)
                 })?;
                 // Opened at each login, the anonymous root as every home: nothing holds a
-                // disk no session is in (it can be unmounted), and a disk mounted again at
-                // the same path is the one the next login gets.
+                // disk no session is in (it can be unmounted), a disk mounted again at the
+                // same path is the one the next login gets, and the empty folder of a disk
+                // not mounted is never served in its place (vfs/disks.rs).
                 let jail = match &login.home {
-                    Home::Anonymous => Jail::open(&cfg.root),
-                    Home::Dir(d) => Jail::open(d),
+                    Home::Anonymous => ctx.disks.open(&cfg.root),
+                    Home::Dir(d) => ctx.disks.open(d),
                 };
                 let umask = login.umask.unwrap_or(cfg.umask);
                 let jail = jail.and_then(|j| {

@@ -39,7 +39,7 @@ use crate::net::Stream;
 use crate::pasvaddr::PasvAddress;
 use crate::rate::Limiter;
 use crate::reply::{self, Closing, Fail, *};
-use crate::vfs::{Jail, VPath};
+use crate::vfs::{Disks, Jail, VPath};
 use crate::{limits, sys};
 
 use datachan::DataChannel;
@@ -92,7 +92,9 @@ const REFUSALS_AT_INFO: &[&str] = &[
     "MFMT", "PORT", "EPRT",
 ];
 
-/// What every session gets from the server: the configuration, the users file as it is now, and the count of transfers in flight (shutdown waits for them).
+/// What every session gets from the server: the configuration, the users file as it is now,
+/// the disks its folders are on, and the count of transfers in flight (shutdown waits for
+/// them).
 ///
 /// SIGHUP makes a new context from the configuration read again ([`Context::reloaded`]):
 /// new sessions get it, sessions already open keep the one they started with, and both
@@ -100,6 +102,8 @@ const REFUSALS_AT_INFO: &[&str] = &[
 pub struct Context {
     pub cfg: Config,
     users: Arc<Mutex<Option<Arc<Users>>>>,
+    /// The disks of the anonymous root and the homes, as noted at start-up and reloads.
+    pub disks: Arc<Disks>,
     transfers: Arc<AtomicUsize>,
     /// What PASV replies advertise to whom.
     pub pasv: PasvAddress,
@@ -114,8 +118,21 @@ pub struct Context {
     pub tls: Option<crate::tls::Tls>,
 }
 
+/// Notes the disks of the folders `cfg` serves: the anonymous root and every home.
+fn note_disks(disks: &Disks, cfg: &Config) {
+    let anon = cfg.anonymous.then_some(cfg.root.as_path());
+    let homes = cfg
+        .users
+        .iter()
+        .flat_map(|u| u.iter())
+        .map(|u| u.home.as_path());
+    disks.note(anon.into_iter().chain(homes));
+}
+
 impl Context {
     pub fn new(mut cfg: Config) -> Context {
+        let disks = Arc::new(Disks::default());
+        note_disks(&disks, &cfg);
         let users = cfg.users.take().map(Arc::new);
         let pasv = PasvAddress::new(cfg.pasv_address.as_ref(), cfg.pasv_local_nets.clone());
         Context {
@@ -125,6 +142,7 @@ impl Context {
             total_rate: cfg.total_max_rate.map(|r| Arc::new(Limiter::new(r))),
             cfg,
             users: Arc::new(Mutex::new(users)),
+            disks,
             transfers: Arc::new(AtomicUsize::new(0)),
             pasv,
             seats: Arc::default(),
@@ -139,6 +157,7 @@ impl Context {
         if cfg.anonymous && cfg.root.as_os_str() != self.cfg.root.as_os_str() {
             Jail::open(&cfg.root).map_err(|e| format!("--root {}: {e}", cfg.root.display()))?;
         }
+        note_disks(&self.disks, &cfg);
         if let Some(users) = cfg.users.take() {
             self.set_users(users);
         } else {
@@ -152,6 +171,7 @@ impl Context {
             pasv: PasvAddress::new(cfg.pasv_address.as_ref(), cfg.pasv_local_nets.clone()),
             cfg,
             users: Arc::clone(&self.users),
+            disks: Arc::clone(&self.disks),
             transfers: Arc::clone(&self.transfers),
             seats: Arc::clone(&self.seats),
         })

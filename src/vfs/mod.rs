@@ -35,6 +35,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, Timestamps};
 
 use crate::limits;
 
+mod disks;
 mod names;
 mod path;
 mod pending;
@@ -42,6 +43,7 @@ mod quota;
 mod rights;
 mod upload;
 
+pub use disks::Disks;
 pub use names::{DirReader, Names};
 pub use path::{PathError, VPath};
 pub use quota::{QUOTA_FILE, Quota, Usage};

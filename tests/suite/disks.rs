@@ -1,5 +1,6 @@
-//! The USB disk under the server: it can be unmounted while no session is in it, and a disk
-//! mounted again at the same path is the one the next login gets, with no restart. (What a
+//! The USB disk under the server: it can be unmounted while no session is in it, its empty
+//! mount point is never served in its place, and a disk mounted again at the same path is
+//! the one the next login gets, with no restart. (What a
 //! disk that fails or goes away mid-transfer does is tried on the boards: board/.)
 
 use crate::support::canary::*;
@@ -17,7 +18,8 @@ fn in_ns_of(pid: u32, script: &str) -> (bool, String) {
 /// "target is busy" while the server sat idle (LuCI's Unmount, `block umount` and a hotplug
 /// removal all failed), and a stick mounted again at the same path was never seen, the
 /// server still reading the dead mount. Now nothing is held while no session is in the
-/// disk, and the next login gets the disk mounted now: anonymous and an account alike.
+/// disk, a login while it is away is refused (not given the empty folder under it), and
+/// the next login gets the disk mounted now: anonymous and an account alike.
 #[test]
 fn an_idle_server_holds_no_disk_and_serves_the_disk_mounted_again() {
     require_root("mounting a tmpfs");
@@ -67,7 +69,20 @@ fn an_idle_server_holds_no_disk_and_serves_the_disk_mounted_again() {
         "umount while the server idles: {last}\n{}",
         srv.log()
     );
-    // The stick comes back (another one, even): the next logins see it, no restart.
+    // While it is away, its empty mount point (the router's flash) is not served in its
+    // place: logins are refused, with the reason in the log.
+    for (user, pass) in [("anonymous", "guest@example.com"), ("cam", "cam-pw")] {
+        let mut c = srv.client();
+        c.expect(&format!("USER {user}"), 331);
+        assert_eq!(
+            c.cmd(&format!("PASS {pass}")),
+            "530 Home directory unavailable.\r\n",
+            "{user}"
+        );
+    }
+    assert!(srv.wait_log(&format!(
+        "its disk is not mounted at {u} (it was at start-up)"
+    )));
     let (ok, err) = in_ns_of(
         srv.pid(),
         &format!("mount -t tmpfs -o size=1m two '{u}' && {}", fill("two")),

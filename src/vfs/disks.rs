@@ -1,0 +1,86 @@
+//! The disks the served folders are on: a folder whose disk is not mounted any more is
+//! never served in its place.
+//!
+//! Nothing of a disk is held while no session is in it (every login opens its root anew),
+//! so a USB disk can be unmounted while the server runs, and mounted again. In between, the
+//! mount point is an empty folder of the router's own flash (or RAM): served, a camera's
+//! uploads would fill the flash, and the files would vanish under the disk when it came
+//! back. So the server notes, for each folder it serves (the anonymous root and each home,
+//! at start-up and at each reload), the mount point of the disk it is on then; a login
+//! whose folder's mount point is no longer a mount point is refused (530, with the reason
+//! in the log), until the disk is back. A folder on the root file system at start-up has
+//! nothing to lose and is not watched. (A disk that is not there at start-up is the init
+//! script's to wait for: procd's mount trigger, the busybox script's fstab check.)
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use super::Jail;
+
+/// Served folders and the mount points their disks had when they were noted.
+#[derive(Default)]
+pub struct Disks(Mutex<Vec<(PathBuf, PathBuf)>>);
+
+#[allow(clippy::unnecessary_cast)]
+fn dev(p: &Path) -> Option<u64> {
+    rustix::fs::stat(p).ok().map(|st| st.st_dev as u64)
+}
+
+/// The mount point of the file system `dir` is on (the highest ancestor on the same
+/// device), or None for the root file system or a folder that is not there.
+fn mount_point(dir: &Path) -> Option<PathBuf> {
+    let d = dev(dir)?;
+    let mut top = dir;
+    for up in dir.ancestors().skip(1) {
+        if dev(up) != Some(d) {
+            break;
+        }
+        top = up;
+    }
+    (top.parent().is_some()).then(|| top.to_path_buf())
+}
+
+/// Whether `mp` is a mount point still: on another device than its parent.
+fn mounted(mp: &Path) -> bool {
+    match (dev(mp), mp.parent().and_then(dev)) {
+        (Some(a), Some(b)) => a != b,
+        _ => false,
+    }
+}
+
+impl Disks {
+    /// Notes the disks `dirs` are on now (relative paths as the process sees them).
+    pub fn note<'a>(&self, dirs: impl Iterator<Item = &'a Path>) {
+        let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for dir in dirs {
+            if known.iter().any(|(d, _)| d.as_os_str() == dir.as_os_str()) {
+                continue;
+            }
+            let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+            if let Some(mp) = mount_point(&abs) {
+                known.push((dir.to_path_buf(), mp));
+            }
+        }
+    }
+
+    /// Opens `dir` as a jail root, unless the disk it was on is not mounted now.
+    pub fn open(&self, dir: &Path) -> io::Result<Jail> {
+        let mp = {
+            let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            known
+                .iter()
+                .find(|(d, _)| d.as_os_str() == dir.as_os_str())
+                .map(|(_, mp)| mp.clone())
+        };
+        if let Some(mp) = mp
+            && !mounted(&mp)
+        {
+            return Err(io::Error::other(format!(
+                "its disk is not mounted at {} (it was at start-up): not served until it is",
+                mp.display()
+            )));
+        }
+        Jail::open(dir)
+    }
+}

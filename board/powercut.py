@@ -14,12 +14,13 @@ disk image stays. The checks, after every cut:
 - temporary: a temporary upload file is left once the server has started.
 
 A share of the cuts (--camera-share, a third by default) comes the way a camera uploads
-instead: a burst of new pictures, then quiet for 0 to --quiet-max seconds, then the cut
-(the kernel's own writeback, some 30 s later, must not be what makes a 226 true). Half
-of each burst goes to a folder per day made with MKD (`cam/2026-12-NN/12/img-0001.jpg`:
-the folders must survive with their files), half to a folder made on the router itself
-(`mkdir`, as another program or the admin would: on FAT its first cluster then sits on
-its parent's buffer list, see src/vfs/mod.rs's sync_entries).
+instead: a burst of 16 new pictures, then quiet for 0 to --quiet-max seconds, then the cut
+(the kernel's own writeback, some 30 s later, must not be what makes a 226 true). A
+quarter of each burst goes to a folder per day made with MKD
+(`cam/2026-12-NNN/12/img-0000.jpg`: the folders must survive with their files), the rest
+to a folder made on the router itself (`mkdir`, as another program or the admin would: on
+FAT its first cluster then sits on its parent's buffer list, see src/vfs/mod.rs's
+sync_entries).
 
     python3 board/powercut.py [--board armv7] [--fs ext4|vfat] [--cuts N] [--seed S]
                               [--server edgeftpd|vsftpd|pure-ftpd]
@@ -123,9 +124,12 @@ def listing(b, folder):
     return r.stdout.decode(errors="replace") if r.returncode == 0 else ""
 
 
-def camera_burst(b, ledger, rng, cut, tls_share, files=10):
-    """A camera's burst: `files` new 20 KB pictures, half into a folder per day (MKD, made
-    by curl's --ftp-create-dirs), half into a folder made on the router with mkdir."""
+def camera_burst(b, ledger, rng, cut, tls_share, files=16):
+    """A camera's burst: `files` new 20 KB pictures, a quarter into a folder per day (MKD,
+    made by curl's --ftp-create-dirs), the rest, the last one among them, into a folder
+    made on the router with mkdir. (Twelve pictures there: the names then span more than
+    one 512-byte block of the FAT directory, so a rename's two entries are in different
+    blocks and a sync of the new name's block does not write the old one's removal.)"""
     shell_dir = f"shell-{cut:03d}"
     # The camera was quiet before too: the kernel's writeback had written everything. (Else
     # the block device has been dirty for over 30 s since the boot and the checks, and the
@@ -133,7 +137,7 @@ def camera_burst(b, ledger, rng, cut, tls_share, files=10):
     b.sh("sync")
     b.sh(f"mkdir -p /mnt/usb/{shell_dir} && chmod 777 /mnt/usb/{shell_dir}")
     for i in range(files):
-        folder = f"cam/2026-12-{cut:03d}/12" if i % 2 == 0 else shell_dir
+        folder = f"cam/2026-12-{cut:03d}/12" if i % 4 == 0 else shell_dir
         name = f"{folder}/img-{i:04d}.jpg"
         version = ledger.begin(name)
         body = content(name, version, 20 << 10)

@@ -86,22 +86,21 @@ pub fn main() -> ExitCode {
 }
 
 /// After a restart in place the kernel names the process after the file it executed,
-/// `/proc/self/exe`: `exe` to `ps`, `top`, `pidof` and `ps -C edgeftpd`. It takes back the
-/// name it was started as (the last part of argv[0], as the kernel would, 15 bytes at most).
+/// `/proc/self/exe`: `exe` to `ps`, `top`, `pidof` and `ps -C edgeftpd`. At every start the
+/// process names itself as the kernel does at an ordinary one: the last part of argv[0],
+/// 15 bytes at most.
 fn keep_name() {
-    if rustix::thread::name().is_ok_and(|n| n.as_bytes() == b"exe") {
-        use std::os::unix::ffi::OsStrExt;
-        let Some(arg0) = std::env::args_os().next() else {
-            return;
-        };
-        let base = arg0
-            .as_bytes()
-            .rsplit(|&b| b == b'/')
-            .next()
-            .unwrap_or_default();
-        if let Ok(name) = std::ffi::CString::new(&base[..base.len().min(15)]) {
-            let _ = rustix::thread::set_name(&name);
-        }
+    use std::os::unix::ffi::OsStrExt;
+    let Some(arg0) = std::env::args_os().next() else {
+        return;
+    };
+    let base = arg0
+        .as_bytes()
+        .rsplit(|&b| b == b'/')
+        .next()
+        .unwrap_or_default();
+    if let Ok(name) = std::ffi::CString::new(&base[..base.len().min(15)]) {
+        let _ = rustix::thread::set_name(&name);
     }
 }
 

@@ -22,13 +22,20 @@ use super::Jail;
 #[derive(Default)]
 pub struct Disks(Mutex<Vec<(PathBuf, PathBuf)>>);
 
+/// The device a path is on (the empty path, where a relative one's ancestors end, is `.`).
 #[allow(clippy::unnecessary_cast)]
 fn dev(p: &Path) -> Option<u64> {
+    let p = if p.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        p
+    };
     rustix::fs::stat(p).ok().map(|st| st.st_dev as u64)
 }
 
 /// The mount point of the file system `dir` is on (the highest ancestor on the same
-/// device), or None for the root file system or a folder that is not there.
+/// device), or None for the root file system, a folder that is not there, or a relative
+/// path on the file system of the working directory.
 fn mount_point(dir: &Path) -> Option<PathBuf> {
     let d = dev(dir)?;
     let mut top = dir;
@@ -38,7 +45,7 @@ fn mount_point(dir: &Path) -> Option<PathBuf> {
         }
         top = up;
     }
-    (top.parent().is_some()).then(|| top.to_path_buf())
+    (!top.as_os_str().is_empty() && top.parent().is_some()).then(|| top.to_path_buf())
 }
 
 /// Whether `mp` is a mount point still: on another device than its parent.
@@ -50,15 +57,14 @@ fn mounted(mp: &Path) -> bool {
 }
 
 impl Disks {
-    /// Notes the disks `dirs` are on now (relative paths as the process sees them).
+    /// Notes the disks `dirs` are on now.
     pub fn note<'a>(&self, dirs: impl Iterator<Item = &'a Path>) {
         let mut known = self.0.lock().unwrap_or_else(|e| e.into_inner());
         for dir in dirs {
             if known.iter().any(|(d, _)| d.as_os_str() == dir.as_os_str()) {
                 continue;
             }
-            let abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-            if let Some(mp) = mount_point(&abs) {
+            if let Some(mp) = mount_point(dir) {
                 known.push((dir.to_path_buf(), mp));
             }
         }

@@ -20,8 +20,8 @@
 //! flight (nearly always) a look costs one uncontended lock.
 
 use std::os::fd::{OwnedFd, RawFd};
-use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::limits;
 
@@ -49,7 +49,10 @@ impl Mark {
 }
 
 static MARKS: Mutex<Vec<Mark>> = Mutex::new(Vec::new());
-static SETTLED: Condvar = Condvar::new();
+
+/// How often a look waiting for a name checks again. (A poll, not a Condvar: waits are rare
+/// and short, and a timed Condvar wait cost the mipsel binary more than this loop.)
+const SETTLE_POLL: Duration = Duration::from_millis(20);
 
 /// The mark of one atomic upload: while it lives, `name` in its directory has an upload in
 /// flight.
@@ -94,8 +97,6 @@ impl Drop for Uploading {
             if let Some(i) = marks.iter().position(|m| m.key == k) {
                 marks.swap_remove(i);
             }
-            drop(marks);
-            SETTLED.notify_all();
         }
     }
 }
@@ -116,20 +117,18 @@ pub(super) fn settle(dir: &OwnedFd, name: &[u8]) {
     let Some(k) = key(dir, name) else {
         return;
     };
-    let wait = Duration::from_secs(limits::COMMIT_WAIT_SECS);
-    let (marks, timeout) = SETTLED
-        .wait_timeout_while(lock(), wait, |marks| {
-            marks.iter().any(|m| m.key == k && m.settling())
-        })
-        .unwrap_or_else(|e| e.into_inner());
-    drop(marks);
-    if timeout.timed_out() {
-        log::warn!(
-            "an upload to {} is still being committed after {} s; answering with what the \
-             disk has",
-            String::from_utf8_lossy(name),
-            limits::COMMIT_WAIT_SECS
-        );
+    let deadline = Instant::now() + Duration::from_secs(limits::COMMIT_WAIT_SECS);
+    while lock().iter().any(|m| m.key == k && m.settling()) {
+        if Instant::now() >= deadline {
+            log::warn!(
+                "an upload to {} is still being committed after {} s; answering with what \
+                 the disk has",
+                String::from_utf8_lossy(name),
+                limits::COMMIT_WAIT_SECS
+            );
+            return;
+        }
+        std::thread::sleep(SETTLE_POLL);
     }
 }
 

@@ -57,13 +57,12 @@ def free_port():
 
 
 def make_disk(path, fs, size_mb=256):
-    """A fresh raw disk image with an empty `fs` (ext4 or vfat) filesystem."""
+    """A fresh raw disk image with an empty `fs` (ext4, vfat or exfat) filesystem."""
     with open(path, "wb") as f:
         f.truncate(size_mb << 20)
-    if fs == "ext4":
-        cmd = ["mkfs.ext4", "-q", "-F", "-L", "USB", path]
-    else:
-        cmd = ["mkfs.vfat", "-n", "USB", path]
+    cmd = {"ext4": ["mkfs.ext4", "-q", "-F", "-L", "USB", path],
+           "vfat": ["mkfs.vfat", "-n", "USB", path],
+           "exfat": ["mkfs.exfat", "-L", "USB", path]}[fs]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
@@ -81,12 +80,11 @@ def make_peers_disk(name, path):
 
 def fsck(path, fs):
     """Checks (and repairs, as a router's boot would) the disk image; returns the output."""
-    if fs == "ext4":
-        cmd = ["e2fsck", "-p", "-f", path]
-    else:
-        cmd = ["fsck.vfat", "-a", "-w", path]
+    cmd = {"ext4": ["e2fsck", "-p", "-f", path],
+           "vfat": ["fsck.vfat", "-a", "-w", path],
+           "exfat": ["fsck.exfat", "-p", path]}[fs]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # e2fsck: 0 clean, 1 errors corrected; fsck.vfat: 0 clean, 1 corrected.
+    # e2fsck, fsck.vfat, fsck.exfat: 0 clean, 1 errors corrected.
     if r.returncode not in (0, 1):
         raise BoardError(f"{cmd[0]} {path}: exit {r.returncode}\n{r.stdout}")
     return r.stdout
@@ -271,6 +269,6 @@ class Board:
 
 def require_tools():
     for t in ["qemu-system-arm", "qemu-system-mipsel", "qemu-system-aarch64", "mkfs.vfat",
-              "mkfs.ext4", "e2fsck", "fsck.vfat", "curl", "lftp"]:
+              "mkfs.ext4", "e2fsck", "fsck.vfat", "mkfs.exfat", "fsck.exfat", "curl", "lftp"]:
         if not shutil.which(t):
             raise BoardError(f"{t} missing: run make board (it installs the host tools)")

@@ -35,7 +35,8 @@ deps() {
     local missing="" pair
     for pair in qemu-system-arm:qemu-system-arm qemu-system-mipsel:qemu-system-mips \
         qemu-system-aarch64:qemu-system-arm cpio:cpio mkfs.vfat:dosfstools \
-        mkfs.ext4:e2fsprogs fsck.vfat:dosfstools openssl:openssl readelf:binutils; do
+        mkfs.ext4:e2fsprogs fsck.vfat:dosfstools mkfs.exfat:exfatprogs fsck.exfat:exfatprogs \
+        openssl:openssl readelf:binutils; do
         command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair##*:}"
     done
     if [ -n "$missing" ]; then
@@ -113,7 +114,8 @@ build_one() {
     kver=$(basename "$(ls -d "$x"/lib/modules/*/ | head -1)")
     # ext4 asks the crypto API for crc32c at mount time: a soft dependency, loaded by name.
     # vfat: Debian's kernels default to codepage 437 and the "ascii" I/O charset.
-    local mods=(virtio_net virtio_blk crc32c_generic ext4 vfat nls_cp437 nls_ascii nls_iso8859_1)
+    # exfat: the file system of USB disks over 32 GB as they are sold.
+    local mods=(virtio_net virtio_blk crc32c_generic ext4 vfat nls_cp437 nls_ascii nls_iso8859_1 exfat)
     case "$name" in
     mipsel) mods=(virtio_pci "${mods[@]}") ;;
     *) mods=(virtio_mmio "${mods[@]}") ;;

@@ -178,9 +178,9 @@ VSFTPD = dict(
 def start_peer(b, server, fs):
     """Mounts the USB disk so the peer's user may write it, makes the folders, starts it."""
     uid = 21 if server == "vsftpd" else 1000
-    if fs == "vfat":
+    if fs in ("vfat", "exfat"):
         b.sh(f"d=$(awk '$2==\"/mnt/usb\" {{print $1}}' /proc/mounts); umount /mnt/usb && "
-             f"mount -t vfat -o uid={uid},gid={uid} $d /mnt/usb")
+             f"mount -t {fs} -o uid={uid},gid={uid} $d /mnt/usb")
     b.sh(f"mkdir -p /mnt/usb/cam /mnt/usb/backup && chown {uid}:{uid} /mnt/usb/cam "
          "/mnt/usb/backup /mnt/usb/cam/* /mnt/usb/backup/* 2>/dev/null; sync; true")
     lo, hi = b.pasv[0], b.pasv[-1]
@@ -233,7 +233,7 @@ def verify(b, ledger, existed, temp_check=True):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--board", default="armv7")
-    ap.add_argument("--fs", default="ext4", choices=["ext4", "vfat"])
+    ap.add_argument("--fs", default="ext4", choices=["ext4", "vfat", "exfat"])
     ap.add_argument("--cuts", type=int, default=10)
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--clients", type=int, default=2)

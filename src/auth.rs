@@ -1,6 +1,6 @@
 //! Who may log in: the users file, crypt(3) hashes and anonymous access, and the one
-//! function that decides a login, [`authenticate`]. Pure but for reading the users file at
-//! start-up: no sockets, no jails (the session opens the home a [`Login`] names).
+//! function that decides a login, [`authenticate`]. Pure: no sockets, no jails (the session
+//! opens the home a [`Login`] names), no files (the configuration reads the users file).
 //!
 //! The users file has one account per line, `name:hash:home:perm`, where `hash` is a crypt(3)
 //! string as `openssl passwd -1/-5/-6` or busybox `mkpasswd` write it, `home` the absolute
@@ -173,23 +173,14 @@ const DEFAULT_DUMMY: &str = "$6$edgeftpdummy$\
     ......................................................................................";
 
 impl Users {
-    /// Reads and validates a users file (from `files`: the disk, or what the monitor
-    /// process read from it); an error names the file and the line.
-    pub fn load(path: &Path, files: &mut crate::config::Files) -> Result<Users, String> {
-        let text = files
-            .read_text(path)
-            .map_err(|e| format!("--users {}: {e}", path.display()))?;
-        Users::parse_homes(&text, &mut |home| files.is_dir(home))
-            .map_err(|(line, msg)| format!("{}:{line}: {msg}", path.display()))
-    }
-
     /// Parses users-file text; errors carry the 1-based line number.
     pub fn parse(text: &str) -> Result<Users, (usize, String)> {
         Users::parse_homes(text, &mut |home| home.is_dir())
     }
 
-    /// `is_dir` says whether a home is a directory.
-    fn parse_homes(
+    /// `is_dir` says whether a home is a directory (the configuration asks its files: the
+    /// disk, or what the monitor process read from it).
+    pub fn parse_homes(
         text: &str,
         is_dir: &mut dyn FnMut(&Path) -> bool,
     ) -> Result<Users, (usize, String)> {

@@ -18,6 +18,7 @@ pub(crate) mod config;
 pub(crate) mod control;
 pub(crate) mod crypt;
 pub(crate) mod data;
+pub(crate) mod frame;
 pub(crate) mod glob;
 pub(crate) mod hashpw;
 pub(crate) mod hook;
@@ -29,6 +30,7 @@ pub(crate) mod memory;
 pub(crate) mod net;
 pub(crate) mod pasvaddr;
 pub(crate) mod privsep;
+pub(crate) mod process;
 pub(crate) mod rate;
 pub(crate) mod reply;
 /// The stub resolver of `--pasv-address` (fuzz/fuzz_targets/dns.rs).

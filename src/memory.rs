@@ -128,6 +128,57 @@ fn parse(text: &[u8]) -> Option<Memory> {
     })
 }
 
+/// Raises the open-file limit to its hard limit (busybox and procd leave the soft one at
+/// 1024, which idle sessions at two files each reached on the 128 MB board before its
+/// memory ran short: logins then failed with "530 Home directory unavailable"), and lowers
+/// `--max-clients` to what that limit and the machine's threads allow, so a session too
+/// many gets 421, not a broken login, an accept() that fails or a router whose other
+/// programs can no longer start (a session is a thread, and the kernel sizes
+/// kernel.threads-max from the memory: 1,024 on the 128 MB board).
+/// Returns `max_clients` (`--max-clients`), lowered where the machine can't hold as many.
+#[inline(never)]
+pub fn fit_sessions(mut max_clients: usize) -> usize {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    // None is no limit at all.
+    let below = match (lim.current, lim.maximum) {
+        (Some(soft), Some(hard)) => soft < hard,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if below {
+        lim.current = lim.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, lim) {
+            log::warn!("raising the open-file limit: {e}");
+        }
+    }
+    if let Some(files) = getrlimit(Resource::Nofile).current {
+        let most = files.saturating_sub(limits::FILES_RESERVED) / limits::FILES_PER_SESSION;
+        let why = format!(
+            "the open-file limit is {files} ({} a session)",
+            limits::FILES_PER_SESSION
+        );
+        lower_max_clients(&mut max_clients, most, &why);
+    }
+    let threads = std::fs::read_to_string("/proc/sys/kernel/threads-max")
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok());
+    if let Some(threads) = threads {
+        let why =
+            format!("the machine has {threads} threads (kernel.threads-max), half for the rest");
+        lower_max_clients(&mut max_clients, threads / limits::THREADS_SHARE, &why);
+    }
+    max_clients
+}
+
+fn lower_max_clients(max_clients: &mut usize, most: u64, why: &str) {
+    let most = usize::try_from(most.max(limits::FITTED_CLIENTS_MIN)).unwrap_or(usize::MAX);
+    if *max_clients > most {
+        log::warn!("--max-clients {max_clients} lowered to {most}: {why}");
+        *max_clients = most;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,8 @@
 //!   inside the stream (TLS records decrypted ahead), which poll(2) on the socket can't see.
 //!
 //! This module must not parse FTP or know about sessions: it moves bytes. The TLS variant
-//! exists with the `tls` feature (`src/tls.rs` makes the connections).
+//! exists with the `tls` feature (`src/tls.rs` makes the connections and alone drives
+//! rustls).
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -30,7 +31,7 @@ pub fn timespec(d: Duration) -> rustix::fs::Timespec {
 /// Bounds each blocking read and write on `sock` by `t` (at least a millisecond: zero would
 /// mean no bound at all). The one place the server sets a socket's timeouts; its callers
 /// are the phases of a connection: the control connection before and after login
-/// (`session::Conn::bound`), a TLS handshake (`tls::accept`), a transfer (`Transfer::new`).
+/// (`session::Conn::bound`), before a TLS handshake, a transfer (`Transfer::new`).
 pub fn set_timeouts(sock: &TcpStream, t: Duration) -> io::Result<()> {
     let t = Some(t.max(Duration::from_millis(1)));
     sock.set_read_timeout(t)?;
@@ -57,7 +58,7 @@ impl Stream {
         match self {
             Stream::Plain(s) => s,
             #[cfg(feature = "tls")]
-            Stream::Tls(t) => &t.sock,
+            Stream::Tls(t) => t.socket(),
         }
     }
 
@@ -78,9 +79,7 @@ impl Stream {
         match self {
             Stream::Plain(_) => false,
             #[cfg(feature = "tls")]
-            Stream::Tls(t) => t.conn.process_new_packets().map_or(true, |s| {
-                s.plaintext_bytes_to_read() > 0 || s.peer_has_closed()
-            }),
+            Stream::Tls(t) => t.has_buffered(),
         }
     }
 
@@ -113,13 +112,7 @@ impl Stream {
         match self {
             Stream::Plain(_) => Ok(()),
             #[cfg(feature = "tls")]
-            Stream::Tls(t) => {
-                t.conn.send_close_notify();
-                while t.conn.wants_write() {
-                    t.conn.write_tls(&mut t.sock)?;
-                }
-                Ok(())
-            }
+            Stream::Tls(t) => t.finish(),
         }
     }
 }
@@ -139,14 +132,7 @@ impl Write for Stream {
         match self {
             Stream::Plain(s) => s.write(buf),
             #[cfg(feature = "tls")]
-            Stream::Tls(t) => {
-                // One record at a time, sent at once: the caller polls the socket, not rustls.
-                let n = t.conn.writer().write(buf)?;
-                while t.conn.wants_write() {
-                    t.conn.write_tls(&mut t.sock)?;
-                }
-                Ok(n)
-            }
+            Stream::Tls(t) => t.write(buf),
         }
     }
 

@@ -24,33 +24,29 @@
 //! The cost: one more process, which shares its pages with the serving process until one
 //! of them writes to them (see the README's figures).
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustix::process::{Pid, Signal, WaitOptions};
 
-use crate::config::{self, Config, Files};
-use crate::server::{Listener, Server};
+use crate::config::{self, Config, Files, Reloaded};
+use crate::process::{self, RunAs};
 use crate::sys::{self, Forked, SIGCHLD, SIGHUP, SIGINT, SIGTERM};
-use crate::{limits, start};
-
-/// The user the serving process runs as.
-pub struct Serving {
-    pub user: String,
-    pub uid: u32,
-    pub gid: u32,
-}
+use crate::{frame, limits};
 
 /// Message kinds on the link: the configuration's files, the certificate and key.
 const CONFIG: u8 = b'F';
 #[cfg(feature = "tls")]
 const CERTS: u8 = b'C';
 
-/// Forks the serving process and watches it until it ends; in the serving process, serves
-/// and never returns. Called as root with the listeners bound and no other thread.
-pub fn split(mut cfg: Config, listeners: Vec<Listener>, who: Serving) -> Result<(), String> {
+/// Forks the serving process and watches it until it ends. Returns, as fork does, in the
+/// serving process only: there it has become `who` for good, and serves with the link's
+/// end it returns (see [`receive`]). The monitor never returns but to end the program
+/// (`Ok(None)`: the serving process ended after SIGTERM or SIGINT). Called as root with the
+/// listeners bound, which the monitor holds for the serving processes it starts, and no
+/// other thread.
+pub fn split(cfg: &mut Config, who: &RunAs) -> Result<Option<UnixStream>, String> {
     let set = sys::block_signals(&[SIGHUP, SIGTERM, SIGINT, SIGCHLD])
         .map_err(|e| format!("signals: {e}"))?;
     let monitor = rustix::process::getpid();
@@ -62,14 +58,8 @@ pub fn split(mut cfg: Config, listeners: Vec<Listener>, who: Serving) -> Result<
         match sys::fork().map_err(|e| format!("privilege separation: fork: {e}"))? {
             Forked::Child => {
                 drop(ours);
-                let code = match serving_process(cfg, listeners, &who, theirs, monitor) {
-                    Ok(()) => 0,
-                    Err(msg) => {
-                        log::error!("{msg}");
-                        2
-                    }
-                };
-                std::process::exit(code);
+                become_serving(who, monitor)?;
+                return Ok(Some(theirs));
             }
             Forked::Parent(pid) => {
                 drop(theirs);
@@ -79,15 +69,15 @@ pub fn split(mut cfg: Config, listeners: Vec<Listener>, who: Serving) -> Result<
                      serves as {}",
                     who.user
                 );
-                match watch(&set, pid, ours, &mut cfg) {
-                    Ended::Exit(0) => return Ok(()),
+                match watch(&set, pid, ours, cfg) {
+                    Ended::Exit(0) => return Ok(None),
                     Ended::Exit(code) => {
-                        start::remove_pidfile();
+                        process::remove_pidfile();
                         std::process::exit(code)
                     }
                     Ended::Died => {}
                     Ended::Restart(changed) => {
-                        start::restart_in_place(&changed);
+                        process::restart_in_place(&changed);
                         std::process::exit(1);
                     }
                 }
@@ -104,7 +94,7 @@ pub fn split(mut cfg: Config, listeners: Vec<Listener>, who: Serving) -> Result<
                  start; giving up",
                 limits::RESPAWN_QUICK_SECS
             );
-            start::remove_pidfile();
+            process::remove_pidfile();
             std::process::exit(1);
         }
         // A SIGTERM during the pause ends it all; a SIGHUP is for the next process, which
@@ -113,11 +103,11 @@ pub fn split(mut cfg: Config, listeners: Vec<Listener>, who: Serving) -> Result<
         let deadline = Instant::now() + pause;
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match sys::wait_signal_for(&set, left) {
-                Some(SIGTERM | SIGINT) => return Ok(()),
+                Some(SIGTERM | SIGINT) => return Ok(None),
                 Some(SIGHUP) => {
-                    let changed = reload(&mut cfg, None);
+                    let changed = reload(cfg, None);
                     if !changed.is_empty() {
-                        start::restart_in_place(&changed);
+                        process::restart_in_place(&changed);
                         std::process::exit(1);
                     }
                 }
@@ -129,28 +119,23 @@ pub fn split(mut cfg: Config, listeners: Vec<Listener>, who: Serving) -> Result<
     }
 }
 
-/// The serving process: drops privileges for good, then serves.
-fn serving_process(
-    cfg: Config,
-    listeners: Vec<Listener>,
-    who: &Serving,
-    link: UnixStream,
-    monitor: Pid,
-) -> Result<(), String> {
+/// In the serving process, just forked: drops privileges for good, and dies with the
+/// monitor.
+fn become_serving(who: &RunAs, monitor: Pid) -> Result<(), String> {
     sys::unblock_signals(&[SIGCHLD]).map_err(|e| format!("signals: {e}"))?;
-    start::drop_to(who)?;
+    process::drop_to(who)?;
     // SECURITY: the serving process dies with the monitor, whatever kills it: it must not
     // go on serving with no one left to stop it (a second server would then fail to bind,
     // or the init script would lose track of it). Set after the user change, which clears
     // it (the kernel resets the death signal whenever a process's credentials change), and
     // then the monitor is looked for: had it died before, no signal would ever come. The
-    // link's end is the second watch (see [`take_reloads`]).
+    // link's end is the second watch (see [`receive`]).
     rustix::process::set_parent_process_death_signal(Some(Signal::KILL))
         .map_err(|e| format!("privilege separation: PR_SET_PDEATHSIG: {e}"))?;
     if rustix::process::getppid() != Some(monitor) {
         return Err("privilege separation: the monitor process ended".into());
     }
-    start::serve(cfg, listeners, Some(link))
+    Ok(())
 }
 
 /// How the serving process ended.
@@ -217,106 +202,77 @@ fn watch(set: &sys::SigSet, pid: Pid, mut link: UnixStream, cfg: &mut Config) ->
 }
 
 /// SIGHUP in the monitor: reads the configuration and the certificate and key as root
-/// and, when they are good, sends them to the serving process (if there is one: `link`),
-/// which puts them in place and logs it. What fails to load is logged here and changes
-/// nothing. `cfg` keeps what was read, for a serving process started later. Returns the
-/// settings that changed and only a start applies, if any; then nothing is sent, for the
-/// monitor starts again (see [`start::restart_in_place`]).
+/// (`config::reload`, the policy the serving process applies too) and, when they are good,
+/// sends them to the serving process (if there is one: `link`), which puts them in place
+/// and logs it. What fails to load is logged there and changes nothing. `cfg` keeps what
+/// was read, for a serving process started later. Returns the settings that changed and
+/// only a start applies, if any; then nothing is sent, for the monitor starts again (see
+/// [`process::restart_in_place`]).
 fn reload(cfg: &mut Config, mut link: Option<&mut UnixStream>) -> Vec<&'static str> {
     let mut files = Files::recording();
-    match config::reparse(&cfg.args, &mut files) {
-        Ok(mut new) => {
-            let changed = new.keep_restart_only(cfg);
-            if !changed.is_empty() {
-                return changed;
-            }
+    match config::reload(cfg, &mut files) {
+        Reloaded::Restart(changed) => return changed,
+        Reloaded::New(new) => {
             if let Some(link) = &mut link {
                 send(link, CONFIG, &files.encode());
             }
-            *cfg = new;
+            *cfg = *new;
         }
-        Err(e) => log::error!("SIGHUP: {e}; keeping the configuration loaded before"),
+        Reloaded::Kept => {}
     }
     #[cfg(feature = "tls")]
-    if let Some(certs) = &cfg.tls.certs {
-        match certs.reload() {
-            Ok(pair) => {
-                if let Some(link) = &mut link {
-                    send(link, CERTS, &pair.encode());
-                }
-            }
-            Err(e) => log::error!("SIGHUP: {e}; keeping the certificate loaded before"),
-        }
+    if let (Some(pair), Some(link)) = (config::reload_certs(cfg), &mut link) {
+        send(link, CERTS, &pair.encode());
     }
     Vec::new()
 }
 
-/// One message: its kind, its length (4 bytes, big-endian), its bytes.
+/// One message: one item (`frame.rs`) of its kind.
 fn send(link: &mut UnixStream, kind: u8, body: &[u8]) {
     let mut msg = Vec::with_capacity(5 + body.len());
-    msg.push(kind);
-    msg.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    msg.extend_from_slice(body);
+    frame::put(&mut msg, kind, body);
     if let Err(e) = link.write_all(&msg) {
         log::error!("SIGHUP: cannot reach the serving process: {e}");
     }
 }
 
-/// In the serving process: a thread that takes the monitor's reloads and puts them in
-/// place, logging each as a SIGHUP would without privilege separation.
-pub fn take_reloads(server: Arc<Server>, mut link: UnixStream) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("reloads".into())
-        .stack_size(limits::SESSION_STACK)
-        .spawn(move || {
-            loop {
-                let mut head = [0u8; 5];
-                if link.read_exact(&mut head).is_err() {
-                    // The monitor keeps its end open until this process has ended: it is
-                    // gone, and so must this process be (the death signal does the same).
-                    log::error!("privilege separation: the monitor process ended; exiting");
-                    std::process::exit(1);
-                }
-                let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-                if len > limits::RELOAD_BYTES_MAX {
-                    log::error!("privilege separation: a message of {len} bytes; reloads stop");
-                    return;
-                }
-                let mut body = vec![0u8; len];
-                if link.read_exact(&mut body).is_err() {
-                    log::error!("privilege separation: the monitor process ended; exiting");
-                    std::process::exit(1);
-                }
-                apply(&server, head[0], &body);
-            }
-        })?;
-    Ok(())
+/// What the monitor sends the serving process.
+pub enum Message {
+    /// The configuration's files, as the monitor read them on SIGHUP.
+    Config(Files),
+    /// The certificate and key the monitor read on SIGHUP.
+    #[cfg(feature = "tls")]
+    Certs(crate::tls::KeyPair),
 }
 
-fn apply(server: &Server, kind: u8, body: &[u8]) {
-    match kind {
-        CONFIG => match Files::decode(body) {
-            Some(mut files) => {
-                // The monitor starts again itself when such a setting changes; this is
-                // only a safeguard.
-                for flag in server.reload(&mut files) {
-                    log::warn!("SIGHUP: --{flag} changed; it takes effect at the next restart");
-                }
-            }
-            None => log::error!("privilege separation: a configuration message out of form"),
-        },
-        #[cfg(feature = "tls")]
-        CERTS => {
-            let ctx = server.context();
-            let installed = match (crate::tls::KeyPair::decode(body), &ctx.cfg.tls.certs) {
-                (Some(pair), Some(certs)) => certs.install(&pair),
-                _ => Err("not a certificate and key".into()),
-            };
-            match installed {
-                Ok(()) => log::info!("SIGHUP: reloaded the TLS certificate and key"),
-                Err(e) => log::error!("privilege separation: certificate from the monitor: {e}"),
-            }
+/// In the serving process: the monitor's next message, None when no more are to be taken
+/// (a message too long, [`limits::RELOAD_BYTES_MAX`]: the link is out of step; logged).
+/// The process exits when the link ends (the monitor keeps its end open until this process
+/// has ended: it is gone, and so must this process be; the death signal does the same).
+/// Err: a message out of form, for the caller to log.
+pub fn receive(link: &mut UnixStream) -> Option<Result<Message, String>> {
+    let (kind, body) = match frame::read(link, limits::RELOAD_BYTES_MAX) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+            log::error!("privilege separation: {e}; reloads stop");
+            return None;
         }
-        _ => log::error!("privilege separation: unknown message {kind}"),
-    }
+        Err(_) => {
+            log::error!("privilege separation: the monitor process ended; exiting");
+            std::process::exit(1);
+        }
+    };
+    Some(match kind {
+        CONFIG => Files::decode(&body)
+            .map(Message::Config)
+            .ok_or_else(|| "privilege separation: a configuration message out of form".into()),
+        #[cfg(feature = "tls")]
+        CERTS => crate::tls::KeyPair::decode(&body)
+            .map(Message::Certs)
+            .ok_or_else(|| {
+                "privilege separation: certificate from the monitor: not a certificate and key"
+                    .into()
+            }),
+        _ => Err(format!("privilege separation: unknown message {kind}")),
+    })
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags};
 use rustix::fs::Timespec;
 
+use crate::config::Reloaded;
 use crate::limits;
 use crate::reply::{self, Closing, Fail};
 use crate::session::{self, Context};
@@ -47,24 +48,18 @@ impl Server {
     }
 
     /// SIGHUP: reads the configuration again (the config file, the users file, the banner:
-    /// from `files`, the disk or what the monitor process read from it) and puts it in
-    /// place for new sessions. What fails to read or check changes nothing and is logged;
-    /// a setting only a restart can change keeps its value here and is returned, for the
-    /// caller to restart in place (see [`crate::start::restart_in_place`]).
+    /// from `files`, the disk or what the monitor process read from it; `config::reload`
+    /// decides) and puts it in place for new sessions. What fails to read or check changes
+    /// nothing and is logged; the settings only a start applies that changed are returned,
+    /// for the caller to start again in place (see [`crate::process::restart_in_place`]).
     pub fn reload(&self, files: &mut crate::config::Files) -> Vec<&'static str> {
         let old = self.context();
-        let mut cfg = match crate::config::reparse(&old.cfg.args, files) {
-            Ok(cfg) => cfg,
-            Err(e) => {
-                log::error!("SIGHUP: {e}; keeping the configuration loaded before");
-                return Vec::new();
-            }
+        let mut cfg = match crate::config::reload(&old.cfg, files) {
+            Reloaded::New(cfg) => *cfg,
+            Reloaded::Restart(changed) => return changed,
+            Reloaded::Kept => return Vec::new(),
         };
-        let restart = cfg.keep_restart_only(&old.cfg);
-        if !restart.is_empty() {
-            return restart;
-        }
-        let cfg = crate::start::fit_sessions_to_system(cfg);
+        cfg.max_clients = crate::memory::fit_sessions(cfg.max_clients);
         if let Some(x) = &cfg.xferlog {
             x.reopen();
         }
@@ -84,6 +79,29 @@ impl Server {
         self.context().check_homes();
         crate::logging::set_level(level);
         Vec::new()
+    }
+
+    /// SIGHUP's certificate and key, read again here (without privilege separation): new
+    /// handshakes use them.
+    #[cfg(feature = "tls")]
+    fn reload_certs(&self) {
+        if crate::config::reload_certs(&self.context().cfg).is_some() {
+            log::info!("SIGHUP: reloaded the TLS certificate and key");
+        }
+    }
+
+    /// The certificate and key the monitor process read on SIGHUP: new handshakes use them.
+    #[cfg(feature = "tls")]
+    pub fn install_certs(&self, pair: &crate::tls::KeyPair) {
+        let ctx = self.context();
+        let installed = match &ctx.cfg.tls.certs {
+            Some(certs) => certs.install(pair),
+            None => Err("no certificate was loaded at start".into()),
+        };
+        match installed {
+            Ok(()) => log::info!("SIGHUP: reloaded the TLS certificate and key"),
+            Err(e) => log::error!("privilege separation: certificate from the monitor: {e}"),
+        }
     }
 
     /// Takes a session slot for `ip`, or says which limit is hit.
@@ -293,19 +311,16 @@ pub fn handle_signals(
                 let restart = shared.reload(&mut crate::config::Files::disk());
                 if !restart.is_empty() {
                     drain(&shared, &wake);
-                    crate::start::restart_in_place(&restart);
+                    crate::process::restart_in_place(&restart);
                     std::process::exit(1);
                 }
-                match shared.context().reload_certs() {
-                    Ok(true) => log::info!("SIGHUP: reloaded the TLS certificate and key"),
-                    Ok(false) => {}
-                    Err(e) => log::error!("SIGHUP: {e}; keeping the certificate loaded before"),
-                }
+                #[cfg(feature = "tls")]
+                shared.reload_certs();
             };
             log::info!("signal {sig}: no longer accepting; waiting for transfers in flight");
             let left = drain(&shared, &wake);
             log::info!("exiting ({left} transfers cut short)");
-            crate::start::remove_pidfile();
+            crate::process::remove_pidfile();
             std::process::exit(0);
         })?;
     Ok(())

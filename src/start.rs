@@ -4,19 +4,20 @@
 
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::config::{self, Action, Config};
+use crate::process::{self, RunAs};
 use crate::server::{self, Server};
 use crate::session::{self, Context};
-use crate::{hashpw, limits, logging, privsep, sys, vfs};
+use crate::{hashpw, limits, logging, memory, privsep, sys, vfs};
 
 /// The whole program: flags, then serving until a signal ends it. Exit status 2 for any
 /// problem found at start-up (one line on stderr).
 pub fn main() -> ExitCode {
-    keep_name();
+    process::keep_name();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cfg = match config::parse(&args) {
         Ok(Action::Serve(cfg)) => *cfg,
@@ -71,7 +72,7 @@ pub fn main() -> ExitCode {
     let syslog = cfg.syslog;
     match run(cfg) {
         Ok(()) => {
-            remove_pidfile();
+            process::remove_pidfile();
             ExitCode::SUCCESS
         }
         Err(msg) => {
@@ -82,25 +83,6 @@ pub fn main() -> ExitCode {
             eprintln!("edgeftpd: {msg}");
             ExitCode::from(2)
         }
-    }
-}
-
-/// After a restart in place the kernel names the process after the file it executed,
-/// `/proc/self/exe`: `exe` to `ps`, `top`, `pidof` and `ps -C edgeftpd`. At every start the
-/// process names itself as the kernel does at an ordinary one: the last part of argv[0],
-/// 15 bytes at most.
-fn keep_name() {
-    use std::os::unix::ffi::OsStrExt;
-    let Some(arg0) = std::env::args_os().next() else {
-        return;
-    };
-    let base = arg0
-        .as_bytes()
-        .rsplit(|&b| b == b'/')
-        .next()
-        .unwrap_or_default();
-    if let Ok(name) = std::ffi::CString::new(&base[..base.len().min(15)]) {
-        let _ = rustix::thread::set_name(&name);
     }
 }
 
@@ -118,18 +100,11 @@ fn outcome(r: Result<String, String>) -> ExitCode {
     }
 }
 
-fn run(cfg: Config) -> Result<(), String> {
+fn run(mut cfg: Config) -> Result<(), String> {
     sys::ignore_sigxfsz();
     // Everything that can be wrong is found before anything listens: one line, exit 2.
     let run_as = match &cfg.run_as {
-        Some(user) => {
-            let (uid, gid) = lookup_user(user)?;
-            Some(privsep::Serving {
-                user: user.clone(),
-                uid,
-                gid,
-            })
-        }
+        Some(user) => Some(RunAs::lookup(user)?),
         None => None,
     };
     if cfg.check {
@@ -183,7 +158,7 @@ fn run(cfg: Config) -> Result<(), String> {
             .peer_addr()
             .map_err(|e| format!("--inetd: stdin is not a TCP socket ({e})"))?;
         if let Some(who) = &run_as {
-            drop_to(who)?;
+            process::drop_to(who)?;
         }
         // Only what a session needs: no admission state, no signal thread.
         session::run(Arc::new(Context::new(cfg)), stream, false);
@@ -215,18 +190,21 @@ fn run(cfg: Config) -> Result<(), String> {
     }
 
     if cfg.daemon {
-        daemonize(cfg.pidfile.as_deref())?;
+        process::daemonize(cfg.pidfile.as_deref())?;
     } else if let Some(path) = &cfg.pidfile {
-        write_pidfile(path, rustix::process::getpid())?;
+        process::write_pidfile(path, rustix::process::getpid())?;
     }
 
     match run_as {
         // SECURITY: root keeps only the monitor process, which reads the users file and
         // the key again on SIGHUP; clients are served by a process that is the --run-as
-        // user for good (privsep.rs).
-        Some(who) if rustix::process::getuid().is_root() => privsep::split(cfg, listeners, who),
+        // user for good (privsep.rs). The monitor returns from the split only to end.
+        Some(who) if rustix::process::getuid().is_root() => match privsep::split(&mut cfg, &who)? {
+            Some(link) => serve(cfg, listeners, Some(link)),
+            None => Ok(()),
+        },
         Some(who) => {
-            drop_to(&who)?;
+            process::drop_to(&who)?;
             serve(cfg, listeners, None)
         }
         None => {
@@ -242,7 +220,7 @@ fn run(cfg: Config) -> Result<(), String> {
 /// read; this prints what would be served and checks each home as the user that would
 /// serve it (in a child process that becomes that user, when started as root for
 /// `--run-as`). Nothing is bound. Problems go to stderr; any makes the exit status 2.
-fn check(cfg: &Config, run_as: Option<&privsep::Serving>) -> Result<(), String> {
+fn check(cfg: &Config, run_as: Option<&RunAs>) -> Result<(), String> {
     let mut out = String::new();
     for a in &cfg.listen {
         out.push_str(&format!("listen {a}\n"));
@@ -333,112 +311,14 @@ fn check(cfg: &Config, run_as: Option<&privsep::Serving>) -> Result<(), String> 
     Ok(())
 }
 
-/// `--daemon`: everything that can fail at start-up has been checked and the listeners are
-/// bound, so the process the init script started may now exit 0 and leave a child serving
-/// in the background: a new session with no terminal, stdin, stdout and stderr on
-/// /dev/null (logging goes to syslog). The pid file names the child.
-fn daemonize(pidfile: Option<&std::path::Path>) -> Result<(), String> {
-    let null = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/null")
-        .map_err(|e| format!("--daemon: /dev/null: {e}"))?;
-    if let Some(path) = pidfile {
-        let _ = PIDFILE.set(path.to_path_buf());
-    }
-    match sys::fork().map_err(|e| format!("--daemon: fork: {e}"))? {
-        sys::Forked::Parent(child) => {
-            if let Some(path) = pidfile
-                && let Err(e) = write_pidfile(path, child)
-            {
-                let _ = rustix::process::kill_process(child, rustix::process::Signal::KILL);
-                return Err(e);
-            }
-            std::process::exit(0);
-        }
-        sys::Forked::Child => {
-            // Not a process group leader (a fresh child), so setsid succeeds.
-            let _ = rustix::process::setsid();
-            let redirect = rustix::stdio::dup2_stdin(&null)
-                .and_then(|()| rustix::stdio::dup2_stdout(&null))
-                .and_then(|()| rustix::stdio::dup2_stderr(&null));
-            if let Err(e) = redirect {
-                log::warn!("--daemon: stdin, stdout and stderr to /dev/null: {e}");
-            }
-            PIDFILE_OWNER.store(
-                rustix::process::getpid().as_raw_nonzero().get(),
-                Ordering::SeqCst,
-            );
-            Ok(())
-        }
-    }
-}
-
-/// The process that wrote `--pidfile` (0: none): only it removes the file at exit, not the
-/// serving process of privilege separation, which inherits the path.
-static PIDFILE_OWNER: AtomicI32 = AtomicI32::new(0);
-static PIDFILE: OnceLock<std::path::PathBuf> = OnceLock::new();
-
-/// Writes `pid` to `path` (replacing it whole: written aside, then renamed).
-fn write_pidfile(path: &std::path::Path, pid: rustix::process::Pid) -> Result<(), String> {
-    let aside = path.with_extension("pid-new");
-    std::fs::write(&aside, format!("{}\n", pid.as_raw_nonzero()))
-        .and_then(|()| std::fs::rename(&aside, path))
-        .map_err(|e| format!("--pidfile {}: {e}", path.display()))?;
-    let _ = PIDFILE.set(path.to_path_buf());
-    PIDFILE_OWNER.store(pid.as_raw_nonzero().get(), Ordering::SeqCst);
-    Ok(())
-}
-
-/// Removes the `--pidfile` at exit, when this process wrote it (or was named in it).
-pub(crate) fn remove_pidfile() {
-    if PIDFILE_OWNER.load(Ordering::SeqCst) == rustix::process::getpid().as_raw_nonzero().get()
-        && let Some(path) = PIDFILE.get()
-    {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
-/// SIGHUP changed `changed`, settings only a start applies (see
-/// [`crate::config::Config::keep_restart_only`]: the listen address, TLS, the process's
-/// shape): the process runs its own program again, with the same command line and the same
-/// pid, and so checks, binds and loads everything anew, as a restart would; sessions still
-/// open end. procd and systemd keep watching the same process; with `--daemon` the new
-/// start forks once more and writes the pidfile again. Returns only if the exec fails (the
-/// callers then exit 1, for the init system to start it).
-pub(crate) fn restart_in_place(changed: &[&str]) {
-    use std::os::unix::ffi::OsStringExt;
-    let names: Vec<String> = changed.iter().map(|f| format!("--{f}")).collect();
-    log::warn!(
-        "SIGHUP: {} changed; starting again to apply it",
-        names.join(", ")
-    );
-    remove_pidfile();
-    let args: Vec<std::ffi::CString> = std::env::args_os()
-        .filter_map(|a| std::ffi::CString::new(a.into_vec()).ok())
-        .collect();
-    // The signals this process blocks stay blocked across the exec, and the new start
-    // blocks the same ones before it waits for them: none is lost in between. Every socket
-    // and file is close-on-exec (std opens them so).
-    let e = sys::exec_self(&args);
-    log::error!("SIGHUP: starting again: {e}");
-}
-
-/// Switches the whole process to the `--run-as` user (no other thread exists yet).
-pub(crate) fn drop_to(who: &privsep::Serving) -> Result<(), String> {
-    sys::drop_privileges(who.uid, who.gid).map_err(|e| format!("--run-as {}: {e}", who.user))?;
-    log::info!("running as {} (uid {}, gid {})", who.user, who.uid, who.gid);
-    Ok(())
-}
-
 /// Serves clients on `listeners` until a signal ends it. `reloads`: the link to the
 /// monitor process under privilege separation, which then does SIGHUP's reading.
-pub fn serve(
-    cfg: Config,
+fn serve(
+    mut cfg: Config,
     listeners: Vec<server::Listener>,
-    reloads: Option<std::os::unix::net::UnixStream>,
+    reloads: Option<UnixStream>,
 ) -> Result<(), String> {
-    let cfg = fit_sessions_to_system(cfg);
+    cfg.max_clients = memory::fit_sessions(cfg.max_clients);
     // Files and directories made for clients get exactly the mode --umask (or the
     // account's umask) says; nothing else is created from here on.
     rustix::process::umask(rustix::fs::Mode::empty());
@@ -447,60 +327,37 @@ pub fn serve(
     server::handle_signals(Arc::clone(&server), &listeners, reloads.is_none())
         .map_err(|e| format!("signals: {e}"))?;
     if let Some(link) = reloads {
-        privsep::take_reloads(Arc::clone(&server), link).map_err(|e| format!("reloads: {e}"))?;
+        take_reloads(Arc::clone(&server), link).map_err(|e| format!("reloads: {e}"))?;
     }
     server::run(server, listeners);
     Ok(())
 }
 
-/// Raises the open-file limit to its hard limit (busybox and procd leave the soft one at
-/// 1024, which idle sessions at two files each reached on the 128 MB board before its
-/// memory ran short: logins then failed with "530 Home directory unavailable"), and lowers
-/// `--max-clients` to what that limit and the machine's threads allow, so a session too
-/// many gets 421, not a broken login, an accept() that fails or a router whose other
-/// programs can no longer start (a session is a thread, and the kernel sizes
-/// kernel.threads-max from the memory: 1,024 on the 128 MB board).
-#[inline(never)]
-pub(crate) fn fit_sessions_to_system(mut cfg: Config) -> Config {
-    use rustix::process::{Resource, getrlimit, setrlimit};
-    let mut lim = getrlimit(Resource::Nofile);
-    // None is no limit at all.
-    let below = match (lim.current, lim.maximum) {
-        (Some(soft), Some(hard)) => soft < hard,
-        (Some(_), None) => true,
-        (None, _) => false,
-    };
-    if below {
-        lim.current = lim.maximum;
-        if let Err(e) = setrlimit(Resource::Nofile, lim) {
-            log::warn!("raising the open-file limit: {e}");
-        }
-    }
-    if let Some(files) = getrlimit(Resource::Nofile).current {
-        let most = files.saturating_sub(limits::FILES_RESERVED) / limits::FILES_PER_SESSION;
-        let why = format!(
-            "the open-file limit is {files} ({} a session)",
-            limits::FILES_PER_SESSION
-        );
-        lower_max_clients(&mut cfg, most, &why);
-    }
-    let threads = std::fs::read_to_string("/proc/sys/kernel/threads-max")
-        .ok()
-        .and_then(|t| t.trim().parse::<u64>().ok());
-    if let Some(threads) = threads {
-        let why =
-            format!("the machine has {threads} threads (kernel.threads-max), half for the rest");
-        lower_max_clients(&mut cfg, threads / limits::THREADS_SHARE, &why);
-    }
-    cfg
-}
-
-fn lower_max_clients(cfg: &mut Config, most: u64, why: &str) {
-    let most = usize::try_from(most.max(limits::FITTED_CLIENTS_MIN)).unwrap_or(usize::MAX);
-    if cfg.max_clients > most {
-        log::warn!("--max-clients {} lowered to {most}: {why}", cfg.max_clients);
-        cfg.max_clients = most;
-    }
+/// In the serving process of privilege separation: a thread that takes the monitor's
+/// reloads and puts them in place, logging each as a SIGHUP would without it.
+fn take_reloads(server: Arc<Server>, mut link: UnixStream) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("reloads".into())
+        .stack_size(limits::SESSION_STACK)
+        .spawn(move || {
+            while let Some(message) = privsep::receive(&mut link) {
+                match message {
+                    Ok(privsep::Message::Config(mut files)) => {
+                        // The monitor starts again itself when such a setting changes;
+                        // this is only a safeguard.
+                        for flag in server.reload(&mut files) {
+                            log::warn!(
+                                "SIGHUP: --{flag} changed; it takes effect at the next restart"
+                            );
+                        }
+                    }
+                    #[cfg(feature = "tls")]
+                    Ok(privsep::Message::Certs(pair)) => server.install_certs(&pair),
+                    Err(e) => log::error!("{e}"),
+                }
+            }
+        })?;
+    Ok(())
 }
 
 fn stderr_is_socket() -> bool {
@@ -520,22 +377,4 @@ fn sweep(jail: &vfs::Jail, dir: &std::path::Path) {
             dir.display()
         );
     }
-}
-
-/// uid and gid of `user` from /etc/passwd (read directly: no NSS in a static binary).
-fn lookup_user(user: &str) -> Result<(u32, u32), String> {
-    let text = std::fs::read_to_string("/etc/passwd").map_err(|e| format!("/etc/passwd: {e}"))?;
-    for line in text.lines() {
-        let f: Vec<&str> = line.split(':').collect();
-        if f.len() >= 4 && f[0] == user {
-            let uid = f[2]
-                .parse()
-                .map_err(|_| format!("/etc/passwd: bad uid for {user}"))?;
-            let gid = f[3]
-                .parse()
-                .map_err(|_| format!("/etc/passwd: bad gid for {user}"))?;
-            return Ok((uid, gid));
-        }
-    }
-    Err(format!("--run-as {user}: no such user in /etc/passwd"))
 }

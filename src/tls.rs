@@ -18,6 +18,7 @@
 //! pair, sessions in progress go on, and a pair that fails to load keeps the old one.
 
 use std::fmt;
+use std::io;
 use std::net::{IpAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -32,7 +33,7 @@ use rustls::server::{ClientHello, ProducesTickets, ResolvesServerCert, ServerSes
 use rustls::sign::CertifiedKey;
 use rustls::{HandshakeKind, ServerConfig, ServerConnection};
 
-use crate::limits;
+use crate::{frame, limits};
 
 /// The certificate chain and key, swappable on SIGHUP.
 pub struct Certs {
@@ -91,55 +92,38 @@ impl KeyPair {
         )
     }
 
-    /// The pair as bytes: the number of certificates, each certificate's DER with its
-    /// length, then the key's kind and DER with its length (lengths and counts as 4 bytes,
-    /// big-endian).
+    /// The pair as one message of items (`frame.rs`): each certificate's DER tagged `C`,
+    /// in the chain's order, then the key's DER tagged with its kind (`1` PKCS#1, `2` SEC1,
+    /// `8` PKCS#8).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        let put = |bytes: &[u8], out: &mut Vec<u8>| {
-            out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-            out.extend_from_slice(bytes);
-        };
-        out.extend_from_slice(&(self.chain.len() as u32).to_be_bytes());
         for c in &self.chain {
-            put(c.as_ref(), &mut out);
+            frame::put(&mut out, b'C', c.as_ref());
         }
         let kind = match &self.key {
-            PrivateKeyDer::Pkcs1(_) => 1,
-            PrivateKeyDer::Sec1(_) => 2,
-            _ => 8,
+            PrivateKeyDer::Pkcs1(_) => b'1',
+            PrivateKeyDer::Sec1(_) => b'2',
+            _ => b'8',
         };
-        out.push(kind);
-        put(self.key.secret_der(), &mut out);
+        frame::put(&mut out, kind, self.key.secret_der());
         out
     }
 
     /// The inverse of [`KeyPair::encode`]; `None` for anything else.
-    pub fn decode(mut bytes: &[u8]) -> Option<KeyPair> {
-        fn take<'a>(b: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
-            let (head, tail) = b.split_at_checked(n)?;
-            *b = tail;
-            Some(head)
-        }
-        fn len(b: &mut &[u8]) -> Option<usize> {
-            Some(u32::from_be_bytes(take(b, 4)?.try_into().ok()?) as usize)
-        }
-        let n = len(&mut bytes)?;
+    pub fn decode(mut msg: &[u8]) -> Option<KeyPair> {
         let mut chain = Vec::new();
-        for _ in 0..n {
-            let l = len(&mut bytes)?;
-            chain.push(CertificateDer::from(take(&mut bytes, l)?.to_vec()));
-        }
-        let kind = take(&mut bytes, 1)?[0];
-        let l = len(&mut bytes)?;
-        let der = take(&mut bytes, l)?.to_vec();
-        let key = match kind {
-            1 => PrivateKeyDer::Pkcs1(der.into()),
-            2 => PrivateKeyDer::Sec1(der.into()),
-            8 => PrivateKeyDer::Pkcs8(der.into()),
-            _ => return None,
+        let key = loop {
+            let (tag, der) = frame::take(&mut msg)??;
+            let der = der.to_vec();
+            match tag {
+                b'C' => chain.push(CertificateDer::from(der)),
+                b'1' => break PrivateKeyDer::Pkcs1(der.into()),
+                b'2' => break PrivateKeyDer::Sec1(der.into()),
+                b'8' => break PrivateKeyDer::Pkcs8(der.into()),
+                _ => return None,
+            }
         };
-        (bytes.is_empty() && !chain.is_empty()).then_some(KeyPair { chain, key })
+        (msg.is_empty() && !chain.is_empty()).then_some(KeyPair { chain, key })
     }
 }
 
@@ -413,9 +397,10 @@ impl SessionConfigs {
 
     /// The handshake of a data connection; the session it resumed is checked by
     /// [`Tls::data_ok`].
-    pub fn accept_data(&self, sock: TcpStream, timeout: Duration) -> std::io::Result<TlsStream> {
+    /// The socket's timeouts are the caller's, set before.
+    pub fn accept_data(&self, sock: TcpStream) -> io::Result<TlsStream> {
         self.tickets.opened.store(0, Ordering::SeqCst);
-        accept(&self.data, sock, timeout)
+        accept(&self.data, sock)
     }
 }
 
@@ -459,7 +444,7 @@ impl Tls {
         if !reuse_required {
             return true;
         }
-        if s.conn.handshake_kind() != Some(HandshakeKind::Resumed) {
+        if s.0.conn.handshake_kind() != Some(HandshakeKind::Resumed) {
             return false;
         }
         let own = configs.tickets.own.load(Ordering::SeqCst);
@@ -498,15 +483,11 @@ impl Tls {
     }
 }
 
-/// Runs a server-side handshake on `sock` to the end, each read and write bounded by
-/// `timeout` (the socket keeps that bound; the caller sets its next phase's).
-pub fn accept(
-    config: &Arc<ServerConfig>,
-    sock: TcpStream,
-    timeout: Duration,
-) -> std::io::Result<TlsStream> {
-    let mut conn = ServerConnection::new(Arc::clone(config)).map_err(std::io::Error::other)?;
-    crate::net::set_timeouts(&sock, timeout)?;
+/// Runs a server-side handshake on `sock` to the end, each read and write bounded by the
+/// timeouts the caller set on the socket before (the socket keeps them; the caller sets its
+/// next phase's).
+pub fn accept(config: &Arc<ServerConfig>, sock: TcpStream) -> io::Result<TlsStream> {
+    let mut conn = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
     // Records go out whole and at once: with Nagle's algorithm the tail of each write
     // waited for the peer's delayed ACK (a TLS download ran at a tenth of its speed).
     let _ = sock.set_nodelay(true);
@@ -514,8 +495,56 @@ pub fn accept(
     while conn.is_handshaking() {
         conn.complete_io(&mut s)?;
     }
-    Ok(TlsStream::new(conn, s))
+    Ok(TlsStream(rustls::StreamOwned::new(conn, s)))
 }
 
-/// A TLS connection over a socket.
-pub type TlsStream = rustls::StreamOwned<ServerConnection, TcpStream>;
+/// A TLS connection over a socket: what `net::Stream` needs of it, so that only this module
+/// drives rustls.
+pub struct TlsStream(rustls::StreamOwned<ServerConnection, TcpStream>);
+
+impl TlsStream {
+    /// The socket under the connection.
+    pub fn socket(&self) -> &TcpStream {
+        &self.0.sock
+    }
+
+    /// True when a read would not wait for the socket: decrypted bytes wait, or the peer's
+    /// close_notify (or a TLS error) was already taken in.
+    pub fn has_buffered(&mut self) -> bool {
+        self.0.conn.process_new_packets().map_or(true, |s| {
+            s.plaintext_bytes_to_read() > 0 || s.peer_has_closed()
+        })
+    }
+
+    /// Sends close_notify and everything still queued.
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.0.conn.send_close_notify();
+        self.send_queued()
+    }
+
+    fn send_queued(&mut self) -> io::Result<()> {
+        while self.0.conn.wants_write() {
+            self.0.conn.write_tls(&mut self.0.sock)?;
+        }
+        Ok(())
+    }
+}
+
+impl io::Read for TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl io::Write for TlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // One record at a time, sent at once: the caller polls the socket, not rustls.
+        let n = self.0.conn.writer().write(buf)?;
+        self.send_queued()?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}

@@ -6,11 +6,13 @@
 //! SIGHUP, remembering every answer the disk gave ([`Files::recording`]); the serving
 //! process, which may not read those files, parses the same command line again from those
 //! answers ([`Files::replaying`]), and so ends with the same configuration, checked by the
-//! same code. The answers cross the link as [`Files::encode`] gives them. The TLS key never
+//! same code. The answers cross the link as [`Files::encode`] gives them (`frame.rs`). The TLS key never
 //! goes this way: a reload parses with the certificate already loaded (see `privsep.rs`).
 
 use std::io;
 use std::path::{Path, PathBuf};
+
+use crate::frame;
 
 /// One answer the disk gave.
 enum Answer {
@@ -95,26 +97,21 @@ impl Files {
         dir
     }
 
-    /// The answers, as one message: per item a tag (`F` a file's path, `D` a directory's,
-    /// each followed by `B` with the file's bytes or `1` or `0`), a length (4 bytes,
-    /// big-endian) and the bytes.
+    /// The answers, as one message of items (`frame.rs`): per answer the path, tagged `F`
+    /// for a file or `D` for a directory, then `B` with the file's bytes, or `1` or `0`.
     pub fn encode(&self) -> Vec<u8> {
         use std::os::unix::ffi::OsStrExt;
         let mut out = Vec::new();
-        let mut item = |tag: u8, bytes: &[u8]| {
-            out.push(tag);
-            out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
-            out.extend_from_slice(bytes);
-        };
         for (path, answer) in &self.seen {
+            let path = path.as_os_str().as_bytes();
             match answer {
                 Answer::Bytes(b) => {
-                    item(b'F', path.as_os_str().as_bytes());
-                    item(b'B', b);
+                    frame::put(&mut out, b'F', path);
+                    frame::put(&mut out, b'B', b);
                 }
                 Answer::Dir(d) => {
-                    item(b'D', path.as_os_str().as_bytes());
-                    item(b'B', if *d { b"1" } else { b"0" });
+                    frame::put(&mut out, b'D', path);
+                    frame::put(&mut out, b'B', if *d { b"1" } else { b"0" });
                 }
             }
         }
@@ -125,20 +122,10 @@ impl Files {
     /// that form.
     pub fn decode(mut msg: &[u8]) -> Option<Files> {
         use std::os::unix::ffi::OsStrExt;
-        /// The next item: None when the message is cut short, Some(None) at its end.
-        fn take<'a>(msg: &mut &'a [u8]) -> Option<Option<(u8, &'a [u8])>> {
-            let Some((&tag, rest)) = msg.split_first() else {
-                return Some(None);
-            };
-            let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-            let body = rest.get(4..4usize.checked_add(len)?)?;
-            *msg = &rest[4 + len..];
-            Some(Some((tag, body)))
-        }
         let path = |b: &[u8]| PathBuf::from(std::ffi::OsStr::from_bytes(b));
         let mut seen = Vec::new();
-        while let Some((tag, body)) = take(&mut msg)? {
-            let Some((b'B', value)) = take(&mut msg)? else {
+        while let Some((tag, body)) = frame::take(&mut msg)? {
+            let Some((b'B', value)) = frame::take(&mut msg)? else {
                 return None;
             };
             let answer = match tag {

@@ -15,27 +15,16 @@ use crate::rate;
 
 mod files;
 mod flags;
+mod reload;
+mod syntax;
 
 pub use files::Files;
 use flags::options;
-
-/// The flags only a start applies: they bind sockets, start the process or decide how it
-/// logs and speaks TLS (the certificate and key themselves are read again). A reload that
-/// changes one of them makes the server start again in place (`start::restart_in_place`).
-const NEEDS_RESTART: &[&str] = &[
-    "listen",
-    "listen-tls",
-    "inetd",
-    "daemon",
-    "pidfile",
-    "run-as",
-    "syslog",
-    "tls",
-    "tls-cert",
-    "tls-key",
-    "tls-reuse",
-    "xferlog",
-];
+use reload::NEEDS_RESTART;
+#[cfg(feature = "tls")]
+pub use reload::reload_certs;
+pub use reload::{Reloaded, reload};
+use syntax::read_config;
 
 /// Whether clients may, must or can't use FTPS.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,17 +160,11 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
     parse_with(args, &mut Files::disk(), true)
 }
 
-/// SIGHUP: parses the command line (and so the config file, the users file and the
-/// banner) again, from `files`, leaving the certificate unloaded (its [`TlsSettings`]
-/// stay those of start-up: see [`Config::keep_restart_only`]).
-pub fn reparse(args: &[String], files: &mut Files) -> Result<Config, String> {
-    match parse_with(args, files, false)? {
-        Action::Serve(cfg) => Ok(*cfg),
-        _ => Err("the command line is not one that serves".into()),
-    }
-}
-
-fn parse_with(args: &[String], files: &mut Files, load_certs: bool) -> Result<Action, String> {
+pub(super) fn parse_with(
+    args: &[String],
+    files: &mut Files,
+    load_certs: bool,
+) -> Result<Action, String> {
     let opts = options();
     let m = opts.parse(args).map_err(|e| e.to_string())?;
     if let Some(file) = m.opt_str("config") {
@@ -204,88 +187,6 @@ fn parse_with(args: &[String], files: &mut Files, load_certs: bool) -> Result<Ac
         return Ok(action);
     }
     parse_all(&opts, args, files, load_certs)
-}
-
-/// For each value a config file gave: how an error about it begins, and its line.
-type ValueLines = Vec<(String, usize)>;
-
-/// `--config FILE` as flags: `name = value` per line (`name` alone, or `= yes`, for a flag
-/// without a value; `= no` leaves it out; `1` and `0` as UCI writes them), `#` comments,
-/// blank lines. A setting that takes a list (`allow = CIDR,...`) may be given on several
-/// lines, which add up, as UCI's `list` does; a repeatable one (`listen`) gives one flag a
-/// line; any other may be given once. A setting the command line also gives is left out
-/// (for repeatable ones such as listen, all of the file's). Returns the flags and, per
-/// value, how an error about it begins and its line.
-fn read_config(
-    file: &std::path::Path,
-    cmdline: &getopts::Matches,
-    files: &mut Files,
-) -> Result<(Vec<String>, ValueLines), String> {
-    use flags::Setting;
-    let f = file.display();
-    let text = files
-        .read_text(file)
-        .map_err(|e| format!("--config {f}: {e}"))?;
-    let mut args: Vec<String> = Vec::new();
-    let mut lines: ValueLines = Vec::new();
-    // Where each value of a setting given once, or of a list, is in `args`, and its line.
-    let mut seen: Vec<(&str, usize, usize)> = Vec::new();
-    for (i, raw) in text.lines().enumerate() {
-        let n = i + 1;
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (name, value) = match line.split_once('=') {
-            Some((k, v)) => (k.trim(), Some(v.trim().trim_matches('"'))),
-            None => (line, None),
-        };
-        let setting = flags::setting(name)
-            .filter(|_| !matches!(name, "config" | "help" | "version" | "check"))
-            .ok_or_else(|| {
-                format!("{f}:{n}: unknown setting {name} (edgeftpd --help lists them)")
-            })?;
-        if cmdline.opt_present(name) {
-            continue;
-        }
-        match (setting, value) {
-            (Setting::Flag, None | Some("yes" | "true" | "on" | "1")) => {
-                args.push(format!("--{name}"))
-            }
-            (Setting::Flag, Some("no" | "false" | "off" | "0")) => {}
-            (Setting::Flag, Some(v)) => {
-                return Err(format!("{f}:{n}: {name} = {v}: expected yes or no"));
-            }
-            (_, Some(v)) if !v.is_empty() => {
-                match seen.iter().find(|(s, _, _)| *s == name) {
-                    Some(&(_, at, _)) if setting == Setting::List => {
-                        args[at].push(',');
-                        args[at].push_str(v);
-                        continue;
-                    }
-                    Some(&(_, _, first)) => {
-                        return Err(format!(
-                            "{f}:{n}: {name} is given again (first at line {first}); it takes one value"
-                        ));
-                    }
-                    None if setting != Setting::Repeat => seen.push((name, args.len() + 1, n)),
-                    None => {}
-                }
-                args.push(format!("--{name}"));
-                args.push(v.to_string());
-                // How an error about this value begins (see `parse`).
-                lines.push((format!("--{name} {v}"), n));
-            }
-            _ => return Err(format!("{f}:{n}: {name} needs a value ({name} = ...)")),
-        }
-    }
-    // A list's error names its first line and the whole list.
-    for &(name, at, n) in &seen {
-        if let Some(l) = lines.iter_mut().find(|(_, line)| *line == n) {
-            l.0 = format!("--{name} {}", args[at]);
-        }
-    }
-    Ok((args, lines))
 }
 
 fn parse_all(
@@ -495,32 +396,14 @@ fn parse_all(
     })))
 }
 
-impl Config {
-    /// After a reload: takes back from `old` what only a restart changes (the
-    /// [`NEEDS_RESTART`] flags and the loaded certificate) and names each of those flags
-    /// whose value differs now.
-    pub fn keep_restart_only(&mut self, old: &Config) -> Vec<&'static str> {
-        let changed = NEEDS_RESTART
-            .iter()
-            .zip(self.restart_only.iter().zip(&old.restart_only))
-            .filter(|(_, (new, old))| new != old)
-            .map(|(name, _)| *name)
-            .collect();
-        self.restart_only = old.restart_only.clone();
-        self.tls = old.tls.clone();
-        self.xferlog = old.xferlog.clone();
-        self.listen = old.listen.clone();
-        self.inetd = old.inetd;
-        self.daemon = old.daemon;
-        self.pidfile = old.pidfile.clone();
-        self.run_as = old.run_as.clone();
-        self.syslog = old.syslog;
-        changed
-    }
-}
-
+/// Reads and validates the users file `f` (from `files`: the disk, or what the monitor
+/// process read from it); an error names the file and the line.
 fn load_users(f: &std::path::Path, anonymous: bool, files: &mut Files) -> Result<Users, String> {
-    let users = Users::load(f, files)?;
+    let text = files
+        .read_text(f)
+        .map_err(|e| format!("--users {}: {e}", f.display()))?;
+    let users = Users::parse_homes(&text, &mut |home| files.is_dir(home))
+        .map_err(|(line, msg)| format!("{}:{line}: {msg}", f.display()))?;
     users
         .check_anonymous(anonymous)
         .map_err(|e| format!("--users {}: {e}", f.display()))?;

@@ -236,24 +236,26 @@ impl Conn {
                 )
             };
             let timeout = self.ctx.cfg.data_timeout;
-            let s = configs.accept_data(sock, timeout).map_err(|e| {
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) {
-                    log::info!(
-                        "{}: TLS data connection: no handshake within {} s (--data-timeout)",
-                        self.peer,
-                        timeout.as_secs()
-                    );
-                    Fail::Reply(
-                        CANT_OPEN_DATA,
-                        "TLS handshake on the data connection timed out.",
-                    )
-                } else {
-                    refused(e.to_string())
-                }
-            })?;
+            let s = crate::net::set_timeouts(&sock, timeout)
+                .and_then(|()| configs.accept_data(sock))
+                .map_err(|e| {
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) {
+                        log::info!(
+                            "{}: TLS data connection: no handshake within {} s (--data-timeout)",
+                            self.peer,
+                            timeout.as_secs()
+                        );
+                        Fail::Reply(
+                            CANT_OPEN_DATA,
+                            "TLS handshake on the data connection timed out.",
+                        )
+                    } else {
+                        refused(e.to_string())
+                    }
+                })?;
             if !tls.data_ok(&s, configs, self.ctx.cfg.tls.reuse_required) {
                 return Err(refused(
                     "not a resumed session of this user from this address".into(),
@@ -261,7 +263,7 @@ impl Conn {
             }
             // A download whose unsent bytes pile up in the socket is sent from the client's
             // ACKs, on the client's CPU time (see limits::TLS_NOTSENT_LOWAT).
-            let _ = crate::sys::set_notsent_lowat(&s.sock, crate::limits::TLS_NOTSENT_LOWAT);
+            let _ = crate::sys::set_notsent_lowat(s.socket(), crate::limits::TLS_NOTSENT_LOWAT);
             return Ok(Stream::Tls(Box::new(s)));
         }
         drop(sock);

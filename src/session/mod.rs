@@ -199,15 +199,6 @@ impl Context {
         }
     }
 
-    /// Reads the certificate and key again (SIGHUP); a pair that fails keeps the old one.
-    pub fn reload_certs(&self) -> std::result::Result<bool, String> {
-        #[cfg(feature = "tls")]
-        if let Some(certs) = &self.cfg.tls.certs {
-            return certs.reload().map(|_| true);
-        }
-        Ok(false)
-    }
-
     /// Marks a transfer in flight until the guard is dropped.
     pub fn transfer_started(&self) -> TransferGuard<'_> {
         self.transfers.fetch_add(1, Ordering::SeqCst);

@@ -91,8 +91,8 @@ impl Conn {
             config.set_control_id(id);
             self.sec.control_id = id;
             let upgraded = self.ctl.upgrade(|sock| {
-                crate::tls::accept(control, sock, timeout)
-                    .map(|t| crate::net::Stream::Tls(Box::new(t)))
+                crate::net::set_timeouts(&sock, timeout)?;
+                crate::tls::accept(control, sock).map(|t| crate::net::Stream::Tls(Box::new(t)))
             });
             // The handshake left its own bound on the socket.
             self.bound = None;

@@ -18,6 +18,7 @@ pub(crate) mod config;
 pub(crate) mod control;
 pub(crate) mod crypt;
 pub(crate) mod data;
+pub(crate) mod digest;
 pub(crate) mod frame;
 pub(crate) mod glob;
 pub(crate) mod hashpw;

@@ -548,3 +548,114 @@ impl io::Write for TlsStream {
         self.0.flush()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A certificate and key of `kind` (`ec`, `rsa`, `rsa1`: PKCS#1) made by openssl in a
+    /// folder of the test's own.
+    fn pair(kind: &str) -> (PathBuf, PathBuf) {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let n = N.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("tls-unit-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let newkey = match kind {
+            "ec" => "ec -pkeyopt ec_paramgen_curve:prime256v1",
+            _ => "rsa:2048",
+        };
+        let mut cmd = format!(
+            "openssl req -x509 -newkey {newkey} -nodes -days 2 -subj /CN=unit \
+             -keyout {0}/key.pem -out {0}/cert.pem 2>/dev/null",
+            dir.display()
+        );
+        if kind == "rsa1" {
+            cmd.push_str(&format!(
+                " && openssl rsa -traditional -in {0}/key.pem -out {0}/key.pem 2>/dev/null",
+                dir.display()
+            ));
+        }
+        let ok = std::process::Command::new("sh")
+            .args(["-c", &cmd])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "openssl: {cmd}");
+        (cert, key)
+    }
+
+    #[test]
+    fn a_key_pair_crosses_the_link_whole_and_is_refused_cut_short() {
+        for kind in ["ec", "rsa", "rsa1"] {
+            let (cert, key) = pair(kind);
+            let (sent, _) = KeyPair::read(&cert, &key).unwrap();
+            let msg = sent.encode();
+            let got = KeyPair::decode(&msg).expect(kind);
+            assert_eq!(got.chain, sent.chain, "{kind}");
+            assert_eq!(got.key.secret_der(), sent.key.secret_der(), "{kind}");
+            assert_eq!(
+                std::mem::discriminant(&got.key),
+                std::mem::discriminant(&sent.key),
+                "{kind}: the key's kind"
+            );
+            assert!(got.certified().is_ok(), "{kind}: ready for handshakes");
+            for cut in [1, 5, msg.len() / 2, msg.len() - 1] {
+                assert!(
+                    KeyPair::decode(&msg[..cut]).is_none(),
+                    "{kind}: cut at {cut}"
+                );
+            }
+            let mut longer = msg.clone();
+            frame::put(&mut longer, b'C', b"x");
+            assert!(
+                KeyPair::decode(&longer).is_none(),
+                "{kind}: an item after the key"
+            );
+            let _ = std::fs::remove_dir_all(cert.parent().unwrap());
+        }
+        // A key with no certificate, and an unknown tag.
+        let mut msg = Vec::new();
+        frame::put(&mut msg, b'8', b"key");
+        assert!(KeyPair::decode(&msg).is_none());
+        let mut msg = Vec::new();
+        frame::put(&mut msg, b'Z', b"?");
+        assert!(KeyPair::decode(&msg).is_none());
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused_naming_both_files() {
+        let (cert, _) = pair("ec");
+        let (_, other_key) = pair("rsa");
+        let e = KeyPair::read(&cert, &other_key).err().unwrap();
+        assert!(e.starts_with("--tls-key "), "{e}");
+        assert!(e.contains("does not match the certificate"), "{e}");
+        let _ = std::fs::remove_dir_all(cert.parent().unwrap());
+        let _ = std::fs::remove_dir_all(other_key.parent().unwrap());
+    }
+
+    #[test]
+    fn a_handshake_that_meets_no_client_ends_at_the_socket_timeout() {
+        // The timeouts are the caller's, set before accept (net::set_timeouts): a client
+        // that connects and says nothing holds the handshake only that long.
+        let (cert, key) = pair("ec");
+        let tls = Tls::new(Arc::new(Certs::load(&cert, &key).unwrap()));
+        let configs = tls.for_session();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (sock, _) = l.accept().unwrap();
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let started = Instant::now();
+        let e = configs.accept_data(sock).err().unwrap();
+        assert!(
+            matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ),
+            "{e}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let _ = std::fs::remove_dir_all(cert.parent().unwrap());
+    }
+}

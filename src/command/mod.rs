@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 
 use crate::auth::Password;
-pub use crate::crypt::Algo;
+pub use crate::digest::Algo;
 
 mod args;
 

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use super::{Result, Session, display};
-use crate::crypt::{Algo, Checksum};
 use crate::data::Watch;
+use crate::digest::{Algo, Checksum};
 use crate::limits;
 use crate::reply::{Fail, *};
 

@@ -246,7 +246,7 @@ struct Conn {
     /// [`Conn::next_line`]); armed by the commands that run deep ([`Conn::arm_trim`]).
     trim_armed: bool,
     /// What HASH computes (OPTS HASH).
-    hash_algo: crate::crypt::Algo,
+    hash_algo: crate::digest::Algo,
 }
 
 /// A logged-in session: the post-login state.
@@ -282,7 +282,7 @@ pub fn run(ctx: Arc<Context>, stream: TcpStream, implicit: bool) {
         local: local.ip().to_canonical(),
         bound: None,
         trim_armed: true,
-        hash_algo: crate::crypt::Algo::Sha256,
+        hash_algo: crate::digest::Algo::Sha256,
     };
     // Until the first command is read, the greeting (and implicit FTPS's handshake) are
     // bounded by the login deadline.

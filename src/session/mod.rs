@@ -8,11 +8,11 @@
 //! for good. Handlers return `Result<_, Fail>`; [`Conn::fail`] tells the client.
 //!
 //! The files of this folder are one concern each: `context.rs` (what the server hands every
-//! session), `login.rs` (pre-login), `info.rs` (FEAT,
-//! OPTS, HELP, STAT), `files.rs` (navigation and file commands), `datachan.rs` (how a data
-//! connection is set up, accepted or made), `transfer.rs` (RETR, STOR, APPE, STOU) and
-//! `dirlist.rs` (LIST, NLST, MLSD, MLST, STAT of a path). Nothing here knows about the accept
-//! loop or admission limits: the server hands each session a [`Context`].
+//! session), `login.rs` (pre-login), `info.rs` (FEAT, OPTS, HELP, STAT), `files.rs`
+//! (navigation and file commands), `datachan.rs` (how a data connection is set up, accepted
+//! or made), `transfer.rs` (RETR, STOR, APPE, STOU) and `dirlist.rs` (LIST, NLST, MLSD, MLST,
+//! STAT of a path). Nothing here knows about the accept loop or admission limits: the server
+//! hands each session a [`Context`].
 
 mod checksum;
 mod context;

@@ -102,6 +102,8 @@ fn outcome(r: Result<String, String>) -> ExitCode {
 
 fn run(mut cfg: Config) -> Result<(), String> {
     sys::ignore_sigxfsz();
+    // What the configuration names: the certificate and key, the xferlog.
+    cfg.acquire(None)?;
     // Everything that can be wrong is found before anything listens: one line, exit 2.
     let run_as = match &cfg.run_as {
         Some(user) => Some(RunAs::lookup(user)?),

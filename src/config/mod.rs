@@ -44,6 +44,10 @@ pub struct TlsSettings {
     pub reuse_required: bool,
     /// Implicit FTPS listeners (TLS from the first byte).
     pub listen: Vec<SocketAddr>,
+    /// `--tls-cert` and `--tls-key`.
+    #[cfg(feature = "tls")]
+    pub cert_key: Option<(PathBuf, PathBuf)>,
+    /// The certificate and key, loaded by [`Config::acquire`] when FTPS is on.
     #[cfg(feature = "tls")]
     pub certs: Option<std::sync::Arc<crate::tls::Certs>>,
 }
@@ -74,6 +78,9 @@ pub struct Config {
     pub anon_max_rate: Option<u64>,
     pub max_rate: Option<u64>,
     pub total_max_rate: Option<u64>,
+    /// `--max-clients` as given; [`Config::acquire`] sets `max_clients` from it, or from
+    /// the machine's memory.
+    pub max_clients_given: Option<usize>,
     pub max_clients: usize,
     pub max_per_ip: usize,
     pub idle_timeout: Duration,
@@ -104,9 +111,11 @@ pub struct Config {
     pub no_active: bool,
     /// `--banner`: lines shown before the 220 greeting.
     pub banner: Vec<Vec<u8>>,
-    /// `--xferlog`: opened at start (SIGHUP opens it again: [`XferLog::reopen`]).
+    /// `--xferlog`, and the log opened by [`Config::acquire`] (SIGHUP opens it again:
+    /// [`XferLog::reopen`]).
     ///
     /// [`XferLog::reopen`]: crate::xferlog::XferLog::reopen
+    pub xferlog_path: Option<PathBuf>,
     pub xferlog: Option<std::sync::Arc<crate::xferlog::XferLog>>,
     /// The command line as given, parsed again on SIGHUP ([`reparse`]).
     pub args: Vec<String>,
@@ -157,14 +166,10 @@ pub enum Action {
 
 /// Parses the command line (without the program name).
 pub fn parse(args: &[String]) -> Result<Action, String> {
-    parse_with(args, &mut Files::disk(), true)
+    parse_with(args, &mut Files::disk())
 }
 
-pub(super) fn parse_with(
-    args: &[String],
-    files: &mut Files,
-    load_certs: bool,
-) -> Result<Action, String> {
+pub(super) fn parse_with(args: &[String], files: &mut Files) -> Result<Action, String> {
     let opts = options();
     let m = opts.parse(args).map_err(|e| e.to_string())?;
     if let Some(file) = m.opt_str("config") {
@@ -172,7 +177,7 @@ pub(super) fn parse_with(
         let mut all = from_file;
         all.extend_from_slice(args);
         // An error about a value from the file names the file and its line.
-        let mut action = parse_all(&opts, &all, files, load_certs).map_err(|e| {
+        let mut action = parse_all(&opts, &all, files).map_err(|e| {
             match lines
                 .iter()
                 .find(|(flag, _)| e.starts_with(&format!("{flag}:")))
@@ -186,14 +191,13 @@ pub(super) fn parse_with(
         }
         return Ok(action);
     }
-    parse_all(&opts, args, files, load_certs)
+    parse_all(&opts, args, files)
 }
 
 fn parse_all(
     opts: &getopts::Options,
     args: &[String],
     files: &mut Files,
-    load_certs: bool,
 ) -> Result<Action, String> {
     let m = opts.parse(args).map_err(|e| e.to_string())?;
     if m.opt_present("help") {
@@ -233,9 +237,6 @@ fn parse_all(
     for a in m.opt_strs("listen") {
         let addr: SocketAddr = a.parse().map_err(|_| listen_error("--listen", &a, 21))?;
         listen.push(addr);
-    }
-    if listen.is_empty() {
-        listen.push(default_listen());
     }
 
     let root = PathBuf::from(m.opt_str("root").unwrap_or_else(|| "/srv/ftp".into()));
@@ -309,7 +310,7 @@ fn parse_all(
         time: Duration::from_secs(number(&m, "ban-time", 900)? as u64),
         exempt: nets("ban-exempt", "none")?,
     };
-    let tls = tls_settings(&m, load_certs)?;
+    let tls = tls_settings(&m)?;
     let rate = |flag: &str| -> Result<Option<u64>, String> {
         match m.opt_str(flag) {
             None => Ok(None),
@@ -336,11 +337,11 @@ fn parse_all(
         anon_max_rate: rate("anon-max-rate")?,
         max_rate: rate("max-rate")?,
         total_max_rate: rate("total-max-rate")?,
-        max_clients: number(
-            &m,
-            "max-clients",
-            crate::memory::default_max_clients(crate::memory::Memory::read()),
-        )?,
+        max_clients_given: match m.opt_str("max-clients") {
+            Some(_) => Some(number(&m, "max-clients", 0)?),
+            None => None,
+        },
+        max_clients: 0,
         max_per_ip: number(&m, "max-per-ip", 8)?,
         idle_timeout: Duration::from_secs(number(&m, "idle-timeout", 300)? as u64),
         login_timeout: Duration::from_secs(number(&m, "login-timeout", 60)? as u64),
@@ -381,19 +382,54 @@ fn parse_all(
             Some(f) => read_banner(std::path::Path::new(&f), files)?,
             None => Vec::new(),
         },
-        xferlog: match m.opt_str("xferlog") {
-            // Opened once, at start (not by --check, nor by a reload, which keeps it).
-            Some(f) if load_certs && !m.opt_present("check") => Some(std::sync::Arc::new(
-                crate::xferlog::XferLog::open(std::path::Path::new(&f))?,
-            )),
-            _ => None,
-        },
+        xferlog_path: m.opt_str("xferlog").map(PathBuf::from),
+        xferlog: None,
         args: args.to_vec(),
         restart_only: NEEDS_RESTART
             .iter()
             .map(|f| (m.opt_count(f), m.opt_strs(f)))
             .collect(),
     })))
+}
+
+impl Config {
+    /// The second step of a start or a reload, after parsing (which reads the
+    /// configuration's files and nothing else): what the configuration names is acquired.
+    /// At start (`old` None) the certificate and key are loaded, the xferlog opened (not by
+    /// `--check`), and the default listen address chosen by what the kernel has; at a
+    /// reload they are the running ones (`old`'s: the settings that name them only a start
+    /// applies, and SIGHUP reads the certificate again and reopens the log itself). Either
+    /// way the default `--max-clients` comes from the machine's memory now.
+    pub fn acquire(&mut self, old: Option<&Config>) -> Result<(), String> {
+        self.max_clients = self
+            .max_clients_given
+            .unwrap_or_else(|| crate::memory::default_max_clients(crate::memory::Memory::read()));
+        if let Some(old) = old {
+            self.listen = old.listen.clone();
+            self.xferlog = old.xferlog.clone();
+            #[cfg(feature = "tls")]
+            {
+                self.tls.certs = old.tls.certs.clone();
+            }
+            return Ok(());
+        }
+        if self.listen.is_empty() {
+            self.listen.push(default_listen());
+        }
+        if let Some(f) = self.xferlog_path.as_deref().filter(|_| !self.check) {
+            self.xferlog = Some(std::sync::Arc::new(crate::xferlog::XferLog::open(f)?));
+        }
+        #[cfg(feature = "tls")]
+        if let Some((cert, key)) = self
+            .tls
+            .cert_key
+            .as_ref()
+            .filter(|_| self.tls.mode != TlsMode::Off)
+        {
+            self.tls.certs = Some(std::sync::Arc::new(crate::tls::Certs::load(cert, key)?));
+        }
+        Ok(())
+    }
 }
 
 /// Reads and validates the users file `f` (from `files`: the disk, or what the monitor
@@ -411,8 +447,7 @@ fn load_users(f: &std::path::Path, anonymous: bool, files: &mut Files) -> Result
 }
 
 /// The FTPS flags, checked (and the certificate and key loaded) before anything listens.
-#[cfg_attr(not(feature = "tls"), allow(unused_variables))]
-fn tls_settings(m: &getopts::Matches, load_certs: bool) -> Result<TlsSettings, String> {
+fn tls_settings(m: &getopts::Matches) -> Result<TlsSettings, String> {
     let cert = m.opt_str("tls-cert");
     let key = m.opt_str("tls-key");
     let mode = m.opt_str("tls");
@@ -459,20 +494,17 @@ fn tls_settings(m: &getopts::Matches, load_certs: bool) -> Result<TlsSettings, S
     if mode == TlsMode::Off && !listen.is_empty() {
         return Err("--listen-tls with --tls off".into());
     }
-    #[cfg(feature = "tls")]
-    let certs = match (&cert, &key) {
-        (Some(c), Some(k)) if mode != TlsMode::Off && load_certs => Some(std::sync::Arc::new(
-            crate::tls::Certs::load(std::path::Path::new(c), std::path::Path::new(k))?,
-        )),
-        _ => None,
-    };
     Ok(TlsSettings {
         mode,
         #[cfg(feature = "tls")]
         reuse_required,
         listen,
         #[cfg(feature = "tls")]
-        certs,
+        cert_key: cert
+            .zip(key)
+            .map(|(c, k)| (PathBuf::from(c), PathBuf::from(k))),
+        #[cfg(feature = "tls")]
+        certs: None,
     })
 }
 

@@ -40,11 +40,16 @@ pub enum Reloaded {
 pub fn reload(old: &Config, files: &mut Files) -> Reloaded {
     match reparse(&old.args, files) {
         Ok(mut new) => {
-            let changed = new.keep_restart_only(old);
-            if changed.is_empty() {
-                Reloaded::New(Box::new(new))
-            } else {
-                Reloaded::Restart(changed)
+            let changed = new.restart_changes(old);
+            if !changed.is_empty() {
+                return Reloaded::Restart(changed);
+            }
+            match new.acquire(Some(old)) {
+                Ok(()) => Reloaded::New(Box::new(new)),
+                Err(e) => {
+                    log::error!("SIGHUP: {e}; keeping the configuration loaded before");
+                    Reloaded::Kept
+                }
             }
         }
         Err(e) => {
@@ -70,35 +75,23 @@ pub fn reload_certs(cfg: &Config) -> Option<crate::tls::KeyPair> {
 }
 
 /// SIGHUP: parses the command line (and so the config file, the users file and the
-/// banner) again, from `files`, leaving the certificate unloaded (its [`TlsSettings`]
-/// stay those of start-up: see [`Config::keep_restart_only`]).
+/// banner) again, from `files`.
 fn reparse(args: &[String], files: &mut Files) -> Result<Config, String> {
-    match super::parse_with(args, files, false)? {
+    match super::parse_with(args, files)? {
         Action::Serve(cfg) => Ok(*cfg),
         _ => Err("the command line is not one that serves".into()),
     }
 }
 
 impl Config {
-    /// After a reload: takes back from `old` what only a restart changes (the
-    /// [`NEEDS_RESTART`] flags and the loaded certificate) and names each of those flags
-    /// whose value differs now.
-    fn keep_restart_only(&mut self, old: &Config) -> Vec<&'static str> {
-        let changed = NEEDS_RESTART
+    /// The [`NEEDS_RESTART`] flags whose values differ from `old`'s. When there are none,
+    /// every such setting is as it was, and [`Config::acquire`] takes `old`'s resources.
+    fn restart_changes(&self, old: &Config) -> Vec<&'static str> {
+        NEEDS_RESTART
             .iter()
             .zip(self.restart_only.iter().zip(&old.restart_only))
             .filter(|(_, (new, old))| new != old)
             .map(|(name, _)| *name)
-            .collect();
-        self.restart_only = old.restart_only.clone();
-        self.tls = old.tls.clone();
-        self.xferlog = old.xferlog.clone();
-        self.listen = old.listen.clone();
-        self.inetd = old.inetd;
-        self.daemon = old.daemon;
-        self.pidfile = old.pidfile.clone();
-        self.run_as = old.run_as.clone();
-        self.syslog = old.syslog;
-        changed
+            .collect()
     }
 }

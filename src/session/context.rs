@@ -116,7 +116,7 @@ impl Context {
     }
 
     /// The context after a reload read `cfg` (which keeps this one's listeners and TLS
-    /// settings: [`Config::keep_restart_only`]). Its users replace the ones loaded before,
+    /// settings: `config::reload`). Its users replace the ones loaded before,
     /// for the sessions already open too; the ban table and the transfers carry over. A
     /// new anonymous root must open, as at start-up.
     pub fn reloaded(&self, mut cfg: Config) -> std::result::Result<Context, String> {

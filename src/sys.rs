@@ -1,6 +1,8 @@
-//! The few process-wide system calls the standard library and rustix don't offer safely:
-//! signal dispositions and masks, dropping privileges, and giving back idle stack. Every
-//! `unsafe` block of the program is in this file.
+//! The few system calls the standard library and rustix don't offer safely: signal
+//! dispositions, masks and waits; fork, exec of the program itself and spawning the
+//! `--on-upload` program; dropping privileges; giving back idle stack; asking whether a
+//! client closed its socket (poll's POLLRDHUP), TCP_NOTSENT_LOWAT, and writing a file's
+//! data pages alone (sync_file_range). Every `unsafe` block of the program is in this file.
 
 use std::io;
 

@@ -1,4 +1,7 @@
-//! Command-line flags turned into a validated [`Config`], and every limit with its reason.
+//! Command-line flags (and the `--config` file's settings) turned into a validated
+//! [`Config`]; what it names is acquired in a second step ([`Config::acquire`]). The limits
+//! with their reasons are in `limits.rs`; the file's syntax in `syntax.rs`; SIGHUP's policy
+//! in `reload.rs`.
 //!
 //! Anything wrong with the configuration is found here, before a socket is bound, and reported
 //! as one line naming the problem; `main` then exits with status 2.

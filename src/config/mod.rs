@@ -15,6 +15,7 @@ use crate::bans;
 use crate::cidr::{self, Cidr};
 use crate::pasvaddr::PasvHost;
 use crate::rate;
+use crate::vfs::MinFree;
 
 mod files;
 mod flags;
@@ -127,32 +128,16 @@ pub struct Config {
     restart_only: Vec<(usize, Vec<String>)>,
 }
 
-/// `--min-free`: bytes, or a share of the file system's size.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum MinFree {
-    Bytes(u64),
-    Percent(u8),
-}
-
-impl MinFree {
-    fn parse(s: &str) -> Option<MinFree> {
-        match s.strip_suffix('%') {
-            Some(p) => p
-                .trim()
-                .parse::<u8>()
-                .ok()
-                .filter(|p| (1..=99).contains(p))
-                .map(MinFree::Percent),
-            None => rate::parse(s).flatten().map(MinFree::Bytes),
-        }
-    }
-
-    /// The floor in bytes on a file system of `total` bytes.
-    pub fn floor(self, total: u64) -> u64 {
-        match self {
-            MinFree::Bytes(b) => b,
-            MinFree::Percent(p) => total / 100 * u64::from(p),
-        }
+/// `--min-free`: bytes (`500M`), or a share of the file system's size (`5%`).
+fn parse_min_free(s: &str) -> Option<MinFree> {
+    match s.strip_suffix('%') {
+        Some(p) => p
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|p| (1..=99).contains(p))
+            .map(MinFree::Percent),
+        None => rate::parse(s).flatten().map(MinFree::Bytes),
     }
 }
 
@@ -377,7 +362,7 @@ fn parse_all(
         on_upload_timeout: Duration::from_secs(number(&m, "on-upload-timeout", 60)? as u64),
         min_free: match m.opt_str("min-free") {
             None => None,
-            Some(v) => Some(MinFree::parse(&v).ok_or_else(|| {
+            Some(v) => Some(parse_min_free(&v).ok_or_else(|| {
                 format!("--min-free {v}: expected a size such as 500M or a share such as 5%")
             })?),
         },

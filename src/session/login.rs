@@ -139,7 +139,12 @@ impl PreLogin {
                 };
                 let umask = login.umask.unwrap_or(cfg.umask);
                 let jail = jail.and_then(|j| {
-                    let j = j.with_access(Arc::clone(&login.rights), umask);
+                    let j = j.with_access(Arc::clone(&login.rights), umask).with_bounds(
+                        crate::vfs::Bounds {
+                            max_size: cfg.max_upload,
+                            min_free: cfg.min_free,
+                        },
+                    );
                     match (&login.quota, &login.home) {
                         (Some(q), Home::Dir(home)) => j.with_quota(home, *q),
                         _ => Ok(j),

@@ -138,17 +138,6 @@ impl Session {
         // Before the data connection: may this account upload there at all, and is there
         // room above --min-free?
         self.jail.check_upload(&p, kind).map_err(Fail::Fs)?;
-        let min_free = match self.conn.ctx.cfg.min_free {
-            Some(min) => {
-                let (free, total) = self.jail.space_at(&p).map_err(Fail::Fs)?;
-                let floor = min.floor(total);
-                if free < floor {
-                    return Err(Fail::Fs(crate::vfs::below_min_free(free, floor)));
-                }
-                Some((floor, free - floor))
-            }
-            None => None,
-        };
         if let UploadKind::Resume(offset) = kind {
             let meta = self.jail.stat(&p).map_err(Fail::Fs)?;
             if meta.kind == Kind::Other {
@@ -174,23 +163,13 @@ impl Session {
         })?;
         let ascii = self.ty == Type::Ascii;
         let keeps_partial = target.keeps_partial();
-        // What the file may still grow by under --max-upload and the account's quota.
-        let start = match kind {
-            UploadKind::Append => target.file().metadata().map_or(0, |m| m.len()),
-            UploadKind::Resume(offset) => offset,
-            UploadKind::Stor | UploadKind::Unique => 0,
-        };
-        let recv_limit = [self.conn.ctx.cfg.max_upload, target.max_size()]
-            .into_iter()
-            .flatten()
-            .min()
-            .map(|max| max.saturating_sub(start));
+        let room = target.room();
         let caps = self.caps(true);
         let mut moved = Self::move_data(&mut self.conn, caps, stream, &mut |t| {
             t.w.drain_on_ctl_loss = keeps_partial;
-            t.recv_limit = recv_limit;
-            if let Some((floor, room)) = min_free {
-                t.leave_free(floor, room);
+            t.recv_limit = room.limit;
+            if let Some((floor, left)) = room.min_free {
+                t.leave_free(floor, left);
             }
             t.recv_file(target.file(), ascii)?;
             // TLS: the client's close_notify ended the data; answer it (ftplib waits for it

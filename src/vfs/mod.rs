@@ -48,7 +48,7 @@ pub use names::{DirReader, Names};
 pub use path::{PathError, VPath};
 pub use quota::{QUOTA_FILE, Quota, Usage};
 pub use rights::{Need, Right, Rights};
-pub use upload::{TEMP_PREFIX, Target, UploadKind};
+pub use upload::{Bounds, MinFree, Room, TEMP_PREFIX, Target, UploadKind};
 
 /// What kind of object a directory entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -107,6 +107,8 @@ pub struct Jail {
     umask: u32,
     /// The home's usage, under a quota.
     quota: Option<Arc<Usage>>,
+    /// `--max-upload` and `--min-free`.
+    bounds: Bounds,
 }
 
 /// The umask of files and directories a jail creates unless told otherwise (`--umask`).
@@ -232,6 +234,7 @@ impl Jail {
             rights: Arc::new(Rights::all(Right::Write)),
             umask: DEFAULT_UMASK,
             quota: None,
+            bounds: Bounds::default(),
         })
     }
 
@@ -242,6 +245,7 @@ impl Jail {
             rights: Arc::clone(&self.rights),
             umask: self.umask,
             quota: self.quota.clone(),
+            bounds: self.bounds,
         })
     }
 
@@ -253,6 +257,11 @@ impl Jail {
             quota: Some(usage),
             ..self
         })
+    }
+
+    /// The same root with the server's bounds on every upload.
+    pub fn with_bounds(self, bounds: Bounds) -> Jail {
+        Jail { bounds, ..self }
     }
 
     /// The same root for an account with `rights`, creating with `umask`.

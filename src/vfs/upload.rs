@@ -19,9 +19,12 @@
 //! never replaces a name that appeared meanwhile (`RENAME_NOREPLACE`), and what the network
 //! cut off is dropped (its uploader could neither resume nor replace it).
 //!
-//! Under a quota ([`super::quota`]), [`Jail::open_upload`] says how big the file may
-//! become, and [`Target::commit`] and [`Target::keep_partial`] tell the home's usage what
-//! the file is now. (The upload hook runs from the session, after the 226.)
+//! An upload's room is the target's to say ([`Target::room`]): how many bytes it may still
+//! receive under `--max-upload` and the home's quota ([`super::quota`]), and how far the
+//! disk is above `--min-free`; [`Jail::check_upload`] refuses one with no room at all
+//! before its data connection. [`Target::commit`] and [`Target::keep_partial`] tell the
+//! home's usage what the file is now. (The upload hook runs from the session, after the
+//! 226.)
 
 use std::ffi::CString;
 use std::fs::File;
@@ -39,6 +42,41 @@ use crate::vfs::VPath;
 /// Prefix of the temporary files uploads are written to before being renamed into place.
 /// Files with this prefix are hidden from listings and removed at start-up if stale.
 pub const TEMP_PREFIX: &[u8] = b".edgeftpd-upload.";
+
+/// The bounds of every upload of a jail besides its quota.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bounds {
+    /// `--max-upload`: the largest file an upload may make, in bytes.
+    pub max_size: Option<u64>,
+    /// `--min-free`: the free space uploads must leave on their file system.
+    pub min_free: Option<MinFree>,
+}
+
+/// `--min-free`: bytes, or a share of the file system's size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MinFree {
+    Bytes(u64),
+    Percent(u8),
+}
+
+impl MinFree {
+    /// The floor in bytes on a file system of `total` bytes.
+    pub fn floor(self, total: u64) -> u64 {
+        match self {
+            MinFree::Bytes(b) => b,
+            MinFree::Percent(p) => total / 100 * u64::from(p),
+        }
+    }
+}
+
+/// How much one upload may write, as the transfer keeps it.
+#[derive(Clone, Copy, Debug)]
+pub struct Room {
+    /// Bytes it may still receive (`--max-upload` and the quota, less where it starts).
+    pub limit: Option<u64>,
+    /// `--min-free`: the floor, and how far above it the disk was at the upload's start.
+    pub min_free: Option<(u64, u64)>,
+}
 
 /// The kinds of upload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,9 +97,10 @@ pub struct Target {
     file: File,
     path: VPath,
     how: How,
-    /// Under a quota: the home's usage, the size of the file replaced or written to (None:
-    /// a new file), and the largest the file may become.
-    quota: Option<(Arc<Usage>, Option<u64>, Option<u64>)>,
+    /// Under a quota: the home's usage, and the size of the file replaced or written to
+    /// (None: a new file).
+    quota: Option<(Arc<Usage>, Option<u64>)>,
+    room: Room,
     /// An atomic upload's name is marked from its start until it is in place or the upload
     /// is dropped (pending.rs); what is written in place or under a name of its own is
     /// visible as it grows. (Last, so dropped after the temporary file is gone.)
@@ -119,15 +158,15 @@ impl Target {
         Ok(())
     }
 
-    /// Under a quota: the largest this upload's file may become (`quota=`); the session
-    /// stops the upload past it with 552.
-    pub fn max_size(&self) -> Option<u64> {
-        self.quota.as_ref().and_then(|(_, _, max)| *max)
+    /// How much this upload may write: the transfer stops it past its limit (552) or when
+    /// the disk reaches the `--min-free` floor (452).
+    pub fn room(&self) -> Room {
+        self.room
     }
 
     /// Under a quota: the file is what it is now; the home's usage follows.
     fn count(&self) {
-        if let Some((usage, old, _)) = &self.quota {
+        if let Some((usage, old)) = &self.quota {
             let now = self.file.metadata().map_or(0, |m| m.len());
             usage.changed(*old, Some(now));
         }
@@ -229,10 +268,25 @@ impl Jail {
             }
         };
         // Under a quota: is there room at all (552 now, nothing written), and how much?
-        let quota = match &self.quota {
-            Some(usage) => {
-                let max = usage.room(old)?;
-                Some((Arc::clone(usage), old, max))
+        let (quota, quota_max) = match &self.quota {
+            Some(usage) => (Some((Arc::clone(usage), old)), usage.room(old)?),
+            None => (None, None),
+        };
+        let start = match kind {
+            UploadKind::Append => file.metadata().map_or(0, |m| m.len()),
+            UploadKind::Resume(offset) => offset,
+            UploadKind::Stor | UploadKind::Unique => 0,
+        };
+        let limit = [self.bounds.max_size, quota_max]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|max| max.saturating_sub(start));
+        let min_free = match self.bounds.min_free {
+            Some(min) => {
+                let (free, total) = super::free_space(&file)?;
+                let floor = min.floor(total);
+                Some((floor, free.saturating_sub(floor)))
             }
             None => None,
         };
@@ -249,18 +303,31 @@ impl Jail {
             path,
             how,
             quota,
+            room: Room { limit, min_free },
             marked,
         })
     }
 
-    /// Whether the account may upload to `path` at all (before a data connection is
-    /// opened); [`Jail::open_upload`] decides again, on what it finds.
+    /// Whether the account may upload to `path` at all, and whether the disk has room above
+    /// `--min-free` (before a data connection is opened); [`Jail::open_upload`] decides
+    /// again, on what it finds.
     pub fn check_upload(&self, path: &VPath, kind: UploadKind) -> io::Result<()> {
         // Nothing to check for an account that may write anywhere, with no quota: no walk
         // and no stat on the way to every upload of a camera's.
-        if self.rights.is_all_write() && self.quota.is_none() {
-            return Ok(());
+        if !self.rights.is_all_write() || self.quota.is_some() {
+            self.check_rights_and_quota(path, kind)?;
         }
+        if let Some(min) = self.bounds.min_free {
+            let (free, total) = self.space_at(path)?;
+            let floor = min.floor(total);
+            if free < floor {
+                return Err(super::below_min_free(free, floor));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_rights_and_quota(&self, path: &VPath, kind: UploadKind) -> io::Result<()> {
         let old = match kind {
             UploadKind::Unique => {
                 self.check(&self.resolve(&path.parent(), true)?, Need::Create)?;

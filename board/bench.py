@@ -39,7 +39,9 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 import board  # noqa: E402
+import vsftpd_conf  # noqa: E402 (bench/vsftpd_conf.py)
 
 BIG_MIB = 64
 SMALL_FILES = 500
@@ -55,22 +57,10 @@ EDGEFTPD = ("RUST_LOG=warn /usr/sbin/edgeftpd-tls --listen 0.0.0.0:21 --root /mn
             f"--anonymous --write {PASV} --max-clients 5000 --max-per-ip 5000 "
             "--idle-timeout 3600 --tls-cert /etc/edgeftpd/cert.pem --tls-key /etc/edgeftpd/key.pem")
 PEER_RUN = "/mnt/usb/opt/lib/ld.so --library-path /mnt/usb/opt/lib /mnt/usb/opt/sbin/"
-# vsftpd as bench/run.py runs it (see the quirks there): standalone, anonymous with uploads,
-# no seccomp sandbox (its filter refuses this libc's calls), no per-session network
-# namespace, no client limit, FTPS optional with a cipher list current clients share.
-VSFTPD_CONF = dict(
-    listen="YES", listen_ipv6="NO", background="NO", listen_port=21,
-    anonymous_enable="YES", local_enable="NO", no_anon_password="YES",
-    anon_root="/mnt/usb/ftp", ftp_username="ftp", nopriv_user="nobody",
-    secure_chroot_dir="/var/run/vsftpd/empty",
-    write_enable="YES", anon_upload_enable="YES", anon_mkdir_write_enable="YES",
-    anon_other_write_enable="YES",
-    pasv_enable="YES", pasv_min_port=41000, pasv_max_port=41009, pasv_address="127.0.0.1",
-    max_clients=0, max_per_ip=0, seccomp_sandbox="NO", isolate_network="NO",
-    xferlog_enable="NO", dirmessage_enable="NO", idle_session_timeout=3600,
-    ssl_enable="YES", rsa_cert_file="/etc/edgeftpd/cert.pem",
-    rsa_private_key_file="/etc/edgeftpd/key.pem", ssl_ciphers="HIGH", allow_anon_ssl="YES",
-    force_anon_logins_ssl="NO", force_anon_data_ssl="NO")
+# vsftpd as bench/run.py runs it (bench/vsftpd_conf.py: the settings and their quirks).
+VSFTPD_CONF = vsftpd_conf.settings(
+    "/mnt/usb/ftp", "/etc/edgeftpd/cert.pem", "/etc/edgeftpd/key.pem",
+    pasv_min_port=41000, pasv_max_port=41009, pasv_address="127.0.0.1")
 # pure-ftpd: anonymous only (-e), its root the home of the user ftp, no reverse DNS (-H),
 # client limits raised (-c/-C; its default is 50), listings uncut (-L), FTPS optional (-Y 1).
 PURE_FTPD = (f"{PEER_RUN}pure-ftpd -S 0.0.0.0,21 -p 41000:41009 -P 127.0.0.1 -e -H "
@@ -223,10 +213,7 @@ def idle_and_held(b):
 
 def curl(args):
     t = time.monotonic()
-    r = subprocess.run(["curl", "-sS", "--max-time", "900", *args], stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, text=True)
-    if r.returncode != 0:
-        raise board.BoardError(f"curl {' '.join(args)}: {r.stderr.strip()}")
+    board.curl(args, timeout=900)
     return time.monotonic() - t
 
 

@@ -50,6 +50,24 @@ class BoardError(Exception):
     pass
 
 
+def curl(args, user=None, tls=False, timeout=60, input=None, check=True):
+    """The one way board/'s scripts run curl against a board: -sS and a time limit, the
+    account `user` (name, password) if given, FTPS (--ssl-reqd -k) when `tls`. Returns the
+    CompletedProcess (stdout and stderr as bytes); with `check`, an exit other than 0
+    raises BoardError with curl's message."""
+    cmd = ["curl", "-sS", "--max-time", str(timeout)]
+    if user:
+        cmd += ["-u", f"{user[0]}:{user[1]}"]
+    if tls:
+        cmd += ["--ssl-reqd", "-k"]
+    cmd += [str(a) for a in args]
+    r = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if check and r.returncode != 0:
+        err = r.stderr.decode(errors="replace").strip()[-500:]
+        raise BoardError(f"curl {' '.join(cmd[4:])}: exit {r.returncode}: {err}")
+    return r
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

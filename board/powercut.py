@@ -47,7 +47,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
 import board  # noqa: E402
+import vsftpd_conf  # noqa: E402 (bench/vsftpd_conf.py)
 
 USER, PASSWORD = "bob", "board-secret"  # vsftpd: anonymous (set in main)
 NAMES = [f"cam/img-{i:02d}.jpg" for i in range(12)] + [f"backup/part-{i}.bin" for i in range(4)]
@@ -98,17 +100,13 @@ class Ledger:
 
 
 def curl_put(b, path, body, tls, timeout=60):
-    cmd = ["curl", "-sS", "--max-time", str(timeout), "-u", f"{USER}:{PASSWORD}",
-           "--ftp-create-dirs", "-T", "-", b.url(path)]
-    if tls:
-        cmd[1:1] = ["--ssl-reqd", "-k"]
-    r = subprocess.run(cmd, input=body, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    r = board.curl(["--ftp-create-dirs", "-T", "-", b.url(path)], user=(USER, PASSWORD),
+                   tls=tls, timeout=timeout, input=body, check=False)
     return r.returncode == 0  # curl exits 0 only after the server's 226
 
 
 def curl_get(b, path):
-    r = subprocess.run(["curl", "-sS", "--max-time", "120", "-u", f"{USER}:{PASSWORD}",
-                        b.url(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    r = board.curl([b.url(path)], user=(USER, PASSWORD), timeout=120, check=False)
     if r.returncode == 0:
         return r.stdout
     # 550 on RETR (78) or on CWD into a folder not made yet (9): no such file.
@@ -118,9 +116,7 @@ def curl_get(b, path):
 
 
 def listing(b, folder):
-    r = subprocess.run(["curl", "-sS", "--max-time", "60", "-u", f"{USER}:{PASSWORD}",
-                        "-X", "LIST -a", b.url(folder + "/")],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    r = board.curl(["-X", "LIST -a", b.url(folder + "/")], user=(USER, PASSWORD), check=False)
     return r.stdout.decode(errors="replace") if r.returncode == 0 else ""
 
 
@@ -162,17 +158,11 @@ def client(b, ledger, rng, stop, tls_share):
 
 
 PEER = "/opt/peers/lib/ld.so --library-path /opt/peers/lib /opt/peers/sbin/"
-VSFTPD = dict(
-    listen="YES", listen_ipv6="NO", background="YES", listen_port=21,
-    anonymous_enable="YES", local_enable="NO", no_anon_password="YES", anon_root="/srv/ftp",
-    ftp_username="ftp", nopriv_user="nobody", secure_chroot_dir="/var/run/vsftpd/empty",
-    write_enable="YES", anon_upload_enable="YES", anon_mkdir_write_enable="YES",
-    anon_other_write_enable="YES", anon_umask="022",
-    pasv_address="127.0.0.1",
-    seccomp_sandbox="NO", isolate_network="NO", ssl_enable="YES",
-    rsa_cert_file="/etc/edgeftpd/cert.pem", rsa_private_key_file="/etc/edgeftpd/key.pem",
-    ssl_ciphers="HIGH", allow_anon_ssl="YES", force_anon_logins_ssl="NO",
-    force_anon_data_ssl="NO")
+# The benchmarks' vsftpd (bench/vsftpd_conf.py), in the background, with its anonymous root
+# of its own (see start_peer).
+VSFTPD = vsftpd_conf.settings(
+    "/srv/ftp", "/etc/edgeftpd/cert.pem", "/etc/edgeftpd/key.pem",
+    background="YES", anon_umask="022", pasv_address="127.0.0.1")
 
 
 def start_peer(b, server, fs):

@@ -36,10 +36,7 @@ def run(cmd, timeout=120):
 
 
 def curl(b, *args, tls=False):
-    base = ["curl", "-sS", "--max-time", "60", "-u", f"{USER}:{PASSWORD}"]
-    if tls:
-        base += ["--ssl-reqd", "-k"]
-    return run(base + list(args))
+    return board.curl(args, user=(USER, PASSWORD), tls=tls).stdout
 
 
 def data(n, seed):
@@ -165,8 +162,8 @@ class Checks:
         open(src, "wb").write(body)
         curl(b, "-T", src, b.url("plain.bin"))
         assert curl(b, b.url("plain.bin")) == body
-        r = subprocess.run(["curl", "-sS", "--max-time", "20", "--ssl-reqd", "-k", "-u",
-                            f"{USER}:{PASSWORD}", b.url("plain.bin")], capture_output=True)
+        r = board.curl([b.url("plain.bin")], user=(USER, PASSWORD), tls=True, timeout=20,
+                       check=False)
         assert r.returncode != 0, "the plain flavour took AUTH TLS"
         # Back to the TLS flavour: stopped with the settings it was started with.
         st, out = b.sh("CONFIG=/etc/default/edgeftpd-plain /etc/init.d/edgeftpd stop && "

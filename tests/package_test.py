@@ -35,23 +35,10 @@ PKGS = os.path.join(DIST, "packages")
 sys.path.insert(0, os.path.join(ROOT, "cross"))
 import package  # noqa: E402  (the arch tables and version)
 
-QEMU = {"armv7-unknown-linux-musleabihf": "qemu-arm-static",
-        "aarch64-unknown-linux-musl": "qemu-aarch64-static",
-        "mipsel-unknown-linux-musl": "qemu-mipsel-static",
-        "mips-unknown-linux-musl": "qemu-mips-static"}
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from checks import check, finish, qemu_runners  # noqa: E402  (shared with procd_test.py)
 
-passed = 0
-failed = 0
-
-
-def check(what, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {what}")
-    else:
-        failed += 1
-        print(f"FAIL {what}\n     {detail}")
+QEMU = qemu_runners()
 
 
 def members(data):
@@ -251,8 +238,7 @@ def main():
     ipk_checks()
     deb_checks()
     deb_install()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

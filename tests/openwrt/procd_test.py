@@ -47,24 +47,11 @@ SYSROOT = os.environ.get("OPENWRT_SYSROOT", "")
 IPK = os.path.abspath(sys.argv[2]) if sys.argv[1:2] == ["--ipk"] else None
 BINARY = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 and not IPK else
                          os.path.join(REPO, "target/debug/edgeftpd"))
-# An OpenWrt architecture's first word -> the qemu-user that runs its binaries here.
-QEMU = {"arm": "qemu-arm-static", "aarch64": "qemu-aarch64-static",
-        "mipsel": "qemu-mipsel-static", "mips": "qemu-mips-static"}
 CONF = "/var/run/edgeftpd/edgeftpd.conf"
 USERS = "/var/run/edgeftpd/users"
 
-passed = 0
-failed = 0
-
-
-def check(what, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {what}")
-    else:
-        failed += 1
-        print(f"FAIL {what}\n     {detail}")
+sys.path.insert(0, os.path.join(REPO, "tests"))
+from checks import check, finish, qemu_for_openwrt_arch  # noqa: E402  (shared with package_test.py)
 
 
 def free_port():
@@ -161,7 +148,7 @@ class Router:
                     f.write(data)
                 os.chmod(dest, 0o755 if name[2:] in ("postinst", "prerm") else 0o644)
         if IPK:
-            qemu = shutil.which(QEMU[self.arch.split("_")[0]])
+            qemu = shutil.which(qemu_for_openwrt_arch(self.arch))
             shutil.copy(qemu, os.path.join(r, "usr/bin", os.path.basename(qemu)))
             self.run = os.path.basename(qemu) + " "
             openssl = shutil.which("openssl")
@@ -315,8 +302,7 @@ def main():
         admin_day(r)
     finally:
         r.close()
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 def admin_day(r):

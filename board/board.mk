@@ -4,20 +4,20 @@
 #                         from Debian's packages (cached in board/cache/), with dist/'s
 #                         binaries: run make cross first
 #   make board-test       boots each board and drives it from the host (board/test.py)
-#   make board-powercut   cuts the power POWERCUT_CUTS times per filesystem (ext4, vfat) on
+#   make board-powercut   cuts the power POWERCUT_CUTS times per filesystem (ext4, vfat, exfat) on
 #                         POWERCUT_BOARD while clients upload, and checks every 226;
 #                         POWERCUT_SERVER=vsftpd or pure-ftpd: the same against a peer
 #   make board-bench      edgeftpd beside Debian's vsftpd and pure-ftpd on BENCH_BOARDS
 #                         (board/bench.py; about 15 minutes a board); not in CI
 #
 # Variables: BOARDS (names; default all), POWERCUT_BOARD (armv7), POWERCUT_CUTS (50),
-# POWERCUT_FS (ext4 vfat), POWERCUT_SEED, POWERCUT_SERVER (edgeftpd), BENCH_BOARDS
+# POWERCUT_FS (ext4 vfat exfat), POWERCUT_SEED, POWERCUT_SERVER (edgeftpd), BENCH_BOARDS
 # (armv7 mipsel).
 
 BOARDS         ?=
 POWERCUT_BOARD ?= armv7
 POWERCUT_CUTS  ?= 50
-POWERCUT_FS    ?= ext4 vfat
+POWERCUT_FS    ?= ext4 vfat exfat
 POWERCUT_SEED  ?=
 POWERCUT_SERVER ?= edgeftpd
 BENCH_BOARDS   ?= armv7 mipsel

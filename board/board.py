@@ -153,7 +153,10 @@ class Board:
                "-serial", "chardev:con",
                "-netdev", "user,id=n0," + ",".join(fwd),
                "-device", f"{self.m['net']},netdev=n0",
-               "-drive", f"file={self.disk},if=none,id=d0,format=raw,cache=writeback",
+               # A write or read the host fails is an I/O error the guest sees, as from a
+               # disk (board/diskfail.py), not a VM paused (qemu's default on ENOSPC).
+               "-drive", f"file={self.disk},if=none,id=d0,format=raw,cache=writeback,"
+               "werror=report,rerror=report",
                "-device", f"{self.m['blk']},drive=d0"]
         if self.peers_disk:
             cmd += ["-drive", f"file={self.peers_disk},if=none,id=d1,format=raw,readonly=on",

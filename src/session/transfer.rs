@@ -72,7 +72,18 @@ impl Session {
             Ok(()) => "ok",
             Err(f) => {
                 match f {
-                    Fail::Local(e) => log::warn!("{}: transfer: {e}", self.conn.peer),
+                    Fail::Local(e) => log::warn!(
+                        "{} {}: {verb} {}: {} {}: {e}",
+                        self.conn.peer,
+                        self.login.name,
+                        display(&p.to_bytes()),
+                        if verb == "RETR" {
+                            "reading from"
+                        } else {
+                            "writing to"
+                        },
+                        self.disk()
+                    ),
                     Fail::DataConnection(e) => {
                         log::info!("{}: data connection: {e}", self.conn.peer)
                     }
@@ -221,6 +232,19 @@ impl Session {
             self.on_upload(&p, size);
         }
         Ok(())
+    }
+
+    /// The disk the session's folder is on, as the log names it: its mount point, or the
+    /// folder when it is on the root file system.
+    fn disk(&self) -> String {
+        let folder = match &self.login.home {
+            Home::Anonymous => &self.conn.ctx.cfg.root,
+            Home::Dir(d) => d,
+        };
+        match self.conn.ctx.disks.mount_of(folder) {
+            Some(mp) => format!("the disk at {}", mp.display()),
+            None => format!("the disk of {}", folder.display()),
+        }
     }
 
     /// `--xferlog`: the transfer's line.

@@ -70,16 +70,19 @@ impl Disks {
         }
     }
 
+    /// The mount point of the disk `dir` was on when it was noted (None: the root file
+    /// system, or not noted), for the log to name the disk.
+    pub fn mount_of(&self, dir: &Path) -> Option<PathBuf> {
+        let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        known
+            .iter()
+            .find(|(d, _)| d.as_os_str() == dir.as_os_str())
+            .map(|(_, mp)| mp.clone())
+    }
+
     /// Opens `dir` as a jail root, unless the disk it was on is not mounted now.
     pub fn open(&self, dir: &Path) -> io::Result<Jail> {
-        let mp = {
-            let known = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            known
-                .iter()
-                .find(|(d, _)| d.as_os_str() == dir.as_os_str())
-                .map(|(_, mp)| mp.clone())
-        };
-        if let Some(mp) = mp
+        if let Some(mp) = self.mount_of(dir)
             && !mounted(&mp)
         {
             return Err(io::Error::other(format!(

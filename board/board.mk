@@ -4,25 +4,28 @@
 #                         from Debian's packages (cached in board/cache/), with dist/'s
 #                         binaries: run make cross first
 #   make board-test       boots each board and drives it from the host (board/test.py)
-#   make board-powercut   cuts the power POWERCUT_CUTS times per filesystem (ext4, vfat, exfat) on
-#                         POWERCUT_BOARD while clients upload, and checks every 226;
+#   make board-powercut   cuts the power POWERCUT_CUTS times per filesystem (ext4, vfat,
+#                         exfat, ntfs through ntfs-3g) on POWERCUT_BOARD while clients
+#                         upload, and checks every 226;
 #                         POWERCUT_SERVER=vsftpd or pure-ftpd: the same against a peer
+#   make board-diskfail   a USB disk that fails under a transfer, per DISKFAIL_FS
 #   make board-bench      edgeftpd beside Debian's vsftpd and pure-ftpd on BENCH_BOARDS
 #                         (board/bench.py; about 15 minutes a board); not in CI
 #
 # Variables: BOARDS (names; default all), POWERCUT_BOARD (armv7), POWERCUT_CUTS (50),
-# POWERCUT_FS (ext4 vfat exfat), POWERCUT_SEED, POWERCUT_SERVER (edgeftpd), BENCH_BOARDS
-# (armv7 mipsel).
+# POWERCUT_FS and DISKFAIL_FS (ext4 vfat exfat ntfs), POWERCUT_SEED, POWERCUT_SERVER
+# (edgeftpd), BENCH_BOARDS (armv7 mipsel).
 
 BOARDS         ?=
 POWERCUT_BOARD ?= armv7
 POWERCUT_CUTS  ?= 50
-POWERCUT_FS    ?= ext4 vfat exfat
+POWERCUT_FS    ?= ext4 vfat exfat ntfs
+DISKFAIL_FS    ?= ext4 vfat exfat ntfs
 POWERCUT_SEED  ?=
 POWERCUT_SERVER ?= edgeftpd
 BENCH_BOARDS   ?= armv7 mipsel
 
-.PHONY: board board-test board-powercut board-peers board-bench
+.PHONY: board board-test board-powercut board-diskfail board-tools board-peers board-bench
 
 board: deps
 	BOARDS="$(BOARDS)" bash board/build.sh
@@ -30,11 +33,22 @@ board: deps
 board-test: board
 	python3 board/test.py $(BOARDS)
 
-board-powercut: board $(if $(filter-out edgeftpd,$(POWERCUT_SERVER)),board-peers)
+board-powercut: board $(if $(filter-out edgeftpd,$(POWERCUT_SERVER)),board-peers) \
+    $(if $(filter ntfs,$(POWERCUT_FS)),board-tools)
 	@set -e; for fs in $(POWERCUT_FS); do \
 	  python3 board/powercut.py --board $(POWERCUT_BOARD) --fs $$fs --cuts $(POWERCUT_CUTS) \
 	    --server $(POWERCUT_SERVER) $(if $(POWERCUT_SEED),--seed $(POWERCUT_SEED)); \
 	done
+
+# A USB disk that fails under a transfer, on each of DISKFAIL_FS (board/diskfail.py).
+board-diskfail: board $(if $(filter ntfs,$(DISKFAIL_FS)),board-tools)
+	@set -e; for fs in $(DISKFAIL_FS); do \
+	  python3 board/diskfail.py --board $(POWERCUT_BOARD) --fs $$fs; \
+	done
+
+# ntfs-3g for the boards' NTFS disks (Debian's package of each board's architecture).
+board-tools: board
+	bash board/build.sh tools $(POWERCUT_BOARD)
 
 # The peers of board-bench and of board-powercut with POWERCUT_SERVER (Debian's packages).
 board-peers: board

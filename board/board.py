@@ -75,13 +75,25 @@ def free_port():
 
 
 def make_disk(path, fs, size_mb=256):
-    """A fresh raw disk image with an empty `fs` (ext4, vfat or exfat) filesystem."""
+    """A fresh raw disk image with an empty `fs` (ext4, vfat, exfat or ntfs) filesystem."""
     with open(path, "wb") as f:
         f.truncate(size_mb << 20)
     cmd = {"ext4": ["mkfs.ext4", "-q", "-F", "-L", "USB", path],
            "vfat": ["mkfs.vfat", "-n", "USB", path],
-           "exfat": ["mkfs.exfat", "-L", "USB", path]}[fs]
+           "exfat": ["mkfs.exfat", "-L", "USB", path],
+           "ntfs": ["mkntfs", "-F", "-Q", "-q", "-L", "USB", path]}[fs]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def make_tools_disk(name, path):
+    """A disk labelled TOOLS with Debian's ntfs-3g for board `name` and the libraries it
+    loads (board/build.sh tools), which the board mounts an NTFS USB disk with."""
+    tools = os.path.join(OUT, name, "tools")
+    if not os.path.isdir(tools):
+        raise BoardError(f"{tools} missing: run board/build.sh tools {name}")
+    with open(path, "wb") as f:
+        f.truncate(32 << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "TOOLS", "-d", tools, path], check=True)
 
 
 def make_peers_disk(name, path):
@@ -100,9 +112,11 @@ def fsck(path, fs):
     """Checks (and repairs, as a router's boot would) the disk image; returns the output."""
     cmd = {"ext4": ["e2fsck", "-p", "-f", path],
            "vfat": ["fsck.vfat", "-a", "-w", path],
-           "exfat": ["fsck.exfat", "-p", path]}[fs]
+           "exfat": ["fsck.exfat", "-p", path],
+           # What a router or Linux PC can do to NTFS: fix what it can, clear the log.
+           "ntfs": ["ntfsfix", path]}[fs]
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    # e2fsck, fsck.vfat, fsck.exfat: 0 clean, 1 errors corrected.
+    # e2fsck, fsck.vfat, fsck.exfat: 0 clean, 1 errors corrected; ntfsfix: 0 done.
     if r.returncode not in (0, 1):
         raise BoardError(f"{cmd[0]} {path}: exit {r.returncode}\n{r.stdout}")
     return r.stdout
@@ -120,6 +134,12 @@ class Board:
         os.makedirs(workdir, exist_ok=True)
         self.disk = disk or os.path.join(workdir, f"usb-{fs}.img")
         self.peers_disk = peers_disk  # read-only, labelled PEERS (see make_peers_disk)
+        # NTFS is mounted by ntfs-3g, from a read-only disk labelled TOOLS.
+        self.tools_disk = None
+        if fs == "ntfs":
+            self.tools_disk = os.path.join(workdir, "tools.img")
+            if not os.path.exists(self.tools_disk):
+                make_tools_disk(name, self.tools_disk)
         # Two boards at once need two passive ranges (the kernel command line names it).
         self.pasv = range(pasv_base, pasv_base + PASV_PORTS)
         if not os.path.exists(self.disk):
@@ -161,6 +181,9 @@ class Board:
         if self.peers_disk:
             cmd += ["-drive", f"file={self.peers_disk},if=none,id=d1,format=raw,readonly=on",
                     "-device", f"{self.m['blk']},drive=d1"]
+        if self.tools_disk:
+            cmd += ["-drive", f"file={self.tools_disk},if=none,id=d2,format=raw,readonly=on",
+                    "-device", f"{self.m['blk']},drive=d2"]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         # The console's socket is there, and listened on, once qemu is up.
@@ -187,7 +210,8 @@ class Board:
         """The USB disk must be mounted: a server serving the initramfs would lose every
         upload in a power cut and look like the server's fault."""
         st, out = self.sh("grep ' /mnt/usb ' /proc/mounts")
-        if st != 0 or f" {self.fs} " not in out:
+        kind = "fuseblk" if self.fs == "ntfs" else self.fs
+        if st != 0 or f" {kind} " not in out:
             raise BoardError(f"{self.name}: /mnt/usb is not the {self.fs} disk: {out!r}\n{self.tail()}")
 
     def kill(self):
@@ -290,6 +314,6 @@ class Board:
 
 def require_tools():
     for t in ["qemu-system-arm", "qemu-system-mipsel", "qemu-system-aarch64", "mkfs.vfat",
-              "mkfs.ext4", "e2fsck", "fsck.vfat", "mkfs.exfat", "fsck.exfat", "curl", "lftp"]:
+              "mkfs.ext4", "e2fsck", "fsck.vfat", "mkfs.exfat", "fsck.exfat", "mkntfs", "ntfsfix", "curl", "lftp"]:
         if not shutil.which(t):
             raise BoardError(f"{t} missing: run make board (it installs the host tools)")

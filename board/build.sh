@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # board/build.sh — builds the emulated routers of `make board` from Debian's packages only:
 # for each board of board/boards, its architecture's kernel (with the modules a router
-# needs: virtio net and block, ext4, vfat), busybox-static, and an initramfs that boots like
+# needs: virtio net and block, ext4, vfat, exfat, fuse), busybox-static, and an initramfs that boots like
 # a router: busybox init runs /etc/inittab and rcS, which loads the modules, brings up the
 # network, mounts the "USB disk" (a second virtio disk) at /mnt/usb and starts
 # /etc/init.d/S50edgeftpd, the project's own init script (cross/init.d/edgeftpd), with the
@@ -14,6 +14,8 @@
 #   board/build.sh peers [NAME...]  Debian's vsftpd and pure-ftpd of each board's architecture
 #                                with the shared libraries they load, in board/out/NAME/peers/
 #                                (for board/bench.py, which puts them on the bench's disk)
+#   board/build.sh tools [NAME...]  Debian's ntfs-3g likewise, in board/out/NAME/tools/ (the
+#                                tools disk an NTFS USB disk is mounted with)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -36,6 +38,7 @@ deps() {
     for pair in qemu-system-arm:qemu-system-arm qemu-system-mipsel:qemu-system-mips \
         qemu-system-aarch64:qemu-system-arm cpio:cpio mkfs.vfat:dosfstools \
         mkfs.ext4:e2fsprogs fsck.vfat:dosfstools mkfs.exfat:exfatprogs fsck.exfat:exfatprogs \
+        mkntfs:ntfs-3g ntfsfix:ntfs-3g \
         openssl:openssl readelf:binutils; do
         command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair##*:}"
     done
@@ -114,8 +117,8 @@ build_one() {
     kver=$(basename "$(ls -d "$x"/lib/modules/*/ | head -1)")
     # ext4 asks the crypto API for crc32c at mount time: a soft dependency, loaded by name.
     # vfat: Debian's kernels default to codepage 437 and the "ascii" I/O charset.
-    # exfat: the file system of USB disks over 32 GB as they are sold.
-    local mods=(virtio_net virtio_blk crc32c_generic ext4 vfat nls_cp437 nls_ascii nls_iso8859_1 exfat)
+    # exfat: the file system of USB disks over 32 GB as they are sold; fuse for ntfs-3g.
+    local mods=(virtio_net virtio_blk crc32c_generic ext4 vfat nls_cp437 nls_ascii nls_iso8859_1 exfat fuse)
     case "$name" in
     mipsel) mods=(virtio_pci "${mods[@]}") ;;
     *) mods=(virtio_mmio "${mods[@]}") ;;
@@ -164,57 +167,81 @@ build_one() {
     note "$name: kernel $kver, memory $mem MiB, initramfs $(du -k "$out/initrd.gz" | cut -f1) KiB, modules: ${order[*]##*/}"
 }
 
-# The peers of board/bench.py: Debian's vsftpd and pure-ftpd for the board's architecture,
-# run on the board by the dynamic loader of the same libc6, from the bench's disk (not the
-# initramfs: every board keeps the same memory for all three servers). Only the libraries
-# they load are copied (found by following DT_NEEDED from the two binaries); a soname that
-# none of these packages has stops the build with its name.
-PEER_PKGS="vsftpd pure-ftpd libc6 libwrap0 libpam0g libssl3 libcap2 libnsl2 libaudit1 libtirpc3
- libcap-ng0 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libcom-err2 libkrb5support0 libkeyutils1
- libsodium23 libcrypt1 libatomic1"
-
-peers_one() {
-    local name=$1 arch=$2
-    local debs=$CACHE/debs/$name-peers x=$CACHE/x/$name-peers out=$OUT/$name/peers p f
+# Debian programs of the board's architecture, run on the board by the dynamic loader of
+# the same libc6 from a disk of their own (not the initramfs: every board keeps the same
+# memory): `bundle NAME ARCH WHAT "PKGS" PROGRAM...` unpacks the packages PKGS and copies
+# each PROGRAM (a path inside them) to board/out/NAME/WHAT/sbin/, with the loader as
+# lib/ld.so and only the libraries they load (found by following DT_NEEDED); a soname that
+# none of the packages has stops the build with its name.
+bundle() {
+    local name=$1 arch=$2 what=$3 pkgs=$4
+    shift 4
+    local debs=$CACHE/debs/$name-$what x=$CACHE/x/$name-$what out=$OUT/$name/$what p f
     command -v readelf >/dev/null || die "readelf missing: apt-get install binutils"
     foreign_arch "$arch"
-    for p in $PEER_PKGS; do fetch "$arch" "$p" "$debs"; done
-    if [ ! -x "$x/usr/sbin/vsftpd" ]; then
+    for p in $pkgs; do fetch "$arch" "$p" "$debs"; done
+    if [ ! -e "$x/$1" ]; then
         rm -rf "$x" && mkdir -p "$x"
         for f in "$debs"/*.deb; do dpkg-deb -x "$f" "$x"; done
     fi
     rm -rf "$out" && mkdir -p "$out/lib" "$out/sbin"
-    cp "$x/usr/sbin/vsftpd" "$x/usr/sbin/pure-ftpd" "$out/sbin/"
+    local queue=() prog
+    for prog in "$@"; do
+        cp "$x/$prog" "$out/sbin/"
+        queue+=("$out/sbin/${prog##*/}")
+    done
     local interp
-    interp=$(readelf -l "$out/sbin/vsftpd" | sed -n 's/.*program interpreter: \(.*\)]/\1/p')
-    [ -n "$interp" ] || die "$name: vsftpd has no program interpreter"
+    interp=$(readelf -l "${queue[0]}" | sed -n 's/.*program interpreter: \(.*\)]/\1/p')
+    [ -n "$interp" ] || die "$name: ${queue[0]##*/} has no program interpreter"
     cp -L "$x$interp" "$out/lib/ld.so"
-    local queue=("$out/sbin/vsftpd" "$out/sbin/pure-ftpd") so hit
+    local so hit
     while [ ${#queue[@]} -gt 0 ]; do
         f=${queue[0]}
         queue=("${queue[@]:1}")
         for so in $(readelf -d "$f" | sed -n 's/.*Shared library: \[\(.*\)\]/\1/p'); do
             [ -e "$out/lib/$so" ] && continue
             hit=$(find "$x/lib" "$x/usr/lib" -name "$so" 2>/dev/null | head -1)
-            [ -n "$hit" ] || die "$name: $so (needed by ${f##*/}) is in none of the peer packages"
+            [ -n "$hit" ] || die "$name: $so (needed by ${f##*/}) is in none of the $what packages"
             cp -L "$hit" "$out/lib/$so"
             queue+=("$out/lib/$so")
         done
     done
+}
+
+# The peers of board/bench.py and of the peers' power cuts: Debian's vsftpd and pure-ftpd.
+PEER_PKGS="vsftpd pure-ftpd libc6 libwrap0 libpam0g libssl3 libcap2 libnsl2 libaudit1 libtirpc3
+ libcap-ng0 libgssapi-krb5-2 libkrb5-3 libk5crypto3 libcom-err2 libkrb5support0 libkeyutils1
+ libsodium23 libcrypt1 libatomic1"
+
+peers_one() {
+    local name=$1 arch=$2 debs=$CACHE/debs/$1-peers out=$OUT/$1/peers
+    bundle "$name" "$arch" peers "$PEER_PKGS" usr/sbin/vsftpd usr/sbin/pure-ftpd
     local v
     v="vsftpd $(dpkg-deb -f "$debs"/vsftpd_*.deb Version), pure-ftpd $(dpkg-deb -f "$debs"/pure-ftpd_*.deb Version)"
     echo "$v" >"$out/versions"
     note "$name: peers $v, $(ls "$out/lib" | wc -l) libraries, $(du -sk "$out" | cut -f1) KiB"
 }
 
+# NTFS on the boards: Debian's kernel has no ntfs3 module, so an NTFS disk is mounted by
+# ntfs-3g over FUSE, as on many OpenWrt routers; it comes on the board's tools disk.
+TOOLS_PKGS="ntfs-3g libntfs-3g89 libc6"
+
+tools_one() {
+    local name=$1 arch=$2 debs=$CACHE/debs/$1-tools out=$OUT/$1/tools
+    bundle "$name" "$arch" tools "$TOOLS_PKGS" bin/ntfs-3g
+    dpkg-deb -f "$debs"/ntfs-3g_*.deb Version | sed 's/^/ntfs-3g /' >"$out/versions"
+    note "$name: tools $(cat "$out/versions"), $(du -sk "$out" | cut -f1) KiB"
+}
+
 [ "${1:-}" = deps ] && { deps; exit 0; }
-if [ "${1:-}" = peers ]; then
+if [ "${1:-}" = peers ] || [ "${1:-}" = tools ]; then
+    kind=$1
     shift
     deps
     while read -r name arch _; do
         case "$name" in '' | '#'*) continue ;; esac
         [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$name" && continue
-        peers_one "$name" "$arch"
+        "${kind}_one" "$name" "$arch"
     done <board/boards
     exit 0
 fi

@@ -109,7 +109,7 @@ class Cases:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--board", default="armv7")
-    ap.add_argument("--fs", default="vfat", choices=["ext4", "vfat", "exfat"])
+    ap.add_argument("--fs", default="vfat", choices=["ext4", "vfat", "exfat", "ntfs"])
     ap.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if not args.inside:

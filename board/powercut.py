@@ -223,7 +223,7 @@ def verify(b, ledger, existed, temp_check=True):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--board", default="armv7")
-    ap.add_argument("--fs", default="ext4", choices=["ext4", "vfat", "exfat"])
+    ap.add_argument("--fs", default="ext4", choices=["ext4", "vfat", "exfat", "ntfs"])
     ap.add_argument("--cuts", type=int, default=10)
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--clients", type=int, default=2)

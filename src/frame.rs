@@ -32,10 +32,7 @@ pub fn read(r: &mut impl Read, max: usize) -> io::Result<(u8, Vec<u8>)> {
     r.read_exact(&mut head)?;
     let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
     if len > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("an item of {len} bytes (at most {max})"),
-        ));
+        return Err(io::ErrorKind::InvalidData.into());
     }
     let mut body = vec![0u8; len];
     r.read_exact(&mut body)?;

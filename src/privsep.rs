@@ -254,7 +254,10 @@ pub fn receive(link: &mut UnixStream) -> Option<Result<Message, String>> {
     let (kind, body) = match frame::read(link, limits::RELOAD_BYTES_MAX) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-            log::error!("privilege separation: {e}; reloads stop");
+            log::error!(
+                "privilege separation: a message over {} bytes; reloads stop",
+                limits::RELOAD_BYTES_MAX
+            );
             return None;
         }
         Err(_) => {

@@ -249,7 +249,7 @@ fn fs_error(e: &io::Error) -> Answer {
         Errno::XDEV => (FILE_UNAVAILABLE, "Cannot move across file systems."),
         Errno::NOSPC => (NO_SPACE, "Insufficient storage space."),
         // A disk that failed under the server (a USB stick pulled or dying): said as such.
-        Errno::IO => (LOCAL_ERROR, "The disk failed (input/output error)."),
+        Errno::IO => (LOCAL_ERROR, "Disk failure (I/O error)."),
         Errno::DQUOT | Errno::FBIG => (EXCEEDED_STORAGE, "Exceeded storage allocation."),
         _ => return Answer::new(LOCAL_ERROR, format!("Local error: {e}.")),
     };
@@ -360,10 +360,7 @@ mod tests {
         assert_eq!(Fail::Local(errno(Errno::NOENT)).answer().unwrap().code, 451);
         assert_eq!(Fail::Local(errno(Errno::NOSPC)).answer().unwrap().code, 452);
         let eio = Fail::Local(errno(Errno::IO)).answer().unwrap();
-        assert_eq!(
-            (eio.code, eio.text.as_str()),
-            (451, "The disk failed (input/output error).")
-        );
+        assert_eq!((eio.code, &*eio.text), (451, "Disk failure (I/O error)."));
         let a = Fail::Aborted.answer().unwrap();
         assert_eq!((a.code, a.then), (426, Some((226, "ABOR successful."))));
         assert!(

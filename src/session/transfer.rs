@@ -72,17 +72,13 @@ impl Session {
             Ok(()) => "ok",
             Err(f) => {
                 match f {
+                    // (The verb says whether the disk was being read or written.)
                     Fail::Local(e) => log::warn!(
-                        "{} {}: {verb} {}: {} {}: {e}",
+                        "{} {}: {verb} {}: the disk at {}: {e}",
                         self.conn.peer,
                         self.login.name,
                         display(&p.to_bytes()),
-                        if verb == "RETR" {
-                            "reading from"
-                        } else {
-                            "writing to"
-                        },
-                        self.disk()
+                        self.disk().display()
                     ),
                     Fail::DataConnection(e) => {
                         log::info!("{}: data connection: {e}", self.conn.peer)
@@ -235,16 +231,17 @@ impl Session {
     }
 
     /// The disk the session's folder is on, as the log names it: its mount point, or the
-    /// folder when it is on the root file system.
-    fn disk(&self) -> String {
+    /// folder itself when it is on the root file system.
+    fn disk(&self) -> std::path::PathBuf {
         let folder = match &self.login.home {
             Home::Anonymous => &self.conn.ctx.cfg.root,
             Home::Dir(d) => d,
         };
-        match self.conn.ctx.disks.mount_of(folder) {
-            Some(mp) => format!("the disk at {}", mp.display()),
-            None => format!("the disk of {}", folder.display()),
-        }
+        self.conn
+            .ctx
+            .disks
+            .mount_of(folder)
+            .unwrap_or_else(|| folder.clone())
     }
 
     /// `--xferlog`: the transfer's line.

@@ -315,7 +315,22 @@ impl Jail {
         // Nothing to check for an account that may write anywhere, with no quota: no walk
         // and no stat on the way to every upload of a camera's.
         if !self.rights.is_all_write() || self.quota.is_some() {
-            self.check_rights_and_quota(path, kind)?;
+            let old = match kind {
+                UploadKind::Unique => {
+                    self.check(&self.resolve(&path.parent(), true)?, Need::Create)?;
+                    None
+                }
+                UploadKind::Stor => self.stor_target(&self.resolve(path, false)?)?,
+                UploadKind::Resume(_) | UploadKind::Append => {
+                    let loc = self.resolve(path, true)?;
+                    self.check(&loc, Need::Write)?;
+                    Self::check_openable(&loc)?
+                }
+            };
+            // Under a quota, a full home refuses the upload before its data connection.
+            if let Some(usage) = &self.quota {
+                usage.room(old.filter(|m| m.kind == Kind::File).map(|m| m.size))?;
+            }
         }
         if let Some(min) = self.bounds.min_free {
             let (free, total) = self.space_at(path)?;
@@ -323,26 +338,6 @@ impl Jail {
             if free < floor {
                 return Err(super::below_min_free(free, floor));
             }
-        }
-        Ok(())
-    }
-
-    fn check_rights_and_quota(&self, path: &VPath, kind: UploadKind) -> io::Result<()> {
-        let old = match kind {
-            UploadKind::Unique => {
-                self.check(&self.resolve(&path.parent(), true)?, Need::Create)?;
-                None
-            }
-            UploadKind::Stor => self.stor_target(&self.resolve(path, false)?)?,
-            UploadKind::Resume(_) | UploadKind::Append => {
-                let loc = self.resolve(path, true)?;
-                self.check(&loc, Need::Write)?;
-                Self::check_openable(&loc)?
-            }
-        };
-        // Under a quota, a full home refuses the upload before its data connection.
-        if let Some(usage) = &self.quota {
-            usage.room(old.filter(|m| m.kind == Kind::File).map(|m| m.size))?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 #                         upload, and checks every 226;
 #                         POWERCUT_SERVER=vsftpd or pure-ftpd: the same against a peer
 #   make board-diskfail   a USB disk that fails under a transfer, per DISKFAIL_FS
+#   make board-commitcost what a 226 costs per file system (wall, CPU); not in CI
 #   make board-bench      edgeftpd beside Debian's vsftpd and pure-ftpd on BENCH_BOARDS
 #                         (board/bench.py; about 15 minutes a board); not in CI
 #
@@ -25,7 +26,7 @@ POWERCUT_SEED  ?=
 POWERCUT_SERVER ?= edgeftpd
 BENCH_BOARDS   ?= armv7 mipsel
 
-.PHONY: board board-test board-powercut board-diskfail board-tools board-peers board-bench
+.PHONY: board board-test board-powercut board-diskfail board-commitcost board-tools board-peers board-bench
 
 board: deps
 	BOARDS="$(BOARDS)" bash board/build.sh
@@ -45,6 +46,10 @@ board-diskfail: board $(if $(filter ntfs,$(DISKFAIL_FS)),board-tools)
 	@set -e; for fs in $(DISKFAIL_FS); do \
 	  python3 board/diskfail.py --board $(POWERCUT_BOARD) --fs $$fs; \
 	done
+
+# What a 226 costs per file system (board/commitcost.py); not in CI.
+board-commitcost: board $(if $(filter ntfs,$(DISKFAIL_FS)),board-tools)
+	python3 board/commitcost.py --board $(POWERCUT_BOARD) --fs $(DISKFAIL_FS)
 
 # ntfs-3g for the boards' NTFS disks (Debian's package of each board's architecture).
 board-tools: board

@@ -82,7 +82,9 @@ def make_disk(path, fs, size_mb=256):
            "vfat": ["mkfs.vfat", "-n", "USB", path],
            "exfat": ["mkfs.exfat", "-L", "USB", path],
            "ntfs": ["mkntfs", "-F", "-Q", "-q", "-L", "USB", path]}[fs]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if r.returncode != 0:
+        raise BoardError(f"{cmd[0]} {path}: exit {r.returncode}\n{r.stdout}")
 
 
 def make_tools_disk(name, path):
@@ -134,6 +136,7 @@ class Board:
         os.makedirs(workdir, exist_ok=True)
         self.disk = disk or os.path.join(workdir, f"usb-{fs}.img")
         self.peers_disk = peers_disk  # read-only, labelled PEERS (see make_peers_disk)
+        self.initrd = None  # another initramfs than board/out/NAME/initrd.gz
         # NTFS is mounted by ntfs-3g, from a read-only disk labelled TOOLS.
         self.tools_disk = None
         if fs == "ntfs":
@@ -154,7 +157,7 @@ class Board:
 
     def start(self, timeout=120):
         kernel = os.path.join(OUT, self.name, "vmlinuz")
-        initrd = os.path.join(OUT, self.name, "initrd.gz")
+        initrd = self.initrd or os.path.join(OUT, self.name, "initrd.gz")
         if not os.path.exists(initrd):
             raise BoardError(f"{initrd} missing: run make board")
         sock = os.path.join(self.workdir, "console.sock")

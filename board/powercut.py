@@ -14,15 +14,16 @@ disk image stays. The checks, after every cut:
 - temporary: a temporary upload file is left once the server has started.
 
 A share of the cuts (--camera-share, a third by default) comes the way a camera uploads
-instead: a burst of 16 new pictures, then quiet for 0 to --quiet-max seconds, then the cut
+instead: a burst of 20 new pictures, then quiet for 0 to --quiet-max seconds, then the cut
 (the kernel's own writeback, some 30 s later, must not be what makes a 226 true). A
-quarter of each burst goes to a folder per day made with MKD
-(`cam/2026-12-NNN/12/img-0000.jpg`: the folders must survive with their files), the rest
-to a folder made on the router itself (`mkdir`, as another program or the admin would: on
-FAT its first cluster then sits on its parent's buffer list, see src/vfs/mod.rs's
-sync_entries).
+fifth of each burst goes to a folder per day made with MKD
+(`cam/2026-12-NNN/12/img-NNN-0000.jpg`: the folders must survive with their files), a
+fifth to `cam/all`, a folder of thousands of files made at the first boot (--crowd: on
+FAT its directory spans many clusters), the rest to a folder made on the router itself
+(`mkdir`, as another program or the admin would: on FAT its first cluster then sits on
+its parent's buffer list, see src/vfs/mod.rs's sync_entries).
 
-    python3 board/powercut.py [--board armv7] [--fs ext4|vfat] [--cuts N] [--seed S]
+    python3 board/powercut.py [--board armv7] [--fs ext4|vfat|exfat|ntfs] [--cuts N] [--seed S]
                               [--server edgeftpd|vsftpd|pure-ftpd]
 
 Prints a line per cut and a summary; exits 1 if anything was lost or torn.
@@ -120,12 +121,28 @@ def listing(b, folder):
     return r.stdout.decode(errors="replace") if r.returncode == 0 else ""
 
 
-def camera_burst(b, ledger, rng, cut, tls_share, files=16):
-    """A camera's burst: `files` new 20 KB pictures, a quarter into a folder per day (MKD,
-    made by curl's --ftp-create-dirs), the rest, the last one among them, into a folder
-    made on the router with mkdir. (Twelve pictures there: the names then span more than
-    one 512-byte block of the FAT directory, so a rename's two entries are in different
-    blocks and a sync of the new name's block does not write the old one's removal.)"""
+CROWD = "cam/all"
+
+
+def crowd(b, n):
+    """Makes `n` empty pictures in CROWD on the board, once (the first boot): a camera's
+    folder of thousands of files, whose directory spans many clusters on FAT."""
+    if b.sh(f"[ -d /mnt/usb/{CROWD} ]")[0] == 0:
+        return
+    st, out = b.sh(f"mkdir -p /mnt/usb/{CROWD} && cd /mnt/usb/{CROWD} && "
+                   f"seq -w 1 {n} | sed 's/^/old-/;s/$/.jpg/' | xargs touch && "
+                   "chmod -R 777 /mnt/usb/cam && cd / && sync", timeout=600)
+    if st != 0:
+        raise board.BoardError(f"making {n} files in {CROWD}: {out}")
+
+
+def camera_burst(b, ledger, rng, cut, tls_share, files=20):
+    """A camera's burst: `files` new 20 KB pictures, a fifth into a folder per day (MKD,
+    made by curl's --ftp-create-dirs), a fifth into CROWD (thousands of files), the rest,
+    the last one among them, into a folder made on the router with mkdir. (Twelve pictures
+    there: the names then span more than one 512-byte block of the FAT directory, so a
+    rename's two entries are in different blocks and a sync of the new name's block does
+    not write the old one's removal.)"""
     shell_dir = f"shell-{cut:03d}"
     # The camera was quiet before too: the kernel's writeback had written everything. (Else
     # the block device has been dirty for over 30 s since the boot and the checks, and the
@@ -133,8 +150,8 @@ def camera_burst(b, ledger, rng, cut, tls_share, files=16):
     b.sh("sync")
     b.sh(f"mkdir -p /mnt/usb/{shell_dir} && chmod 777 /mnt/usb/{shell_dir}")
     for i in range(files):
-        folder = f"cam/2026-12-{cut:03d}/12" if i % 4 == 0 else shell_dir
-        name = f"{folder}/img-{i:04d}.jpg"
+        folder = {0: f"cam/2026-12-{cut:03d}/12", 1: CROWD}.get(i % 5, shell_dir)
+        name = f"{folder}/img-{cut:03d}-{i:04d}.jpg"
         version = ledger.begin(name)
         body = content(name, version, 20 << 10)
         digest = hashlib.sha256(body).hexdigest()
@@ -213,7 +230,7 @@ def verify(b, ledger, existed, temp_check=True):
             if known[digest] < known[acked]:
                 problems.append(f"lost: {name} has an older version than the one acknowledged")
         existed.add(name)
-    for folder in ("cam", "backup") if temp_check else ():
+    for folder in ("cam", "backup", CROWD) if temp_check else ():
         text = listing(b, folder)
         if TEMP_PREFIX in text:
             problems.append(f"temporary: a temporary upload file is left in {folder}/")
@@ -231,8 +248,12 @@ def main():
     ap.add_argument("--min-secs", type=float, default=2.0)
     ap.add_argument("--max-secs", type=float, default=10.0)
     ap.add_argument("--camera-share", type=float, default=1 / 3,
-                    help="share of the cuts after a camera's burst and a quiet spell")
+                    help="share of the cuts after a camera's burst and a quiet spell "
+                         "(every third cut at 1/3)")
     ap.add_argument("--quiet-max", type=float, default=30.0)
+    ap.add_argument("--crowd", type=int, default=3000,
+                    help=f"files made at the first boot in {CROWD}, where a fifth of the "
+                         "camera's pictures go (0: none)")
     ap.add_argument("--server", default="edgeftpd", choices=["edgeftpd", "vsftpd", "pure-ftpd"])
     ap.add_argument("--pasv-base", type=int, default=board.PASV_BASE,
                     help="first of the 10 passive ports (another for a second board at once)")
@@ -265,6 +286,8 @@ def main():
                 b.start()
                 if peer:
                     start_peer(b, args.server, args.fs)
+                if args.crowd:
+                    crowd(b, args.crowd)
                 _, log = b.sh("logread | grep 'stale temporary' || true")
                 swept = sum(int(n) for n in re.findall(r"removed (\d+) stale", log))
                 swept_total += swept
@@ -274,7 +297,9 @@ def main():
                     print(f"powercut: final check after cut {cut}: {len(found)} problems", flush=True)
                     break
                 acks_before = ledger.acks
-                if rng.random() < args.camera_share:
+                # Spread evenly, not drawn: a short run (CI's) has its share of them too.
+                share = args.camera_share
+                if int((cut + 1) * share) > int(cut * share):
                     camera_burst(b, ledger, rng, cut, args.tls_share)
                     quiet = rng.uniform(0, args.quiet_max)
                     time.sleep(quiet)

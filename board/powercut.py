@@ -41,7 +41,6 @@ import hashlib
 import os
 import random
 import re
-import subprocess
 import sys
 import tempfile
 import threading

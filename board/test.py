@@ -216,7 +216,7 @@ class Checks:
             assert refusal.startswith("421 Too many users"), refusal
             _, start = b.sh("logread | grep 'max-clients 5000 lowered' | tail -1")
             assert "lowered to" in start, start
-        assert oom.strip() == "0", f"the OOM killer struck: {oom}"
+        assert oom.strip() == "0", f"the OOM killer struck: {oom}\n{diag}"
         # The sessions' ends take the board a while to process: serving again within 30 s.
         deadline, g = time.monotonic() + 30, ""
         while time.monotonic() < deadline and not g.startswith("220"):

@@ -187,6 +187,10 @@ def start_peer(b, server, fs):
     if fs in ("vfat", "exfat"):
         b.sh(f"d=$(awk '$2==\"/mnt/usb\" {{print $1}}' /proc/mounts); umount /mnt/usb && "
              f"mount -t {fs} -o uid={uid},gid={uid} $d /mnt/usb")
+    elif fs == "ntfs":
+        b.sh(f"d=$(awk '$2==\"/mnt/usb\" {{print $1}}' /proc/mounts); umount /mnt/usb && "
+             "/opt/tools/lib/ld.so --library-path /opt/tools/lib /opt/tools/sbin/ntfs-3g "
+             f"-o uid={uid},gid={uid} $d /mnt/usb")
     b.sh(f"mkdir -p /mnt/usb/cam /mnt/usb/backup && chown {uid}:{uid} /mnt/usb/cam "
          "/mnt/usb/backup /mnt/usb/cam/* /mnt/usb/backup/* 2>/dev/null; sync; true")
     lo, hi = b.pasv[0], b.pasv[-1]

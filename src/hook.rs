@@ -58,10 +58,7 @@ pub fn queue(run: Run) {
 
 fn start_workers() {
     for i in 0..limits::HOOKS_AT_ONCE {
-        let started = std::thread::Builder::new()
-            .name("on-upload".into())
-            .stack_size(limits::SESSION_STACK)
-            .spawn(work);
+        let started = crate::process::spawn("on-upload", Box::new(work));
         if let Err(e) = started {
             log::error!("--on-upload: cannot start worker {i}: {e}");
         }

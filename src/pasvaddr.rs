@@ -131,10 +131,7 @@ impl NameCache {
         if s.checked.elapsed() >= ttl && !s.refreshing {
             s.refreshing = true;
             let me = Arc::clone(self);
-            let started = std::thread::Builder::new()
-                .name("pasv-resolve".into())
-                .stack_size(limits::SESSION_STACK)
-                .spawn(move || me.refresh());
+            let started = crate::process::spawn("pasv-resolve", Box::new(move || me.refresh()));
             if started.is_err() {
                 s.refreshing = false;
                 s.checked = Instant::now();

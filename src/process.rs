@@ -7,7 +7,7 @@
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use crate::sys;
+use crate::{limits, sys};
 
 /// The user the server runs as (`--run-as`).
 pub struct RunAs {
@@ -157,4 +157,17 @@ impl RunAs {
         }
         Err(format!("--run-as {user}: no such user in /etc/passwd"))
     }
+}
+
+/// Starts one of the server's threads: named `name`, on a stack of
+/// [`limits::SESSION_STACK`]. Every thread goes through here (the sessions, the signals,
+/// the reloads, the upload hook's workers, the passive name's lookup): each closure type
+/// spawned on its own costs some 2 KiB of code on mipsel, one boxed closure type costs
+/// that once.
+pub fn spawn(name: &str, f: Box<dyn FnOnce() + Send>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .stack_size(limits::SESSION_STACK)
+        .spawn(f)
+        .map(drop)
 }

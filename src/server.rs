@@ -259,15 +259,15 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr, implicit_t
     // A second handle so the client can be told if the thread can't be created.
     let spare = stream.try_clone().ok();
     let ctx = shared.context();
-    let spawned = std::thread::Builder::new()
-        .name("session".into())
-        .stack_size(limits::SESSION_STACK)
-        .spawn(move || {
+    let spawned = crate::process::spawn(
+        "session",
+        Box::new(move || {
             let _slot = slot;
             session::run(ctx, stream, implicit_tls);
-        });
+        }),
+    );
     match spawned {
-        Ok(_) => drop(spare),
+        Ok(()) => drop(spare),
         Err(e) => {
             log::error!("{ip}: cannot start a session thread: {e}");
             if let Some(s) = spare {
@@ -295,10 +295,9 @@ pub fn handle_signals(
         .map(|l| l.socket.as_fd().try_clone_to_owned())
         .collect::<Result<_, _>>()?;
     let set = crate::sys::block_server_signals()?;
-    std::thread::Builder::new()
-        .name("signals".into())
-        .stack_size(limits::SESSION_STACK)
-        .spawn(move || {
+    crate::process::spawn(
+        "signals",
+        Box::new(move || {
             let sig = loop {
                 let sig = crate::sys::wait_signal(&set);
                 if sig != crate::sys::SIGHUP {
@@ -322,8 +321,8 @@ pub fn handle_signals(
             log::info!("exiting ({left} transfers cut short)");
             crate::process::remove_pidfile();
             std::process::exit(0);
-        })?;
-    Ok(())
+        }),
+    )
 }
 
 /// Stops accepting (the accept loops see `stopping` when their poll wakes) and gives the

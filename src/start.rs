@@ -12,7 +12,7 @@ use crate::config::{self, Action, Config};
 use crate::process::{self, RunAs};
 use crate::server::{self, Server};
 use crate::session::{self, Context};
-use crate::{hashpw, limits, logging, memory, privsep, sys, vfs};
+use crate::{hashpw, logging, memory, privsep, sys, vfs};
 
 /// The whole program: flags, then serving until a signal ends it. Exit status 2 for any
 /// problem found at start-up (one line on stderr).
@@ -338,10 +338,9 @@ fn serve(
 /// In the serving process of privilege separation: a thread that takes the monitor's
 /// reloads and puts them in place, logging each as a SIGHUP would without it.
 fn take_reloads(server: Arc<Server>, mut link: UnixStream) -> std::io::Result<()> {
-    std::thread::Builder::new()
-        .name("reloads".into())
-        .stack_size(limits::SESSION_STACK)
-        .spawn(move || {
+    process::spawn(
+        "reloads",
+        Box::new(move || {
             while let Some(message) = privsep::receive(&mut link) {
                 match message {
                     Ok(privsep::Message::Config(mut files)) => {
@@ -358,7 +357,8 @@ fn take_reloads(server: Arc<Server>, mut link: UnixStream) -> std::io::Result<()
                     Err(e) => log::error!("{e}"),
                 }
             }
-        })?;
+        }),
+    )?;
     Ok(())
 }
 

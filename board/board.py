@@ -247,6 +247,8 @@ class Board:
             b = self.con.recv(65536)
         except socket.timeout:
             return b""
+        except ConnectionResetError:
+            b = b""  # qemu exited (a board that halts: rcS stops on a disk it can't mount)
         if not b:
             raise BoardError(f"{self.name}: console closed\n{self.tail()}")
         self.log += b

@@ -11,6 +11,7 @@ the server and busybox. Every wait is bounded: a board that does not boot raises
 console's last lines.
 """
 
+import hashlib
 import os
 import re
 import shutil
@@ -87,27 +88,36 @@ def make_disk(path, fs, size_mb=256):
         raise BoardError(f"{cmd[0]} {path}: exit {r.returncode}\n{r.stdout}")
 
 
-def make_tools_disk(name, path):
-    """A disk labelled TOOLS with Debian's ntfs-3g for board `name` and the libraries it
-    loads (board/build.sh tools), which the board mounts an NTFS USB disk with."""
-    tools = os.path.join(OUT, name, "tools")
-    if not os.path.isdir(tools):
-        raise BoardError(f"{tools} missing: run board/build.sh tools {name}")
+def bundle_disk(name, what, path, size_mb):
+    """A read-only ext4 disk labelled WHAT (upper case) with board/out/NAME/WHAT/, the
+    programs board/build.sh bundled with the libraries they load, run on the board by their
+    own loader: /opt/WHAT/lib/ld.so --library-path /opt/WHAT/lib /opt/WHAT/sbin/PROGRAM."""
+    src = os.path.join(OUT, name, what)
+    if not os.path.isdir(src):
+        raise BoardError(f"{src} missing: run board/build.sh {what} {name}")
     with open(path, "wb") as f:
-        f.truncate(32 << 20)
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "TOOLS", "-d", tools, path], check=True)
+        f.truncate(size_mb << 20)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-L", what.upper(), "-d", src, path], check=True)
+
+
+def make_tools_disk(name, path):
+    """The TOOLS disk: Debian's ntfs-3g, which the board mounts an NTFS USB disk with."""
+    bundle_disk(name, "tools", path, 32)
 
 
 def make_peers_disk(name, path):
-    """A disk labelled PEERS with Debian's vsftpd and pure-ftpd for board `name` and the
-    libraries they load (board/build.sh peers), run there by their own loader:
-    /opt/peers/lib/ld.so --library-path /opt/peers/lib /opt/peers/sbin/vsftpd."""
-    peers = os.path.join(OUT, name, "peers")
-    if not os.path.isdir(peers):
-        raise BoardError(f"{peers} missing: run board/build.sh peers {name}")
-    with open(path, "wb") as f:
-        f.truncate(64 << 20)
-    subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "PEERS", "-d", peers, path], check=True)
+    """The PEERS disk: Debian's vsftpd and pure-ftpd."""
+    bundle_disk(name, "peers", path, 64)
+
+
+def data(n, seed):
+    """`n` bytes of a stream that `seed` names (the same bytes for the same seed)."""
+    out = bytearray()
+    block = hashlib.sha256(seed.encode()).digest()
+    while len(out) < n:
+        block = hashlib.sha256(block).digest()
+        out += block
+    return bytes(out[:n])
 
 
 def fsck(path, fs):

@@ -23,7 +23,6 @@ Exit status 0 when every case passed. Talks to the board through 127.0.0.1 only.
 """
 
 import argparse
-import hashlib
 import os
 import re
 import subprocess
@@ -33,21 +32,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import board  # noqa: E402
+from board import data  # noqa: E402
 
 USER = ("bob", "board-secret")
 # The host's tmpfs under the disk image: the image is sparse, so what the guest writes takes
 # the tmpfs's room; the filler leaves MARGIN of it.
 TMPFS_MB = 96
 MARGIN = 64 << 10
-
-
-def data(n, seed):
-    out = bytearray()
-    block = hashlib.sha256(seed.encode()).digest()
-    while len(out) < n:
-        block = hashlib.sha256(block).digest()
-        out += block
-    return bytes(out[:n])
 
 
 def put(b, name, body, timeout=120):

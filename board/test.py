@@ -12,7 +12,6 @@ Prints one line per check and a closing 'N passed, N failed' line; exits 1 on an
 """
 
 import ftplib
-import hashlib
 import os
 import resource
 import socket
@@ -24,6 +23,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import board  # noqa: E402
+from board import data  # noqa: E402
 
 USER, PASSWORD = "bob", "board-secret"
 
@@ -37,15 +37,6 @@ def run(cmd, timeout=120):
 
 def curl(b, *args, tls=False):
     return board.curl(args, user=(USER, PASSWORD), tls=tls).stdout
-
-
-def data(n, seed):
-    out = bytearray()
-    block = hashlib.sha256(seed.encode()).digest()
-    while len(out) < n:
-        block = hashlib.sha256(block).digest()
-        out += block
-    return bytes(out[:n])
 
 
 class Checks:

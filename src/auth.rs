@@ -71,6 +71,16 @@ pub enum Home {
     Dir(PathBuf),
 }
 
+impl Home {
+    /// The folder on the disk: `root` (`--root`) for anonymous sessions.
+    pub fn dir<'a>(&'a self, root: &'a Path) -> &'a Path {
+        match self {
+            Home::Anonymous => root,
+            Home::Dir(d) => d,
+        }
+    }
+}
+
 /// Why a login was refused. The client is told only "Login incorrect." whichever it is.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {

@@ -133,10 +133,7 @@ impl PreLogin {
                 // disk no session is in (it can be unmounted), a disk mounted again at the
                 // same path is the one the next login gets, and the empty folder of a disk
                 // not mounted is never served in its place (vfs/disks.rs).
-                let jail = match &login.home {
-                    Home::Anonymous => ctx.disks.open(&cfg.root),
-                    Home::Dir(d) => ctx.disks.open(d),
-                };
+                let jail = ctx.disks.open(login.home.dir(&cfg.root));
                 let umask = login.umask.unwrap_or(cfg.umask);
                 let jail = jail.and_then(|j| {
                     let j = j.with_access(Arc::clone(&login.rights), umask).with_bounds(

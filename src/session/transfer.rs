@@ -233,15 +233,12 @@ impl Session {
     /// The disk the session's folder is on, as the log names it: its mount point, or the
     /// folder itself when it is on the root file system.
     fn disk(&self) -> std::path::PathBuf {
-        let folder = match &self.login.home {
-            Home::Anonymous => &self.conn.ctx.cfg.root,
-            Home::Dir(d) => d,
-        };
+        let folder = self.login.home.dir(&self.conn.ctx.cfg.root);
         self.conn
             .ctx
             .disks
             .mount_of(folder)
-            .unwrap_or_else(|| folder.clone())
+            .unwrap_or_else(|| folder.to_path_buf())
     }
 
     /// `--xferlog`: the transfer's line.
@@ -265,14 +262,10 @@ impl Session {
         });
     }
 
-    /// The directory this login's jail is, on the disk.
     /// Where `p` is on the disk (the home, then the walk's real directories), for the
     /// transfer log and the upload hook.
     fn disk_path(&self, p: &VPath) -> std::io::Result<std::path::PathBuf> {
-        let home = match &self.login.home {
-            Home::Anonymous => &self.conn.ctx.cfg.root,
-            Home::Dir(d) => d,
-        };
+        let home = self.login.home.dir(&self.conn.ctx.cfg.root);
         Ok(home.join(self.jail.real_path(p)?))
     }
 

@@ -19,9 +19,15 @@ Measured, from the host (clients: curl for the big files, Python's ftplib for th
 - LIST (and MLSD where there is one) of a folder of 10,000 entries.
 
     python3 board/bench.py [--boards armv7 mipsel] [--servers edgeftpd vsftpd pure-ftpd]
+                           [--rounds 3] [--figures transfers small list mem]
+                           [--variant NAME=PATH ...]
 
-Prints a table per board with each figure's ratio to the best peer, and writes it to
-board/out/bench-NAME.txt. Not a test: nothing here fails on a figure.
+Every figure but the memory ones is measured --rounds times in one boot of each server
+and the median is shown (the emulated CPUs are noisy: one run of a figure moved by up to
+15%). --variant adds another edgeftpd-tls binary of the board's architecture as a server
+of its own (it is copied onto the bench's disk), to measure a change before and after it
+in one run. Prints a table per board with each figure's ratio to the best peer, and writes
+it to board/out/bench-NAME.txt. Not a test: nothing here fails on a figure.
 """
 
 import argparse
@@ -33,6 +39,7 @@ import re
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -85,14 +92,18 @@ def make_data():
     return big
 
 
-def make_disk(name, work, big):
-    """The bench's disk image for board `name`: peers in opt/, the served tree in ftp/."""
+def make_disk(name, work, big, variants):
+    """The bench's disk image for board `name`: peers in opt/, the variants' binaries in
+    opt/variants/, the served tree in ftp/."""
     peers = os.path.join(board.OUT, name, "peers")
     if not os.path.isdir(peers):
         raise board.BoardError(f"{peers} missing: run board/build.sh peers {name}")
     tree = os.path.join(work, "tree")
     shutil.rmtree(tree, ignore_errors=True)
     shutil.copytree(peers, os.path.join(tree, "opt"), symlinks=True)
+    os.makedirs(os.path.join(tree, "opt", "variants"))
+    for v, path in variants.items():
+        shutil.copy(path, os.path.join(tree, "opt", "variants", v))
     ftp = os.path.join(tree, "ftp")
     for d in ["many", "small", "incoming"]:
         os.makedirs(os.path.join(ftp, d))
@@ -128,12 +139,14 @@ def mem_available(b):
     return int(re.search(r"MemAvailable:\s+(\d+)", out).group(1)) * 1024
 
 
-def start_server(b, server, wide=False):
+def start_server(b, server, variants, wide=False):
     """Starts `server` in the background. wide: pure-ftpd with a passive range of 9,000
     ports, since it caps its sessions at half its range (5 with the board's 10 forwarded
     ports); only for idle sessions, which never open a data connection."""
     if server == "edgeftpd":
         cmd = EDGEFTPD
+    elif server in variants:
+        cmd = EDGEFTPD.replace("/usr/sbin/edgeftpd-tls", f"/mnt/usb/opt/variants/{server}")
     elif server == "vsftpd":
         lines = "\\n".join(f"{k}={v}" for k, v in VSFTPD_CONF.items())
         b.sh(f"mkdir -p /var/run/vsftpd/empty && chmod 555 /var/run/vsftpd/empty && "
@@ -225,14 +238,18 @@ def transfer(b, big, kind, tls):
         wall = curl([*opts, "-o", "/dev/null", url + "big.bin"])
     else:
         # A new name each time: anonymous users of pure-ftpd may not overwrite.
-        wall = curl([*opts, "-T", big, url + f"incoming/up-{'ftps' if tls else 'plain'}.bin"])
+        n = transfer.uploads = getattr(transfer, "uploads", 0) + 1
+        wall = curl([*opts, "-T", big, url + f"incoming/up-{'ftps' if tls else 'plain'}-{n}.bin"])
         b.sh("sync")
+        # The disk holds a few 64 MiB uploads at once: the next round's starts empty.
+        b.sh("rm -f /mnt/usb/ftp/incoming/up-*.bin; sync")
     c1 = cpu(b)
     busy = (c1[0] - c0[0]) / 100
     return dict(mib_s=BIG_MIB / wall, cpu_ms_mib=busy * 1000 / BIG_MIB)
 
 
-def small_files(b):
+def small_files(b, round_no=0):
+    """500 small files up (new names each round) then down, one session."""
     rng = random.Random(2)
     blobs = [rng.randbytes(n) for n in small_sizes()]
     ftp = ftplib.FTP()
@@ -240,7 +257,7 @@ def small_files(b):
     ftp.login("anonymous", "bench@")
     c0, t0 = cpu(b), time.monotonic()
     for i, blob in enumerate(blobs):
-        ftp.storbinary(f"STOR incoming/u{i:03d}.bin", io.BytesIO(blob))
+        ftp.storbinary(f"STOR incoming/u{round_no}-{i:03d}.bin", io.BytesIO(blob))
     up_wall = time.monotonic() - t0
     b.sh("sync")
     c1, t1 = cpu(b), time.monotonic()
@@ -277,29 +294,54 @@ def listing(b):
     return out
 
 
-def bench_server(name, server, img, work, big):
+def medians(rounds):
+    """One dict of the medians of a list of like dicts (nested; None stays None)."""
+    first = rounds[0]
+    if isinstance(first, dict):
+        return {k: medians([r[k] for r in rounds]) for k in first}
+    if first is None:
+        return None
+    return statistics.median(rounds)
+
+
+def bench_server(name, server, img, work, big, rounds, figures, variants):
     disk = os.path.join(work, f"{server}.img")
     shutil.copyfile(img, disk)
     print(f"  {server}: booting", flush=True)
     b = board.Board(name, os.path.join(work, server), fs="ext4", flavour="off", disk=disk)
     try:
         b.start()
-        start_server(b, server)
+        start_server(b, server, variants)
         time.sleep(2)
         r = {}
         for kind in ["RETR", "STOR"]:
             for tls in [False, True]:
+                if "transfers" not in figures:
+                    continue
                 key = f"{kind} {'FTPS' if tls else 'plain'}"
-                r[key] = transfer(b, big, kind, tls)
-                print(f"    {key}: {r[key]['mib_s']:.2f} MiB/s, "
-                      f"{r[key]['cpu_ms_mib']:.0f} CPU ms/MiB", flush=True)
-        r["small"] = small_files(b)
-        print(f"    small: {r['small']}", flush=True)
-        r["list"] = listing(b)
-        print(f"    listing: {r['list']}", flush=True)
+                got = []
+                for _ in range(rounds):
+                    got.append(transfer(b, big, kind, tls))
+                    print(f"    {key}: {got[-1]['mib_s']:.2f} MiB/s, "
+                          f"{got[-1]['cpu_ms_mib']:.0f} CPU ms/MiB", flush=True)
+                r[key] = medians(got)
+        if "small" in figures:
+            got = []
+            for i in range(rounds):
+                got.append(small_files(b, i))
+                print(f"    small: {got[-1]}", flush=True)
+            r["small"] = medians(got)
+        if "list" in figures:
+            got = []
+            for _ in range(rounds):
+                got.append(listing(b))
+                print(f"    listing: {got[-1]}", flush=True)
+            r["list"] = medians(got)
+        if "mem" not in figures:
+            return r
         if server == "pure-ftpd":
             b.sh("killall ld.so; sleep 2")
-            start_server(b, server, wide=True)
+            start_server(b, server, variants, wide=True)
             time.sleep(2)
         r["mem"] = idle_and_held(b)
         m = r["mem"]
@@ -319,19 +361,25 @@ def ratio(ours, peers, lower_is_better=True):
     return f"{ours / best:.2f}"
 
 
-def table(name, res, versions):
+def table(name, res, versions, rounds, variants=()):
+    """The figures of every server measured; a ratio to the best peer for edgeftpd and for
+    each variant."""
+    ours = ["edgeftpd", *variants]
+    cols = [*ours, *PEERS]
     rows = []
 
     def add(label, get, unit, lower=True, fmt="{:.1f}"):
         vals = {}
-        for s in SERVERS:
+        for s in cols:
             try:
                 vals[s] = get(res[s]) if s in res else None
             except (KeyError, TypeError):
                 vals[s] = None
-        cells = [fmt.format(vals[s]) if vals[s] is not None else "-" for s in SERVERS]
-        rows.append((label, unit, cells,
-                     ratio(vals["edgeftpd"], [vals[p] for p in PEERS], lower)))
+        if all(v is None for v in vals.values()):
+            return
+        cells = [fmt.format(vals[s]) if vals[s] is not None else "-" for s in cols]
+        ratios = [ratio(vals[s], [vals[p] for p in PEERS], lower) for s in ours]
+        rows.append((label, unit, cells, ratios))
 
     add("idle memory per session", lambda r: r["mem"]["per_session"] / 1024, "KiB")
     add("idle sessions held", lambda r: r["mem"]["held"], "sessions", lower=False, fmt="{:.0f}")
@@ -346,15 +394,19 @@ def table(name, res, versions):
     add("LIST 10,000 entries, CPU", lambda r: r["list"]["LIST"]["cpu_ms"], "ms", fmt="{:.0f}")
     add("MLSD 10,000 entries, wall", lambda r: r["list"]["MLSD"]["ms"], "ms", fmt="{:.0f}")
     add("MLSD 10,000 entries, CPU", lambda r: r["list"]["MLSD"]["cpu_ms"], "ms", fmt="{:.0f}")
-    out = [f"board {name} ({versions}); ratio: edgeftpd / the best peer",
-           f"| {'figure':<30} | {'unit':<9} | {'edgeftpd':>9} | {'vsftpd':>9} | "
-           f"{'pure-ftpd':>9} | {'ratio':>5} |",
-           f"|{'-' * 32}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 11}|{'-' * 7}|"]
-    for label, unit, cells, rt in rows:
+    ratio_heads = ["ratio"] + [f"{v} ratio" for v in variants]
+    out = [f"board {name} ({versions}); medians of {rounds} rounds (memory: one); "
+           "ratio: edgeftpd / the best peer",
+           f"| {'figure':<30} | {'unit':<9} | " + " | ".join(f"{c:>9}" for c in cols)
+           + " | " + " | ".join(f"{h:>5}" for h in ratio_heads) + " |",
+           f"|{'-' * 32}|{'-' * 11}|" + "|".join("-" * 11 for _ in cols) + "|"
+           + "|".join("-" * (max(5, len(h)) + 2) for h in ratio_heads) + "|"]
+    for label, unit, cells, rts in rows:
         out.append(f"| {label:<30} | {unit:<9} | " + " | ".join(f"{c:>9}" for c in cells)
-                   + f" | {rt:>5} |")
-    for s in SERVERS:
-        if s in res:
+                   + " | " + " | ".join(f"{rt:>{max(5, len(h))}}" for rt, h in zip(rts, ratio_heads))
+                   + " |")
+    for s in cols:
+        if s in res and "mem" in res[s]:
             m = res[s]["mem"]
             out.append(f"{s}: sessions stopped at {m['held']}: {m['why']}; OOM killer: "
                        f"{m['oom'] or 'never'}; afterwards: {m['after_greeting'] or 'no answer'}")
@@ -365,22 +417,29 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--boards", nargs="*", default=["armv7", "mipsel"])
     ap.add_argument("--servers", nargs="*", default=SERVERS)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--figures", nargs="*", default=["transfers", "small", "list", "mem"])
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
+                    help="another edgeftpd-tls binary of the board's architecture")
     a = ap.parse_args()
+    variants = dict(v.split("=", 1) for v in a.variant)
     board.require_tools()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, HELD_CAP * 2 + 100), hard))
     big = make_data()
+    servers = [*a.servers, *variants]
     for name in a.boards:
         with open(os.path.join(board.OUT, name, "peers", "versions")) as f:
             versions = f.read().strip()
         print(f"board-bench {name}: {versions}", flush=True)
         with tempfile.TemporaryDirectory(prefix=f"board-bench-{name}-") as work:
-            img = make_disk(name, work, big)
+            img = make_disk(name, work, big, variants)
             res = {}
-            for server in a.servers:
-                res[server] = bench_server(name, server, img, work, big)
+            for server in servers:
+                res[server] = bench_server(name, server, img, work, big, a.rounds, a.figures,
+                                           variants)
                 os.unlink(os.path.join(work, f"{server}.img"))
-        text = table(name, res, versions)
+        text = table(name, res, versions, a.rounds, list(variants))
         print(text, flush=True)
         with open(os.path.join(board.OUT, f"bench-{name}.txt"), "w") as f:
             f.write(text + "\n")

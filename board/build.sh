@@ -119,8 +119,14 @@ build_one() {
     # vfat: Debian's kernels default to codepage 437 and the "ascii" I/O charset.
     # exfat: the file system of USB disks over 32 GB as they are sold; fuse for ntfs-3g.
     local mods=(virtio_net virtio_blk crc32c_generic ext4 vfat nls_cp437 nls_ascii nls_iso8859_1 exfat fuse)
+    # The kernel's TLS for FTPS data connections (src/ktls.rs), with the CPU's own
+    # ChaCha20 and Poly1305 (and on aarch64 AES-GCM): the crypto API finds them by name
+    # when tls asks for "rfc7539(chacha20,poly1305)", so they are loaded beforehand.
+    mods+=(tls chacha20poly1305)
     case "$name" in
-    mipsel) mods=(virtio_pci "${mods[@]}") ;;
+    mipsel) mods=(virtio_pci "${mods[@]}" chacha-mips poly1305-mips) ;;
+    armv7) mods=(virtio_mmio "${mods[@]}" chacha-neon poly1305-arm) ;;
+    aarch64) mods=(virtio_mmio "${mods[@]}" chacha-neon poly1305-neon gcm ghash-ce aes-ce-cipher aes-ce-blk) ;;
     *) mods=(virtio_mmio "${mods[@]}") ;;
     esac
 

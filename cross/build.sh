@@ -392,8 +392,11 @@ cmd_bloat() {
     for row in "${ROWS[@]}"; do
         read -r triple runner budget tls_budget flags <<<"$row"
         note "building $triple unstripped (in $TARGET_DIR-bloat) to see what costs the most"
+        # BLOAT_FLAVOUR=tls: the -tls binary's.
+        local features=(--no-default-features)
+        [ "${BLOAT_FLAVOUR:-plain}" = tls ] && features=(--features tls)
         CARGO_PROFILE_RELEASE_STRIP=false TARGET_DIR="$TARGET_DIR-bloat" \
-            zigbuild Cargo.toml "$triple" "$flags" --bin edgeftpd --no-default-features
+            zigbuild Cargo.toml "$triple" "$flags" --bin edgeftpd "${features[@]}"
         echo "=== $triple"
         python3 cross/bloat.py "$(dirname "$(objcopy_path)")" \
             "$TARGET_DIR-bloat/$triple/release/edgeftpd" "${BLOAT_TOP:-30}"

@@ -23,6 +23,8 @@ pub(crate) mod frame;
 pub(crate) mod glob;
 pub(crate) mod hashpw;
 pub(crate) mod hook;
+#[cfg(feature = "tls")]
+pub(crate) mod ktls;
 /// Every limit, each with its reason (the fuzz checks read the path limits).
 pub mod limits;
 pub(crate) mod listing;

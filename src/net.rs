@@ -62,13 +62,19 @@ impl Stream {
         }
     }
 
-    /// The socket, when bytes may be spliced to or from it directly.
+    /// The socket, when bytes may be spliced to or from it directly: plain, or TLS that
+    /// the kernel encrypts (`ktls.rs`).
     pub fn zero_copy(&self) -> Option<&TcpStream> {
         match self {
             Stream::Plain(s) => Some(s),
             #[cfg(feature = "tls")]
-            Stream::Tls(_) => None,
+            Stream::Tls(t) => t.kernel_socket(),
         }
+    }
+
+    /// Whether the stream is TLS (encrypted by rustls or by the kernel).
+    pub fn is_tls(&self) -> bool {
+        !matches!(self, Stream::Plain(_))
     }
 
     /// True when a read would not wait for the socket: input is waiting inside the stream

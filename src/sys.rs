@@ -319,3 +319,135 @@ pub fn write_data(file: &std::fs::File) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// The kernel's TLS (net/tls, "kTLS"): the socket option numbers of linux/tls.h.
+#[cfg(feature = "tls")]
+mod tls_abi {
+    pub const TLS_TX: libc::c_int = 1;
+    pub const TLS_RX: libc::c_int = 2;
+    /// cmsg type of a record sent (sendmsg) and of a record received (recvmsg).
+    pub const TLS_SET_RECORD_TYPE: libc::c_int = 1;
+    pub const TLS_GET_RECORD_TYPE: libc::c_int = 2;
+    /// Room for one cmsg of one byte on any target (its header is 12 or 16 bytes).
+    pub const CMSG_ROOM: usize = 32;
+}
+
+/// Hands an established TCP socket to the kernel's TLS ("tls" upper-layer protocol):
+/// bytes still pass as they are until [`ktls_keys`] sets a direction's keys.
+#[cfg(feature = "tls")]
+pub fn ktls_attach(sock: &impl std::os::fd::AsFd) -> io::Result<()> {
+    set_bytes(sock, libc::IPPROTO_TCP, libc::TCP_ULP, b"tls")
+}
+
+/// Sets the kernel's TLS keys of one direction (`send`: TLS_TX, else TLS_RX); `info` is a
+/// `tls12_crypto_info_*` of linux/tls.h, laid out byte for byte by the caller.
+#[cfg(feature = "tls")]
+pub fn ktls_keys(sock: &impl std::os::fd::AsFd, send: bool, info: &[u8]) -> io::Result<()> {
+    use tls_abi::{TLS_RX, TLS_TX};
+    set_bytes(
+        sock,
+        libc::SOL_TLS,
+        if send { TLS_TX } else { TLS_RX },
+        info,
+    )
+}
+
+#[cfg(feature = "tls")]
+fn set_bytes(
+    sock: &impl std::os::fd::AsFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &[u8],
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `value` is a live slice of `value.len()` bytes that the kernel only reads
+    // (it copies the option in); the descriptor is borrowed, so open for the call.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_fd().as_raw_fd(),
+            level,
+            name,
+            value.as_ptr().cast(),
+            value.len() as libc::socklen_t,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Sends `payload` as one TLS record of `record_type` through the kernel's TLS (an alert:
+/// 21), which encrypts it with the socket's keys.
+#[cfg(feature = "tls")]
+pub fn ktls_send_record(
+    sock: &impl std::os::fd::AsFd,
+    record_type: u8,
+    payload: &[u8],
+) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut control = [0u64; tls_abi::CMSG_ROOM / 8];
+    let mut iov = libc::iovec {
+        iov_base: payload.as_ptr() as *mut libc::c_void,
+        iov_len: payload.len(),
+    };
+    // SAFETY: msghdr is plain data (all zeroes is a valid empty one); the iovec points to
+    // `payload` and msg_control to `control`, both alive for the call, and the kernel only
+    // reads them. CMSG_FIRSTHDR of a control buffer of CMSG_ROOM bytes (more than
+    // CMSG_SPACE(1) on every target) is non-null and has room for the header and a byte.
+    let r = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(1) as _;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_TLS;
+        (*c).cmsg_type = tls_abi::TLS_SET_RECORD_TYPE;
+        (*c).cmsg_len = libc::CMSG_LEN(1) as _;
+        *libc::CMSG_DATA(c) = record_type;
+        libc::sendmsg(sock.as_fd().as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r as usize)
+    }
+}
+
+/// Reads from a socket with the kernel's TLS on receive: the bytes of one or more records of
+/// one type, and that type (23 application data, 21 an alert, 22 a handshake message).
+#[cfg(feature = "tls")]
+pub fn ktls_recv(sock: &impl std::os::fd::AsFd, buf: &mut [u8]) -> io::Result<(usize, u8)> {
+    use std::os::fd::AsRawFd;
+    let mut control = [0u64; tls_abi::CMSG_ROOM / 8];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: as in ktls_send_record; here the kernel writes into `buf` (at most its
+    // length, through the iovec) and into `control` (at most msg_controllen bytes). The
+    // cmsgs read back are walked with CMSG_FIRSTHDR/CMSG_NXTHDR within msg_controllen as
+    // the kernel set it.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = tls_abi::CMSG_ROOM as _;
+        let r = libc::recvmsg(sock.as_fd().as_raw_fd(), &mut msg, 0);
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut record_type = 23;
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_TLS && (*c).cmsg_type == tls_abi::TLS_GET_RECORD_TYPE {
+                record_type = *libc::CMSG_DATA(c);
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+        Ok((r as usize, record_type))
+    }
+}

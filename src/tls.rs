@@ -33,7 +33,7 @@ use rustls::server::{ClientHello, ProducesTickets, ResolvesServerCert, ServerSes
 use rustls::sign::CertifiedKey;
 use rustls::{HandshakeKind, ServerConfig, ServerConnection};
 
-use crate::{frame, limits};
+use crate::{frame, ktls, limits};
 
 /// The certificate chain and key, swappable on SIGHUP.
 pub struct Certs {
@@ -373,6 +373,8 @@ impl Tls {
         c.ticketer = Arc::clone(&tickets) as Arc<dyn ProducesTickets>;
         let mut d = c.clone();
         d.send_tls13_tickets = 0;
+        // SECURITY: a data connection's keys may go to the kernel (ktls.rs), nowhere else.
+        d.enable_secret_extraction = ktls::available() != 0;
         SessionConfigs {
             control: Arc::new(c),
             data: Arc::new(d),
@@ -398,9 +400,24 @@ impl SessionConfigs {
     /// The handshake of a data connection; the session it resumed is checked by
     /// [`Tls::data_ok`].
     /// The socket's timeouts are the caller's, set before.
+    /// Where the kernel has TLS for the cipher agreed, the keys then go to it
+    /// (`ktls.rs`): the data moves as on a plain socket.
     pub fn accept_data(&self, sock: TcpStream) -> io::Result<TlsStream> {
         self.tickets.opened.store(0, Ordering::SeqCst);
-        accept(&self.data, sock)
+        if !self.data.enable_secret_extraction {
+            return accept(&self.data, sock);
+        }
+        let mut conn = handshake(&self.data, &sock)?;
+        let resumed = conn.handshake_kind() == Some(HandshakeKind::Resumed);
+        // Anything rustls must still send (none: data connections get no tickets).
+        while conn.wants_write() {
+            conn.write_tls(&mut &sock)?;
+        }
+        let inner = match ktls::hand_over(Box::new(conn), sock)? {
+            ktls::Handed::Kernel(k) => Inner::Kernel(k),
+            ktls::Handed::Kept(conn, sock) => Inner::User(rustls::StreamOwned::new(*conn, sock)),
+        };
+        Ok(TlsStream { inner, resumed })
     }
 }
 
@@ -444,7 +461,7 @@ impl Tls {
         if !reuse_required {
             return true;
         }
-        if s.0.conn.handshake_kind() != Some(HandshakeKind::Resumed) {
+        if !s.resumed {
             return false;
         }
         let own = configs.tickets.own.load(Ordering::SeqCst);
@@ -487,65 +504,120 @@ impl Tls {
 /// timeouts the caller set on the socket before (the socket keeps them; the caller sets its
 /// next phase's).
 pub fn accept(config: &Arc<ServerConfig>, sock: TcpStream) -> io::Result<TlsStream> {
+    let conn = handshake(config, &sock)?;
+    let resumed = conn.handshake_kind() == Some(HandshakeKind::Resumed);
+    Ok(TlsStream {
+        inner: Inner::User(rustls::StreamOwned::new(conn, sock)),
+        resumed,
+    })
+}
+
+/// The handshake itself. The socket is read a record at a time, so that nothing past the
+/// handshake is taken in (a data connection's keys may go to the kernel, which must then
+/// find the client's first data in the socket: `ktls::Records`).
+fn handshake(config: &Arc<ServerConfig>, sock: &TcpStream) -> io::Result<ServerConnection> {
     let mut conn = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
     // Records go out whole and at once: with Nagle's algorithm the tail of each write
     // waited for the peer's delayed ACK (a TLS download ran at a tenth of its speed).
     let _ = sock.set_nodelay(true);
-    let mut s = sock;
+    let mut r = ktls::Records::new(sock);
     while conn.is_handshaking() {
-        conn.complete_io(&mut s)?;
+        conn.complete_io(&mut r)?;
     }
-    Ok(TlsStream(rustls::StreamOwned::new(conn, s)))
+    Ok(conn)
 }
 
 /// A TLS connection over a socket: what `net::Stream` needs of it, so that only this module
 /// drives rustls.
-pub struct TlsStream(rustls::StreamOwned<ServerConnection, TcpStream>);
+pub struct TlsStream {
+    inner: Inner,
+    /// The handshake resumed a session (see [`Tls::data_ok`]).
+    resumed: bool,
+}
+
+// (TlsStream lives in a Box already: net::Stream::Tls.)
+#[allow(clippy::large_enum_variant)]
+enum Inner {
+    /// rustls encrypts and decrypts.
+    User(rustls::StreamOwned<ServerConnection, TcpStream>),
+    /// The kernel does (a data connection, `ktls.rs`).
+    Kernel(ktls::KernelTls),
+}
 
 impl TlsStream {
     /// The socket under the connection.
     pub fn socket(&self) -> &TcpStream {
-        &self.0.sock
+        match &self.inner {
+            Inner::User(s) => &s.sock,
+            Inner::Kernel(k) => k.socket(),
+        }
+    }
+
+    /// The socket, when the kernel encrypts: bytes may then be spliced to and from it.
+    pub fn kernel_socket(&self) -> Option<&TcpStream> {
+        match &self.inner {
+            Inner::User(_) => None,
+            Inner::Kernel(k) => Some(k.socket()),
+        }
     }
 
     /// True when a read would not wait for the socket: decrypted bytes wait, or the peer's
     /// close_notify (or a TLS error) was already taken in.
     pub fn has_buffered(&mut self) -> bool {
-        self.0.conn.process_new_packets().map_or(true, |s| {
-            s.plaintext_bytes_to_read() > 0 || s.peer_has_closed()
-        })
+        match &mut self.inner {
+            Inner::User(s) => s.conn.process_new_packets().map_or(true, |s| {
+                s.plaintext_bytes_to_read() > 0 || s.peer_has_closed()
+            }),
+            Inner::Kernel(k) => k.peer_closed(),
+        }
     }
 
     /// Sends close_notify and everything still queued.
     pub fn finish(&mut self) -> io::Result<()> {
-        self.0.conn.send_close_notify();
-        self.send_queued()
-    }
-
-    fn send_queued(&mut self) -> io::Result<()> {
-        while self.0.conn.wants_write() {
-            self.0.conn.write_tls(&mut self.0.sock)?;
+        match &mut self.inner {
+            Inner::User(s) => {
+                s.conn.send_close_notify();
+                send_queued(s)
+            }
+            Inner::Kernel(k) => k.finish(),
         }
-        Ok(())
     }
+}
+
+fn send_queued(s: &mut rustls::StreamOwned<ServerConnection, TcpStream>) -> io::Result<()> {
+    while s.conn.wants_write() {
+        s.conn.write_tls(&mut s.sock)?;
+    }
+    Ok(())
 }
 
 impl io::Read for TlsStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
+        match &mut self.inner {
+            Inner::User(s) => s.read(buf),
+            Inner::Kernel(k) => k.read(buf),
+        }
     }
 }
 
 impl io::Write for TlsStream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // One record at a time, sent at once: the caller polls the socket, not rustls.
-        let n = self.0.conn.writer().write(buf)?;
-        self.send_queued()?;
-        Ok(n)
+        match &mut self.inner {
+            Inner::User(s) => {
+                // One record at a time, sent at once: the caller polls the socket, not rustls.
+                let n = s.conn.writer().write(buf)?;
+                send_queued(s)?;
+                Ok(n)
+            }
+            Inner::Kernel(k) => k.write(buf),
+        }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.0.flush()
+        match &mut self.inner {
+            Inner::User(s) => s.flush(),
+            Inner::Kernel(k) => k.flush(),
+        }
     }
 }
 

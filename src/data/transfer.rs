@@ -406,7 +406,11 @@ impl Transfer<'_> {
                 Ok(0) => return Some(Ok(())),
                 Ok(n) => n,
                 Err(Errno::INTR | Errno::AGAIN) => continue,
-                Err(Errno::INVAL | Errno::NOSYS) if self.bytes == 0 => return None,
+                // The kernel's TLS has a record that is not data (the client's
+                // close_notify): read() takes it. The pipe is empty here.
+                Err(Errno::INVAL | Errno::NOSYS) if self.bytes == 0 || self.data.is_tls() => {
+                    return None;
+                }
                 Err(e) => return Some(Err(Fail::DataConnection(e.into()))),
             };
             self.bytes += n as u64;

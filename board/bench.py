@@ -1,5 +1,5 @@
 """`make board-bench`: edgeftpd beside Debian's vsftpd and pure-ftpd of the same architecture,
-on the same emulated board, one server per boot.
+on the same emulated board.
 
 The bench's disk (ext4, made on the host with mkfs.ext4 -d) carries the served tree and the
 peers (board/build.sh peers: the binaries and the libraries they load, run by their own
@@ -22,9 +22,12 @@ Measured, from the host (clients: curl for the big files, Python's ftplib for th
                            [--rounds 3] [--figures transfers small list mem]
                            [--variant NAME=PATH ...]
 
-Every figure but the memory ones is measured --rounds times in one boot of each server
-and the median is shown (the emulated CPUs are noisy: one run of a figure moved by up to
-15%). --variant adds another edgeftpd-tls binary of the board's architecture as a server
+The CPU figures (transfers, small files, listings) are measured in one boot, --rounds
+rounds in which the servers take turns, and the median of each is shown: the emulated
+CPU's speed drifts over minutes (a figure of one server moved by half between runs a
+quarter of an hour apart), so servers measured one after another would compare drifts.
+The memory figures need a boot per server (each starts with the same free memory) and
+are measured once. --variant adds another edgeftpd-tls binary of the board's architecture as a server
 of its own (it is copied onto the bench's disk), to measure a change before and after it
 in one run. Prints a table per board with each figure's ratio to the best peer, and writes
 it to board/out/bench-NAME.txt. Not a test: nothing here fails on a figure.
@@ -157,6 +160,14 @@ def start_server(b, server, variants, wide=False):
         cmd = PURE_FTPD.replace("41000:41009", "41000:49999") if wide else PURE_FTPD
     b.sh(f"({cmd} </dev/null >/tmp/server.log 2>&1 &)")
     b.wait_ftp(timeout=30)
+
+
+def stop_server(b):
+    """Stops whichever server runs (the peers run under their own ld.so) and waits until
+    port 21 is free."""
+    b.sh("killall edgeftpd-tls ld.so 2>/dev/null; for v in /mnt/usb/opt/variants/*; do "
+         "killall \"${v##*/}\" 2>/dev/null; done; "
+         "i=0; while netstat -lnt | grep -q ':21 ' && [ $i -lt 50 ]; do sleep 0.2; i=$((i+1)); done")
 
 
 # --- the host's side -----------------------------------------------------------------------
@@ -294,6 +305,83 @@ def listing(b):
     return out
 
 
+def boot(name, label, img, work):
+    """A board booted on a copy of the bench's disk, no server started."""
+    disk = os.path.join(work, f"{label}.img")
+    shutil.copyfile(img, disk)
+    # The host's writeback of the copy would otherwise run under the first figures.
+    os.sync()
+    print(f"  {label}: booting", flush=True)
+    b = board.Board(name, os.path.join(work, label), fs="ext4", flavour="off", disk=disk)
+    b.start()
+    return b
+
+
+def bench_cpu(name, servers, img, work, big, rounds, figures, variants):
+    """The transfers, small files and listings of every server in one boot, the servers
+    taking turns within each round: the emulated CPU's speed drifts over minutes (the same
+    figure of one server moved by half between two runs a quarter of an hour apart), so
+    servers measured one after another would be compared across that drift."""
+    got = {s: {} for s in servers}
+    b = boot(name, "cpu", img, work)
+    try:
+        # One download unmeasured: the disk's first read of the file, the same for all.
+        start_server(b, servers[0], variants)
+        curl(["-o", "/dev/null", f"ftp://127.0.0.1:{b.ftp_port}/big.bin"])
+        stop_server(b)
+        for i in range(rounds):
+            for server in servers:
+                print(f"  round {i + 1}, {server}", flush=True)
+                start_server(b, server, variants)
+                time.sleep(1)
+                r = got[server]
+                for kind in ["RETR", "STOR"]:
+                    for tls in [False, True]:
+                        if "transfers" in figures:
+                            key = f"{kind} {'FTPS' if tls else 'plain'}"
+                            one(r, key, lambda k=kind, t=tls: transfer(b, big, k, t))
+                if "small" in figures:
+                    one(r, "small", lambda: small_files(b, i))
+                    b.sh("rm -f /mnt/usb/ftp/incoming/u*.bin; sync")
+                if "list" in figures:
+                    one(r, "list", lambda: listing(b))
+                stop_server(b)
+    finally:
+        b.kill()
+    return {s: {k: medians(v) if None not in v else None for k, v in r.items()}
+            for s, r in got.items()}
+
+
+def one(r, key, fn):
+    """Adds one measurement of `key` to r[key] (None when it failed: printed, the figure
+    is then missing and the run goes on)."""
+    try:
+        v = fn()
+    except Exception as e:  # noqa: BLE001 - the figure is missing, the run goes on
+        print(f"    {key}: failed: {type(e).__name__}: {e}", flush=True)
+        v = None
+    else:
+        print(f"    {key}: {v}", flush=True)
+    r.setdefault(key, []).append(v)
+
+
+def bench_mem(name, server, img, work, variants):
+    """Idle memory and sessions held: one boot per server, so each starts with the same
+    free memory."""
+    b = boot(name, server, img, work)
+    try:
+        start_server(b, server, variants, wide=server == "pure-ftpd")
+        time.sleep(2)
+        m = idle_and_held(b)
+        print(f"    idle: {(m['per_session'] or 0) / 1024:.1f} KiB/session; held {m['held']} "
+              f"({m['why']}); OOM: {m['oom'] or 'none'}; then: {m['after_greeting'] or 'no answer'}",
+              flush=True)
+        return m
+    finally:
+        b.kill()
+        os.unlink(os.path.join(work, f"{server}.img"))
+
+
 def medians(rounds):
     """One dict of the medians of a list of like dicts (nested; None stays None)."""
     first = rounds[0]
@@ -302,55 +390,6 @@ def medians(rounds):
     if first is None:
         return None
     return statistics.median(rounds)
-
-
-def bench_server(name, server, img, work, big, rounds, figures, variants):
-    disk = os.path.join(work, f"{server}.img")
-    shutil.copyfile(img, disk)
-    print(f"  {server}: booting", flush=True)
-    b = board.Board(name, os.path.join(work, server), fs="ext4", flavour="off", disk=disk)
-    try:
-        b.start()
-        start_server(b, server, variants)
-        time.sleep(2)
-        r = {}
-        for kind in ["RETR", "STOR"]:
-            for tls in [False, True]:
-                if "transfers" not in figures:
-                    continue
-                key = f"{kind} {'FTPS' if tls else 'plain'}"
-                got = []
-                for _ in range(rounds):
-                    got.append(transfer(b, big, kind, tls))
-                    print(f"    {key}: {got[-1]['mib_s']:.2f} MiB/s, "
-                          f"{got[-1]['cpu_ms_mib']:.0f} CPU ms/MiB", flush=True)
-                r[key] = medians(got)
-        if "small" in figures:
-            got = []
-            for i in range(rounds):
-                got.append(small_files(b, i))
-                print(f"    small: {got[-1]}", flush=True)
-            r["small"] = medians(got)
-        if "list" in figures:
-            got = []
-            for _ in range(rounds):
-                got.append(listing(b))
-                print(f"    listing: {got[-1]}", flush=True)
-            r["list"] = medians(got)
-        if "mem" not in figures:
-            return r
-        if server == "pure-ftpd":
-            b.sh("killall ld.so; sleep 2")
-            start_server(b, server, variants, wide=True)
-            time.sleep(2)
-        r["mem"] = idle_and_held(b)
-        m = r["mem"]
-        print(f"    idle: {(m['per_session'] or 0) / 1024:.1f} KiB/session; held {m['held']} "
-              f"({m['why']}); OOM: {m['oom'] or 'none'}; then: {m['after_greeting'] or 'no answer'}",
-              flush=True)
-        return r
-    finally:
-        b.kill()
 
 
 def ratio(ours, peers, lower_is_better=True):
@@ -427,18 +466,21 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, HELD_CAP * 2 + 100), hard))
     big = make_data()
-    servers = [*a.servers, *variants]
+    servers = [*variants, *a.servers]
     for name in a.boards:
         with open(os.path.join(board.OUT, name, "peers", "versions")) as f:
             versions = f.read().strip()
         print(f"board-bench {name}: {versions}", flush=True)
         with tempfile.TemporaryDirectory(prefix=f"board-bench-{name}-") as work:
             img = make_disk(name, work, big, variants)
-            res = {}
-            for server in servers:
-                res[server] = bench_server(name, server, img, work, big, a.rounds, a.figures,
-                                           variants)
-                os.unlink(os.path.join(work, f"{server}.img"))
+            res = {s: {} for s in servers}
+            if set(a.figures) & {"transfers", "small", "list"}:
+                for server, r in bench_cpu(name, servers, img, work, big, a.rounds,
+                                           a.figures, variants).items():
+                    res[server].update(r)
+            if "mem" in a.figures:
+                for server in servers:
+                    res[server]["mem"] = bench_mem(name, server, img, work, variants)
         text = table(name, res, versions, a.rounds, list(variants))
         print(text, flush=True)
         with open(os.path.join(board.OUT, f"bench-{name}.txt"), "w") as f:

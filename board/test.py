@@ -12,7 +12,10 @@ Prints one line per check and a closing 'N passed, N failed' line; exits 1 on an
 """
 
 import ftplib
+import io
+import ssl
 import os
+import re
 import resource
 import socket
 import subprocess
@@ -84,6 +87,61 @@ class Checks:
         implicit = f"ftps://127.0.0.1:{b.ftps_port}/tls/up.bin"
         assert curl(b, "-k", implicit) == body
 
+    def tls_stat(self):
+        """The kernel's TLS counters (/proc/net/tls_stat): data connections it took."""
+        _, out = self.b.sh("cat /proc/net/tls_stat")
+        return {k: int(v) for k, v in re.findall(r"(\w+)\s+(\d+)", out)}
+
+    def kernel_tls(self):
+        """FTPS data connections go through the kernel's TLS (src/ktls.rs) with TLS 1.3 and
+        TLS 1.2 ChaCha20 (curl, and ftplib, which waits for the server's close_notify after
+        an upload), and never with TLS 1.2 AES-GCM, which stays in rustls."""
+        b = self.b
+        body = data(1 << 20, "ktls")
+        src = os.path.join(self.work, "ktls.bin")
+        open(src, "wb").write(body)
+        before = self.tls_stat()
+        chacha12 = ["--tls-max", "1.2", "--ciphers",
+                    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"]
+        for name, opts in [("13", []), ("12", chacha12)]:
+            curl(b, *opts, "-T", src, b.url(f"ktls/{name}.bin"), "--ftp-create-dirs", tls=True)
+            assert curl(b, *opts, b.url(f"ktls/{name}.bin"), tls=True) == body, name
+
+        class Reusing(ftplib.FTP_TLS):
+            # ftplib's data connections resume no session by themselves (the server
+            # requires it): hand them the control connection's, as FileZilla does.
+            def ntransfercmd(self, cmd, rest=None):
+                conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+                if self._prot_p:
+                    conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                                    session=self.sock.session)
+                return conn, size
+
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        f = Reusing(context=ctx)
+        f.connect("127.0.0.1", b.ftp_port, timeout=60)
+        f.login(USER, PASSWORD)
+        f.prot_p()
+        f.storbinary("STOR ktls/ftplib.bin", io.BytesIO(body))
+        got = bytearray()
+        f.retrbinary("RETR ktls/ftplib.bin", got.extend)
+        assert bytes(got) == body
+        lines = []
+        f.retrlines("LIST ktls", lines.append)
+        assert len(lines) == 3, lines
+        f.quit()
+        after = self.tls_stat()
+        # 4 curl transfers, 3 of ftplib: each data connection both ways.
+        for k in ["TlsTxSw", "TlsRxSw"]:
+            assert after[k] - before[k] >= 7, (k, before, after)
+        assert after["TlsDecryptError"] == before["TlsDecryptError"], after
+        # TLS 1.2 AES-GCM: served, by rustls (see ktls.rs: the kernel would reuse a nonce).
+        gcm12 = ["--tls-max", "1.2", "--ciphers",
+                 "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"]
+        assert curl(b, *gcm12, b.url("ktls/13.bin"), tls=True) == body
+        assert self.tls_stat()["TlsTxSw"] == after["TlsTxSw"], "TLS 1.2 AES-GCM went to the kernel"
+
     def lftp(self, tls):
         b = self.b
         local = os.path.join(self.work, "tree-tls" if tls else "tree")
@@ -111,7 +169,6 @@ class Checks:
             f.login(USER, PASSWORD)
             f.set_pasv(passive)
             body = data(100_000, f"ftplib{passive}")
-            import io
             f.storbinary(f"STOR ftplib-{passive}.bin", io.BytesIO(body))
             got = bytearray()
             f.retrbinary(f"RETR ftplib-{passive}.bin", got.extend)
@@ -238,6 +295,8 @@ def test_board(name):
             print(f"board-test {name}: booted to the server's greeting in {time.monotonic() - t:.1f} s", flush=True)
             c.check("curl plain (put, get, list, resume, range)", c.curl_plain)
             c.check("curl FTPS explicit and implicit", c.curl_ftps)
+            if b.flavour == "tls":
+                c.check("FTPS data connections in the kernel's TLS", c.kernel_tls)
             c.check("lftp mirror both ways plain", lambda: c.lftp(False))
             c.check("lftp mirror both ways FTPS", lambda: c.lftp(True))
             c.check("ftplib passive", c.ftplib_passive)

@@ -23,6 +23,9 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 /// Civil date and time (UTC) of seconds since the epoch: (year, month, day, h, m, s).
 pub fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+    if let Ok(s) = u32::try_from(secs) {
+        return civil_u32(s);
+    }
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     let z = days + 719468;
@@ -42,6 +45,25 @@ pub fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
         (rem % 3600 / 60) as u32,
         (rem % 60) as u32,
     )
+}
+
+/// [`civil`] of 1970 to 2106 in 32-bit arithmetic: on a 32-bit router CPU each 64-bit
+/// division is a call into the runtime (MIPS has no 64-bit divide), a dozen of them per
+/// date, and MLSD and LIST make a date per entry (on the mipsel board, 10,000 entries cost
+/// more CPU than pure-ftpd's whole listing). The same algorithm, every value unsigned.
+fn civil_u32(secs: u32) -> (i64, u32, u32, u32, u32, u32) {
+    let days = secs / 86400;
+    let rem = secs % 86400;
+    let z = days + 719468;
+    let era = z / 146097;
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u32::from(m <= 2);
+    (i64::from(y), m, d, rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
 /// Seconds since the epoch, now.
@@ -78,6 +100,48 @@ pub fn parse_time(t: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The 64-bit path, as civil was before its 32-bit fast path.
+    fn civil_i64(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+        let days = secs.div_euclid(86400);
+        let rem = secs.rem_euclid(86400);
+        let z = days + 719468;
+        let era = z.div_euclid(146097);
+        let doe = z - era * 146097;
+        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let y = yoe + era * 400 + i64::from(m <= 2);
+        let r = |v: i64| v as u32;
+        (y, m, d, r(rem / 3600), r(rem % 3600 / 60), r(rem % 60))
+    }
+
+    #[test]
+    fn the_32_bit_dates_are_the_64_bit_ones() {
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        let check = |s: i64| assert_eq!(civil(s), civil_i64(s), "{s}");
+        for s in [
+            0,
+            1,
+            86399,
+            86400,
+            951782400,
+            951868800,
+            4102444800,
+            u32::MAX as i64,
+        ] {
+            check(s);
+            check(s - 1);
+        }
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            check((x % (1u64 << 33)) as i64 - (1 << 31));
+        }
+    }
 
     #[test]
     fn calendar_round_trip() {

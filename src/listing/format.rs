@@ -94,7 +94,15 @@ impl Head {
     fn num(&mut self, n: u64, width: usize, left: bool) {
         let mut digits = [0u8; 20];
         let mut i = digits.len();
+        // 64-bit digits only while the number needs them: on a 32-bit CPU each 64-bit
+        // division is a call into the runtime, two per digit.
         let mut v = n;
+        while v > u64::from(u32::MAX) {
+            i -= 1;
+            digits[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        let mut v = v as u32;
         loop {
             i -= 1;
             digits[i] = b'0' + (v % 10) as u8;
@@ -310,6 +318,12 @@ mod tests {
             o.as_bytes(),
             b"   042      18446744073709551615|0fe00|ffffffffffffffff000759"
         );
+        // Either side of the 32-bit digits.
+        for n in [4294967295u64, 4294967296, 10_000_000_000, 99_999_999_999] {
+            let mut o = Head::new();
+            o.num(n, 0, false);
+            assert_eq!(o.as_bytes(), n.to_string().as_bytes());
+        }
     }
 
     #[test]

@@ -164,6 +164,39 @@ fn sync_dir(dir: &OwnedFd) -> io::Result<()> {
 
 /// `statfs` type of FAT (vfat, msdos): MSDOS_SUPER_MAGIC.
 const FAT_MAGIC: i64 = 0x4d44;
+/// ext2, ext3 and ext4's statfs magic (EXT4_SUPER_MAGIC; the three share it).
+const EXT_MAGIC: i64 = 0xef53;
+
+/// Whether `dir` is on a file system whose journal puts a rename and the allocation and
+/// size of the file renamed into one transaction, so that one commit makes them durable
+/// together: ext3 or ext4 with its journal loaded (/proc/fs/jbd2/DEVICE-8 is there; not
+/// ext2, nor ext4 made without a journal, nor one mounted with noload). False where that
+/// can't be told (no /proc or /sys): the upload then takes the path every file system
+/// takes.
+#[allow(clippy::unnecessary_cast)]
+pub(crate) fn journaled(dir: &OwnedFd) -> bool {
+    if !rustix::fs::fstatfs(dir).is_ok_and(|st| st.f_type as i64 == EXT_MAGIC) {
+        return false;
+    }
+    let Ok(st) = rustix::fs::fstat(dir) else {
+        return false;
+    };
+    let dev = st.st_dev as u64;
+    let link = format!(
+        "/sys/dev/block/{}:{}",
+        rustix::fs::major(dev),
+        rustix::fs::minor(dev)
+    );
+    let Ok(target) = std::fs::read_link(link) else {
+        return false;
+    };
+    let Some(name) = target.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    Path::new("/proc/fs/jbd2")
+        .join(format!("{name}-8"))
+        .exists()
+}
 
 /// Makes the entries an upload's commit changed in `dir` durable: `dir` synced, and on FAT
 /// its parent too. Called in [`DISK_ORDER`].

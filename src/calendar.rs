@@ -23,9 +23,14 @@ pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 /// Civil date and time (UTC) of seconds since the epoch: (year, month, day, h, m, s).
 pub fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    if let Ok(s) = u32::try_from(secs) {
-        return civil_u32(s);
+    match u32::try_from(secs) {
+        Ok(s) => civil_u32(s),
+        Err(_) => civil_i64(secs),
     }
+}
+
+/// [`civil`] of any time, before 1970 too.
+fn civil_i64(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
     let days = secs.div_euclid(86400);
     let rem = secs.rem_euclid(86400);
     let z = days + 719468;
@@ -100,23 +105,6 @@ pub fn parse_time(t: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The 64-bit path, as civil was before its 32-bit fast path.
-    fn civil_i64(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-        let days = secs.div_euclid(86400);
-        let rem = secs.rem_euclid(86400);
-        let z = days + 719468;
-        let era = z.div_euclid(146097);
-        let doe = z - era * 146097;
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let y = yoe + era * 400 + i64::from(m <= 2);
-        let r = |v: i64| v as u32;
-        (y, m, d, r(rem / 3600), r(rem % 3600 / 60), r(rem % 60))
-    }
 
     #[test]
     fn the_32_bit_dates_are_the_64_bit_ones() {

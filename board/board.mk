@@ -10,12 +10,13 @@
 #                         POWERCUT_SERVER=vsftpd or pure-ftpd: the same against a peer
 #   make board-diskfail   a USB disk that fails under a transfer, per DISKFAIL_FS
 #   make board-commitcost what a 226 costs per file system (wall, CPU); not in CI
-#   make board-bench      edgeftpd beside Debian's vsftpd and pure-ftpd on BENCH_BOARDS
-#                         (board/bench.py; about 15 minutes a board); not in CI
+#   make board-bench      edgeftpd beside Debian's vsftpd and pure-ftpd on BENCH_BOARDS,
+#                         medians of BENCH_ROUNDS rounds (board/bench.py; about 30 minutes
+#                         a board); not in CI
 #
 # Variables: BOARDS (names; default all), POWERCUT_BOARD (armv7), POWERCUT_CUTS (50),
 # POWERCUT_FS and DISKFAIL_FS (ext4 vfat exfat ntfs), POWERCUT_SEED, POWERCUT_SERVER
-# (edgeftpd), BENCH_BOARDS (armv7 mipsel).
+# (edgeftpd), BENCH_BOARDS (armv7 mipsel), BENCH_ROUNDS (3).
 
 BOARDS         ?=
 POWERCUT_BOARD ?= armv7
@@ -25,6 +26,7 @@ DISKFAIL_FS    ?= ext4 vfat exfat ntfs
 POWERCUT_SEED  ?=
 POWERCUT_SERVER ?= edgeftpd
 BENCH_BOARDS   ?= armv7 mipsel
+BENCH_ROUNDS   ?= 3
 
 .PHONY: board board-test board-powercut board-diskfail board-commitcost board-tools board-peers board-bench
 
@@ -60,4 +62,4 @@ board-peers: board
 	bash board/build.sh peers $(BENCH_BOARDS) $(POWERCUT_BOARD)
 
 board-bench: board-peers
-	python3 board/bench.py --boards $(BENCH_BOARDS)
+	python3 board/bench.py --boards $(BENCH_BOARDS) --rounds $(BENCH_ROUNDS)

@@ -5,7 +5,8 @@ The bench's disk (ext4, made on the host with mkfs.ext4 -d) carries the served t
 peers (board/build.sh peers: the binaries and the libraries they load, run by their own
 dynamic loader), so all three servers boot the same initramfs with the same free memory.
 Every server serves /mnt/usb/ftp anonymously with uploads allowed into incoming/, FTPS
-optional with the same EC certificate, passive ports 41000-41009 advertised as 127.0.0.1.
+optional with the same EC certificate, passive ports 41000-41009 (--pasv-base: two boards
+benched at once need two ranges) advertised as 127.0.0.1.
 
 Measured, from the host (clients: curl for the big files, Python's ftplib for the rest):
 - idle: MemAvailable of the board (so the kernel's share counts) before and after 100
@@ -62,6 +63,7 @@ SERVERS = ["edgeftpd", "vsftpd", "pure-ftpd"]
 PEERS = ["vsftpd", "pure-ftpd"]
 CACHE = os.path.join(board.ROOT, "board", "cache", "bench")
 
+PASV_BASE = [41000]  # --pasv-base
 PASV = "--pasv-ports 41000-41009 --pasv-address 127.0.0.1 --pasv-local-nets 192.0.2.0/24"
 EDGEFTPD = ("RUST_LOG=warn /usr/sbin/edgeftpd-tls --listen 0.0.0.0:21 --root /mnt/usb/ftp "
             f"--anonymous --write {PASV} --max-clients 5000 --max-per-ip 5000 "
@@ -153,13 +155,18 @@ def start_server(b, server, variants, wide=False):
     elif server == "vsftpd":
         lines = "\\n".join(f"{k}={v}" for k, v in VSFTPD_CONF.items())
         b.sh(f"mkdir -p /var/run/vsftpd/empty && chmod 555 /var/run/vsftpd/empty && "
-             f"printf '{lines}\\n' >/tmp/vsftpd.conf")
+             f"printf '{on_ports(lines, b.pasv[0])}\\n' >/tmp/vsftpd.conf")
         cmd = f"{PEER_RUN}vsftpd /tmp/vsftpd.conf"
     else:
         b.sh("sed -i 's#^ftp:x:21:21:ftp:[^:]*:#ftp:x:21:21:ftp:/mnt/usb/ftp:#' /etc/passwd")
         cmd = PURE_FTPD.replace("41000:41009", "41000:49999") if wide else PURE_FTPD
-    b.sh(f"({cmd} </dev/null >/tmp/server.log 2>&1 &)")
+    b.sh(f"({on_ports(cmd, b.pasv[0])} </dev/null >/tmp/server.log 2>&1 &)")
     b.wait_ftp(timeout=30)
+
+
+def on_ports(text, base):
+    """`text` (a command line, a config) with the passive range moved to start at `base`."""
+    return text.replace("41000", str(base)).replace("41009", str(base + 9))
 
 
 def stop_server(b):
@@ -322,7 +329,8 @@ def boot(name, label, img, work):
     # The host's writeback of the copy would otherwise run under the first figures.
     os.sync()
     print(f"  {label}: booting", flush=True)
-    b = board.Board(name, os.path.join(work, label), fs="ext4", flavour="off", disk=disk)
+    b = board.Board(name, os.path.join(work, label), fs="ext4", flavour="off", disk=disk,
+                    pasv_base=PASV_BASE[0])
     b.start()
     return b
 
@@ -358,7 +366,8 @@ def bench_cpu(name, servers, img, work, big, rounds, figures, variants):
                 stop_server(b)
     finally:
         b.kill()
-    return {s: {k: medians(v) if None not in v else None for k, v in r.items()}
+    # A figure is the median of the rounds that measured it (a failed round is printed).
+    return {s: {k: medians([x for x in v if x is not None]) for k, v in r.items()}
             for s, r in got.items()}
 
 
@@ -394,6 +403,8 @@ def bench_mem(name, server, img, work, variants):
 
 def medians(rounds):
     """One dict of the medians of a list of like dicts (nested; None stays None)."""
+    if not rounds:
+        return None
     first = rounds[0]
     if isinstance(first, dict):
         return {k: medians([r[k] for r in rounds]) for k in first}
@@ -468,11 +479,13 @@ def main():
     ap.add_argument("--boards", nargs="*", default=["armv7", "mipsel"])
     ap.add_argument("--servers", nargs="*", default=SERVERS)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--pasv-base", type=int, default=41000)
     ap.add_argument("--figures", nargs="*", default=["transfers", "small", "list", "mem"])
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
                     help="another edgeftpd-tls binary of the board's architecture")
     a = ap.parse_args()
     variants = dict(v.split("=", 1) for v in a.variant)
+    PASV_BASE[0] = a.pasv_base
     board.require_tools()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, HELD_CAP * 2 + 100), hard))

@@ -434,9 +434,10 @@ impl Transfer<'_> {
                 // What went past the limit stays in the pipe, never in the file.
                 return Some(Err(too_big()));
             }
-            // A long upload on MIPS goes on through a buffer once this pipeful is in the
-            // file (see UPLOAD_SPLICE_PAST_ONE_PIPE).
-            let to_buffer = n >= cap && !UPLOAD_SPLICE_PAST_ONE_PIPE;
+            // A long upload on MIPS goes on through a buffer once a pipeful is in the file
+            // (see UPLOAD_SPLICE_PAST_ONE_PIPE). Counted in bytes: a splice rarely fills
+            // the pipe at once when the data comes in a segment at a time.
+            let to_buffer = !UPLOAD_SPLICE_PAST_ONE_PIPE && self.bytes >= SMALL_PIPE as u64;
             if n >= cap && !grown && UPLOAD_SPLICE_PAST_ONE_PIPE {
                 grown = true;
                 if let Ok(c) = rustix::pipe::fcntl_setpipe_size(&w, limits::PIPE_SIZE) {

@@ -108,29 +108,21 @@ fn layout(version: u16, cipher: u16, key: &[u8], iv: &[u8], seq: u64) -> Vec<u8>
     b
 }
 
-/// The kernel's layout of one direction's keys, or None for what stays in rustls.
-fn crypto_info(
-    version: ProtocolVersion,
-    secrets: &ConnectionTrafficSecrets,
-    seq: u64,
-) -> Option<Vec<u8>> {
+/// The kernel's layout of one direction's keys under `version` (linux/tls.h's number;
+/// which versions and ciphers go to the kernel is [`takes`]'s to say).
+fn crypto_info(version: u16, secrets: &ConnectionTrafficSecrets, seq: u64) -> Option<Vec<u8>> {
     let (cipher, key, iv) = match secrets {
         ConnectionTrafficSecrets::Aes128Gcm { key, iv } => (AES_GCM_128, key, iv),
         ConnectionTrafficSecrets::Aes256Gcm { key, iv } => (AES_GCM_256, key, iv),
         ConnectionTrafficSecrets::Chacha20Poly1305 { key, iv } => (CHACHA20_POLY1305, key, iv),
         _ => return None,
     };
-    let version = match version {
-        ProtocolVersion::TLSv1_3 => 0x0304,
-        // SECURITY: see the module doc (TLS 1.2 AES-GCM's explicit nonce).
-        ProtocolVersion::TLSv1_2 if cipher == CHACHA20_POLY1305 => 0x0303,
-        _ => return None,
-    };
-    has(cipher).then(|| layout(version, cipher, key.as_ref(), iv.as_ref(), seq))
+    Some(layout(version, cipher, key.as_ref(), iv.as_ref(), seq))
 }
 
-/// Whether the kernel takes a connection of `suite` under `version` (see the module doc).
-fn takes(version: ProtocolVersion, suite: rustls::CipherSuite) -> bool {
+/// linux/tls.h's number of the version of a connection of `suite` under `version` that the
+/// kernel takes, or None (see the module doc).
+fn takes(version: ProtocolVersion, suite: rustls::CipherSuite) -> Option<u16> {
     use rustls::CipherSuite as S;
     let cipher = match suite {
         S::TLS13_AES_128_GCM_SHA256 => AES_GCM_128,
@@ -138,11 +130,15 @@ fn takes(version: ProtocolVersion, suite: rustls::CipherSuite) -> bool {
         S::TLS13_CHACHA20_POLY1305_SHA256
         | S::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
         | S::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 => CHACHA20_POLY1305,
-        _ => return false,
+        _ => return None,
     };
-    let ok_version = version == ProtocolVersion::TLSv1_3
-        || version == ProtocolVersion::TLSv1_2 && cipher == CHACHA20_POLY1305;
-    ok_version && has(cipher)
+    let version = match version {
+        ProtocolVersion::TLSv1_3 => 0x0304,
+        // SECURITY: TLS 1.2 AES-GCM stays in rustls (its explicit nonce, see the module doc).
+        ProtocolVersion::TLSv1_2 if cipher == CHACHA20_POLY1305 => 0x0303,
+        _ => return None,
+    };
+    has(cipher).then_some(version)
 }
 
 /// Whether the kernel takes `cipher` ([`available`]).
@@ -174,9 +170,10 @@ pub fn hand_over(mut conn: Box<ServerConnection>, sock: TcpStream) -> io::Result
         .process_new_packets()
         .map(|s| s.plaintext_bytes_to_read() > 0 || s.peer_has_closed())
         .unwrap_or(true);
-    if waiting || conn.wants_write() || !takes(version, suite.suite()) {
-        return Ok(Handed::Kept(conn, sock));
-    }
+    let version = match takes(version, suite.suite()) {
+        Some(v) if !waiting && !conn.wants_write() => v,
+        _ => return Ok(Handed::Kept(conn, sock)),
+    };
     if sys::ktls_attach(&sock).is_err() {
         // Nothing changed: the socket still passes bytes as they are.
         return Ok(Handed::Kept(conn, sock));

@@ -404,20 +404,12 @@ impl SessionConfigs {
     /// (`ktls.rs`): the data moves as on a plain socket.
     pub fn accept_data(&self, sock: TcpStream) -> io::Result<TlsStream> {
         self.tickets.opened.store(0, Ordering::SeqCst);
-        if !self.data.enable_secret_extraction {
-            return accept(&self.data, sock);
+        let s = accept(&self.data, sock)?;
+        if self.data.enable_secret_extraction {
+            s.into_kernel()
+        } else {
+            Ok(s)
         }
-        let mut conn = handshake(&self.data, &sock)?;
-        let resumed = conn.handshake_kind() == Some(HandshakeKind::Resumed);
-        // Anything rustls must still send (none: data connections get no tickets).
-        while conn.wants_write() {
-            conn.write_tls(&mut &sock)?;
-        }
-        let inner = match ktls::hand_over(Box::new(conn), sock)? {
-            ktls::Handed::Kernel(k) => Inner::Kernel(k),
-            ktls::Handed::Kept(conn, sock) => Inner::User(rustls::StreamOwned::new(*conn, sock)),
-        };
-        Ok(TlsStream { inner, resumed })
     }
 }
 
@@ -503,28 +495,24 @@ impl Tls {
 /// Runs a server-side handshake on `sock` to the end, each read and write bounded by the
 /// timeouts the caller set on the socket before (the socket keeps them; the caller sets its
 /// next phase's).
+///
+/// The socket is read a record at a time, so that nothing past the handshake is taken in
+/// (a data connection's keys may go to the kernel, which must then find the client's first
+/// data in the socket: `ktls::Records`).
 pub fn accept(config: &Arc<ServerConfig>, sock: TcpStream) -> io::Result<TlsStream> {
-    let conn = handshake(config, &sock)?;
+    let mut conn = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
+    // Records go out whole and at once: with Nagle's algorithm the tail of each write
+    // waited for the peer's delayed ACK (a TLS download ran at a tenth of its speed).
+    let _ = sock.set_nodelay(true);
+    let mut r = ktls::Records::new(&sock);
+    while conn.is_handshaking() {
+        conn.complete_io(&mut r)?;
+    }
     let resumed = conn.handshake_kind() == Some(HandshakeKind::Resumed);
     Ok(TlsStream {
         inner: Inner::User(rustls::StreamOwned::new(conn, sock)),
         resumed,
     })
-}
-
-/// The handshake itself. The socket is read a record at a time, so that nothing past the
-/// handshake is taken in (a data connection's keys may go to the kernel, which must then
-/// find the client's first data in the socket: `ktls::Records`).
-fn handshake(config: &Arc<ServerConfig>, sock: &TcpStream) -> io::Result<ServerConnection> {
-    let mut conn = ServerConnection::new(Arc::clone(config)).map_err(io::Error::other)?;
-    // Records go out whole and at once: with Nagle's algorithm the tail of each write
-    // waited for the peer's delayed ACK (a TLS download ran at a tenth of its speed).
-    let _ = sock.set_nodelay(true);
-    let mut r = ktls::Records::new(sock);
-    while conn.is_handshaking() {
-        conn.complete_io(&mut r)?;
-    }
-    Ok(conn)
 }
 
 /// A TLS connection over a socket: what `net::Stream` needs of it, so that only this module
@@ -551,6 +539,22 @@ impl TlsStream {
             Inner::User(s) => &s.sock,
             Inner::Kernel(k) => k.socket(),
         }
+    }
+
+    /// The connection with its keys given to the kernel where it takes them
+    /// (`ktls::hand_over`), else as it was.
+    fn into_kernel(self) -> io::Result<TlsStream> {
+        let Inner::User(s) = self.inner else {
+            return Ok(self);
+        };
+        let inner = match ktls::hand_over(Box::new(s.conn), s.sock)? {
+            ktls::Handed::Kernel(k) => Inner::Kernel(k),
+            ktls::Handed::Kept(conn, sock) => Inner::User(rustls::StreamOwned::new(*conn, sock)),
+        };
+        Ok(TlsStream {
+            inner,
+            resumed: self.resumed,
+        })
     }
 
     /// The socket, when the kernel encrypts: bytes may then be spliced to and from it.

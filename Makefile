@@ -46,7 +46,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --no-default-features -- -D warnings
 	shellcheck cross/openwrt/edgeftpd.init cross/openwrt/postinst cross/openwrt/prerm \
-	  cross/debian/postinst cross/debian/prerm cross/debian/postrm tests/openwrt/ubus \
+	  cross/debian/postinst cross/debian/prerm cross/debian/postrm \
 	  scripts/apt-update.sh tests/fresh.sh tests/leftovers.sh
 
 fmt:

@@ -42,9 +42,11 @@ cross-bloat:
 # .deb for armhf, arm64 and amd64, into dist/packages.
 #   make package        build them (builds the binaries first)
 #   make package-test   check them as opkg and dpkg see them; dpkg -i the amd64 one here
-#   make openwrt-test OPENWRT_SYSROOT=DIR   the procd init script under OpenWrt's own
-#                       rc.common, procd.sh and uci (DIR: see tests/openwrt/procd_test.py;
-#                       not in CI: nothing here may fetch or build OpenWrt's code)
+#   make openwrt-test OPENWRT_SYSROOT=DIR   the procd init script under OpenWrt's own procd
+#                       (PID 1 of a namespace), ubusd, logd, rc.common and uci: the host
+#                       build, the armv7 -tls .ipk and the mipsel plain .ipk through opkg
+#                       (DIR: see tests/openwrt/procd_test.py; not in CI: nothing here may
+#                       fetch or build OpenWrt's code)
 .PHONY: package package-test openwrt-test
 package: cross release
 	python3 cross/package.py
@@ -58,3 +60,5 @@ openwrt-test: build package
 	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/procd_test.py target/debug/edgeftpd
 	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/procd_test.py --ipk \
 	  dist/packages/openwrt/edgeftpd-tls_$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)-r1_arm_cortex-a7_neon-vfpv4.ipk
+	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/procd_test.py --ipk \
+	  dist/packages/openwrt/edgeftpd_$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)-r1_mipsel_24kc.ipk

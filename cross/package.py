@@ -136,6 +136,8 @@ def ipk(triple, arch, tls, ver, when):
         ("etc/init.d/edgeftpd", 0o755, read(os.path.join(ROOT, "cross/openwrt/edgeftpd.init"))),
         ("etc/config/edgeftpd", 0o600, openwrt_config(tls)),
         ("lib/upgrade/keep.d/edgeftpd", 0o644, b"/etc/edgeftpd/\n"),
+        ("etc/capabilities/edgeftpd.json", 0o644,
+         read(os.path.join(ROOT, "cross/openwrt/edgeftpd.capabilities.json"))),
     ])
     data = tar_gz(files, when)
     other = "edgeftpd" if tls else "edgeftpd-tls"

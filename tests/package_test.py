@@ -19,6 +19,7 @@ non-root), a file fetched with curl, the unit's ExecReload line (SIGHUP) applied
 import gzip
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
@@ -93,7 +94,13 @@ def ipk_checks():
                       files == {"./usr/sbin/edgeftpd": (0o755, 0, 0),
                                 "./etc/init.d/edgeftpd": (0o755, 0, 0),
                                 "./etc/config/edgeftpd": (0o600, 0, 0),
-                                "./lib/upgrade/keep.d/edgeftpd": (0o644, 0, 0)}, str(files))
+                                "./lib/upgrade/keep.d/edgeftpd": (0o644, 0, 0),
+                                "./etc/capabilities/edgeftpd.json": (0o644, 0, 0)}, str(files))
+                caps = json.loads(data["./etc/capabilities/edgeftpd.json"][1])
+                want = ["CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID", "CAP_KILL"]
+                check(f"{tag}: procd jail's capabilities: port 21, the monitor's setuid and "
+                      "signals, nothing more", caps == {"bounding": want, "effective": want,
+                                                        "permitted": want}, str(caps))
                 check(f"{tag}: the binary of dist/{name}-{triple}",
                       data["./usr/sbin/edgeftpd"][1] == binary)
                 config = data["./etc/config/edgeftpd"][1].decode()

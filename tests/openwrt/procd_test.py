@@ -63,7 +63,8 @@ SYSROOT_FILES = ["etc/rc.common", "lib/functions.sh", "lib/functions/procd.sh",
                  "usr/share/libubox/jshn.sh", "etc/inittab", "etc/init.d/log",
                  "etc/init.d/firewall", "etc/init.d/boot", "sbin/reload_config", "sbin/service"]
 SYSROOT_PROGS = ["sbin/procd", "sbin/ubusd", "sbin/logd", "sbin/logread", "sbin/udevtrigger",
-                 "sbin/uci", "bin/ubus", "usr/bin/jshn", "usr/bin/jsonfilter", "bin/opkg"]
+                 "sbin/uci", "bin/ubus", "usr/bin/jshn", "usr/bin/jsonfilter", "bin/opkg",
+                 "sbin/ujail"]
 
 sys.path.insert(0, os.path.join(REPO, "tests"))
 from checks import check, finish, qemu_for_openwrt_arch  # noqa: E402  (shared with package_test.py)
@@ -121,6 +122,10 @@ class Router:
             os.makedirs(os.path.dirname(link), exist_ok=True)
             if not os.path.lexists(link):
                 os.symlink("/bin/busybox", link)
+        # The host build of ujail is glibc's: it mounts /etc/nsswitch.conf in every jail
+        # (OpenWrt's, musl's, does not).
+        with open(os.path.join(r, "etc/nsswitch.conf"), "w") as f:
+            f.write("passwd: files\ngroup: files\n")
         self.package = None
         # flock, which OpenWrt's busybox has and Debian's lacks (procd.sh locks with it).
         shutil.copy(shutil.which("flock"), os.path.join(r, "usr/bin/flock"))
@@ -145,6 +150,12 @@ class Router:
             shutil.copy(os.path.join(REPO, "cross/openwrt/edgeftpd.config"),
                         os.path.join(r, "etc/config/edgeftpd"))
             shutil.copy(BINARY, os.path.join(r, "usr/sbin/edgeftpd"))
+            # ujail mounts the binary's libraries in its jail: the host build's are glibc's.
+            with open(os.path.join(r, "etc/ld.so.conf"), "w") as f:
+                f.write("/lib/x86_64-linux-gnu\n/usr/lib/x86_64-linux-gnu\n")
+            os.makedirs(os.path.join(r, "etc/capabilities"), exist_ok=True)
+            shutil.copy(os.path.join(REPO, "cross/openwrt/edgeftpd.capabilities.json"),
+                        os.path.join(r, "etc/capabilities/edgeftpd.json"))
             progs.append("usr/sbin/edgeftpd")
         # openssl, which makes the FTPS certificate at the first start (px5g is not in Debian).
         shutil.copy(shutil.which("openssl"), os.path.join(r, "usr/bin/openssl"))
@@ -180,14 +191,19 @@ class Router:
         os.mkfifo(fifo)
         open(console, "w").close()
         nodes = "null zero random urandom full tty"
+        # The router's root is a mount point of its namespace, pivoted into (as a real
+        # root is: ujail's pivot_root needs one), with a /dev of its own.
         setup = f"""
+mount --bind {r} {r}
 mount -t tmpfs -o size=1m,mode=0755 dev {r}/dev
 for d in {nodes}; do touch {r}/dev/$d; mount --bind /dev/$d {r}/dev/$d; done
 touch {r}/dev/console && mount --bind {console} {r}/dev/console
 mount -t proc proc {r}/proc
 exec 9<>{fifo}
 mount --bind {fifo} {r}/proc/kmsg
-exec chroot {r} /usr/bin/env -i container=edgeftpd-test PATH={PATH} /sbin/procd
+mkdir -p {r}/.oldroot && cd {r} && pivot_root . .oldroot
+exec /usr/bin/env -i container=edgeftpd-test PATH={PATH} /bin/sh -c \
+  'umount -l /.oldroot && exec /sbin/procd'
 """
         self.procd = subprocess.Popen(["unshare", "--pid", "--mount", "--fork",
                                        "--propagation", "private", "/bin/sh", "-c", setup],
@@ -238,8 +254,7 @@ exec chroot {r} /usr/bin/env -i container=edgeftpd-test PATH={PATH} /sbin/procd
         procd after a mount (`mount.add` with the target: blockd notifies it on its ubus
         object `block`, which procd watches; here it reaches procd's triggers through
         `ubus call service event`)."""
-        subprocess.run(["nsenter", "-t", str(self.pid), "-m", "mount", "-t", "tmpfs", "-o",
-                        "size=8m,mode=0755", "usb", self.path(target)], check=True)
+        self.sh(f"mount -t tmpfs -o size=8m,mode=0755 usb {target}")
         return self.sh("ubus call service event "
                        f"'{{\"type\":\"mount.add\",\"data\":{{\"target\":\"{target}\"}}}}'")
 
@@ -307,11 +322,13 @@ def main():
     with open(os.path.join(SYSROOT, "SOURCES")) as f:
         print("  " + f.read().strip().replace("\n", "\n  "))
     if IPK:
+        global SERVER
         ctl = tar_members(tar_members(open(IPK, "rb").read())["./control.tar.gz"])
         arch = dict(l.split(": ", 1) for l in ctl["./control"].decode().splitlines()
                     if ": " in l)["Architecture"]
         reg = "/proc/sys/fs/binfmt_misc/" + qemu_for_openwrt_arch(arch).replace("-static", "")
         flags = open(reg).read().split("flags: ")[1].split()[0] if os.path.exists(reg) else ""
+        SERVER = qemu_for_openwrt_arch(arch)
         if "F" not in flags:
             sys.exit(f"procd_test: {reg} is not registered with the F flag (Debian's "
                      "qemu-user-static registers it): procd could not start the package's "
@@ -335,11 +352,26 @@ def wait_for(what, timeout=15, every=0.2):
         time.sleep(every)
 
 
-def children_uids(r, pid):
-    """The uids of a process's children in the router (the serving process under run_as)."""
-    code, out, err = r.sh(f"for c in $(cat /proc/{pid}/task/{pid}/children); do "
-                          "awk '/^Uid:/ {print $2}' /proc/$c/status; done")
-    return [int(x) for x in out.split()]
+# The server's program as /proc names it: the package's runs under qemu-user (binfmt_misc).
+SERVER = "edgeftpd"
+
+
+def tree(r, pid):
+    """The processes procd's instance `pid` is, from the top: (pid, program, uid, CapEff,
+    CapBnd) each: ujail, then the server's root monitor, then its serving process."""
+    code, out, err = r.sh(f"p={pid}; while [ -n \"$p\" ]; do "
+                          "echo $p $(readlink /proc/$p/exe) "
+                          "$(awk '/^Uid:/ {u=$2} /^CapEff:/ {e=$2} /^CapBnd:/ {b=$2} "
+                          "END {print u, e, b}' /proc/$p/status); "
+                          "p=$(cat /proc/$p/task/$p/children 2>/dev/null | cut -d' ' -f1); done")
+    return [(int(w[0]), w[1], int(w[2]), int(w[3], 16), int(w[4], 16))
+            for w in (l.split() for l in out.splitlines()) if len(w) == 5]
+
+
+def monitor(r, pid):
+    """The server's own top process (under ujail: the jailed one)."""
+    t = tree(r, pid)
+    return t[1][0] if t and t[0][1].endswith("/ujail") and len(t) > 1 else pid
 
 
 def login(port, user="anonymous", password="guest@example.com"):
@@ -431,9 +463,14 @@ def admin_day(r):
         c.quit()
     check("anonymous reads the disk and cannot write to it", got == b"jpeg\n" and
           (stor or "").startswith("550"), f"{got!r} {stor}")
-    check("the clients are served by the ftp user (run_as ftp; its monitor stays root)",
-          pid is not None and children_uids(r, pid) == [55],
-          str(pid and children_uids(r, pid)))
+    t = tree(r, pid) if pid else []
+    caps = (1 << 10) | (1 << 7) | (1 << 6) | (1 << 5)
+    check("procd's jail: ujail, then the server's root monitor with the capabilities of "
+          "/etc/capabilities/edgeftpd.json only (port 21, setuid, setgid, kill), then the "
+          "serving process as ftp with none",
+          [(p[1].rsplit("/", 1)[-1], p[2], p[3], p[4]) for p in t] ==
+          [("ujail", 0, t[0][3], t[0][4]), (SERVER, 0, caps, caps), (SERVER, 55, 0, caps)]
+          if len(t) == 3 else False, str(t))
 
     # An admin's uci commands, applied as LuCI applies them: uci commit, reload_config.
     os.makedirs(r.path("/home/bob/pub"))
@@ -464,11 +501,15 @@ reload_config
     code, out, err = r.sh(admin)
     check("uci set, commit and reload_config, every command", code == 0, err)
     c = wait_for(lambda: client(port, "bob", "bob secret"), every=1.5)
-    check("procd's reload trigger applies it to the same process: bob logs in; /pub is "
-          "read-only for him", c is not None and r.server_pid() == pid and
+    # New folders to serve are new mounts in procd's jail: procd starts the server again in
+    # a new jail (other settings reload in place: below).
+    check("procd's reload trigger applies it: bob's home is a new mount in the jail, so a "
+          "new server (procd's restart); bob logs in; /pub is read-only for him",
+          c is not None and r.server_pid() not in (pid, None) and
           retr(c, "pub/notes.txt") == b"notes\n" and
           c.storbinary("STOR up.txt", io.BytesIO(b"up")).startswith("226"),
           "\n".join(l for l in r.logread().splitlines() if "WARN" not in l)[-3000:])
+    pid = r.server_pid()
     if c:
         try:
             c.storbinary("STOR pub/x.txt", io.BytesIO(b"x"))
@@ -515,6 +556,16 @@ reload_config
     check("the users file: bob's line, eve left out; mode 0600, root's",
           users == f"bob:{bob_hash}:/home/bob:rw,/pub=ro,quota=1M\n" and
           stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == 0, f"{users!r} {oct(st.st_mode)}")
+    jailed = monitor(r, r.server_pid())
+    code, out, err = r.sh(f"cd /proc/{jailed}/root && ls -d etc/* srv/* home/bob/* 2>&1; "
+                          f"grep -E ' /srv | /home/bob ' /proc/{jailed}/mountinfo")
+    seen = out.split()
+    check("in the jail the server sees its files and folders only: no /etc/config, /srv "
+          "read-only (anonymous reads it), /home/bob writable (bob uploads)",
+          "etc/config" not in seen and "etc/rc.common" not in seen and
+          "etc/passwd" in seen and "srv/hello.txt" in seen and "home/bob/up.txt" in seen and
+          any(" /srv " in l and " ro," in l for l in out.splitlines()) and
+          any(" /home/bob " in l and " rw," in l for l in out.splitlines()), out + err)
     if tls:
         check("the first start made a self-signed FTPS certificate, its key 0600",
               "made a self-signed FTPS certificate" in r.logread() and
@@ -540,12 +591,15 @@ reload_config
     check("the same reload by hand fails and says why", code != 0 and
           "unknown setting bogus-option" in err and r.server_pid() == pid, f"{code} {err}")
     r.sh("uci delete edgeftpd.main.bogus_option && uci commit edgeftpd && reload_config")
-    check("the typo mended: the reload applies (anonymous refused), same process",
-          (wait_for(lambda: refused(port), every=1.5) or "").startswith("530") and
-          r.server_pid() == pid, r.logread()[-1000:])
+    # (Anonymous's root leaves the jail: procd starts the server again.)
+    check("the typo mended: the reload applies (anonymous refused)",
+          (wait_for(lambda: refused(port), every=1.5) or "").startswith("530"),
+          r.logread()[-1000:])
+    pid = r.server_pid()
 
     # procd's respawn: the server killed, procd starts it again.
-    r.sh(f"kill -9 {pid}")
+    # (Jailed, the instance is ujail; the server is its child.)
+    r.sh(f"kill -9 {monitor(r, pid)}")
     new = r.server_pid(wait=20, other_than=pid)
     c = wait_for(lambda: client(port, "bob", "bob secret"), every=1.5)
     check("killed, the server is started again by procd (respawn)", new is not None and
@@ -559,7 +613,8 @@ reload_config
          f"edgeftpd.main.listen=127.0.0.1:{port2} && uci commit edgeftpd && reload_config")
     c = wait_for(lambda: client(port2, "bob", "bob secret"), every=1.5)
     check("a new listen port applies on reload, same process",
-          c is not None and retr(c, "up.txt") == b"up" and r.server_pid() == pid)
+          c is not None and retr(c, "up.txt") == b"up" and r.server_pid() == pid,
+          f"{pid} {r.server_pid()} {c}" + r.logread()[-2500:])
     if c:
         c.quit()
     check("mDNS follows the new port", f"ftp_{port2}" in
@@ -585,6 +640,17 @@ reload_config
     r.sh("uci set edgeftpd.main.wan_access=0 && uci commit edgeftpd && reload_config")
     check("wan_access 0 again: the firewall reloads and the rules are gone",
           wait_for(lambda: fw_rules() and "Allow-edgeftpd" not in fw_rules()), fw_rules())
+
+    # Out of the jail (`option jail 0`, or no procd-ujail installed): procd starts it again.
+    r.sh("uci set edgeftpd.main.jail=0 && uci commit edgeftpd && reload_config")
+    new = r.server_pid(wait=20, other_than=pid)
+    c = wait_for(lambda: client(port2, "bob", "bob secret"), every=1.5)
+    t = tree(r, new) if new else []
+    check("jail 0: the server runs out of the jail (no ujail), and serves",
+          c is not None and retr(c, "up.txt") == b"up" and len(t) == 2 and
+          not t[0][1].endswith("/ujail"), str(t))
+    if c:
+        c.quit()
 
     # stop
     code, out, err = r.sh("/etc/init.d/edgeftpd stop")

@@ -38,13 +38,14 @@ cross-test: cross-panic-check
 cross-bloat:
 	$(CROSS_ENV) bash cross/build.sh bloat
 
-# Packages (cross/package.py): OpenWrt .ipk per flavour and OpenWrt architecture, Debian
+# Packages (cross/package.py): OpenWrt .ipk and .apk per flavour and OpenWrt architecture, Debian
 # .deb for armhf, arm64 and amd64, into dist/packages.
 #   make package        build them (builds the binaries first)
 #   make package-test   check them as opkg and dpkg see them; dpkg -i the amd64 one here
 #   make openwrt-test OPENWRT_SYSROOT=DIR   the procd init script under OpenWrt's own procd
 #                       (PID 1 of a namespace), ubusd, logd, rc.common and uci: the host
-#                       build, the armv7 -tls .ipk and the mipsel plain .ipk through opkg
+#                       build, the armv7 -tls and mipsel plain .ipk through opkg, the same
+#                       two .apk through apk-tools 3
 #                       (DIR: see tests/openwrt/procd_test.py; not in CI: nothing here may
 #                       fetch or build OpenWrt's code)
 .PHONY: package package-test openwrt-test
@@ -62,3 +63,7 @@ openwrt-test: build package
 	  dist/packages/openwrt/edgeftpd-tls_$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)-r1_arm_cortex-a7_neon-vfpv4.ipk
 	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/procd_test.py --ipk \
 	  dist/packages/openwrt/edgeftpd_$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)-r1_mipsel_24kc.ipk
+	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/procd_test.py --apk \
+	  dist/packages/openwrt-apk/arm_cortex-a7_neon-vfpv4/edgeftpd-tls-$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)-r1.apk
+	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/procd_test.py --apk \
+	  dist/packages/openwrt-apk/mipsel_24kc/edgeftpd-$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)-r1.apk

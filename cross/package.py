@@ -11,8 +11,12 @@ and ./control.tar.gz, every file root's, sorted, with one mtime (SOURCE_DATE_EPO
 the last commit's). The files: /usr/sbin/edgeftpd, the procd init script, /etc/config/edgeftpd
 (a conffile: opkg keeps the admin's; the plain flavour's has no TLS options), and
 /lib/upgrade/keep.d/edgeftpd (sysupgrade keeps /etc/edgeftpd/, where the FTPS certificate
-is made). The .apk of OpenWrt 25 (apk-tools 3's ADB format) is not made: no tool that
-writes it can be installed here (see README, "Packages").
+is made). The same files, for OpenWrt 25's apk (apk-tools 3), as NAME-VERSION.apk under
+DIST/packages/openwrt-apk/ARCH/, written by cross/apk.py as `apk mkpkg` writes them in
+OpenWrt's build (include/package-pack.mk): with /lib/apk/packages/NAME.list, .conffiles
+and .conffiles_static, the postinst as the post-install script (and, with PKG_UPGRADE=1,
+post-upgrade), the prerm as pre-deinstall; unsigned, as OpenWrt's packages are (its
+feeds sign the index).
 
 Debian: edgeftpd_VERSION_ARCH.deb for armhf and arm64 (the static -tls binaries) and amd64
 (the host's release build), made with dpkg-deb: the binary, a hardened systemd unit,
@@ -21,6 +25,7 @@ edgeftpd and enable the unit only when the admin asks (see cross/debian/postinst
 """
 
 import gzip
+import hashlib
 import io
 import os
 import shutil
@@ -29,8 +34,11 @@ import sys
 import tarfile
 import tomllib
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import apk  # noqa: E402  (cross/apk.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DIST = sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, "dist")
+DIST = os.path.join(ROOT, "dist")  # (main: the command line's DIST)
 OUT = os.path.join(DIST, "packages")
 
 # Rust target -> the OpenWrt architectures (opkg's Architecture field) whose CPUs run it.
@@ -128,17 +136,23 @@ def openwrt_config(tls):
     return text.encode()
 
 
-def ipk(triple, arch, tls, ver, when):
+def openwrt_files(triple, tls):
+    """The package's files (path, mode, bytes), .ipk's and .apk's alike."""
     name = "edgeftpd-tls" if tls else "edgeftpd"
     binary = read(os.path.join(DIST, f"{name}-{triple}"))
-    files = with_dirs([
+    return [
         ("usr/sbin/edgeftpd", 0o755, binary),
         ("etc/init.d/edgeftpd", 0o755, read(os.path.join(ROOT, "cross/openwrt/edgeftpd.init"))),
         ("etc/config/edgeftpd", 0o600, openwrt_config(tls)),
         ("lib/upgrade/keep.d/edgeftpd", 0o644, b"/etc/edgeftpd/\n"),
         ("etc/capabilities/edgeftpd.json", 0o644,
          read(os.path.join(ROOT, "cross/openwrt/edgeftpd.capabilities.json"))),
-    ])
+    ]
+
+
+def ipk(triple, arch, tls, ver, when):
+    name = "edgeftpd-tls" if tls else "edgeftpd"
+    files = with_dirs(openwrt_files(triple, tls))
     data = tar_gz(files, when)
     other = "edgeftpd" if tls else "edgeftpd-tls"
     flavour = "with FTPS (rustls)" if tls else "plain FTP, the smallest"
@@ -173,6 +187,45 @@ def ipk(triple, arch, tls, ver, when):
     path = os.path.join(OUT, "openwrt", f"{name}_{ver}-r1_{arch}.ipk")
     with open(path, "wb") as f:
         f.write(outer)
+    return path
+
+
+def apk_package(triple, arch, tls, ver, when, release=1, out=None):
+    """OpenWrt 25's .apk of one flavour and architecture (see the head), release `release`,
+    into `out` (default DIST/packages/openwrt-apk/ARCH)."""
+    name = "edgeftpd-tls" if tls else "edgeftpd"
+    files = openwrt_files(triple, tls)
+    listed = sorted("/" + p for p, _, _ in files)
+    conf = dict((p, d) for p, _, d in files)["etc/config/edgeftpd"]
+    files += [
+        (f"lib/apk/packages/{name}.list", 0o644, "".join(p + "\n" for p in listed).encode()),
+        (f"lib/apk/packages/{name}.conffiles", 0o644, b"/etc/config/edgeftpd\n"),
+        (f"lib/apk/packages/{name}.conffiles_static", 0o644,
+         f"/etc/config/edgeftpd {hashlib.sha256(conf).hexdigest()}\n".encode()),
+    ]
+    scripts = os.path.join(ROOT, "cross/openwrt")
+    postinst = read(os.path.join(scripts, "postinst"))
+    body = postinst.split(b"\n", 1)[1]
+    flavour = "with FTPS (rustls)" if tls else "plain FTP, the smallest"
+    info = {
+        "name": name, "version": f"{ver}-r{release}", "arch": arch, "origin": "edgeftpd",
+        "maintainer": "edgeftpd developers", "url": "",
+        "description": f"{DESCRIPTION.splitlines()[0]} ({flavour})",
+        # The plain one is the default variant (provider-priority 100, as OpenWrt's
+        # DEFAULT_VARIANT); the -tls one provides edgeftpd too.
+        "provides": [f"edgeftpd={ver}-r{release}"] if tls else [],
+        "provider_priority": 0 if tls else 100,
+    }
+    data = apk.package(info, with_dirs(files), {
+        "post-install": postinst,
+        "post-upgrade": b"#!/bin/sh\nexport PKG_UPGRADE=1\n" + body,
+        "pre-deinstall": read(os.path.join(scripts, "prerm")),
+    }, when)
+    path = os.path.join(out or os.path.join(OUT, "openwrt-apk", arch),
+                        f"{name}-{ver}-r{release}.apk")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "wb") as f:
+        f.write(data)
     return path
 
 
@@ -224,8 +277,12 @@ def deb(arch, binary, ver, when):
 
 
 def main():
+    global DIST, OUT
+    if len(sys.argv) > 1:
+        DIST = sys.argv[1]
+        OUT = os.path.join(DIST, "packages")
     ver, when = version(), mtime()
-    for sub in ["openwrt", "debian"]:
+    for sub in ["openwrt", "openwrt-apk", "debian"]:
         shutil.rmtree(os.path.join(OUT, sub), ignore_errors=True)
         os.makedirs(os.path.join(OUT, sub))
     made = []
@@ -233,6 +290,7 @@ def main():
         for tls in (False, True):
             for arch in arches:
                 made.append(ipk(triple, arch, tls, ver, when))
+                made.append(apk_package(triple, arch, tls, ver, when))
     for arch, name in DEBIAN_ARCHES.items():
         binary = os.path.join(DIST, name) if name else os.path.join(ROOT, "target/release/edgeftpd")
         made.append(deb(arch, binary, ver, when))

@@ -9,6 +9,12 @@ Each package is then unpacked as opkg does it (data.tar.gz into a root, the cont
 into usr/lib/opkg/info/PACKAGE.*) and the installed binary run under qemu-user. (opkg
 itself is not installed: no package registry this project reaches has it.)
 
+OpenWrt 25 (.apk, apk-tools 3's ADB): read by cross/apk.py's reader (apk-tools is in no
+registry this project reaches; `make openwrt-test` installs them with the real apk): the
+schema, the package's fields, every directory and file with its mode, size and SHA-256
+against its data block, the files as the .ipk's, the list and conffiles files OpenWrt's
+build adds, and the scripts.
+
 Debian (.deb): fields and contents by dpkg-deb; then `dpkg -i` of the amd64 package on
 this machine, `systemd-analyze verify` of its unit, the server started from the unit's
 ExecStart line as the unit's User with its AmbientCapabilities (binding port 921 as
@@ -35,6 +41,7 @@ DIST = os.path.join(ROOT, "dist")
 PKGS = os.path.join(DIST, "packages")
 sys.path.insert(0, os.path.join(ROOT, "cross"))
 import package  # noqa: E402  (the arch tables and version)
+import apk  # noqa: E402  (cross/apk.py: the .apk reader)
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from checks import check, finish, qemu_runners  # noqa: E402  (shared with procd_test.py)
@@ -112,6 +119,76 @@ def ipk_checks():
             opkg_unpack_and_run(os.path.join(PKGS, "openwrt", f"{name}_{ver}-r1_{arches[0]}.ipk"),
                                 name, triple, tls)
     check("every OpenWrt package made", count == 2 * sum(map(len, package.OPENWRT_ARCHES.values())))
+
+
+def apk_checks():
+    ver = package.version()
+    count = 0
+    scripts = os.path.join(ROOT, "cross/openwrt")
+    postinst = open(os.path.join(scripts, "postinst"), "rb").read()
+    prerm = open(os.path.join(scripts, "prerm"), "rb").read()
+    for triple, arches in package.OPENWRT_ARCHES.items():
+        for tls in (False, True):
+            name = "edgeftpd-tls" if tls else "edgeftpd"
+            binary = open(os.path.join(DIST, f"{name}-{triple}"), "rb").read()
+            want = {p: (m, d) for p, m, d in package.openwrt_files(triple, tls)}
+            for arch in arches:
+                path = os.path.join(PKGS, "openwrt-apk", arch, f"{name}-{ver}-r1.apk")
+                tag = os.path.relpath(path, PKGS)
+                raw = open(path, "rb").read()
+                try:
+                    schema, adb, data = apk.read(raw)
+                    pkg = apk.root(adb)
+                except (ValueError, IndexError) as e:
+                    check(f"{tag}: an ADB file", False, str(e))
+                    continue
+                check(f"{tag}: a deflated ADB file of schema pckg",
+                      raw[:4] == b"ADBd" and schema == b"pckg")
+                info = pkg[0] + [None] * 16
+                provides = [d[0] + b"=" + d[1] for d in (info[15] or [])]
+                check(f"{tag}: name, version, arch, provides, provider priority",
+                      info[0] == name.encode() and info[1] == f"{ver}-r1".encode() and
+                      info[4] == arch.encode() and len(info[2]) == 20 and
+                      provides == ([f"edgeftpd={ver}-r1".encode()] if tls else []) and
+                      info[13] == (None if tls else 100), str(info[:16]))
+                files, ok, detail = {}, True, ""
+                dirs = [(d + [None] * 3)[:3] for d in pkg[1]]
+                names = [(d[0] or b"").decode() for d in dirs]
+                ok &= names == sorted(names)
+                blocks = {(i, j): b for i, j, b in data}
+                for i, (dname, acl, entries) in enumerate(dirs, start=1):
+                    ok &= acl[0] == 0o755 and acl[1] == b"root" and acl[2] == b"root"
+                    for j, f in enumerate(entries or [], start=1):
+                        fname, facl, size, _mtime, digest = (f + [None] * 5)[:5]
+                        p = ((dname or b"").decode() + "/" + fname.decode()).lstrip("/")
+                        body = blocks.get((i, j), b"")
+                        if (len(body) != size or hashlib.sha256(body).digest() != digest
+                                or facl[1:] != [b"root", b"root"]):
+                            ok, detail = False, f"{detail} {p}"
+                        files[p] = (facl[0], body)
+                check(f"{tag}: paths sorted, each file's size and SHA-256 its data block's, "
+                      "root's", ok and len(blocks) == len(files), detail)
+                extra = f"lib/apk/packages/{name}"
+                conf = want["etc/config/edgeftpd"][1]
+                listed = "".join("/" + p + "\n" for p in sorted(want)).encode()
+                check(f"{tag}: the .ipk's files with their modes, the binary of "
+                      f"dist/{name}-{triple}; the list, conffiles and conffiles_static",
+                      {p: v for p, v in files.items() if not p.startswith(extra)} == want and
+                      files["usr/sbin/edgeftpd"][1] == binary and
+                      files[extra + ".list"][1] == listed and
+                      files[extra + ".conffiles"][1] == b"/etc/config/edgeftpd\n" and
+                      files[extra + ".conffiles_static"][1] ==
+                      f"/etc/config/edgeftpd {hashlib.sha256(conf).hexdigest()}\n".encode(),
+                      str(sorted(files)))
+                sc = (pkg[2] + [None] * 7)[:7]
+                check(f"{tag}: post-install the postinst, post-upgrade it with "
+                      "PKG_UPGRADE=1, pre-deinstall the prerm",
+                      sc[2] == postinst and sc[3] == prerm and
+                      sc[6] == b"#!/bin/sh\nexport PKG_UPGRADE=1\n" +
+                      postinst.split(b"\n", 1)[1], str(sc))
+                count += 1
+    check("every OpenWrt 25 package made",
+          count == 2 * sum(map(len, package.OPENWRT_ARCHES.values())))
 
 
 def opkg_unpack_and_run(path, name, triple, tls):
@@ -243,6 +320,7 @@ def main():
     if os.geteuid() != 0:
         sys.exit("package_test: runs as root (dpkg -i)")
     ipk_checks()
+    apk_checks()
     deb_checks()
     deb_install()
     finish()

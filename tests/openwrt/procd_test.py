@@ -51,7 +51,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SYSROOT = os.environ.get("OPENWRT_SYSROOT", "")
-IPK = os.path.abspath(sys.argv[2]) if sys.argv[1:2] == ["--ipk"] else None
+# The package under test (--ipk: opkg's; --apk: apk-tools 3's), or None.
+KIND = sys.argv[1][2:] if sys.argv[1:2] in (["--ipk"], ["--apk"]) else None
+IPK = os.path.abspath(sys.argv[2]) if KIND else None
 BINARY = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 and not IPK else
                          os.path.join(REPO, "target/debug/edgeftpd"))
 CONF = "/var/run/edgeftpd/edgeftpd.conf"
@@ -130,13 +132,20 @@ class Router:
         # flock, which OpenWrt's busybox has and Debian's lacks (procd.sh locks with it).
         shutil.copy(shutil.which("flock"), os.path.join(r, "usr/bin/flock"))
         progs = ["bin/busybox", "usr/bin/flock"] + [p for p in SYSROOT_PROGS]
-        if IPK:
-            outer = tar_members(open(IPK, "rb").read())
-            ctl = tar_members(outer["./control.tar.gz"])
-            fields = dict(l.split(": ", 1) for l in ctl["./control"].decode().splitlines()
-                          if ": " in l)
-            self.package = fields["Package"]
-            self.arch = fields["Architecture"]
+        if KIND == "apk":
+            # apk itself installs it (admin_day), into a root whose package database is
+            # made as an image's is (apk --initdb), for the package's architecture.
+            self.package, self.arch = package_meta(IPK)
+            shutil.copy(IPK, os.path.join(r, "tmp", os.path.basename(IPK)))
+            os.makedirs(os.path.join(r, "etc/apk"), exist_ok=True)
+            with open(os.path.join(r, "etc/apk/arch"), "w") as f:
+                f.write(self.arch + "\n")
+            subprocess.run([os.path.join(SYSROOT, "bin/apk"), "--root", r, "--initdb",
+                            "--no-network", "add"], check=True, capture_output=True,
+                           env=dict(os.environ, LD_LIBRARY_PATH=os.path.join(SYSROOT, "usr/lib")))
+            progs.append("bin/apk")
+        elif IPK:
+            self.package, self.arch = package_meta(IPK)
             # opkg itself installs it (admin_day): its configuration, and the package.
             shutil.copy(IPK, os.path.join(r, "tmp", os.path.basename(IPK)))
             with open(os.path.join(r, "etc/opkg.conf"), "w") as f:
@@ -274,6 +283,19 @@ exec /usr/bin/env -i container=edgeftpd-test PATH={PATH} /bin/sh -c \
                 pass
 
 
+def package_meta(path):
+    """A package's name and architecture, from its control file (.ipk) or its ADB (.apk)."""
+    if KIND == "apk":
+        sys.path.insert(0, os.path.join(REPO, "cross"))
+        import apk
+        info = apk.root(apk.read(open(path, "rb").read())[1])[0]
+        return info[0].decode(), info[4].decode()
+    ctl = tar_members(tar_members(open(path, "rb").read())["./control.tar.gz"])
+    fields = dict(l.split(": ", 1) for l in ctl["./control"].decode().splitlines()
+                  if ": " in l)
+    return fields["Package"], fields["Architecture"]
+
+
 def tar_members(data):
     """A gzipped tar's files: name -> bytes (None for directories)."""
     import io
@@ -323,9 +345,7 @@ def main():
         print("  " + f.read().strip().replace("\n", "\n  "))
     if IPK:
         global SERVER
-        ctl = tar_members(tar_members(open(IPK, "rb").read())["./control.tar.gz"])
-        arch = dict(l.split(": ", 1) for l in ctl["./control"].decode().splitlines()
-                    if ": " in l)["Architecture"]
+        arch = package_meta(IPK)[1]
         reg = "/proc/sys/fs/binfmt_misc/" + qemu_for_openwrt_arch(arch).replace("-static", "")
         flags = open(reg).read().split("flags: ")[1].split()[0] if os.path.exists(reg) else ""
         SERVER = qemu_for_openwrt_arch(arch)
@@ -415,8 +435,9 @@ def admin_day(r):
     tls = r.package != "edgeftpd"  # (the host build has TLS)
     # The package, as installed. The shipped config serves nothing until enabled.
     if r.package:
-        code, out, err = r.sh(f"opkg install /tmp/{os.path.basename(IPK)} && ls /etc/rc.d")
-        what = f"opkg install {os.path.basename(IPK)}: its postinst"
+        tool = "apk add --allow-untrusted" if KIND == "apk" else "opkg install"
+        code, out, err = r.sh(f"{tool} /tmp/{os.path.basename(IPK)} && ls /etc/rc.d")
+        what = f"{tool} {os.path.basename(IPK)}: its {'post-install' if KIND == 'apk' else 'postinst'}"
     else:
         code, out, err = r.sh("/etc/init.d/edgeftpd enable && /etc/init.d/edgeftpd start "
                               "&& ls /etc/rc.d")
@@ -693,7 +714,34 @@ reload_config
     check("enabled 0, committed: procd stops the server",
           wait_for(lambda: not (r.service() or {}).get("instances")), json.dumps(r.service()))
     others = ["S10boot", "S12log", "S19firewall"]
-    if r.package:
+    if r.package and KIND == "apk":
+        # An upgrade: the same files as release r2, made by cross/package.py.
+        sys.path.insert(0, os.path.join(REPO, "cross"))
+        import package
+        triple = [t for t, arches in package.OPENWRT_ARCHES.items() if r.arch in arches][0]
+        newer = package.apk_package(triple, r.arch, r.package == "edgeftpd-tls",
+                                    package.version(), package.mtime(), release=2,
+                                    out=r.path("/tmp"))
+        r.sh("uci set edgeftpd.main.enabled=1 && uci commit edgeftpd && reload_config")
+        old = r.server_pid(wait=20)
+        before = open(r.path("/etc/config/edgeftpd")).read()
+        code, out, err = r.sh(f"apk add --allow-untrusted /tmp/{os.path.basename(newer)} && "
+                              f"apk list -I {r.package}")
+        check("apk add of release r2 (an upgrade) keeps the admin's /etc/config/edgeftpd",
+              code == 0 and f"{r.package}-{package.version()}-r2" in out and
+              open(r.path("/etc/config/edgeftpd")).read() == before and
+              "option name 'bob'" in before, out + err)
+        new = r.server_pid(wait=20, other_than=old)
+        check("... and its post-upgrade starts the running server again, with the new "
+              "binary", new is not None, f"{old} {new} {out}{err}")
+        running = r.server_pid(wait=20)
+        code, out, err = r.sh(f"apk del {r.package}")
+        check("apk del: its pre-deinstall stops the running server and removes the links; "
+              "the binary goes", code == 0 and running is not None and
+              sorted(os.listdir(r.path("/etc/rc.d"))) == others and r.service() is None and
+              not os.path.exists(r.path("/usr/sbin/edgeftpd")),
+              f"{running} {out}{err}{os.listdir(r.path('/etc/rc.d'))} {r.service()}")
+    elif r.package:
         before = open(r.path("/etc/config/edgeftpd")).read()
         code, out, err = r.sh(f"opkg install --force-reinstall /tmp/{os.path.basename(IPK)}")
         check("opkg reinstall (an upgrade) keeps the admin's /etc/config/edgeftpd",

@@ -18,7 +18,9 @@ unique id is the first 20 bytes of the SHA-256 of the ADB payload with the id ze
 """
 
 import hashlib
+import os
 import struct
+import subprocess
 import zlib
 
 T_INT, T_INT32, T_INT64 = 0x10000000, 0x20000000, 0x30000000
@@ -29,7 +31,7 @@ BLOCK_ADB, BLOCK_DATA = 0, 2
 
 # The fields of apk_adb.h's schemas used here (1-based slot numbers).
 PI_NAME, PI_VERSION, PI_HASHES, PI_DESCRIPTION, PI_ARCH, PI_LICENSE, PI_ORIGIN = 1, 2, 3, 4, 5, 6, 7
-PI_MAINTAINER, PI_URL, PI_INSTALLED_SIZE, PI_PROVIDER_PRIORITY = 8, 9, 12, 14
+PI_MAINTAINER, PI_URL, PI_INSTALLED_SIZE, PI_FILE_SIZE, PI_PROVIDER_PRIORITY = 8, 9, 12, 13, 14
 PI_DEPENDS, PI_PROVIDES = 15, 16
 DEP_NAME, DEP_VERSION = 1, 2
 ACL_MODE, ACL_USER, ACL_GROUP = 1, 2, 3
@@ -38,7 +40,10 @@ DI_NAME, DI_ACL, DI_FILES = 1, 2, 3
 SCRIPTS = {"pre-install": 2, "post-install": 3, "pre-deinstall": 4, "post-deinstall": 5,
            "pre-upgrade": 6, "post-upgrade": 7}
 PKG_PKGINFO, PKG_PATHS, PKG_SCRIPTS = 1, 2, 3
-SCHEMA_PACKAGE = b"pckg"
+NDX_DESCRIPTION, NDX_PACKAGES = 1, 2
+SCHEMA_PACKAGE, SCHEMA_INDEX = b"pckg", b"indx"
+BLOCK_SIG = 1
+DIGEST_SHA512 = 4
 
 
 class Adb:
@@ -139,28 +144,86 @@ def package(info, files, scripts, when):
     uid = db.blob(b"\0" * 20, share=False)
     uid_at = (uid & 0x0FFFFFFF) + 1
 
+    info["installed_size"] = max(size, 1)
+    pkginfo = pkginfo_obj(db, info, uid)
+    script_obj = db.obj({SCRIPTS[k]: db.blob(v) for k, v in scripts.items()})
+    db.root(db.obj({PKG_PKGINFO: pkginfo, PKG_PATHS: db.arr(paths), PKG_SCRIPTS: script_obj}))
+    info["uid"] = hashlib.sha256(bytes(db.buf)).digest()[:20]
+    db.buf[uid_at:uid_at + 20] = info["uid"]
+    # What an index says of it (apk mkndx's default): the SHA-256 of its ADB payload.
+    info["identity"] = hashlib.sha256(bytes(db.buf)).digest()
+    raw = b"ADB." + SCHEMA_PACKAGE + block(BLOCK_ADB, bytes(db.buf)) + b"".join(data_blocks)
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return b"ADBd" + z.compress(raw) + z.flush()
+
+
+def pkginfo_obj(db, info, uid, file_size=0):
+    """A package's info object (a package's own, or an index's entry for it)."""
     def dep(spec):
         name, _, ver = spec.partition("=")
         return db.obj({DEP_NAME: db.blob(name.encode()),
                        DEP_VERSION: db.blob(ver.encode())})
 
     text = lambda k: db.blob(info.get(k, "").encode())
-    pkginfo = db.obj({
+    return db.obj({
         PI_NAME: text("name"), PI_VERSION: text("version"), PI_HASHES: uid,
         PI_DESCRIPTION: text("description"), PI_ARCH: text("arch"),
         PI_LICENSE: text("license"), PI_ORIGIN: text("origin"),
         PI_MAINTAINER: text("maintainer"), PI_URL: text("url"),
-        PI_INSTALLED_SIZE: db.int(max(size, 1)),
+        PI_INSTALLED_SIZE: db.int(info["installed_size"]),
+        PI_FILE_SIZE: db.int(file_size) if file_size else NULL,
         PI_PROVIDER_PRIORITY: db.int(info["provider_priority"])
         if info.get("provider_priority") else NULL,
         PI_PROVIDES: db.arr(dep(p) for p in info.get("provides", [])),
     })
-    script_obj = db.obj({SCRIPTS[k]: db.blob(v) for k, v in scripts.items()})
-    db.root(db.obj({PKG_PKGINFO: pkginfo, PKG_PATHS: db.arr(paths), PKG_SCRIPTS: script_obj}))
-    db.buf[uid_at:uid_at + 20] = hashlib.sha256(bytes(db.buf)).digest()[:20]
-    raw = b"ADB." + SCHEMA_PACKAGE + block(BLOCK_ADB, bytes(db.buf)) + b"".join(data_blocks)
+
+
+def index(entries, description, key):
+    """A signed repository index (packages.adb) of `entries`: (info, file size) each, the
+    info as package() left it, sorted by name as apk sorts them; each entry's hash is the
+    package's identity (the SHA-256 of its ADB payload), which apk checks a package from
+    the feed against.
+    `key` (a Key) signs the SHA-512 of the ADB payload as apk does: the message is the
+    schema, the signature header (version 0, SHA-512, the key's id) and that digest."""
+    db = Adb()
+    pkgs = [pkginfo_obj(db, info, db.blob(info["identity"], share=False), size)
+            for info, size in sorted(entries, key=lambda e: (e[0]["name"], e[0]["version"]))]
+    db.root(db.obj({NDX_DESCRIPTION: db.blob(description.encode()),
+                    NDX_PACKAGES: db.arr(pkgs)}))
+    payload = bytes(db.buf)
+    md = hashlib.sha512(payload).digest()
+    head = struct.pack("<BB", 0, DIGEST_SHA512) + key.id
+    raw = (b"ADB." + SCHEMA_INDEX + block(BLOCK_ADB, payload) +
+           block(BLOCK_SIG, head + key.sign(SCHEMA_INDEX + head + md)))
     z = zlib.compressobj(9, zlib.DEFLATED, -15)
     return b"ADBd" + z.compress(raw) + z.flush()
+
+
+class Key:
+    """An ECDSA P-256 private key (PEM), as OpenWrt's apk keys are, used through the
+    openssl command: its id for apk is the first 16 bytes of the SHA-512 of its public
+    point (OpenSSL's i2d_PublicKey, what apk hashes)."""
+
+    def __init__(self, path):
+        self.path = path
+        der = subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        if len(der) != 91:
+            raise ValueError(f"{path}: not an ECDSA P-256 key")
+        self.id = hashlib.sha512(der[-65:]).digest()[:16]
+        self.public_pem = subprocess.run(["openssl", "pkey", "-in", path, "-pubout"],
+                                         check=True, capture_output=True).stdout
+
+    @staticmethod
+    def make(path):
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-out", path], check=True,
+                       capture_output=True)
+        os.chmod(path, 0o600)
+
+    def sign(self, message):
+        return subprocess.run(["openssl", "dgst", "-sha512", "-sign", self.path, "-binary"],
+                              input=message, check=True, capture_output=True).stdout
 
 
 def read(apk):

@@ -190,9 +190,10 @@ def ipk(triple, arch, tls, ver, when):
     return path
 
 
-def apk_package(triple, arch, tls, ver, when, release=1, out=None):
+def apk_package(triple, arch, tls, ver, when, release=1, out=None, made=None):
     """OpenWrt 25's .apk of one flavour and architecture (see the head), release `release`,
-    into `out` (default DIST/packages/openwrt-apk/ARCH)."""
+    into `out` (default DIST/packages/openwrt-apk/ARCH); (its info, its size) is appended
+    to `made` for the index."""
     name = "edgeftpd-tls" if tls else "edgeftpd"
     files = openwrt_files(triple, tls)
     listed = sorted("/" + p for p, _, _ in files)
@@ -226,7 +227,26 @@ def apk_package(triple, arch, tls, ver, when, release=1, out=None):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb") as f:
         f.write(data)
+    if made is not None:
+        made.append((info, len(data)))
     return path
+
+
+def apk_feed(arch, entries):
+    """ARCH/packages.adb: the index apk reads from a feed, signed with the key of
+    $APK_SIGN_KEY (an ECDSA P-256 PEM), else dist/keys/edgeftpd-apk.key, made once and kept
+    (routers trust its public half, openwrt-apk/edgeftpd-apk.pem, in /etc/apk/keys/)."""
+    path = os.environ.get("APK_SIGN_KEY") or os.path.join(DIST, "keys", "edgeftpd-apk.key")
+    if not os.path.exists(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        apk.Key.make(path)
+    key = apk.Key(path)
+    with open(os.path.join(OUT, "openwrt-apk", "edgeftpd-apk.pem"), "wb") as f:
+        f.write(key.public_pem)
+    index = os.path.join(OUT, "openwrt-apk", arch, "packages.adb")
+    with open(index, "wb") as f:
+        f.write(apk.index(entries, f"edgeftpd {version()} for OpenWrt 25 ({arch})", key))
+    return index
 
 
 def deb(arch, binary, ver, when):
@@ -287,10 +307,13 @@ def main():
         os.makedirs(os.path.join(OUT, sub))
     made = []
     for triple, arches in OPENWRT_ARCHES.items():
+        feeds = {arch: [] for arch in arches}
         for tls in (False, True):
             for arch in arches:
                 made.append(ipk(triple, arch, tls, ver, when))
-                made.append(apk_package(triple, arch, tls, ver, when))
+                made.append(apk_package(triple, arch, tls, ver, when, made=feeds[arch]))
+        for arch, entries in feeds.items():
+            made.append(apk_feed(arch, entries))
     for arch, name in DEBIAN_ARCHES.items():
         binary = os.path.join(DIST, name) if name else os.path.join(ROOT, "target/release/edgeftpd")
         made.append(deb(arch, binary, ver, when))

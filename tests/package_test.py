@@ -30,11 +30,13 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIST = os.path.join(ROOT, "dist")
@@ -189,6 +191,40 @@ def apk_checks():
                 count += 1
     check("every OpenWrt 25 package made",
           count == 2 * sum(map(len, package.OPENWRT_ARCHES.values())))
+    # Each architecture's feed index: its entries name the packages beside it by their
+    # identity and size; its signature verifies with the public key beside the feeds.
+    pem = os.path.join(PKGS, "openwrt-apk", "edgeftpd-apk.pem")
+    for arches in package.OPENWRT_ARCHES.values():
+        for arch in arches:
+            feed = os.path.join(PKGS, "openwrt-apk", arch)
+            raw = open(os.path.join(feed, "packages.adb"), "rb").read()
+            z = zlib.decompressobj(-15).decompress(raw[4:])
+            schema, adb, _ = apk.read(raw)
+            entries = apk.root(adb)[1]
+            want = {}
+            for f in sorted(os.listdir(feed)):
+                if f.endswith(".apk"):
+                    data = open(os.path.join(feed, f), "rb").read()
+                    want[f] = (hashlib.sha256(apk.read(data)[1]).digest(), len(data))
+            got = {f"{e[0].decode()}-{e[1].decode()}.apk": (e[2], e[12]) for e in entries}
+            # The signature block follows the ADB block: version 0, SHA-512, key id, sig.
+            adb_len = struct.unpack_from("<I", z, 8)[0] & 0x3FFFFFFF
+            sig_at = 8 + adb_len + (-adb_len % 8)
+            sig_len = (struct.unpack_from("<I", z, sig_at)[0] & 0x3FFFFFFF) - 4
+            sig = z[sig_at + 4:sig_at + 4 + sig_len]
+            msg = b"indx" + sig[:18] + hashlib.sha512(adb).digest()
+            with tempfile.NamedTemporaryFile() as m, tempfile.NamedTemporaryFile() as sg:
+                m.write(msg)
+                m.flush()
+                sg.write(sig[18:])
+                sg.flush()
+                ok = subprocess.run(["openssl", "dgst", "-sha512", "-verify", pem,
+                                     "-signature", sg.name, m.name],
+                                    capture_output=True).returncode == 0
+            check(f"openwrt-apk/{arch}/packages.adb: an index of its two packages by identity "
+                  "and size, signed (ECDSA, SHA-512) by openwrt-apk/edgeftpd-apk.pem",
+                  raw[:4] == b"ADBd" and schema == b"indx" and got == want and
+                  sig[:2] == b"\x00\x04" and ok, f"{got} {want} {ok}")
 
 
 def opkg_unpack_and_run(path, name, triple, tls):

@@ -741,6 +741,28 @@ reload_config
               sorted(os.listdir(r.path("/etc/rc.d"))) == others and r.service() is None and
               not os.path.exists(r.path("/usr/sbin/edgeftpd")),
               f"{running} {out}{err}{os.listdir(r.path('/etc/rc.d'))} {r.service()}")
+        # From a feed, as OpenWrt 25 installs: the signed index (packages.adb) beside the
+        # packages, its public key in /etc/apk/keys, no --allow-untrusted.
+        feed = os.path.dirname(IPK)
+        os.makedirs(r.path("/tmp/feed"))
+        for f in os.listdir(feed):
+            shutil.copy(os.path.join(feed, f), r.path("/tmp/feed/" + f))
+        os.makedirs(r.path("/etc/apk/repositories.d"), exist_ok=True)
+        with open(r.path("/etc/apk/repositories.d/edgeftpd.list"), "w") as f:
+            f.write("file:///tmp/feed/packages.adb\n")
+        code, out, err = r.sh("apk update")
+        check("without its key, apk refuses the feed's index (untrusted signature: no "
+              "package from it)", "UNTRUSTED signature" in out + err and
+              "0 distinct packages available" in out + err, out + err)
+        os.makedirs(r.path("/etc/apk/keys"), exist_ok=True)
+        shutil.copy(os.path.join(os.path.dirname(feed), "edgeftpd-apk.pem"),
+                    r.path("/etc/apk/keys/edgeftpd-apk.pem"))
+        code, out, err = r.sh(f"apk update && apk add {r.package} && apk list -I {r.package}")
+        check(f"with the feed's key in /etc/apk/keys: apk update, apk add {r.package} (no "
+              "--allow-untrusted); its post-install registers the service with procd",
+              code == 0 and f"{r.package}-{package.version()}-r1" in out and
+              r.service() is not None and os.path.exists(r.path("/etc/rc.d/S60edgeftpd")),
+              out + err)
     elif r.package:
         before = open(r.path("/etc/config/edgeftpd")).read()
         code, out, err = r.sh(f"opkg install --force-reinstall /tmp/{os.path.basename(IPK)}")

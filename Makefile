@@ -30,7 +30,7 @@ test: deps
 
 # Debian packages the tests drive (real clients). Installs only what is missing.
 DEPS_CMDS := curl:curl lftp:lftp wget:wget busybox:busybox tnftp:tnftp python3:python3 ncftpget:ncftp openssl:openssl rclone:rclone \
-  shellcheck:shellcheck systemd-analyze:systemd dpkg-deb:dpkg adduser:adduser setpriv:util-linux
+  shellcheck:shellcheck node:nodejs systemd-analyze:systemd dpkg-deb:dpkg adduser:adduser setpriv:util-linux
 deps:
 	@missing=""; for p in $(DEPS_CMDS); do c=$${p%%:*}; pkg=$${p##*:}; \
 	  command -v $$c >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
@@ -45,7 +45,11 @@ lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) clippy --all-targets --no-default-features -- -D warnings
+	for f in $$(find cross/openwrt/luci-app-edgeftpd -name '*.js'); do node --check $$f || exit 1; done
+	for f in $$(find cross/openwrt/luci-app-edgeftpd -name '*.json') cross/openwrt/edgeftpd.capabilities.json; do \
+	  python3 -m json.tool $$f >/dev/null || { echo "$$f: not JSON"; exit 1; }; done
 	shellcheck cross/openwrt/edgeftpd.init cross/openwrt/postinst cross/openwrt/prerm \
+	  cross/openwrt/luci-app-edgeftpd/root/usr/libexec/rpcd/luci.edgeftpd \
 	  cross/debian/postinst cross/debian/prerm cross/debian/postrm \
 	  scripts/apt-update.sh tests/fresh.sh tests/leftovers.sh
 

@@ -109,7 +109,8 @@ def block(kind, payload):
 
 def package(info, files, scripts, when):
     """The .apk (bytes). `info`: name, version, description, arch, license, origin,
-    maintainer, url, provides (list of "name=version"), provider_priority. `files`:
+    maintainer, url, depends (names), provides (list of "name=version"),
+    provider_priority. `files`:
     (path, mode, bytes or None for a directory), root's; every directory above a file must
     be listed. `scripts`: {"post-install": bytes, ...}."""
     db = Adb()
@@ -174,6 +175,7 @@ def pkginfo_obj(db, info, uid, file_size=0):
         PI_FILE_SIZE: db.int(file_size) if file_size else NULL,
         PI_PROVIDER_PRIORITY: db.int(info["provider_priority"])
         if info.get("provider_priority") else NULL,
+        PI_DEPENDS: db.arr(dep(d) for d in info.get("depends", [])),
         PI_PROVIDES: db.arr(dep(p) for p in info.get("provides", [])),
     })
 

@@ -45,10 +45,11 @@ cross-bloat:
 #   make openwrt-test OPENWRT_SYSROOT=DIR   the procd init script under OpenWrt's own procd
 #                       (PID 1 of a namespace), ubusd, logd, rc.common and uci: the host
 #                       build, the armv7 -tls and mipsel plain .ipk through opkg, the same
-#                       two .apk through apk-tools 3
+#                       two .apk through apk-tools 3; then luci-app-edgeftpd in headless
+#                       chromium against LuCI, rpcd and uhttpd (tests/openwrt/luci_test.py)
 #                       (DIR: see tests/openwrt/procd_test.py; not in CI: nothing here may
 #                       fetch or build OpenWrt's code)
-.PHONY: package package-test openwrt-test
+.PHONY: package package-test openwrt-test luci-screenshots
 package: cross release
 	python3 cross/package.py
 
@@ -67,3 +68,9 @@ openwrt-test: build package
 	  dist/packages/openwrt-apk/arm_cortex-a7_neon-vfpv4/edgeftpd-tls-$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)-r1.apk
 	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/procd_test.py --apk \
 	  dist/packages/openwrt-apk/mipsel_24kc/edgeftpd-$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)-r1.apk
+	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/luci_test.py
+
+# luci_test.py's screenshots of the LuCI pages, into docs/ (the README shows them).
+luci-screenshots: build
+	@test -n "$(OPENWRT_SYSROOT)" || { echo "luci-screenshots: set OPENWRT_SYSROOT (see tests/openwrt/luci_test.py)"; exit 2; }
+	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/luci_test.py docs

@@ -249,6 +249,75 @@ def apk_feed(arch, entries):
     return index
 
 
+LUCI_APP = os.path.join(ROOT, "cross/openwrt/luci-app-edgeftpd")
+LUCI_DESCRIPTION = "LuCI support for edgeftpd: settings, accounts and status"
+# After an install or upgrade: rpcd reads the new ACL and plugin, LuCI its new menu.
+LUCI_POSTINST = (b"#!/bin/sh\n[ -n \"$IPKG_INSTROOT\" ] && exit 0\n"
+                 b"rm -f /tmp/luci-indexcache /tmp/luci-indexcache.*\n"
+                 b"/etc/init.d/rpcd reload 2>/dev/null\nexit 0\n")
+
+
+def luci_files():
+    """luci-app-edgeftpd's files: htdocs under /www, root under /."""
+    out = []
+    for top, dest in (("htdocs", "www"), ("root", "")):
+        base = os.path.join(LUCI_APP, top)
+        for d, _, names in os.walk(base):
+            for n in names:
+                src = os.path.join(d, n)
+                rel = os.path.relpath(src, base)
+                mode = 0o755 if os.access(src, os.X_OK) else 0o644
+                out.append(((dest + "/" + rel).lstrip("/"), mode, read(src)))
+    return sorted(out)
+
+
+def luci_ipk(ver, when):
+    """luci-app-edgeftpd for opkg: architecture all; it needs luci-base and edgeftpd (either
+    flavour provides it)."""
+    files = with_dirs(luci_files())
+    control = (
+        "Package: luci-app-edgeftpd\n"
+        f"Version: {ver}-r1\n"
+        "Depends: luci-base, edgeftpd\n"
+        "Source: edgeftpd\n"
+        "Section: luci\n"
+        "Maintainer: edgeftpd developers\n"
+        "Architecture: all\n"
+        f"Installed-Size: {sum(len(d) for _, _, d in files if d is not None)}\n"
+        f"Description: {LUCI_DESCRIPTION}\n"
+    )
+    outer = tar_gz([
+        ("debian-binary", 0o644, b"2.0\n"),
+        ("data.tar.gz", 0o644, tar_gz(files, when)),
+        ("control.tar.gz", 0o644, tar_gz([("control", 0o644, control.encode()),
+                                          ("postinst", 0o755, LUCI_POSTINST)], when)),
+    ], when)
+    path = os.path.join(OUT, "openwrt", f"luci-app-edgeftpd_{ver}-r1_all.ipk")
+    with open(path, "wb") as f:
+        f.write(outer)
+    return path
+
+
+def luci_apk(arch, ver, when, made):
+    """luci-app-edgeftpd for apk (noarch), into ARCH's feed beside the server's packages."""
+    files = luci_files()
+    listed = sorted("/" + p for p, _, _ in files)
+    files.append(("lib/apk/packages/luci-app-edgeftpd.list", 0o644,
+                  "".join(p + "\n" for p in listed).encode()))
+    info = {"name": "luci-app-edgeftpd", "version": f"{ver}-r1", "arch": "noarch",
+            "origin": "edgeftpd", "maintainer": "edgeftpd developers",
+            "description": LUCI_DESCRIPTION, "depends": ["luci-base", "edgeftpd"]}
+    data = apk.package(info, with_dirs(files), {
+        "post-install": LUCI_POSTINST,
+        "post-upgrade": LUCI_POSTINST,
+    }, when)
+    path = os.path.join(OUT, "openwrt-apk", arch, f"luci-app-edgeftpd-{ver}-r1.apk")
+    with open(path, "wb") as f:
+        f.write(data)
+    made.append((info, len(data)))
+    return path
+
+
 def deb(arch, binary, ver, when):
     stage = os.path.join(OUT, "debian", f"stage-{arch}")
     shutil.rmtree(stage, ignore_errors=True)
@@ -313,7 +382,9 @@ def main():
                 made.append(ipk(triple, arch, tls, ver, when))
                 made.append(apk_package(triple, arch, tls, ver, when, made=feeds[arch]))
         for arch, entries in feeds.items():
+            made.append(luci_apk(arch, ver, when, entries))
             made.append(apk_feed(arch, entries))
+    made.append(luci_ipk(ver, when))
     for arch, name in DEBIAN_ARCHES.items():
         binary = os.path.join(DIST, name) if name else os.path.join(ROOT, "target/release/edgeftpd")
         made.append(deb(arch, binary, ver, when))

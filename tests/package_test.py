@@ -221,10 +221,41 @@ def apk_checks():
                 ok = subprocess.run(["openssl", "dgst", "-sha512", "-verify", pem,
                                      "-signature", sg.name, m.name],
                                     capture_output=True).returncode == 0
-            check(f"openwrt-apk/{arch}/packages.adb: an index of its two packages by identity "
+            check(f"openwrt-apk/{arch}/packages.adb: an index of its packages by identity "
                   "and size, signed (ECDSA, SHA-512) by openwrt-apk/edgeftpd-apk.pem",
                   raw[:4] == b"ADBd" and schema == b"indx" and got == want and
                   sig[:2] == b"\x00\x04" and ok, f"{got} {want} {ok}")
+
+
+def luci_checks():
+    """luci-app-edgeftpd, for opkg and for apk: the app's files, its dependencies."""
+    ver = package.version()
+    want = {p: (m, d) for p, m, d in package.luci_files()}
+    outer = members(open(os.path.join(PKGS, "openwrt", f"luci-app-edgeftpd_{ver}-r1_all.ipk"),
+                         "rb").read())
+    ctl = members(outer["./control.tar.gz"][1])
+    data = members(outer["./data.tar.gz"][1])
+    f = fields(ctl["./control"][1].decode())
+    files = {n[2:]: (m.mode, b) for n, (m, b) in data.items() if b is not None}
+    check("luci-app-edgeftpd .ipk: architecture all, needs luci-base and edgeftpd; the app's "
+          "files (views, menu, ACL, the rpcd plugin executable); its postinst reloads rpcd",
+          f.get("Architecture") == "all" and f.get("Depends") == "luci-base, edgeftpd" and
+          files == want and want["usr/libexec/rpcd/luci.edgeftpd"][0] == 0o755 and
+          b"/etc/init.d/rpcd reload" in ctl["./postinst"][1], f"{f} {sorted(files)}")
+    for arches in package.OPENWRT_ARCHES.values():
+        for arch in arches:
+            raw = open(os.path.join(PKGS, "openwrt-apk", arch,
+                                    f"luci-app-edgeftpd-{ver}-r1.apk"), "rb").read()
+            _, adb, blocks = apk.read(raw)
+            pkg = apk.root(adb)
+            info = pkg[0] + [None] * 16
+            check(f"openwrt-apk/{arch}/luci-app-edgeftpd: noarch, needs luci-base and edgeftpd, "
+                  "the app's files", info[4] == b"noarch" and
+                  [d[0] for d in info[14]] == [b"luci-base", b"edgeftpd"] and
+                  sorted(b for _, _, b in blocks if b not in
+                         [d for _, d in want.values()]) != [] and
+                  all(any(b == d for _, _, b in blocks) for _, d in want.values()),
+                  str(info[:16]))
 
 
 def opkg_unpack_and_run(path, name, triple, tls):
@@ -357,6 +388,7 @@ def main():
         sys.exit("package_test: runs as root (dpkg -i)")
     ipk_checks()
     apk_checks()
+    luci_checks()
     deb_checks()
     deb_install()
     finish()

@@ -223,14 +223,19 @@ def admin(r, b):
           != [], b.js("return document.body.innerText.slice(0, 500)"))
     b.shot("luci-settings.png")
 
-    # A setting, saved and applied: procd's reload applies it (the server's config file).
+    # A setting, saved and applied: procd's reload applies it (the server's config file), to
+    # the same process (a reload, not a restart).
+    before = r.server_pid()
     b.type("[id='widget.cbid.edgeftpd.main.min_free'], [id='cbid.edgeftpd.main.min_free']",
            "1%")
     b.click(".cbi-page-actions .cbi-button-apply")
     applied = wait_for(lambda: r.sh("uci -q get edgeftpd.main.min_free")[1].strip() == "1%"
                        and "min-free = 1%" in open(r.path(p.CONF)).read())
-    check("Save & Apply: UCI has min_free 1%, and the server's config file (procd's reload)",
-          applied, r.sh("uci show edgeftpd.main")[1] + open(r.path(p.CONF)).read())
+    check("Save & Apply: UCI has min_free 1%, and the server's config file (procd's reload); "
+          "the same server process, which reloaded it",
+          applied and wait_for(lambda: "SIGHUP: reloaded the configuration" in r.logread())
+          and r.server_pid() == before,
+          r.sh("uci show edgeftpd.main")[1] + open(r.path(p.CONF)).read())
     pid = r.server_pid()
 
     # An account with a password: hashed on the router; an FTP client logs in with it.

@@ -9,7 +9,7 @@ and `jsonfilter`, under busybox's shell and applets. So respawn, reload triggers
 (`uci commit` and `reload_config`), mount triggers, adding and dropping instances, and
 logread are procd's own. An admin's day on it, then the package removed.
 
-    OPENWRT_SYSROOT=DIR python3 tests/openwrt/procd_test.py [--ipk PACKAGE | BINARY]
+    OPENWRT_SYSROOT=DIR python3 tests/openwrt/procd_test.py [--ipk PACKAGE | --apk PACKAGE | BINARY]
 
 DIR is laid out as a router's root (etc/rc.common, lib/functions.sh, lib/functions/procd.sh,
 lib/config/uci.sh, sbin/procd, sbin/ubusd, sbin/logd, sbin/logread, sbin/udevtrigger,
@@ -24,6 +24,10 @@ machines reach only package registries), so `make test` and CI cannot run this;
 no device) and its /proc/kmsg is a silent pipe (logd reads no kernel log); it shares the
 host's network, and every server it runs listens on 127.0.0.1.
 
+With --apk, the OpenWrt 25 package (dist/packages/openwrt-apk/ARCH/) is installed by the
+real apk of apk-tools 3 (DIR/bin/apk) into a root whose database `apk --initdb` made: `apk
+add --allow-untrusted`, an upgrade to release r2 (made by cross/package.py), `apk del`, then
+from the feed beside it: refused without its key, installed with it.
 With --ipk, the package (`make package`; an armv7, aarch64, mipsel or mips one) is installed
 by OpenWrt's own opkg (DIR/bin/opkg, a host build of opkg-lede): `opkg install`, which runs
 its postinst, `opkg install --force-reinstall` keeping the admin's conffile, and `opkg
@@ -736,13 +740,7 @@ reload_config
         new = r.server_pid(wait=20, other_than=old)
         check("... and its post-upgrade starts the running server again, with the new "
               "binary", new is not None, f"{old} {new} {out}{err}")
-        running = r.server_pid(wait=20)
-        code, out, err = r.sh(f"apk del {r.package}")
-        check("apk del: its pre-deinstall stops the running server and removes the links; "
-              "the binary goes", code == 0 and running is not None and
-              sorted(os.listdir(r.path("/etc/rc.d"))) == others and r.service() is None and
-              not os.path.exists(r.path("/usr/sbin/edgeftpd")),
-              f"{running} {out}{err}{os.listdir(r.path('/etc/rc.d'))} {r.service()}")
+        removed(r, f"apk del {r.package}", "apk del: its pre-deinstall")
         # From a feed, as OpenWrt 25 installs: the signed index (packages.adb) beside the
         # packages, its public key in /etc/apk/keys, no --allow-untrusted.
         feed = os.path.dirname(IPK)
@@ -772,17 +770,22 @@ reload_config
               code == 0 and open(r.path("/etc/config/edgeftpd")).read() == before and
               "option name 'bob'" in before, out + err)
         r.sh("uci set edgeftpd.main.enabled=1 && uci commit edgeftpd && reload_config")
-        running = r.server_pid(wait=20)
-        code, out, err = r.sh(f"opkg remove {r.package}")
-        check("opkg remove: prerm stops the running server and removes the links; the "
-              "binary goes", code == 0 and running is not None and
-              sorted(os.listdir(r.path("/etc/rc.d"))) == others and r.service() is None and
-              not os.path.exists(r.path("/usr/sbin/edgeftpd")),
-              f"{running} {out}{err}{os.listdir(r.path('/etc/rc.d'))} {r.service()}")
+        removed(r, f"opkg remove {r.package}", "opkg remove: its prerm")
     else:
         code, out, err = r.sh("/etc/init.d/edgeftpd disable && ls /etc/rc.d")
         check("disable removes the links", code == 0 and sorted(out.split()) == others,
               out + err)
+
+
+def removed(r, command, what):
+    """The package removed (`command`) while its server runs: stopped, unlinked, gone."""
+    running = r.server_pid(wait=20)
+    code, out, err = r.sh(command)
+    check(f"{what} stops the running server and removes the links; the binary goes",
+          code == 0 and running is not None and
+          sorted(os.listdir(r.path("/etc/rc.d"))) == r.others and r.service() is None and
+          not os.path.exists(r.path("/usr/sbin/edgeftpd")),
+          f"{running} {out}{err}{os.listdir(r.path('/etc/rc.d'))} {r.service()}")
 
 
 if __name__ == "__main__":

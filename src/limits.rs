@@ -27,6 +27,11 @@ pub const TLS_OWNER_WAIT_MS: u64 = 3000;
 /// fstatvfs, about a microsecond): it can take at most this much below the floor before
 /// it stops, and each upload in flight as much.
 pub const SPACE_CHECK_BYTES: u64 = 256 << 10;
+/// An upload hands its file's written pages to the disk after each this many bytes,
+/// without waiting for them: the disk writes while the data still comes, and the sync
+/// before the 226 has at most this much left (on a 64 MB router, a fifth of what the
+/// kernel lets a file dirty before it writes it back itself).
+pub const WRITEBACK_BYTES: u64 = 8 << 20;
 /// `--on-upload`: hooks that run at once; more wait in a queue of [`HOOK_QUEUE`]. Two: one
 /// slow hook (a picture sent on to a phone) does not hold up the next, and a camera's burst
 /// does not fork dozens of processes on a 64 MB router.

@@ -303,14 +303,19 @@ pub fn set_notsent_lowat(sock: &impl std::os::fd::AsRawFd, bytes: u32) -> io::Re
     Ok(())
 }
 
-/// Writes a file's dirty data pages to the disk and waits for them, and nothing else: not
-/// its size, not the filesystem's metadata (so it may run alongside another file's rename;
-/// the fdatasync that follows it then has only the metadata left to write).
-pub fn write_data(file: &std::fs::File) -> io::Result<()> {
+/// Writes a file's dirty data pages to the disk and, with `wait`, waits for them; nothing
+/// else: not its size, not the filesystem's metadata (so it may run alongside another
+/// file's rename; the fdatasync that follows it then has only the metadata left to write).
+/// Without `wait` it only starts their writing (an upload in progress).
+pub fn sync_data(file: &std::fs::File, wait: bool) -> io::Result<()> {
     use std::os::fd::AsRawFd;
-    let flags = libc::SYNC_FILE_RANGE_WAIT_BEFORE
-        | libc::SYNC_FILE_RANGE_WRITE
-        | libc::SYNC_FILE_RANGE_WAIT_AFTER;
+    let flags = if wait {
+        libc::SYNC_FILE_RANGE_WAIT_BEFORE
+            | libc::SYNC_FILE_RANGE_WRITE
+            | libc::SYNC_FILE_RANGE_WAIT_AFTER
+    } else {
+        libc::SYNC_FILE_RANGE_WRITE
+    };
     // SAFETY: plain system call on an open descriptor borrowed for the call; no memory is
     // passed.
     let r = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, flags) };

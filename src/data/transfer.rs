@@ -47,6 +47,8 @@ pub struct Transfer<'a> {
     /// Where the free space is looked at next: where the room above the floor would run
     /// out, or [`limits::SPACE_CHECK_BYTES`] on, whichever is first (reads stop there).
     next_space_check: u64,
+    /// Where the file's written pages are next handed to the disk (see [`Self::after_write`]).
+    next_writeback: u64,
 }
 
 impl Transfer<'_> {
@@ -61,6 +63,7 @@ impl Transfer<'_> {
             recv_limit: None,
             min_free: None,
             next_space_check: u64::MAX,
+            next_writeback: limits::WRITEBACK_BYTES,
         })
     }
 
@@ -91,6 +94,19 @@ impl Transfer<'_> {
     /// `--min-free`, every [`limits::SPACE_CHECK_BYTES`] received: an upload that left
     /// less free space on `file`'s file system than the floor stops (a full disk must
     /// never hurt the rest of the router, nor the uploads that came before).
+    /// After each write into an upload's file: every [`limits::WRITEBACK_BYTES`] its
+    /// written pages are handed to the disk, without waiting (so the disk writes while the
+    /// data still comes, the sync before the 226 finds little left, and a router's RAM
+    /// holds little unwritten upload); then the free-space check.
+    fn after_write(&mut self, file: &File) -> Done {
+        if self.bytes >= self.next_writeback {
+            self.next_writeback = self.bytes + limits::WRITEBACK_BYTES;
+            // (A file system that can't is synced at the end all the same.)
+            let _ = crate::sys::sync_data(file, false);
+        }
+        self.check_space(file)
+    }
+
     fn check_space(&mut self, file: &File) -> Done {
         let Some(floor) = self.min_free else {
             return Ok(());
@@ -367,7 +383,7 @@ impl Transfer<'_> {
                 &buf[..n]
             };
             file.write_all(chunk).map_err(Fail::Local)?;
-            self.check_space(file)?;
+            self.after_write(file)?;
         }
         if pending_cr {
             file.write_all(b"\r").map_err(Fail::Local)?;
@@ -466,7 +482,7 @@ impl Transfer<'_> {
                 }
             }
             // (Once the bytes are in the file: the free space then counts them.)
-            if let Err(f) = self.check_space(file) {
+            if let Err(f) = self.after_write(file) {
                 return Some(Err(f));
             }
             if to_buffer {

@@ -120,7 +120,7 @@ enum How {
 }
 
 /// The commit on ext3/ext4 with a journal. The data is on the disk already
-/// (write_data); the blocks it was given, the file's size and the rename are metadata of
+/// (sync_data); the blocks it was given, the file's size and the rename are metadata of
 /// the running transaction, and fsync of the file commits it, all three at once (and
 /// every transaction before it, the folder's own included): one journal commit and one
 /// cache flush for a 226, where [`Target::sync_and_name`] costs two commits and a third
@@ -166,7 +166,7 @@ impl Target {
         if let Some(m) = &self.marked {
             m.committing();
         }
-        crate::sys::write_data(&self.file)?;
+        crate::sys::sync_data(&self.file, true)?;
         match &mut self.how {
             How::Atomic(up) if super::journaled(&up.dir) => name_in_journal(up, &self.file)?,
             _ => in_disk_order(|| self.sync_and_name())?,

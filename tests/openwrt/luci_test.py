@@ -4,8 +4,9 @@
 The router of tests/openwrt/procd_test.py (OpenWrt's procd as PID 1, ubusd, logd), with
 LuCI as OpenWrt runs it: rpcd (its file, rpc-sys and ucode plugins, LuCI's ucode `luci`
 object), uhttpd with its ubus and ucode handlers serving LuCI's ucode dispatcher,
-luci-base's JavaScript and the bootstrap theme, and the app's files installed as its
-package installs them. Debian's chromium, headless, is driven through Debian's
+luci-base's JavaScript and the bootstrap theme; the app installed by opkg from its package
+(dist/packages/openwrt/luci-app-edgeftpd_*_all.ipk, `make package`), whose postinst reloads
+rpcd. Debian's chromium, headless, is driven through Debian's
 chromedriver by the W3C WebDriver protocol (its HTTP API, on loopback): an admin logs in,
 changes a setting, adds an account with a password, Saves & Applies; an FTP client then
 logs in with that account; a wrong value shows the server's own refusal on the page and
@@ -42,7 +43,9 @@ sys.path.insert(0, HERE)
 import procd_test as p  # noqa: E402
 from checks import check, finish  # noqa: E402
 
-APP = os.path.join(p.REPO, "cross/openwrt/luci-app-edgeftpd")
+IPK = os.path.join(p.REPO, "dist/packages/openwrt", "luci-app-edgeftpd_{}-r1_all.ipk".format(
+    __import__("tomllib").load(open(os.path.join(p.REPO, "Cargo.toml"), "rb"))["package"]
+    ["version"]))
 W3C_ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 
 
@@ -142,11 +145,23 @@ class Browser:
 
 
 def install_luci(r):
-    """The app's files as its package installs them, LuCI's libraries, a root password."""
-    shutil.copytree(os.path.join(APP, "htdocs"), r.path("/www"), dirs_exist_ok=True)
-    shutil.copytree(os.path.join(APP, "root"), r.path("/"), dirs_exist_ok=True,
-                    symlinks=True)
-    for prog in (["sbin/rpcd", "usr/sbin/uhttpd", "usr/bin/ucode"] +
+    """LuCI's libraries, a root password, and the app's package (`make package`) ready
+    for opkg, which installs it once the router runs (install_app)."""
+    shutil.copy(IPK, r.path("/tmp/" + os.path.basename(IPK)))
+    # opkg's database as an image with LuCI and the server has it: luci-base (its files are
+    # this router's LuCI) and edgeftpd (the host build here) installed.
+    os.makedirs(r.path("/usr/lib/opkg"), exist_ok=True)
+    with open(r.path("/usr/lib/opkg/status"), "w") as f:
+        for name in ("luci-base", "edgeftpd"):
+            f.write(f"Package: {name}\nVersion: 1\nStatus: install user installed\n"
+                    "Architecture: all\nInstalled-Time: 0\n\n")
+    os.makedirs(r.path("/usr/lib/opkg/info"), exist_ok=True)
+    for name in ("luci-base", "edgeftpd"):
+        open(r.path(f"/usr/lib/opkg/info/{name}.list"), "w").close()
+    with open(r.path("/etc/opkg.conf"), "w") as f:
+        f.write("dest root /\ndest ram /tmp\nlists_dir ext /var/opkg-lists\n"
+                "option overlay_root /overlay\narch all 1\narch noarch 1\n")
+    for prog in (["sbin/rpcd", "usr/sbin/uhttpd", "usr/bin/ucode", "bin/opkg"] +
                  [f[len(r.root) + 1:] for f in glob.glob(r.path("/usr/lib") + "/**/*.so*",
                                                          recursive=True)]):
         for lib in p.libraries(r.path(prog), [r.path("/usr/lib")]):
@@ -178,6 +193,8 @@ def main():
     missing = [n for n in ["usr/sbin/uhttpd", "sbin/rpcd", "usr/share/ucode/luci/dispatcher.uc",
                            "www/luci-static/resources/form.js"]
                if not os.path.exists(os.path.join(p.SYSROOT, n))]
+    if not os.path.exists(IPK):
+        sys.exit(f"luci_test: no {IPK} (make package)")
     if missing or not shutil.which("chromedriver"):
         sys.exit(f"luci_test: OPENWRT_SYSROOT lacks {missing} or there is no chromedriver "
                  "(Debian: chromium chromium-driver)")
@@ -201,6 +218,12 @@ def wait_for(what, timeout=30):
 
 def admin(r, b):
     port = p.free_port()
+    # The app installed by opkg, as an admin would; its postinst reloads rpcd, which then
+    # has the app's object.
+    code, out, err = r.sh(f"opkg install /tmp/{os.path.basename(IPK)}")
+    served = wait_for(lambda: "luci.edgeftpd" in r.sh("ubus list luci.edgeftpd")[1], 10)
+    check("opkg installs luci-app-edgeftpd; its postinst reloads rpcd, which serves "
+          "luci.edgeftpd", code == 0 and served, out + err)
     os.makedirs(r.path("/srv/pub"))
     with open(r.path("/srv/pub/hello.txt"), "w") as f:
         f.write("hello\n")

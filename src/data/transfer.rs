@@ -91,9 +91,6 @@ impl Transfer<'_> {
         self.recv_limit.is_some_and(|l| self.bytes > l)
     }
 
-    /// `--min-free`, every [`limits::SPACE_CHECK_BYTES`] received: an upload that left
-    /// less free space on `file`'s file system than the floor stops (a full disk must
-    /// never hurt the rest of the router, nor the uploads that came before).
     /// After each write into an upload's file: every [`limits::WRITEBACK_BYTES`] its
     /// written pages are handed to the disk, without waiting (so the disk writes while the
     /// data still comes, the sync before the 226 finds little left, and a router's RAM
@@ -107,6 +104,9 @@ impl Transfer<'_> {
         self.check_space(file)
     }
 
+    /// `--min-free`, every [`limits::SPACE_CHECK_BYTES`] received: an upload that left
+    /// less free space on `file`'s file system than the floor stops (a full disk must
+    /// never hurt the rest of the router, nor the uploads that came before).
     fn check_space(&mut self, file: &File) -> Done {
         let Some(floor) = self.min_free else {
             return Ok(());

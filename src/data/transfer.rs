@@ -620,16 +620,23 @@ const SMALL_PIPE: usize = 64 * 1024;
 
 /// Whether an upload splices on once its first pipeful is in (into a 1 MiB pipe), or goes
 /// on through a buffer (read and write). Splice from the socket copies once where read
-/// and write copy twice, and is the cheaper on x86 and ARM; on MIPS, whose data caches
-/// alias, the pages splice passes by reference cost more than the copy (the mipsel board,
-/// 64 MiB plain, servers taking turns: 61 ms of CPU per MiB this way against 82 splicing
-/// on, where vsftpd's read/write costs 44). A small upload, one pipeful, splices anyway:
-/// through a buffer (of 256 KiB) it cost half again as much CPU there.
-const UPLOAD_SPLICE_PAST_ONE_PIPE: bool = !cfg!(any(target_arch = "mips", target_arch = "mips64"));
+/// and write copy twice, and is the cheaper on x86 and 32-bit ARM. On MIPS, whose data
+/// caches alias, the pages splice passes by reference cost more than the copy (the mipsel
+/// board, 64 MiB plain, servers taking turns: 61 ms of CPU per MiB this way against 82
+/// splicing on, where vsftpd's read/write costs 44); on the aarch64 board too (medians of
+/// three rounds, one boot: 44 against 49 ms/MiB and 24.5 against 20.9 MiB/s plain, 105
+/// against 139 ms/MiB over FTPS in the kernel's TLS; the peers 41 and 44 plain). A small
+/// upload, one pipeful, splices anyway: through a buffer (of 256 KiB) it cost half again
+/// as much CPU on mipsel.
+const UPLOAD_SPLICE_PAST_ONE_PIPE: bool = !cfg!(any(
+    target_arch = "mips",
+    target_arch = "mips64",
+    target_arch = "aarch64"
+));
 
-/// The buffer of an upload that does not splice. On MIPS a buffer over musl's mmap
-/// threshold (128 KiB) is a fresh mapping per upload, each of whose pages the kernel
-/// zeroes and whose unmapping flushes the data cache: 64 KiB, as vsftpd reads.
+/// The buffer of an upload that does not splice. A buffer over musl's mmap threshold (128
+/// KiB) is a fresh mapping per upload, each of whose pages the kernel zeroes (and whose
+/// unmapping flushes MIPS's data cache): 64 KiB, as vsftpd reads.
 const UPLOAD_BUF: usize = if UPLOAD_SPLICE_PAST_ONE_PIPE {
     limits::RECV_BUF
 } else {

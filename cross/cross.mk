@@ -69,6 +69,7 @@ openwrt-test: build package
 	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/procd_test.py --apk \
 	  dist/packages/openwrt-apk/mipsel_24kc/edgeftpd-$$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml)-r1.apk
 	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/luci_test.py
+	OPENWRT_SYSROOT="$(OPENWRT_SYSROOT)" python3 tests/openwrt/luci_test.py --apk
 
 # luci_test.py's screenshots of the LuCI pages, into docs/ (the README shows them).
 luci-screenshots: build

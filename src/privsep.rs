@@ -32,7 +32,7 @@ use rustix::process::{Pid, Signal, WaitOptions};
 
 use crate::config::{self, Config, Files, Reloaded};
 use crate::process::{self, RunAs};
-use crate::sys::{self, Forked, SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+use crate::sys::{self, Forked, SIGCHLD, SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use crate::{frame, limits};
 
 /// Message kinds on the link: the configuration's files, the certificate and key.
@@ -47,7 +47,7 @@ const CERTS: u8 = b'C';
 /// listeners bound, which the monitor holds for the serving processes it starts, and no
 /// other thread.
 pub fn split(cfg: &mut Config, who: &RunAs) -> Result<Option<UnixStream>, String> {
-    let set = sys::block_signals(&[SIGHUP, SIGTERM, SIGINT, SIGCHLD])
+    let set = sys::block_signals(&[SIGHUP, SIGTERM, SIGINT, SIGCHLD, SIGUSR1])
         .map_err(|e| format!("signals: {e}"))?;
     let monitor = rustix::process::getpid();
     let mut quick_deaths = 0;
@@ -162,6 +162,10 @@ fn watch(set: &sys::SigSet, pid: Pid, mut link: UnixStream, cfg: &mut Config) ->
                     stopping = true;
                     let _ = rustix::process::kill_process(pid, Signal::TERM);
                 }
+            }
+            // The serving process says who is logged in (the monitor knows no sessions).
+            SIGUSR1 => {
+                let _ = rustix::process::kill_process(pid, Signal::USR1);
             }
             sig @ (SIGTERM | SIGINT) => {
                 stopping = true;

@@ -68,6 +68,13 @@ fn from_hosts(text: &str, name: &str) -> Option<Ipv4Addr> {
 /// A query id from the kernel's random generator.
 fn random_id() -> std::io::Result<u16> {
     let mut b = [0u8; 2];
+    random(&mut b)?;
+    Ok(u16::from_ne_bytes(b))
+}
+
+/// Fills `b` from the kernel's random generator (getrandom(2)): the resolver's query ids
+/// and `--hash-password`'s salts.
+pub fn random(b: &mut [u8]) -> std::io::Result<()> {
     let mut got = 0;
     while got < b.len() {
         match rustix::rand::getrandom(&mut b[got..], rustix::rand::GetRandomFlags::empty()) {
@@ -76,7 +83,7 @@ fn random_id() -> std::io::Result<u16> {
             Err(e) => return Err(e.into()),
         }
     }
-    Ok(u16::from_ne_bytes(b))
+    Ok(())
 }
 
 /// Asks `ns` for `name`'s A record: its address, `Ok(None)` when the name has none, or the

@@ -277,7 +277,8 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr, implicit_t
     }
 }
 
-/// Blocks SIGTERM, SIGINT and SIGHUP in every thread and handles them on a dedicated one.
+/// Blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1 in every thread and handles them on a
+/// dedicated one. SIGUSR1 logs the sessions logged in now (`Context::report_sessions`).
 /// SIGHUP re-reads the configuration ([`Server::reload`]) and the TLS certificate and key
 /// (the server never exits on it; a changed listen address or other setting only a start
 /// applies makes it start again in place), unless `reload_here` is false: under privilege separation the monitor process
@@ -300,6 +301,10 @@ pub fn handle_signals(
         Box::new(move || {
             let sig = loop {
                 let sig = crate::sys::wait_signal(&set);
+                if sig == crate::sys::SIGUSR1 {
+                    shared.context().report_sessions();
+                    continue;
+                }
                 if sig != crate::sys::SIGHUP {
                     break sig;
                 }

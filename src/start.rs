@@ -3,7 +3,6 @@
 //! to the accept loop (or, with `--inetd`, serves the one session on stdin/stdout).
 
 use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -151,8 +150,7 @@ fn run(mut cfg: Config) -> Result<(), String> {
         // One session per process: a reload means nothing here, and must not kill it.
         sys::ignore_sighup();
         rustix::process::umask(rustix::fs::Mode::empty());
-        let fd = std::io::stdin()
-            .as_fd()
+        let fd = rustix::stdio::stdin()
             .try_clone_to_owned()
             .map_err(|e| format!("--inetd: stdin: {e}"))?;
         let stream = TcpStream::from(fd);

@@ -112,6 +112,7 @@ pub const SIGHUP: i32 = libc::SIGHUP;
 pub const SIGTERM: i32 = libc::SIGTERM;
 pub const SIGINT: i32 = libc::SIGINT;
 pub const SIGCHLD: i32 = libc::SIGCHLD;
+pub const SIGUSR1: i32 = libc::SIGUSR1;
 
 /// A set of signals, as returned by [`block_signals`].
 pub struct SigSet(libc::sigset_t);
@@ -119,10 +120,10 @@ pub struct SigSet(libc::sigset_t);
 // SAFETY: a sigset_t is plain data.
 unsafe impl Send for SigSet {}
 
-/// Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and threads it starts later),
-/// for the signal thread to take with [`wait_signal`].
+/// Blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1 in the calling thread (and threads it
+/// starts later), for the signal thread to take with [`wait_signal`].
 pub fn block_server_signals() -> io::Result<SigSet> {
-    block_signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP])
+    block_signals(&[libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1])
 }
 
 /// Blocks `signals` in the calling thread (and threads it starts later) and returns them

@@ -175,6 +175,11 @@ impl Context {
     pub fn transfers(&self) -> usize {
         self.transfers.load(Ordering::SeqCst)
     }
+
+    /// SIGUSR1: logs who is logged in, from where and what each moves.
+    pub fn report_sessions(&self) {
+        self.seats.report();
+    }
 }
 
 /// A transfer in flight; counted until dropped, even if the session panics.

@@ -122,13 +122,16 @@ impl PreLogin {
         match auth::authenticate(&policy, &name, &pw) {
             Ok(login) => {
                 // SECURITY: an account's own session limit, before anything is granted.
-                let seat = ctx.seats.take(&login.name, &login.limits).map_err(|open| {
-                    log::info!(
-                        "{peer}: login {} refused: the account has {open} sessions (sessions=)",
-                        login.name
-                    );
-                    Fail::Closing(crate::reply::Closing::AccountFull)
-                })?;
+                let seat = ctx
+                    .seats
+                    .take(&login.name, peer, &login.limits)
+                    .map_err(|open| {
+                        log::info!(
+                            "{peer}: login {} refused: the account has {open} sessions (sessions=)",
+                            login.name
+                        );
+                        Fail::Closing(crate::reply::Closing::AccountFull)
+                    })?;
                 // Opened at each login, the anonymous root as every home: nothing holds a
                 // disk no session is in (it can be unmounted), a disk mounted again at the
                 // same path is the one the next login gets, and the empty folder of a disk

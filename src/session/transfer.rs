@@ -121,10 +121,12 @@ impl Session {
         text.extend_from_slice(format!(" ({} bytes).", meta.size).as_bytes());
         let ((), stream) = self.open_data(|_| Ok(((), text)))?;
         let caps = self.caps(false);
+        let doing = self.seat.doing("RETR", &p.to_bytes());
         let moved = Self::move_data(&mut self.conn, caps, stream, &mut |t| {
             t.send_file(&mut file, rest, meta.size, ascii)?;
             t.finish()
         });
+        drop(doing);
         self.conclude("RETR", &p, moved, "Transfer complete.")
     }
 
@@ -172,6 +174,12 @@ impl Session {
         let keeps_partial = target.keeps_partial();
         let room = target.room();
         let caps = self.caps(true);
+        let (name, ok_text) = match verb {
+            StoreVerb::Stor => ("STOR", "Transfer complete."),
+            StoreVerb::Appe => ("APPE", "Transfer complete."),
+            StoreVerb::Stou => ("STOU", "Transfer complete (unique file name stored)."),
+        };
+        let doing = self.seat.doing(name, &target.path().to_bytes());
         let mut moved = Self::move_data(&mut self.conn, caps, stream, &mut |t| {
             t.w.drain_on_ctl_loss = keeps_partial;
             t.recv_limit = room.limit;
@@ -217,11 +225,7 @@ impl Session {
                 Err(e) => log::warn!("{}: keeping a partial upload: {e}", self.conn.peer),
             }
         }
-        let (name, ok_text) = match verb {
-            StoreVerb::Stor => ("STOR", "Transfer complete."),
-            StoreVerb::Appe => ("APPE", "Transfer complete."),
-            StoreVerb::Stou => ("STOU", "Transfer complete (unique file name stored)."),
-        };
+        drop(doing);
         let done = moved.done.is_ok();
         self.conclude(name, &p, moved, ok_text)?;
         if done {

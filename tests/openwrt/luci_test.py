@@ -6,14 +6,16 @@ LuCI as OpenWrt runs it: rpcd (its file, rpc-sys and ucode plugins, LuCI's ucode
 object), uhttpd with its ubus and ucode handlers serving LuCI's ucode dispatcher,
 luci-base's JavaScript and the bootstrap theme; the app installed by opkg from its package
 (dist/packages/openwrt/luci-app-edgeftpd_*_all.ipk, `make package`), whose postinst reloads
-rpcd. Debian's chromium, headless, is driven through Debian's
+rpcd; with --apk, by apk-tools 3 from its OpenWrt 25 .apk (the image's luci-base and
+edgeftpd installed first by apk as packages of no files). Debian's chromium, headless, is driven through Debian's
 chromedriver by the W3C WebDriver protocol (its HTTP API, on loopback): an admin logs in,
 changes a setting, adds an account with a password, Saves & Applies; an FTP client then
 logs in with that account; a wrong value shows the server's own refusal on the page and
-is not applied; the status page shows the server running. A screenshot of each page goes
+is not applied; the status page shows the server running, who is logged in from where
+and the upload in flight. A screenshot of each page goes
 to docs/ (make luci-screenshots copies them there; the README shows them).
 
-    OPENWRT_SYSROOT=DIR python3 tests/openwrt/luci_test.py [SCREENSHOT_DIR]
+    OPENWRT_SYSROOT=DIR python3 tests/openwrt/luci_test.py [--apk] [SCREENSHOT_DIR]
 
 DIR: as for procd_test.py, plus LuCI's pieces (its SOURCES names them). Not in CI, for the
 reason procd_test.py gives. Runs as root; talks to 127.0.0.1 only. Prints "N passed, N
@@ -35,17 +37,25 @@ import time
 import urllib.error
 import urllib.request
 
-sys.argv = [sys.argv[0]] + sys.argv[1:]
-SHOTS = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
+APK = "--apk" in sys.argv[1:]
+args = [a for a in sys.argv[1:] if a != "--apk"]
+SHOTS = os.path.abspath(args[0]) if args else None
 sys.argv = sys.argv[:1]  # (procd_test reads its own command line at import)
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import procd_test as p  # noqa: E402
 from checks import check, finish  # noqa: E402
 
-IPK = os.path.join(p.REPO, "dist/packages/openwrt", "luci-app-edgeftpd_{}-r1_all.ipk".format(
-    __import__("tomllib").load(open(os.path.join(p.REPO, "Cargo.toml"), "rb"))["package"]
-    ["version"]))
+VERSION = __import__("tomllib").load(open(os.path.join(p.REPO, "Cargo.toml"), "rb"))[
+    "package"]["version"]
+# The app's package: opkg's, or with --apk the noarch .apk of OpenWrt 25's feeds (the same
+# in each; the x86_64 router takes it from the first).
+if APK:
+    IPK = sorted(glob.glob(os.path.join(p.REPO, "dist/packages/openwrt-apk/*",
+                                        f"luci-app-edgeftpd-{VERSION}-r1.apk")) or ["none"])[0]
+else:
+    IPK = os.path.join(p.REPO, "dist/packages/openwrt", f"luci-app-edgeftpd_{VERSION}-r1_all.ipk")
+TOOL = "apk add --allow-untrusted" if APK else "opkg install"
 W3C_ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
 
 
@@ -146,8 +156,10 @@ class Browser:
 
 def install_luci(r):
     """LuCI's libraries, a root password, and the app's package (`make package`) ready
-    for opkg, which installs it once the router runs (install_app)."""
+    for opkg or apk, which installs it once the router runs (admin)."""
     shutil.copy(IPK, r.path("/tmp/" + os.path.basename(IPK)))
+    if APK:
+        apk_database(r)
     # opkg's database as an image with LuCI and the server has it: luci-base (its files are
     # this router's LuCI) and edgeftpd (the host build here) installed.
     os.makedirs(r.path("/usr/lib/opkg"), exist_ok=True)
@@ -162,6 +174,7 @@ def install_luci(r):
         f.write("dest root /\ndest ram /tmp\nlists_dir ext /var/opkg-lists\n"
                 "option overlay_root /overlay\narch all 1\narch noarch 1\n")
     for prog in (["sbin/rpcd", "usr/sbin/uhttpd", "usr/bin/ucode", "bin/opkg"] +
+                 (["bin/apk"] if APK else []) +
                  [f[len(r.root) + 1:] for f in glob.glob(r.path("/usr/lib") + "/**/*.so*",
                                                          recursive=True)]):
         for lib in p.libraries(r.path(prog), [r.path("/usr/lib")]):
@@ -178,6 +191,28 @@ def install_luci(r):
     with open(r.path("/etc/shadow"), "w") as f:
         f.write(f"root:{pw}:19000:0:99999:7:::\nftp:*:0:0:99999:7:::\n")
     os.chmod(r.path("/etc/shadow"), 0o600)
+
+
+def apk_database(r):
+    """apk's database as an OpenWrt 25 image has it (`apk --initdb`), and the two packages
+    the app depends on, which the image has: luci-base (its files are this router's LuCI)
+    and edgeftpd (the host build here), as packages of no files that apk installs first."""
+    sys.path.insert(0, os.path.join(p.REPO, "cross"))
+    import apk
+    shutil.copy(os.path.join(p.SYSROOT, "bin/apk"), r.path("/bin/apk"))
+    os.makedirs(r.path("/etc/apk"), exist_ok=True)
+    with open(r.path("/etc/apk/arch"), "w") as f:
+        f.write("x86_64\n")
+    subprocess.run([os.path.join(p.SYSROOT, "bin/apk"), "--root", r.root, "--initdb",
+                    "--no-network", "add"], check=True, capture_output=True,
+                   env=dict(os.environ, LD_LIBRARY_PATH=os.path.join(p.SYSROOT, "usr/lib")))
+    r.image = []
+    for name in ("luci-base", "edgeftpd"):
+        info = {"name": name, "version": "1-r1", "arch": "noarch", "license": "GPL-2.0",
+                "description": f"{name} as the image has it", "origin": name}
+        with open(r.path(f"/tmp/{name}-1-r1.apk"), "wb") as f:
+            f.write(apk.package(info, [], {}, 0))
+        r.image.append(f"/tmp/{name}-1-r1.apk")
 
 
 def ftp_login(port, user, password):
@@ -218,11 +253,14 @@ def wait_for(what, timeout=30):
 
 def admin(r, b):
     port = p.free_port()
-    # The app installed by opkg, as an admin would; its postinst reloads rpcd, which then
-    # has the app's object.
-    code, out, err = r.sh(f"opkg install /tmp/{os.path.basename(IPK)}")
+    # The app installed by opkg or apk, as an admin would; its postinst reloads rpcd,
+    # which then has the app's object.
+    if APK:
+        code, out, err = r.sh(f"{TOOL} {' '.join(r.image)}")
+        check("apk installs the image's luci-base and edgeftpd", code == 0, out + err)
+    code, out, err = r.sh(f"{TOOL} /tmp/{os.path.basename(IPK)}")
     served = wait_for(lambda: "luci.edgeftpd" in r.sh("ubus list luci.edgeftpd")[1], 10)
-    check("opkg installs luci-app-edgeftpd; its postinst reloads rpcd, which serves "
+    check(f"{TOOL} installs luci-app-edgeftpd; its post-install reloads rpcd, which serves "
           "luci.edgeftpd", code == 0 and served, out + err)
     os.makedirs(r.path("/srv/pub"))
     with open(r.path("/srv/pub/hello.txt"), "w") as f:
@@ -300,19 +338,30 @@ def admin(r, b):
           r.sh("uci -q get edgeftpd.main.pasv_ports")[1].strip() == "47000-47099" and
           r.server_pid() == pid, f"{shown!r} {r.sh('uci -q get edgeftpd.main.pasv_ports')}")
 
-    # Status: running, the client connected now, the log.
+    # Status: running, who is logged in and what each transfers (carol, an upload in
+    # flight), the log.
     c = ftp_login(port, "carol", "carol secret")
+    data = None
+    if isinstance(c, ftplib.FTP):
+        c.voidcmd("TYPE I")
+        data = c.transfercmd("STOR cam.jpg")
+        data.sendall(b"half a picture")
     b.go(luci + "/admin/services/edgeftpd/status")
     running = wait_for(lambda: b.text("#edgeftpd-running"))
-    clients = b.text("#edgeftpd-clients")
+    sessions = wait_for(lambda: "carol" in b.text("#edgeftpd-sessions")
+                        and b.text("#edgeftpd-sessions")) or b.text("#edgeftpd-sessions")
     log = b.text("#edgeftpd-log")
     b.shot("luci-status.png")
-    check("the status page: running with its pid, carol's connection, the server's log lines",
-          running == f"running (pid {pid})" and "127.0.0.1" in clients and "carol" in log,
-          f"{running!r} {clients!r} {log[-300:]!r}")
+    check("the status page: running with its pid; carol logged in from 127.0.0.1, her upload "
+          "in flight named; the server's log lines without the session reports",
+          running == f"running (pid {pid})" and "carol" in sessions and
+          "127.0.0.1" in sessions and "STOR /cam.jpg" in sessions and "carol" in log and
+          "session: " not in log, f"{running!r} {sessions!r} {log[-300:]!r}")
+    if data is not None:
+        data.close()
+        c.voidresp()
     if isinstance(c, ftplib.FTP):
         c.quit()
-
 
 if __name__ == "__main__":
     main()

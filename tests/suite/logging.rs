@@ -369,3 +369,61 @@ fn xferlog_lines_for_each_transfer_rotation_and_a_failing_disk() {
         full.log()
     );
 }
+
+/// Whether a session line of `who` from 127.0.0.1 doing `what` is in the log.
+fn said(srv: &Server, who: &str, what: &str) -> bool {
+    let head = format!("session: {who} from 127.0.0.1, logged in ");
+    let tail = format!(" s ago, {what}");
+    crate::support::canary::eventually(WAIT, || {
+        srv.log().lines().any(|l| {
+            l.find(&head).is_some_and(|i| {
+                let rest = &l[i + head.len()..];
+                rest.ends_with(&tail) && rest[..rest.len() - tail.len()].parse::<u64>().is_ok()
+            })
+        })
+    })
+}
+
+/// SIGUSR1 logs who is logged in, from where, for how long and what each moves (as
+/// pure-ftpwho tells; the LuCI status page shows these lines). Under `--run-as` the
+/// monitor, which knows no sessions, passes the signal on; either process survives it.
+#[test]
+fn sigusr1_logs_each_session_its_address_and_its_transfer_in_flight() {
+    let u = users();
+    for extra in [&[][..], &["--run-as", "nobody"][..]] {
+        if !extra.is_empty() {
+            crate::support::canary::require_root("--run-as");
+            // nobody must reach the homes.
+            sh(&format!("chmod -R a+rwX {}", u.homes.path().display()));
+        }
+        let srv = users_server(&u, extra);
+        let mut idle = srv.client();
+        idle.login("bob", "bob pw with spaces");
+        let mut up = srv.client();
+        up.login("carol", "carol-pw");
+        up.expect("TYPE I", 200);
+        let mut data = up.pasv();
+        up.expect("STOR cam/../pic 1.jpg", 150);
+        std::io::Write::write_all(&mut data, b"half a picture").unwrap();
+        let mut connected = srv.client();
+        connected.expect("USER alice", 331);
+
+        crate::support::canary::signal(srv.pid(), "USR1");
+        assert!(srv.wait_log("sessions: 2 logged in"), "{}", srv.log());
+        assert!(said(&srv, "carol", "STOR /pic 1.jpg"), "{}", srv.log());
+        assert!(said(&srv, "bob", "idle"), "{}", srv.log());
+        assert!(!srv.log().contains("session: alice"), "{}", srv.log());
+
+        // The upload ends: carol is idle again; bob has gone.
+        drop(data);
+        assert!(up.reply().starts_with("226"));
+        idle.expect("QUIT", 221);
+        assert!(idle.closed());
+        std::thread::sleep(Duration::from_millis(100));
+        crate::support::canary::signal(srv.pid(), "USR1");
+        assert!(srv.wait_log("sessions: 1 logged in"), "{}", srv.log());
+        assert!(said(&srv, "carol", "idle"), "{}", srv.log());
+        up.expect("NOOP", 200);
+        assert!(!srv.log().contains("the serving process"), "{}", srv.log());
+    }
+}

@@ -21,7 +21,7 @@ pub fn main() -> ExitCode {
     let cfg = match config::parse(&args) {
         Ok(Action::Serve(cfg)) => *cfg,
         Ok(Action::Help(text)) => {
-            print!("{text}");
+            print(text.as_bytes());
             return ExitCode::SUCCESS;
         }
         Ok(Action::Version) => {
@@ -36,8 +36,8 @@ pub fn main() -> ExitCode {
             } else {
                 "gnu"
             };
-            println!(
-                "edgeftpd {} ({flavour}; {}-linux-{libc}, {}-endian)",
+            print(format!(
+                "edgeftpd {} ({flavour}; {}-linux-{libc}, {}-endian)\n",
                 env!("CARGO_PKG_VERSION"),
                 std::env::consts::ARCH,
                 if cfg!(target_endian = "big") {
@@ -45,7 +45,8 @@ pub fn main() -> ExitCode {
                 } else {
                     "little"
                 }
-            );
+            )
+            .as_bytes());
             return ExitCode::SUCCESS;
         }
         Ok(Action::HashPassword) => return outcome(hashpw::run()),
@@ -85,11 +86,27 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Writes `text` to stdout as it is, unbuffered (nothing is left to flush before a fork or
+/// an exit; std's buffered stdout would cost the binary its line writer for these few
+/// lines). A stdout that is gone loses the text, as a closed pipe does.
+fn print(text: &[u8]) {
+    let mut left = text;
+    while !left.is_empty() {
+        match rustix::io::write(rustix::stdio::stdout(), left) {
+            Ok(0) => return,
+            Ok(n) => left = &left[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return,
+        }
+    }
+}
+
 /// A one-shot action's result: its line on stdout and 0, or its error on stderr and 2.
 fn outcome(r: Result<String, String>) -> ExitCode {
     match r {
-        Ok(line) => {
-            println!("{line}");
+        Ok(mut line) => {
+            line.push('\n');
+            print(line.as_bytes());
             ExitCode::SUCCESS
         }
         Err(msg) => {
@@ -270,7 +287,7 @@ fn check(cfg: &Config, run_as: Option<&RunAs>) -> Result<(), String> {
         )),
         None => out.push_str("serving as the user that starts it\n"),
     }
-    print!("{out}");
+    print(out.as_bytes());
     let problems = |cfg: &Config| {
         let p = session::home_problems(cfg, cfg.users.as_ref());
         for line in &p {
@@ -280,8 +297,6 @@ fn check(cfg: &Config, run_as: Option<&RunAs>) -> Result<(), String> {
     };
     let found = match run_as {
         Some(who) if rustix::process::getuid().is_root() => {
-            use std::io::Write;
-            let _ = std::io::stdout().flush();
             match sys::fork().map_err(|e| format!("--check: fork: {e}"))? {
                 sys::Forked::Child => {
                     let code = match sys::drop_privileges(who.uid, who.gid) {
@@ -307,7 +322,7 @@ fn check(cfg: &Config, run_as: Option<&RunAs>) -> Result<(), String> {
     if found > 0 {
         return Err(format!("--check: {found} problems (above)"));
     }
-    println!("ok");
+    print(b"ok\n");
     Ok(())
 }
 

@@ -175,6 +175,23 @@ class Checks:
             assert bytes(got) == body
             f.quit()
 
+    def syscall_filter(self):
+        """The sessions serve under the system call filter (src/sandbox.rs) on the board's
+        own kernel (qemu-user, which runs make cross-test, refuses one): the log says so,
+        and a logged-in session's thread has a seccomp filter. The checks before this one
+        ran under it."""
+        b = self.b
+        _, log = b.sh("logread | grep 'system call filter' | tail -1")
+        assert "system call filter on: sessions may make" in log, log
+        f = ftplib.FTP()
+        f.connect("127.0.0.1", b.ftp_port, timeout=30)
+        f.login(USER, PASSWORD)
+        _, out = b.sh("for p in $(pidof edgeftpd-tls edgeftpd); do for t in /proc/$p/task/*; do "
+                      "echo \"$(cat $t/comm) $(grep '^Seccomp:' $t/status)\"; done; done")
+        f.quit()
+        assert re.search(r"Seccomp:\s+2", out), out
+        assert re.search(r"^signals Seccomp:\s+0", out, re.M), out
+
     # --- the init script ------------------------------------------------------------------
 
     def init_script(self):
@@ -300,6 +317,7 @@ def test_board(name):
             c.check("lftp mirror both ways plain", lambda: c.lftp(False))
             c.check("lftp mirror both ways FTPS", lambda: c.lftp(True))
             c.check("ftplib passive", c.ftplib_passive)
+            c.check("sessions under the system call filter (seccomp)", c.syscall_filter)
             c.check("init script start stop restart reload status", c.init_script)
             c.check("plain flavour from the same init script", c.plain_flavour)
             c.check("sessions until the memory floor: 421, never the OOM killer", c.memory_floor)

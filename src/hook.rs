@@ -7,8 +7,8 @@
 //! command does not wait. [`limits::HOOKS_AT_ONCE`] workers run the queue, each run bounded
 //! by `--on-upload-timeout` (then killed); at most [`limits::HOOK_QUEUE`] runs wait, and an
 //! upload past that is logged and gets no run. Every failure (cannot start, exit status,
-//! signal, timeout) is logged and changes nothing else. The workers start with the first
-//! upload, so a server without `--on-upload` pays nothing.
+//! signal, timeout) is logged and changes nothing else. The workers start with the server
+//! or the reload that sets `--on-upload` ([`start`]), so a server without it pays nothing.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -38,11 +38,18 @@ static ARRIVED: Condvar = Condvar::new();
 /// Whether the workers were started (by the first upload).
 static STARTED: AtomicBool = AtomicBool::new(false);
 
-/// Queues `run`; never blocks.
-pub fn queue(run: Run) {
+/// Starts the workers, once. The server starts them before the system call filter
+/// (`sandbox.rs`), which would keep their forks and execs from them, when `--on-upload`
+/// is set at start or by a reload; a session's first upload starts them otherwise.
+pub fn start() {
     if !STARTED.swap(true, Ordering::SeqCst) {
         start_workers();
     }
+}
+
+/// Queues `run`; never blocks.
+pub fn queue(run: Run) {
+    start();
     let mut runs = RUNS.lock().unwrap_or_else(|p| p.into_inner());
     if runs.len() >= limits::HOOK_QUEUE {
         log::warn!(

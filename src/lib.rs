@@ -38,6 +38,7 @@ pub(crate) mod rate;
 pub(crate) mod reply;
 /// The stub resolver of `--pasv-address` (fuzz/fuzz_targets/dns.rs).
 pub mod resolver;
+pub(crate) mod sandbox;
 pub(crate) mod server;
 pub(crate) mod session;
 pub(crate) mod start;

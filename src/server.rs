@@ -73,6 +73,10 @@ impl Server {
             }
         }
         log::info!("SIGHUP: reloaded the configuration");
+        if self.context().cfg.on_upload.is_some() {
+            // (Here, outside the sessions' system call filter: see hook::start.)
+            crate::hook::start();
+        }
         if let Some(n) = users {
             log::info!("SIGHUP: reloaded the users file ({n} accounts)");
         }

@@ -36,17 +36,19 @@ pub fn main() -> ExitCode {
             } else {
                 "gnu"
             };
-            print(format!(
-                "edgeftpd {} ({flavour}; {}-linux-{libc}, {}-endian)\n",
-                env!("CARGO_PKG_VERSION"),
-                std::env::consts::ARCH,
-                if cfg!(target_endian = "big") {
-                    "big"
-                } else {
-                    "little"
-                }
-            )
-            .as_bytes());
+            print(
+                format!(
+                    "edgeftpd {} ({flavour}; {}-linux-{libc}, {}-endian)\n",
+                    env!("CARGO_PKG_VERSION"),
+                    std::env::consts::ARCH,
+                    if cfg!(target_endian = "big") {
+                        "big"
+                    } else {
+                        "little"
+                    }
+                )
+                .as_bytes(),
+            );
             return ExitCode::SUCCESS;
         }
         Ok(Action::HashPassword) => return outcome(hashpw::run()),
@@ -178,6 +180,7 @@ fn run(mut cfg: Config) -> Result<(), String> {
             process::drop_to(who)?;
         }
         // Only what a session needs: no admission state, no signal thread.
+        confine(&cfg);
         session::run(Arc::new(Context::new(cfg)), stream, false);
         return Ok(());
     }
@@ -344,8 +347,20 @@ fn serve(
     if let Some(link) = reloads {
         take_reloads(Arc::clone(&server), link).map_err(|e| format!("reloads: {e}"))?;
     }
+    confine(&server.context().cfg);
     server::run(server, listeners);
     Ok(())
+}
+
+/// The threads that serve clients (this one and those it starts) go under the system call
+/// filter; the `--on-upload` workers, which fork and exec, start before it.
+fn confine(cfg: &Config) {
+    if cfg.on_upload.is_some() {
+        crate::hook::start();
+    }
+    if cfg.syscall_filter {
+        crate::sandbox::confine();
+    }
 }
 
 /// In the serving process of privilege separation: a thread that takes the monitor's

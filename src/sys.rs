@@ -1,8 +1,9 @@
 //! The few system calls the standard library and rustix don't offer safely: signal
 //! dispositions, masks and waits; fork, exec of the program itself and spawning the
 //! `--on-upload` program; dropping privileges; giving back idle stack; asking whether a
-//! client closed its socket (poll's POLLRDHUP), TCP_NOTSENT_LOWAT, and writing a file's
-//! data pages alone (sync_file_range). Every `unsafe` block of the program is in this file.
+//! client closed its socket (poll's POLLRDHUP), TCP_NOTSENT_LOWAT, writing a file's data
+//! pages alone (sync_file_range), and installing the sessions' system call filter
+//! (seccomp). Every `unsafe` block of the program is in this file.
 
 use std::io;
 
@@ -456,4 +457,30 @@ pub fn ktls_recv(sock: &impl std::os::fd::AsFd, buf: &mut [u8]) -> io::Result<(u
         }
         Ok((r as usize, record_type))
     }
+}
+
+/// Installs the seccomp filter `program` (classic BPF) on the calling thread, and so on
+/// every thread it starts from then on; sets no_new_privs first, as the kernel requires of
+/// a process without CAP_SYS_ADMIN. A filter cannot be taken off.
+pub fn install_seccomp(program: &[libc::sock_filter]) -> io::Result<()> {
+    let prog = libc::sock_fprog {
+        len: u16::try_from(program.len())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: prctl with PR_SET_NO_NEW_PRIVS takes integers only; PR_SET_SECCOMP reads
+    // `prog` and the `program.len()` instructions it points to during the call (the kernel
+    // copies and checks them), and both outlive it.
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &prog as *const libc::sock_fprog,
+            ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }

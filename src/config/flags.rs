@@ -53,6 +53,13 @@ const FLAGS: &[(Takes, &str, &str, &str, &str)] = &[
         "serve as this user; a small process stays root only to reread the configuration and the TLS key on SIGHUP",
         "USER",
     ),
+    (
+        Takes::Flag,
+        "",
+        "no-syscall-filter",
+        "serve without the system call filter (seccomp) that keeps sessions from exec, ptrace, mount and the rest",
+        "",
+    ),
     (Takes::Heading, "", "", "Accounts", ""),
     (
         Takes::Flag,

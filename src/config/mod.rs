@@ -99,6 +99,9 @@ pub struct Config {
     pub daemon: bool,
     pub pidfile: Option<PathBuf>,
     pub run_as: Option<String>,
+    /// Not `--no-syscall-filter`: the sessions serve under the system call filter
+    /// (`sandbox.rs`).
+    pub syscall_filter: bool,
     /// `--allow`: only clients in these networks (empty: all); `--deny`: never these.
     pub allow: Vec<Cidr>,
     pub deny: Vec<Cidr>,
@@ -345,6 +348,7 @@ fn parse_all(
         daemon: m.opt_present("daemon"),
         pidfile: m.opt_str("pidfile").map(PathBuf::from),
         run_as: m.opt_str("run-as"),
+        syscall_filter: !m.opt_present("no-syscall-filter"),
         no_active: m.opt_present("no-active"),
         check: m.opt_present("check"),
         allow: nets("allow", "none")?,

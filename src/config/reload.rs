@@ -16,6 +16,7 @@ pub(super) const NEEDS_RESTART: &[&str] = &[
     "daemon",
     "pidfile",
     "run-as",
+    "no-syscall-filter",
     "syslog",
     "tls",
     "tls-cert",

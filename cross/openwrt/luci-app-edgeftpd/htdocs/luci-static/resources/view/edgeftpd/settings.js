@@ -34,6 +34,10 @@ return view.extend({
 		o.default = '1';
 		o.rmempty = false;
 
+		o = s.taboption('general', form.Flag, 'no_syscall_filter', _('Without the system call filter'),
+			_('Sessions normally run under a seccomp filter that allows only the calls the server makes. Turn it off only if something fails with "Function not implemented" after a kernel update.'));
+		o.default = '0';
+
 		o = s.taboption('general', form.Value, 'min_free', _('Free space to keep'),
 			_('Uploads must leave this much free on the disk: a size (500M) or a percentage (5%).'));
 		o.placeholder = '5%';

@@ -1,0 +1,610 @@
+//! The system call filter (seccomp) of the threads that serve clients: the accept loop
+//! and every session it starts. A session parses what a client sends; were a bug ever to
+//! let a client run code there, that code could make only the calls the server itself
+//! makes there: no execve, fork, ptrace, mount, module loading, namespaces, keyrings, kill
+//! or the rest. Any other call fails with ENOSYS, as on a kernel without it (where a newer
+//! call has an older form, as clone3 has clone, the C library falls back to it); a call of
+//! another architecture ends the process (x32's calls on x86_64 are another's).
+//!
+//! The lists are what the servers of the whole test suite called, under strace on x86_64
+//! (glibc) and qemu-user's -strace for armv7, aarch64 and mips (musl), less what only the
+//! threads that keep no filter make: the monitor of privilege separation, the signal thread
+//! (reloads, the restart in place), the thread that takes the monitor's reloads, the
+//! `--on-upload` workers and the programs they fork and exec. Those threads start before
+//! the filter. Added by hand: the older and newer forms of each call (the C library picks
+//! one by the kernel, the size of time_t and the arguments), sendmsg and recvmsg (the
+//! kernel's TLS, which neither the test host nor qemu-user has), what a panic's abort makes
+//! (tgkill). `--no-syscall-filter` serves without it.
+//!
+//! SECURITY: the filter is per thread; the threads without it share the address space, so
+//! code run in a session could still reach them through memory. It takes away the direct
+//! way (a shell from an exploit's first call), not every way.
+
+/// The numbers of the calls, as the filter compares them.
+macro_rules! calls {
+    ($($n:ident),* $(,)?) => { &[$($n as u16),*] };
+}
+
+/// The calls the filtered threads may make, per architecture (`libc::SYS_*`, and this
+/// module's own numbers where the libc crate has none for the target: the 64-bit-time
+/// calls of the 32-bit targets, and three calls of mips).
+mod list {
+    #[allow(unused_imports)]
+    use libc::*;
+
+    #[cfg(target_arch = "x86_64")]
+    pub const CALLS: &[u16] = calls![
+        SYS_accept,
+        SYS_accept4,
+        SYS_access,
+        SYS_bind,
+        SYS_brk,
+        SYS_chmod,
+        SYS_clock_gettime,
+        SYS_clock_nanosleep,
+        SYS_clone,
+        SYS_close,
+        SYS_connect,
+        SYS_dup,
+        SYS_dup3,
+        SYS_exit,
+        SYS_exit_group,
+        SYS_faccessat,
+        SYS_faccessat2,
+        SYS_fadvise64,
+        SYS_fchmod,
+        SYS_fchmodat,
+        SYS_fcntl,
+        SYS_fdatasync,
+        SYS_fstat,
+        SYS_fstatfs,
+        SYS_fsync,
+        SYS_ftruncate,
+        SYS_futex,
+        SYS_getcwd,
+        SYS_getdents64,
+        SYS_getegid,
+        SYS_geteuid,
+        SYS_getgid,
+        SYS_getpeername,
+        SYS_getpid,
+        SYS_getppid,
+        SYS_getrandom,
+        SYS_getsockname,
+        SYS_getsockopt,
+        SYS_gettid,
+        SYS_gettimeofday,
+        SYS_getuid,
+        SYS_ioctl,
+        SYS_link,
+        SYS_linkat,
+        SYS_listen,
+        SYS_lseek,
+        SYS_madvise,
+        SYS_mkdir,
+        SYS_mkdirat,
+        SYS_mmap,
+        SYS_mprotect,
+        SYS_mremap,
+        SYS_munmap,
+        SYS_nanosleep,
+        SYS_newfstatat,
+        SYS_open,
+        SYS_openat,
+        SYS_pipe2,
+        SYS_poll,
+        SYS_ppoll,
+        SYS_prctl,
+        SYS_pread64,
+        SYS_prlimit64,
+        SYS_pwrite64,
+        SYS_read,
+        SYS_readlink,
+        SYS_readlinkat,
+        SYS_readv,
+        SYS_recvfrom,
+        SYS_recvmsg,
+        SYS_rename,
+        SYS_renameat,
+        SYS_renameat2,
+        SYS_restart_syscall,
+        SYS_rmdir,
+        SYS_rseq,
+        SYS_rt_sigaction,
+        SYS_rt_sigprocmask,
+        SYS_rt_sigreturn,
+        SYS_sched_getaffinity,
+        SYS_sched_yield,
+        SYS_sendfile,
+        SYS_sendmsg,
+        SYS_sendto,
+        SYS_set_robust_list,
+        SYS_set_thread_area,
+        SYS_set_tid_address,
+        SYS_setsockopt,
+        SYS_shutdown,
+        SYS_sigaltstack,
+        SYS_socket,
+        SYS_splice,
+        SYS_statfs,
+        SYS_statx,
+        SYS_sync_file_range,
+        SYS_tgkill,
+        SYS_umask,
+        SYS_uname,
+        SYS_unlink,
+        SYS_unlinkat,
+        SYS_utimensat,
+        SYS_write,
+        SYS_writev,
+    ];
+    #[cfg(target_arch = "aarch64")]
+    pub const CALLS: &[u16] = calls![
+        SYS_accept,
+        SYS_accept4,
+        SYS_bind,
+        SYS_brk,
+        SYS_clock_gettime,
+        SYS_clock_nanosleep,
+        SYS_clone,
+        SYS_close,
+        SYS_connect,
+        SYS_dup,
+        SYS_dup3,
+        SYS_exit,
+        SYS_exit_group,
+        SYS_faccessat,
+        SYS_faccessat2,
+        SYS_fadvise64,
+        SYS_fchmod,
+        SYS_fchmodat,
+        SYS_fcntl,
+        SYS_fdatasync,
+        SYS_fstat,
+        SYS_fstatfs,
+        SYS_fsync,
+        SYS_ftruncate,
+        SYS_futex,
+        SYS_getcwd,
+        SYS_getdents64,
+        SYS_getegid,
+        SYS_geteuid,
+        SYS_getgid,
+        SYS_getpeername,
+        SYS_getpid,
+        SYS_getppid,
+        SYS_getrandom,
+        SYS_getsockname,
+        SYS_getsockopt,
+        SYS_gettid,
+        SYS_gettimeofday,
+        SYS_getuid,
+        SYS_ioctl,
+        SYS_linkat,
+        SYS_listen,
+        SYS_lseek,
+        SYS_madvise,
+        SYS_mkdirat,
+        SYS_mmap,
+        SYS_mprotect,
+        SYS_mremap,
+        SYS_munmap,
+        SYS_nanosleep,
+        SYS_newfstatat,
+        SYS_openat,
+        SYS_pipe2,
+        SYS_ppoll,
+        SYS_prctl,
+        SYS_pread64,
+        SYS_prlimit64,
+        SYS_pwrite64,
+        SYS_read,
+        SYS_readlinkat,
+        SYS_readv,
+        SYS_recvfrom,
+        SYS_recvmsg,
+        SYS_renameat,
+        SYS_renameat2,
+        SYS_restart_syscall,
+        SYS_rseq,
+        SYS_rt_sigaction,
+        SYS_rt_sigprocmask,
+        SYS_rt_sigreturn,
+        SYS_sched_getaffinity,
+        SYS_sched_yield,
+        SYS_sendfile,
+        SYS_sendmsg,
+        SYS_sendto,
+        SYS_set_robust_list,
+        SYS_set_tid_address,
+        SYS_setsockopt,
+        SYS_shutdown,
+        SYS_sigaltstack,
+        SYS_socket,
+        SYS_splice,
+        SYS_statfs,
+        SYS_statx,
+        SYS_sync_file_range,
+        SYS_tgkill,
+        SYS_umask,
+        SYS_uname,
+        SYS_unlinkat,
+        SYS_utimensat,
+        SYS_write,
+        SYS_writev,
+    ];
+    #[cfg(target_arch = "arm")]
+    pub const CALLS: &[u16] = calls![
+        SYS__llseek,
+        SYS_accept,
+        SYS_accept4,
+        SYS_access,
+        SYS_arm_fadvise64_64,
+        SYS_arm_sync_file_range,
+        SYS_bind,
+        SYS_brk,
+        SYS_chmod,
+        SYS_clock_gettime,
+        SYS_clock_nanosleep,
+        SYS_clone,
+        SYS_close,
+        SYS_connect,
+        SYS_dup,
+        SYS_dup3,
+        SYS_exit,
+        SYS_exit_group,
+        SYS_faccessat,
+        SYS_faccessat2,
+        SYS_fchmod,
+        SYS_fchmodat,
+        SYS_fcntl,
+        SYS_fcntl64,
+        SYS_fdatasync,
+        SYS_fstat,
+        SYS_fstat64,
+        SYS_fstatat64,
+        SYS_fstatfs,
+        SYS_fstatfs64,
+        SYS_fsync,
+        SYS_ftruncate,
+        SYS_ftruncate64,
+        SYS_futex,
+        SYS_getcwd,
+        SYS_getdents64,
+        SYS_getegid,
+        SYS_getegid32,
+        SYS_geteuid,
+        SYS_geteuid32,
+        SYS_getgid,
+        SYS_getgid32,
+        SYS_getpeername,
+        SYS_getpid,
+        SYS_getppid,
+        SYS_getrandom,
+        SYS_getsockname,
+        SYS_getsockopt,
+        SYS_gettid,
+        SYS_gettimeofday,
+        SYS_getuid,
+        SYS_getuid32,
+        SYS_ioctl,
+        SYS_link,
+        SYS_linkat,
+        SYS_listen,
+        SYS_lseek,
+        SYS_lstat64,
+        SYS_madvise,
+        SYS_mkdir,
+        SYS_mkdirat,
+        SYS_mmap2,
+        SYS_mprotect,
+        SYS_mremap,
+        SYS_munmap,
+        SYS_nanosleep,
+        SYS_open,
+        SYS_openat,
+        SYS_pipe2,
+        SYS_poll,
+        SYS_ppoll,
+        SYS_prctl,
+        SYS_pread64,
+        SYS_prlimit64,
+        SYS_pwrite64,
+        SYS_read,
+        SYS_readlink,
+        SYS_readlinkat,
+        SYS_readv,
+        SYS_recvfrom,
+        SYS_recvmsg,
+        SYS_rename,
+        SYS_renameat,
+        SYS_renameat2,
+        SYS_restart_syscall,
+        SYS_rmdir,
+        SYS_rseq,
+        SYS_rt_sigaction,
+        SYS_rt_sigprocmask,
+        SYS_rt_sigreturn,
+        SYS_sched_getaffinity,
+        SYS_sched_yield,
+        SYS_sendfile,
+        SYS_sendfile64,
+        SYS_sendmsg,
+        SYS_sendto,
+        SYS_set_robust_list,
+        SYS_set_tid_address,
+        SYS_setsockopt,
+        SYS_shutdown,
+        SYS_sigaltstack,
+        SYS_sigreturn,
+        SYS_socket,
+        SYS_splice,
+        SYS_stat64,
+        SYS_statfs,
+        SYS_statfs64,
+        SYS_statx,
+        SYS_tgkill,
+        SYS_umask,
+        SYS_uname,
+        SYS_unlink,
+        SYS_unlinkat,
+        SYS_utimensat,
+        SYS_write,
+        SYS_writev,
+        SYS_clock_gettime64,
+        SYS_clock_nanosleep_time64,
+        SYS_utimensat_time64,
+        SYS_ppoll_time64,
+        SYS_futex_time64,
+    ];
+    #[cfg(target_arch = "mips")]
+    pub const CALLS: &[u16] = calls![
+        SYS__llseek,
+        SYS_accept,
+        SYS_accept4,
+        SYS_access,
+        SYS_bind,
+        SYS_brk,
+        SYS_chmod,
+        SYS_clock_gettime,
+        SYS_clock_nanosleep,
+        SYS_clone,
+        SYS_close,
+        SYS_connect,
+        SYS_dup,
+        SYS_dup3,
+        SYS_exit,
+        SYS_exit_group,
+        SYS_faccessat,
+        SYS_faccessat2,
+        SYS_fchmod,
+        SYS_fchmodat,
+        SYS_fcntl,
+        SYS_fcntl64,
+        SYS_fdatasync,
+        SYS_fstat,
+        SYS_fstat64,
+        SYS_fstatfs,
+        SYS_fstatfs64,
+        SYS_fsync,
+        SYS_ftruncate,
+        SYS_ftruncate64,
+        SYS_futex,
+        SYS_getcwd,
+        SYS_getdents64,
+        SYS_getegid,
+        SYS_geteuid,
+        SYS_getgid,
+        SYS_getpeername,
+        SYS_getpid,
+        SYS_getppid,
+        SYS_getrandom,
+        SYS_getsockname,
+        SYS_getsockopt,
+        SYS_gettid,
+        SYS_gettimeofday,
+        SYS_getuid,
+        SYS_ioctl,
+        SYS_link,
+        SYS_linkat,
+        SYS_listen,
+        SYS_lseek,
+        SYS_lstat64,
+        SYS_madvise,
+        SYS_mkdir,
+        SYS_mkdirat,
+        SYS_mmap,
+        SYS_mmap2,
+        SYS_mprotect,
+        SYS_mremap,
+        SYS_munmap,
+        SYS_nanosleep,
+        SYS_open,
+        SYS_openat,
+        SYS_pipe2,
+        SYS_poll,
+        SYS_ppoll,
+        SYS_prctl,
+        SYS_prlimit64,
+        SYS_read,
+        SYS_readlink,
+        SYS_readlinkat,
+        SYS_readv,
+        SYS_recvfrom,
+        SYS_recvmsg,
+        SYS_rename,
+        SYS_renameat,
+        SYS_renameat2,
+        SYS_restart_syscall,
+        SYS_rmdir,
+        SYS_rt_sigaction,
+        SYS_rt_sigprocmask,
+        SYS_rt_sigreturn,
+        SYS_sched_getaffinity,
+        SYS_sched_yield,
+        SYS_sendfile,
+        SYS_sendfile64,
+        SYS_sendmsg,
+        SYS_sendto,
+        SYS_set_robust_list,
+        SYS_set_thread_area,
+        SYS_set_tid_address,
+        SYS_setsockopt,
+        SYS_shutdown,
+        SYS_sigaltstack,
+        SYS_sigreturn,
+        SYS_socket,
+        SYS_splice,
+        SYS_stat64,
+        SYS_statfs,
+        SYS_statfs64,
+        SYS_statx,
+        SYS_sync_file_range,
+        SYS_tgkill,
+        SYS_umask,
+        SYS_uname,
+        SYS_unlink,
+        SYS_unlinkat,
+        SYS_utimensat,
+        SYS_write,
+        SYS_writev,
+        SYS_clock_gettime64,
+        SYS_clock_nanosleep_time64,
+        SYS_utimensat_time64,
+        SYS_ppoll_time64,
+        SYS_futex_time64,
+        SYS_fadvise64,
+        SYS_pread64,
+        SYS_pwrite64,
+    ];
+
+    #[cfg(target_arch = "arm")]
+    const SYS_arm_fadvise64_64: libc::c_long = 270;
+    #[cfg(target_arch = "arm")]
+    const SYS_arm_sync_file_range: libc::c_long = 341;
+    #[cfg(target_arch = "arm")]
+    const SYS_rseq: libc::c_long = 398;
+    #[cfg(target_arch = "arm")]
+    const SYS_clock_gettime64: libc::c_long = 403;
+    #[cfg(target_arch = "arm")]
+    const SYS_clock_nanosleep_time64: libc::c_long = 407;
+    #[cfg(target_arch = "arm")]
+    const SYS_utimensat_time64: libc::c_long = 412;
+    #[cfg(target_arch = "arm")]
+    const SYS_ppoll_time64: libc::c_long = 414;
+    #[cfg(target_arch = "arm")]
+    const SYS_futex_time64: libc::c_long = 422;
+    #[cfg(target_arch = "mips")]
+    const SYS_clock_gettime64: libc::c_long = 4403;
+    #[cfg(target_arch = "mips")]
+    const SYS_clock_nanosleep_time64: libc::c_long = 4407;
+    #[cfg(target_arch = "mips")]
+    const SYS_utimensat_time64: libc::c_long = 4412;
+    #[cfg(target_arch = "mips")]
+    const SYS_ppoll_time64: libc::c_long = 4414;
+    #[cfg(target_arch = "mips")]
+    const SYS_futex_time64: libc::c_long = 4422;
+    #[cfg(target_arch = "mips")]
+    const SYS_fadvise64: libc::c_long = 4254;
+    #[cfg(target_arch = "mips")]
+    const SYS_pread64: libc::c_long = 4200;
+    #[cfg(target_arch = "mips")]
+    const SYS_pwrite64: libc::c_long = 4201;
+}
+
+/// The filter: the architecture checked, then each call of [`list::CALLS`] allowed, then
+/// ENOSYS for the rest.
+fn program() -> Vec<libc::sock_filter> {
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const JGE_K: u16 = 0x35;
+    const RET_K: u16 = 0x06;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    const RET_KILL_PROCESS: u32 = 0x8000_0000;
+    const RET_ENOSYS: u32 = 0x0005_0000 | libc::ENOSYS as u32;
+    // seccomp_data: the call's number at 0, the architecture at 4.
+    const NR: u32 = 0;
+    const ARCH_AT: u32 = 4;
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    let calls = list::CALLS;
+    let n = calls.len() as u8;
+    let mut p = vec![
+        op(LD_W_ABS, 0, 0, ARCH_AT),
+        op(JEQ_K, 1, 0, ARCH),
+        op(RET_K, 0, 0, RET_KILL_PROCESS),
+        op(LD_W_ABS, 0, 0, NR),
+    ];
+    if cfg!(target_arch = "x86_64") {
+        // x32's calls have bit 30 set: the same numbers would be other calls.
+        p.push(op(JGE_K, n, 0, 0x4000_0000));
+    }
+    for (i, &c) in calls.iter().enumerate() {
+        // Past the rest of the list and the ENOSYS to the allow.
+        p.push(op(JEQ_K, n - i as u8, 0, u32::from(c)));
+    }
+    p.push(op(RET_K, 0, 0, RET_ENOSYS));
+    p.push(op(RET_K, 0, 0, RET_ALLOW));
+    p
+}
+
+/// The architecture's AUDIT_ARCH_* (linux/audit.h): its ELF machine, 64-bit and
+/// little-endian bits.
+#[cfg(target_arch = "x86_64")]
+const ARCH: u32 = 0xC000_003E;
+#[cfg(target_arch = "aarch64")]
+const ARCH: u32 = 0xC000_00B7;
+#[cfg(target_arch = "arm")]
+const ARCH: u32 = 0x4000_0028;
+#[cfg(all(target_arch = "mips", target_endian = "little"))]
+const ARCH: u32 = 0x4000_0008;
+#[cfg(all(target_arch = "mips", target_endian = "big"))]
+const ARCH: u32 = 0x0000_0008;
+
+/// Puts the calling thread, and the threads it starts from then on, under the filter, and
+/// says so in the log; where the kernel has no seccomp (or qemu-user runs the server) it
+/// says that and serves without.
+pub fn confine() {
+    match crate::sys::install_seccomp(&program()) {
+        Ok(()) => log::info!(
+            "system call filter on: sessions may make {} calls",
+            list::CALLS.len()
+        ),
+        Err(e) => log::warn!("no system call filter: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The filter, installed in a child process: what the server makes works; execve and
+    /// chroot fail with ENOSYS, and the process lives on to say so.
+    #[test]
+    fn a_filtered_thread_may_not_exec_or_chroot_and_lives_on() {
+        match crate::sys::fork().unwrap() {
+            crate::sys::Forked::Child => {
+                let ok = (|| {
+                    crate::sys::install_seccomp(&program()).ok()?;
+                    std::fs::read("/proc/self/status").ok()?;
+                    let enosys = |e: std::io::Error| e.raw_os_error() == Some(libc::ENOSYS);
+                    let exec = std::process::Command::new("/bin/true").status().err()?;
+                    let chroot = std::os::unix::fs::chroot("/").err()?;
+                    (enosys(exec) && enosys(chroot)).then_some(())
+                })();
+                std::process::exit(if ok.is_some() { 0 } else { 1 });
+            }
+            crate::sys::Forked::Parent(pid) => {
+                let st = rustix::process::waitpid(Some(pid), rustix::process::WaitOptions::empty())
+                    .unwrap()
+                    .unwrap()
+                    .1;
+                assert_eq!(st.exit_status(), Some(0));
+            }
+        }
+    }
+
+    #[test]
+    fn every_call_fits_the_jumps() {
+        assert!(list::CALLS.len() < 255);
+    }
+}

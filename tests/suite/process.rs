@@ -987,7 +987,8 @@ fn sessions_serve_under_the_system_call_filter_and_the_upload_hook_outside_it() 
     if std::env::var("EDGEFTPD_RUNNER").is_ok_and(|r| !r.is_empty()) {
         // qemu-user refuses a guest's seccomp filter (EINVAL): the server says so and
         // serves; the boards' kernels run it (make board-test).
-        let srv = Server::anon(TempDir::new("seccomp-qemu").path());
+        let root = TempDir::new("seccomp-qemu");
+        let srv = Server::anon(root.path());
         assert!(srv.wait_log("no system call filter: "), "{}", srv.log());
         srv.anon_client().expect("NOOP", 200);
         return;

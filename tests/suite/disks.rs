@@ -94,7 +94,9 @@ fn an_idle_server_holds_no_disk_and_serves_the_disk_mounted_again() {
     assert_eq!(cam.retr("c.txt"), b"two\n");
     // The quota counts the disk mounted now (counted afresh: it has no .ftpquota). (Its
     // line may come just after the login's reply: wait for it.)
-    eventually(WAIT, || srv.log().matches("(counted; written to").count() == 2);
+    eventually(WAIT, || {
+        srv.log().matches("(counted; written to").count() == 2
+    });
     assert_eq!(
         srv.log().matches("(counted; written to").count(),
         2,

@@ -983,7 +983,6 @@ fn seccomp_by_thread(pid: u32) -> Vec<(String, String)> {
 /// not, also when a reload is what sets --on-upload; `--no-syscall-filter` turns it off.
 #[test]
 fn sessions_serve_under_the_system_call_filter_and_the_upload_hook_outside_it() {
-    use std::os::unix::fs::PermissionsExt;
     if std::env::var("EDGEFTPD_RUNNER").is_ok_and(|r| !r.is_empty()) {
         // qemu-user refuses a guest's seccomp filter (EINVAL): the server says so and
         // serves; the boards' kernels run it (make board-test).
@@ -997,11 +996,10 @@ fn sessions_serve_under_the_system_call_filter_and_the_upload_hook_outside_it() 
     let root = d.join("root");
     std::fs::create_dir(&root).unwrap();
     let done = d.join("hook-ran");
-    let hook = d.write(
+    let hook = d.script(
         "hook.sh",
-        format!("#!/bin/sh\necho \"$1\" > '{}'\n", done.display()).as_bytes(),
+        &format!("#!/bin/sh\necho \"$1\" > '{}'\n", done.display()),
     );
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
     let conf = d.join("edgeftpd.conf");
     let base = format!(
         "anonymous\nanon-write\nroot = {}\nlisten = {}\n",

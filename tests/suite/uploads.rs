@@ -198,22 +198,19 @@ fn a_camera_filling_the_disk_stops_at_min_free_and_keeps_every_picture() {
 /// killed and logged.
 #[test]
 fn on_upload_runs_the_program_after_each_upload_without_a_shell() {
-    use std::os::unix::fs::PermissionsExt;
     let d = TempDir::new("hook");
     let root = d.join("root");
     std::fs::create_dir(&root).unwrap();
     let out = d.join("hook.log");
-    let script = d.write(
+    let script = d.script(
         "hook.sh",
-        format!(
+        &format!(
             "#!/bin/sh\nprintf '%s|%s|%s|%s|%s|%s\\n' \"$1\" \"$EDGEFTPD_USER\" \
              \"$EDGEFTPD_CLIENT\" \"$EDGEFTPD_PATH\" \"$EDGEFTPD_SIZE\" \"$(umask)\" >> '{}'\n\
              case \"$EDGEFTPD_PATH\" in */slow*) sleep 30;; */fail*) exit 3;; esac\n",
             out.display()
-        )
-        .as_bytes(),
+        ),
     );
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let srv = Server::anon_with(
         &root,
         &[

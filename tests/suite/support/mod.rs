@@ -48,6 +48,13 @@ impl TempDir {
         std::fs::write(&p, data).unwrap();
         p
     }
+    /// Writes a program (a shell script) that may be run: mode 0755.
+    pub fn script(&self, rel: &str, text: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.write(rel, text.as_bytes());
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
 }
 
 impl Drop for TempDir {

@@ -82,8 +82,9 @@ pub const FILES_PER_SESSION: u64 = 4;
 pub const FITTED_CLIENTS_MIN: u64 = 8;
 /// Open files kept for the rest: listeners, the log, listing helpers, the start-up sweep.
 pub const FILES_RESERVED: u64 = 64;
-/// Sessions may take at most 1/2 of the machine's threads (kernel.threads-max, which the
-/// kernel sizes from the memory): the rest of a router must still be able to fork.
+/// The server may have at most 1/2 of the machine's threads alive (kernel.threads-max,
+/// which the kernel sizes from the memory): the rest of a router must still be able to
+/// fork. Busy sessions have a thread each, idle ones none.
 pub const THREADS_SHARE: u64 = 2;
 /// Stack of a session thread. Sessions do no recursion; 128 KiB leaves room for
 /// formatting and unwinding, and only touched pages cost memory.

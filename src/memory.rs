@@ -131,10 +131,11 @@ fn parse(text: &[u8]) -> Option<Memory> {
 /// Raises the open-file limit to its hard limit (busybox and procd leave the soft one at
 /// 1024, which idle sessions at two files each reached on the 128 MB board before its
 /// memory ran short: logins then failed with "530 Home directory unavailable"), and lowers
-/// `--max-clients` to what that limit and the machine's threads allow, so a session too
-/// many gets 421, not a broken login, an accept() that fails or a router whose other
-/// programs can no longer start (a session is a thread, and the kernel sizes
-/// kernel.threads-max from the memory: 1,024 on the 128 MB board).
+/// `--max-clients` to what that limit allows, so a session too many gets 421, not a broken
+/// login or an accept() that fails. The machine's threads bound the server's threads, not
+/// its sessions (an idle session has none: `session/idle.rs`): half of kernel.threads-max,
+/// which the kernel sizes from the memory (1,024 on the 128 MB board), so the router's
+/// other programs can always start ([`crate::process::threads_full`]).
 /// Returns `max_clients` (`--max-clients`), lowered where the machine can't hold as many.
 #[inline(never)]
 pub fn fit_sessions(mut max_clients: usize) -> usize {
@@ -164,9 +165,8 @@ pub fn fit_sessions(mut max_clients: usize) -> usize {
         .ok()
         .and_then(|t| t.trim().parse::<u64>().ok());
     if let Some(threads) = threads {
-        let why =
-            format!("the machine has {threads} threads (kernel.threads-max), half for the rest");
-        lower_max_clients(&mut max_clients, threads / limits::THREADS_SHARE, &why);
+        let room = usize::try_from(threads / limits::THREADS_SHARE).unwrap_or(usize::MAX);
+        crate::process::set_thread_room(room.max(limits::FITTED_CLIENTS_MIN as usize));
     }
     max_clients
 }

@@ -5,7 +5,7 @@
 //! module knows nothing of them, nor of the configuration.
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 
 use crate::{limits, sys};
 
@@ -159,15 +159,45 @@ impl RunAs {
     }
 }
 
+/// The server's threads alive now: [`spawn`] counts them.
+static THREADS: AtomicUsize = AtomicUsize::new(0);
+/// The most threads the sessions may take ([`set_thread_room`]; 0: no bound known).
+static THREAD_ROOM: AtomicUsize = AtomicUsize::new(0);
+
 /// Starts one of the server's threads: named `name`, on a stack of
 /// [`limits::SESSION_STACK`]. Every thread goes through here (the sessions, the signals,
-/// the reloads, the upload hook's workers, the passive name's lookup): each closure type
-/// spawned on its own costs some 2 KiB of code on mipsel, one boxed closure type costs
-/// that once.
+/// the reloads, the upload hook's workers, the passive name's lookup, the idle sessions'
+/// watcher): each closure type spawned on its own costs some 2 KiB of code on mipsel, one
+/// boxed closure type costs that once. Counted while it lives ([`threads_full`]).
 pub fn spawn(name: &str, f: Box<dyn FnOnce() + Send>) -> std::io::Result<()> {
+    struct Counted;
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            THREADS.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    THREADS.fetch_add(1, Ordering::SeqCst);
+    // Dropped when the thread ends, or with the closure when it can't be made.
+    let counted = Counted;
     std::thread::Builder::new()
         .name(name.into())
         .stack_size(limits::SESSION_STACK)
-        .spawn(f)
+        .spawn(move || {
+            let _counted = counted;
+            f();
+        })
         .map(drop)
+}
+
+/// Bounds the threads the server may have alive (kernel.threads-max is the machine's, for
+/// every program on it: see `memory::fit_sessions`).
+pub fn set_thread_room(most: usize) {
+    THREAD_ROOM.store(most, Ordering::SeqCst);
+}
+
+/// Whether the server has as many threads alive as it may: a new session waits or is
+/// refused (421) rather than take the last threads the rest of the router needs.
+pub fn threads_full() -> bool {
+    let room = THREAD_ROOM.load(Ordering::SeqCst);
+    room != 0 && THREADS.load(Ordering::SeqCst) >= room
 }

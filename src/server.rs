@@ -6,7 +6,6 @@
 //! accept() failures such as EMFILE back off briefly instead of spinning. Admission state
 //! is private to this module: a session gets only its [`Context`].
 
-use std::io::Write;
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -128,6 +127,11 @@ impl Server {
             log::warn!("{ip}: refused: {m}");
             return Err(Closing::LowMemory);
         }
+        // A new session needs a thread; the router's other programs need the rest.
+        if crate::process::threads_full() {
+            log::warn!("{ip}: refused: the server has half of kernel.threads-max in threads");
+            return Err(Closing::Busy);
+        }
         let mut map = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         if self.sessions.load(Ordering::SeqCst) >= cfg.max_clients {
             return Err(Closing::ServerFull);
@@ -162,20 +166,6 @@ impl Drop for Slot {
             }
         }
         self.server.sessions.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Tells a client we can't serve it, without ever blocking the accept loop.
-fn refuse(stream: TcpStream, why: Closing) {
-    let Some(answer) = Fail::Closing(why).answer() else {
-        return;
-    };
-    let mut out = Vec::new();
-    reply::line(&mut out, answer.code, answer.text.as_bytes());
-    // Non-blocking: a greeting this short fits any socket buffer, and a peer that has not
-    // read its buffer empty gets nothing rather than holding up the accept loop.
-    if stream.set_nonblocking(true).is_ok() {
-        let _ = (&stream).write_all(&out);
     }
 }
 
@@ -253,10 +243,11 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr, implicit_t
                 .answer()
                 .map(|a| a.text)
                 .unwrap_or_default();
-            if why != Closing::LowMemory {
+            // (Those two log their reason where they are decided.)
+            if !matches!(why, Closing::LowMemory | Closing::Busy) {
                 log::warn!("{ip}: refused: {text}");
             }
-            refuse(stream, why);
+            reply::refuse(&stream, why);
             return;
         }
     };
@@ -265,17 +256,14 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr, implicit_t
     let ctx = shared.context();
     let spawned = crate::process::spawn(
         "session",
-        Box::new(move || {
-            let _slot = slot;
-            session::run(ctx, stream, implicit_tls);
-        }),
+        Box::new(move || session::run(ctx, stream, implicit_tls, Box::new(slot))),
     );
     match spawned {
         Ok(()) => drop(spare),
         Err(e) => {
             log::error!("{ip}: cannot start a session thread: {e}");
             if let Some(s) = spare {
-                refuse(s, Closing::Busy);
+                reply::refuse(&s, Closing::Busy);
             }
         }
     }

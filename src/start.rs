@@ -181,8 +181,19 @@ fn run(mut cfg: Config) -> Result<(), String> {
         }
         // Only what a session needs: no admission state, no signal thread.
         confine(&cfg);
-        session::run(Arc::new(Context::new(cfg)), stream, false);
-        return Ok(());
+        // The process ends with its session, on whichever thread that is (an idle session
+        // goes on on another: session/idle.rs).
+        struct EndsTheProcess;
+        impl Drop for EndsTheProcess {
+            fn drop(&mut self) {
+                std::process::exit(0);
+            }
+        }
+        let ctx = Arc::new(Context::new(cfg));
+        session::run(ctx, stream, false, Box::new(EndsTheProcess));
+        loop {
+            std::thread::park();
+        }
     }
 
     let mut listeners = Vec::new();

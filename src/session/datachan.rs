@@ -28,11 +28,6 @@ pub(super) struct DataChannel {
 }
 
 impl DataChannel {
-    /// Whether a passive listener is kept for the next transfer.
-    pub(super) fn holds(&self) -> bool {
-        self.held.is_some()
-    }
-
     /// The session idles: the kept listener's port goes back to the range.
     pub(super) fn let_go(&mut self) {
         self.held = None;

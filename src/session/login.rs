@@ -45,7 +45,8 @@ impl PreLogin {
             let r = self
                 .conn
                 .next_line(Some(deadline), None)
-                .and_then(|line| self.command(&line));
+                // (Never `None` before login: only a session with a data channel idles.)
+                .and_then(|line| self.command(&line.unwrap_or_default()));
             match r {
                 Ok(Step::Granted(granted)) => {
                     let (login, jail, seat) = *granted;

@@ -19,6 +19,7 @@ mod context;
 mod datachan;
 mod dirlist;
 mod files;
+mod idle;
 mod info;
 mod login;
 mod seats;
@@ -95,11 +96,17 @@ struct Session {
     rate: Option<Arc<Limiter>>,
     /// Its place among its account's sessions, with the account's caps.
     seat: seats::Seat,
+    /// The client's address and port, for the session's last log line.
+    from: std::net::SocketAddr,
+    /// Its place in the server's limits (released when the session ends, on whichever
+    /// thread: see `idle.rs`).
+    _admitted: Box<dyn Send>,
 }
 
-/// Runs a session on an accepted control connection until it ends. `implicit`: FTPS from
-/// the first byte (`--listen-tls`).
-pub fn run(ctx: Arc<Context>, stream: TcpStream, implicit: bool) {
+/// Runs a session on an accepted control connection until it ends or idles (then it goes on
+/// on another thread: `idle.rs`). `implicit`: FTPS from the first byte (`--listen-tls`).
+/// `admitted`: its place in the server's limits, kept until it ends.
+pub fn run(ctx: Arc<Context>, stream: TcpStream, implicit: bool, admitted: Box<dyn Send>) {
     let (Ok(peer), Ok(local)) = (stream.peer_addr(), stream.local_addr()) else {
         return;
     };
@@ -130,9 +137,11 @@ pub fn run(ctx: Arc<Context>, stream: TcpStream, implicit: bool) {
             Home::Anonymous => cfg.anon_max_rate,
             Home::Dir(_) => cfg.max_rate,
         };
-        Session {
+        return Box::new(Session {
             rate: rate.map(|r| Arc::new(Limiter::new(r))),
             seat,
+            _admitted: admitted,
+            from: peer,
             conn,
             login,
             jail,
@@ -141,8 +150,8 @@ pub fn run(ctx: Arc<Context>, stream: TcpStream, implicit: bool) {
             rest: 0,
             rename_from: None,
             data: DataChannel::default(),
-        }
-        .serve();
+        })
+        .serve(false);
     }
     log::info!("{peer}: disconnected");
 }
@@ -199,14 +208,15 @@ impl Conn {
 
     /// The next command line. A line over the limit is an error the session survives; the
     /// idle timeout, the login deadline (`by`, before login) and a closed connection end it.
-    /// A session that has nothing to do for [`limits::STACK_TRIM_AFTER_MS`] after a command
-    /// that ran deep gives back the stack it touched and the passive port its data channel
-    /// kept (`data`); a busy one pays one poll(2).
+    /// A session that has nothing to do for [`limits::STACK_TRIM_AFTER_MS`] gives back the
+    /// passive port its data channel kept (`data`, after login) and then, logged in, its
+    /// thread (`None`: see `idle.rs`); before login, after a command that ran deep, the
+    /// stack it touched. A busy one pays one poll(2).
     fn next_line(
         &mut self,
         by: Option<Instant>,
         data: Option<&mut DataChannel>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<Option<Vec<u8>>> {
         let idle = self.ctx.cfg.idle_timeout;
         let (within, closing) = match by.map(|d| d.saturating_duration_since(Instant::now())) {
             Some(left) if left.is_zero() => {
@@ -217,28 +227,20 @@ impl Conn {
             _ => (idle, Closing::IdleTimeout),
         };
         self.bound(within)?;
-        let timed_out = |peer| {
-            let what = match closing {
-                Closing::LoginTimeout => "login",
-                _ => "idle",
-            };
-            log::info!("{peer}: {what} timeout");
-            Fail::Closing(closing)
-        };
-        let holds = data.as_ref().is_some_and(|d| d.holds());
         let mut left = within;
-        if (self.trim_armed || holds) && !self.ctl.has_pending() {
+        if (self.trim_armed || data.is_some()) && !self.ctl.has_pending() {
             self.trim_armed = false;
             let pause = Duration::from_millis(limits::STACK_TRIM_AFTER_MS).min(within);
             let started = Instant::now();
             if !self.ctl.stream().wait_readable(pause).map_err(Fail::Ctl)? {
-                sys::trim_stack();
                 if let Some(d) = data {
                     d.let_go();
+                    return Ok(None);
                 }
+                sys::trim_stack();
                 left = within.saturating_sub(started.elapsed());
                 if !self.ctl.stream().wait_readable(left).map_err(Fail::Ctl)? {
-                    return Err(timed_out(self.peer));
+                    return Err(self.timed_out(closing));
                 }
             }
         }
@@ -252,7 +254,7 @@ impl Conn {
                     io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                 ) =>
             {
-                return Err(timed_out(self.peer));
+                return Err(self.timed_out(closing));
             }
             Err(e) => return Err(Fail::Ctl(e)),
         };
@@ -262,7 +264,17 @@ impl Conn {
         } else {
             log::debug!("{}: > {}", self.peer, display(&line));
         }
-        Ok(line)
+        Ok(Some(line))
+    }
+
+    /// The login deadline or the idle timeout passed: logged, and the session ends.
+    fn timed_out(&self, closing: Closing) -> Fail {
+        let what = match closing {
+            Closing::LoginTimeout => "login",
+            _ => "idle",
+        };
+        log::info!("{}: {what} timeout", self.peer);
+        Fail::Closing(closing)
     }
 
     /// The one place that turns a failure into a reply. Returns whether the session goes on.
@@ -291,23 +303,46 @@ impl Conn {
 }
 
 impl Session {
-    /// The post-login loop.
-    fn serve(&mut self) {
+    /// The post-login loop, until the session ends or idles: then it hands itself to the
+    /// idle sessions' watcher, which calls this again on a new thread when its client
+    /// speaks (`expired`: when its idle timeout passed first).
+    fn serve(mut self: Box<Self>, mut expired: bool) {
         loop {
-            let r = self
-                .conn
-                .next_line(None, Some(&mut self.data))
-                .and_then(|line| {
+            let mut next = if expired {
+                expired = false;
+                Err(self.conn.timed_out(Closing::IdleTimeout))
+            } else {
+                self.conn.next_line(None, Some(&mut self.data))
+            };
+            if let Ok(None) = next {
+                let idle = self.conn.ctx.cfg.idle_timeout;
+                let pause = Duration::from_millis(limits::STACK_TRIM_AFTER_MS);
+                match idle::park(self, Instant::now() + idle.saturating_sub(pause)) {
+                    Ok(()) => return,
+                    // No watcher: it waits on this thread.
+                    Err(back) => {
+                        self = back;
+                        next = self.conn.next_line(None, None);
+                    }
+                }
+            }
+            let r = match next {
+                Ok(Some(line)) => {
                     let r = self.command(&line);
                     if let Err(f) = &r {
                         self.log_refusal(&line, f);
                     }
                     r
-                });
+                }
+                // (Not from a wait without a data channel.)
+                Ok(None) => Ok(Flow::Continue),
+                Err(f) => Err(f),
+            };
             if !self.conn.settle(r) {
-                return;
+                break;
             }
         }
+        log::info!("{}: disconnected", self.from);
     }
 
     fn reply(&mut self, code: u16, text: impl AsRef<[u8]>) -> Result {

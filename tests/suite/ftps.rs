@@ -440,6 +440,51 @@ fn thieves_get_522_and_siblings_are_served(version: &str) {
     assert!(f.srv.wait_log("TLS data connection refused"));
 }
 
+/// An FTPS session that idles gives its thread back with its TLS state and goes on: the
+/// control connection's records, and a data connection that resumes its TLS session.
+const IDLES: &str = r#"
+t, g, cmd = control()
+for round in range(2):
+    time.sleep(1.2)
+    print("idle", round, cmd("PWD"))
+    raw = epsv(cmd)
+    t.sendall(b"RETR hello.txt\r\n")
+    print("150:", g.readline().decode().strip())
+    d = ctx.wrap_socket(raw, session=t.session)
+    got = b""
+    while True:
+        b = d.recv(4096)
+        if not b:
+            break
+        got += b
+    print("got:", got)
+    print("reply:", g.readline().decode().strip())
+print("after:", cmd("QUIT"))
+"#;
+
+#[test]
+fn an_ftps_session_that_idles_goes_on_with_its_tls_state() {
+    let f = ftps("ec", &[]);
+    let text = python(IDLES, &[f.srv.port().into()]);
+    for round in 0..2 {
+        assert!(
+            text.contains(&format!("idle {round} 257 \"/\" is the current directory.")),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        text.matches("got: b'hello over tls\\n'").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("reply: 226 Transfer complete.").count(),
+        2,
+        "{text}"
+    );
+    assert!(text.contains("after: 221 Goodbye."), "{text}");
+}
+
 #[test]
 fn the_ftps_commands_and_their_replies() {
     let f = ftps("ec", &[]);

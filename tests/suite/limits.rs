@@ -408,6 +408,52 @@ fn idle_timeout_is_421_and_close() {
     assert!(srv.wait_log(": idle timeout"));
 }
 
+/// Logged-in sessions that wait for their clients hold no thread (one watcher waits for
+/// all of them) and go on where they were: the folder, the type, a passive connection made
+/// before they idled. They keep their places in the limits while they idle; one whose
+/// client leaves then ends and gives its place back.
+#[test]
+fn idle_sessions_hand_their_threads_back_and_go_on_where_they_were() {
+    let root = TempDir::new("idle-threads");
+    root.write("sub/f.txt", b"in sub\n");
+    let srv = Server::anon_with(root.path(), &["--max-clients", "2"]);
+    let pid = srv.pid();
+    let mut a = srv.anon_client();
+    let b = srv.anon_client();
+    a.expect("CWD sub", 250);
+    a.expect("TYPE I", 200);
+    let mut data = a.pasv();
+    assert!(
+        eventually(WAIT, || named_threads(pid, "session") == 0),
+        "sessions still hold threads while idle"
+    );
+    assert_eq!(named_threads(pid, "idle"), 1);
+    // Both still count: a third is refused.
+    assert_eq!(
+        Client::connect_raw(srv.addr),
+        "421 Too many users, sorry. Try again later.\r\n"
+    );
+    // `a` goes on: its folder, its type, its passive connection.
+    a.send_raw(b"RETR f.txt\r\n");
+    assert!(a.reply().starts_with("150 "));
+    let mut got = Vec::new();
+    data.read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"in sub\n");
+    assert_eq!(a.reply(), "226 Transfer complete.\r\n");
+    assert_eq!(a.cmd("PWD"), "257 \"/sub\" is the current directory.\r\n");
+    // `b`'s client leaves while its session idles: the session ends, its place is free.
+    let port = b.stream().local_addr().unwrap().port();
+    drop(b);
+    assert!(srv.wait_log(&format!("127.0.0.1:{port}: disconnected")));
+    let mut c = client_eventually(srv.addr);
+    assert_eq!(c.retr("sub/f.txt"), b"in sub\n");
+    // Idled again and resumed again.
+    assert!(eventually(WAIT, || named_threads(pid, "session") == 0));
+    assert_eq!(a.cmd("CDUP"), "200 Directory successfully changed.\r\n");
+    assert_eq!(a.cmd("PWD"), "257 \"/\" is the current directory.\r\n");
+    assert_eq!(named_threads(pid, "idle"), 1);
+}
+
 #[test]
 fn idle_timeout_does_not_cut_a_transfer() {
     let root = TempDir::new("idle-xfer");

@@ -160,6 +160,21 @@ pub fn threads(pid: u32) -> usize {
     status_field(pid, "Threads").parse().unwrap()
 }
 
+/// The server's threads named `name` (a session's is "session", the idle sessions'
+/// watcher's "idle").
+pub fn named_threads(pid: u32, name: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .flatten()
+                .filter(|t| {
+                    std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == name)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 /// `n` consecutive ports that are free now, above the kernel's ephemeral range (so that no
 /// outgoing connection takes them): for a test that needs its own tiny passive range.
 pub fn free_port_range(n: u16) -> (u16, u16) {

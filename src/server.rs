@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
-use rustix::fs::Timespec;
 
 use crate::config::Reloaded;
 use crate::limits;
@@ -175,8 +174,9 @@ pub struct Listener {
     pub implicit_tls: bool,
 }
 
-/// Accepts connections on every listener until shutdown.
-pub fn run(shared: Arc<Server>, listeners: Vec<Listener>) {
+/// Accepts connections on every listener until shutdown, and waits for the `idle` sessions'
+/// clients.
+pub fn run(shared: Arc<Server>, listeners: Vec<Listener>, mut idle: session::Idle) {
     let mut last_error_log: Option<Instant> = None;
     let mut last_sweep = Instant::now();
     loop {
@@ -185,13 +185,14 @@ pub fn run(shared: Arc<Server>, listeners: Vec<Listener>) {
                 .iter()
                 .map(|l| PollFd::new(&l.socket, PollFlags::IN))
                 .collect();
-            // With bans on, wake once a second to end the bans that are over.
-            let tick = Timespec {
-                tv_sec: 1,
-                tv_nsec: 0,
-            };
-            let timeout = (shared.context().cfg.bans.after > 0).then_some(&tick);
-            match rustix::event::poll(&mut fds, timeout) {
+            // Until the first idle session's timeout ends; with bans on, at most a second,
+            // to end the bans that are over.
+            let mut wait = idle.watch(&mut fds);
+            if shared.context().cfg.bans.after > 0 {
+                wait = Some(wait.unwrap_or(Duration::MAX).min(Duration::from_secs(1)));
+            }
+            let timeout = wait.map(crate::net::timespec);
+            match rustix::event::poll(&mut fds, timeout.as_ref()) {
                 Ok(_) | Err(rustix::io::Errno::INTR) => {}
                 Err(e) => {
                     log::error!("poll: {e}");
@@ -200,6 +201,7 @@ pub fn run(shared: Arc<Server>, listeners: Vec<Listener>) {
             }
             fds.iter().map(|f| !f.revents().is_empty()).collect()
         };
+        idle.tend(&ready[listeners.len()..]);
         // Ends the bans that are over, once a second (not on every connection).
         if last_sweep.elapsed() >= Duration::from_secs(1) {
             shared.context().bans.sweep();

@@ -181,19 +181,10 @@ fn run(mut cfg: Config) -> Result<(), String> {
         }
         // Only what a session needs: no admission state, no signal thread.
         confine(&cfg);
-        // The process ends with its session, on whichever thread that is (an idle session
-        // goes on on another: session/idle.rs).
-        struct EndsTheProcess;
-        impl Drop for EndsTheProcess {
-            fn drop(&mut self) {
-                std::process::exit(0);
-            }
-        }
-        let ctx = Arc::new(Context::new(cfg));
-        session::run(ctx, stream, false, Box::new(EndsTheProcess));
-        loop {
-            std::thread::park();
-        }
+        // (Its session keeps its thread while idle: nothing else waits for it here.)
+        let admitted = Box::new(());
+        session::run(Arc::new(Context::new(cfg)), stream, false, admitted);
+        return Ok(());
     }
 
     let mut listeners = Vec::new();
@@ -358,8 +349,9 @@ fn serve(
     if let Some(link) = reloads {
         take_reloads(Arc::clone(&server), link).map_err(|e| format!("reloads: {e}"))?;
     }
+    let idle = session::Idle::new().map_err(|e| format!("idle sessions: {e}"))?;
     confine(&server.context().cfg);
-    server::run(server, listeners);
+    server::run(server, listeners, idle);
     Ok(())
 }
 

@@ -23,7 +23,6 @@ mod reload;
 mod syntax;
 
 pub use files::Files;
-use flags::options;
 use reload::NEEDS_RESTART;
 #[cfg(feature = "tls")]
 pub use reload::reload_certs;
@@ -161,14 +160,13 @@ pub fn parse(args: &[String]) -> Result<Action, String> {
 }
 
 pub(super) fn parse_with(args: &[String], files: &mut Files) -> Result<Action, String> {
-    let opts = options();
-    let m = opts.parse(args).map_err(|e| e.to_string())?;
+    let m = flags::parse(args)?;
     if let Some(file) = m.opt_str("config") {
         let (from_file, lines) = read_config(std::path::Path::new(&file), &m, files)?;
         let mut all = from_file;
         all.extend_from_slice(args);
         // An error about a value from the file names the file and its line.
-        let mut action = parse_all(&opts, &all, files).map_err(|e| {
+        let mut action = parse_all(&all, files).map_err(|e| {
             match lines
                 .iter()
                 .find(|(flag, _)| e.starts_with(&format!("{flag}:")))
@@ -182,15 +180,11 @@ pub(super) fn parse_with(args: &[String], files: &mut Files) -> Result<Action, S
         }
         return Ok(action);
     }
-    parse_all(&opts, args, files)
+    parse_all(args, files)
 }
 
-fn parse_all(
-    opts: &getopts::Options,
-    args: &[String],
-    files: &mut Files,
-) -> Result<Action, String> {
-    let m = opts.parse(args).map_err(|e| e.to_string())?;
+fn parse_all(args: &[String], files: &mut Files) -> Result<Action, String> {
+    let m = flags::parse(args)?;
     if m.opt_present("help") {
         return Ok(Action::Help(flags::usage()));
     }
@@ -439,7 +433,7 @@ fn load_users(f: &std::path::Path, anonymous: bool, files: &mut Files) -> Result
 }
 
 /// The FTPS flags, checked (and the certificate and key loaded) before anything listens.
-fn tls_settings(m: &getopts::Matches) -> Result<TlsSettings, String> {
+fn tls_settings(m: &flags::Matches) -> Result<TlsSettings, String> {
     let cert = m.opt_str("tls-cert");
     let key = m.opt_str("tls-key");
     let mode = m.opt_str("tls");
@@ -566,7 +560,7 @@ fn listen_error(flag: &str, a: &str, port: u16) -> String {
     format!("{flag} {a}: expected ADDR:PORT, such as 0.0.0.0:{port} or [::]:{port}")
 }
 
-fn number(m: &getopts::Matches, name: &str, default: usize) -> Result<usize, String> {
+fn number(m: &flags::Matches, name: &str, default: usize) -> Result<usize, String> {
     match m.opt_str(name) {
         None => Ok(default),
         Some(s) => match s.parse::<usize>() {

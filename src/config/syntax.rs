@@ -15,7 +15,7 @@ pub(super) type ValueLines = Vec<(String, usize)>;
 /// value, how an error about it begins and its line.
 pub(super) fn read_config(
     file: &std::path::Path,
-    cmdline: &getopts::Matches,
+    cmdline: &flags::Matches,
     files: &mut Files,
 ) -> Result<(Vec<String>, ValueLines), String> {
     use flags::Setting;

@@ -43,6 +43,7 @@ use crate::{limits, sys};
 
 pub use context::{Context, home_problems};
 use datachan::DataChannel;
+pub use idle::Idle;
 use transfer::StoreVerb;
 
 /// The verbs whose refusals are logged at info (see [`Session::log_refusal`]).
@@ -315,9 +316,9 @@ impl Session {
                 self.conn.next_line(None, Some(&mut self.data))
             };
             if let Ok(None) = next {
-                let idle = self.conn.ctx.cfg.idle_timeout;
-                let pause = Duration::from_millis(limits::STACK_TRIM_AFTER_MS);
-                match idle::park(self, Instant::now() + idle.saturating_sub(pause)) {
+                // (The idle timeout counts from here: half a second late.)
+                let until = Instant::now() + self.conn.ctx.cfg.idle_timeout;
+                match idle::park(self, until) {
                     Ok(()) => return,
                     // No watcher: it waits on this thread.
                     Err(back) => {

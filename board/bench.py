@@ -159,8 +159,13 @@ def start_server(b, server, variants, wide=False):
         cmd = f"{PEER_RUN}vsftpd /tmp/vsftpd.conf"
     else:
         b.sh("sed -i 's#^ftp:x:21:21:ftp:[^:]*:#ftp:x:21:21:ftp:/mnt/usb/ftp:#' /etc/passwd")
-        cmd = PURE_FTPD.replace("41000:41009", "41000:49999") if wide else PURE_FTPD
-    b.sh(f"({on_ports(cmd, b.pasv[0])} </dev/null >/tmp/server.log 2>&1 &)")
+        cmd = PURE_FTPD
+    cmd = on_ports(cmd, b.pasv[0])
+    if wide and server == "pure-ftpd":
+        # (From --pasv-base on, as far as ports go: 61200 leaves 4,335, room for 2,167.)
+        base = b.pasv[0]
+        cmd = cmd.replace(f"{base}:{base + 9}", f"{base}:{min(base + 8999, 65535)}")
+    b.sh(f"({cmd} </dev/null >/tmp/server.log 2>&1 &)")
     b.wait_ftp(timeout=30)
 
 

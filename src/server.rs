@@ -1,8 +1,10 @@
-//! The accept loop: admission (total and per-address limits, stopping), one thread per
-//! session, and an orderly shutdown on SIGTERM/SIGINT.
+//! The accept loop: admission (total and per-address limits, stopping), a thread for each
+//! new session, waiting for the clients of the idle ones (`session/idle.rs`), and an
+//! orderly shutdown on SIGTERM/SIGINT.
 //!
-//! A refused client (over `--max-clients` or `--max-per-ip`, the machine short of memory,
-//! or a thread that could not be created) gets a 421 greeting and is closed; the server itself never stops accepting.
+//! A refused client (over `--max-clients` or `--max-per-ip`, the machine short of memory
+//! or of threads, or a thread that could not be created) gets a 421 greeting and is closed;
+//! the server itself never stops accepting.
 //! accept() failures such as EMFILE back off briefly instead of spinning. Admission state
 //! is private to this module: a session gets only its [`Context`].
 

@@ -1,8 +1,10 @@
 //! One FTP session: what it gets from the server, its two command loops, and the one place
 //! where a failure becomes a reply.
 //!
-//! Each session runs on its own thread and owns everything it touches: the control
-//! connection, its jail descriptor, its data connection. It starts in the pre-login loop
+//! Each session runs on a thread of its own while it works and owns everything it touches:
+//! the control connection, its jail descriptor, its data connection. Logged in and idle, it
+//! hands itself, all of that, to the accept loop and its thread ends (`idle.rs`); a new one
+//! goes on when its client speaks. It starts in the pre-login loop
 //! (`login.rs`: USER, PASS and the few verbs allowed before login); a successful login
 //! hands over to the post-login loop here, where the session holds a [`Login`] and its jail
 //! for good. Handlers return `Result<_, Fail>`; [`Conn::fail`] tells the client.

@@ -452,15 +452,18 @@ fn two_hundred_sessions_transfer_at_once_byte_exact() {
         })
         .collect();
     let all_in = eventually(WAIT, || ready.load(Ordering::SeqCst) == N);
-    // All 200 sessions are live at once (plus the main and signal threads).
-    let live = threads(pid);
+    // The server holds all 200 logged in at once (on threads, or idle without).
+    if all_in {
+        signal(pid, "USR1");
+    }
+    let held = all_in && srv.wait_log(&format!("sessions: {N} logged in"));
     go.store(true, Ordering::SeqCst);
     assert!(
         all_in,
         "only {} sessions got in",
         ready.load(Ordering::SeqCst)
     );
-    assert!(live > N, "only {live} threads");
+    assert!(held, "the server's report:\n{}", srv.log());
     for t in clients {
         t.join().unwrap();
     }

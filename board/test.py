@@ -331,7 +331,7 @@ def test_board(name):
             c.check("sessions under the system call filter (seccomp)", c.syscall_filter)
             c.check("init script start stop restart reload status", c.init_script)
             c.check("plain flavour from the same init script", c.plain_flavour)
-            c.check("sessions until the memory floor: 421, never the OOM killer", c.memory_floor)
+            c.check("sessions until the server's limits: 421, never the OOM killer", c.memory_floor)
             c.check("reboot: the server is back by itself", c.reboot)
         except Exception as e:  # noqa: BLE001
             c.failed.append(f"{name} boot")

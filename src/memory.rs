@@ -3,10 +3,12 @@
 //! the machine runs short, so the kernel's OOM killer never has to pick edgeftpd (it would
 //! take every session with it).
 //!
-//! Measured on the 64 MB armv7 board (board/README.md): an idle logged-in session costs
-//! about 49 KB of the board's MemAvailable, of which some 6 KB is the server's own memory
-//! and the rest the kernel's (the thread's stack pages, the socket, slab); with no floor,
-//! the OOM killer killed the server at about 380 sessions.
+//! Measured on the 64 MB armv7 board (board/README.md) when each session held a thread: an
+//! idle logged-in session cost about 49 KB of the board's MemAvailable, nearly all the
+//! kernel's (the thread's stacks, slab); with no floor, the OOM killer killed the server at
+//! about 380 sessions. Idle sessions now hold no thread (`session/idle.rs`): 7-8 KB each,
+//! and the open-file limit comes before the floor; a session at work still costs its
+//! thread, and transfers their buffers.
 //!
 //! MemAvailable alone is not enough on such a board: after a fragmenting allocation the
 //! kernel raises its watermarks by a "boost" of up to a pageblock (8 MiB seen on the

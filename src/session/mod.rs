@@ -236,11 +236,13 @@ impl Conn {
             let pause = Duration::from_millis(limits::STACK_TRIM_AFTER_MS).min(within);
             let started = Instant::now();
             if !self.ctl.stream().wait_readable(pause).map_err(Fail::Ctl)? {
+                sys::trim_stack();
                 if let Some(d) = data {
+                    // (Trimmed first all the same: glibc keeps the stacks of ended threads
+                    // for its next ones, with the pages they touched.)
                     d.let_go();
                     return Ok(None);
                 }
-                sys::trim_stack();
                 left = within.saturating_sub(started.elapsed());
                 if !self.ctl.stream().wait_readable(left).map_err(Fail::Ctl)? {
                     return Err(self.timed_out(closing));

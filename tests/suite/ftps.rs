@@ -322,6 +322,13 @@ def epsv(cmd):
     r = cmd("EPSV")
     dport = int(r.split("|||")[1].split("|")[0])
     return socket.create_connection(("127.0.0.1", dport), timeout=20)
+def recv_all(d):
+    got = b""
+    while True:
+        b = d.recv(4096)
+        if not b:
+            return got
+        got += b
 "#;
 
 /// Runs `script` (after [`PY_FTPS`]) with `args` (a port first, then pids); asserts it
@@ -451,13 +458,7 @@ for round in range(2):
     t.sendall(b"RETR hello.txt\r\n")
     print("150:", g.readline().decode().strip())
     d = ctx.wrap_socket(raw, session=t.session)
-    got = b""
-    while True:
-        b = d.recv(4096)
-        if not b:
-            break
-        got += b
-    print("got:", got)
+    print("got:", recv_all(d))
     print("reply:", g.readline().decode().strip())
 print("after:", cmd("QUIT"))
 "#;
@@ -766,13 +767,7 @@ print("end:", g.readline().decode().strip())
 os.kill(pid, signal.SIGHUP)
 time.sleep(1)
 d = data("RETR hello.txt")
-got = b""
-while True:
-    b = d.recv(4096)
-    if not b:
-        break
-    got += b
-print("got:", got.decode().strip())
+print("got:", recv_all(d).decode().strip())
 print("end:", g.readline().decode().strip())
 "#;
 

@@ -166,8 +166,8 @@ static THREAD_ROOM: AtomicUsize = AtomicUsize::new(0);
 
 /// Starts one of the server's threads: named `name`, on a stack of
 /// [`limits::SESSION_STACK`]. Every thread goes through here (the sessions, the signals,
-/// the reloads, the upload hook's workers, the passive name's lookup, the idle sessions'
-/// watcher): each closure type spawned on its own costs some 2 KiB of code on mipsel, one
+/// the reloads, the upload hook's workers, the passive name's lookup, the idle sessions
+/// resumed): each closure type spawned on its own costs some 2 KiB of code on mipsel, one
 /// boxed closure type costs that once. Counted while it lives ([`threads_full`]).
 pub fn spawn(name: &str, f: Box<dyn FnOnce() + Send>) -> std::io::Result<()> {
     struct Counted;

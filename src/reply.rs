@@ -264,21 +264,6 @@ fn capitalise(s: &str) -> String {
     }
 }
 
-/// Tells a client we can't serve it (a 421 and its reason), without ever blocking: a line
-/// this short fits any socket buffer, and a peer that has not read its buffer empty gets
-/// nothing rather than holding up the thread that tells it (the accept loop, the idle
-/// sessions' watcher).
-pub fn refuse(stream: &std::net::TcpStream, why: Closing) {
-    let Some(answer) = Fail::Closing(why).answer() else {
-        return;
-    };
-    let mut out = Vec::new();
-    line(&mut out, answer.code, answer.text.as_bytes());
-    if stream.set_nonblocking(true).is_ok() {
-        let _ = io::Write::write_all(&mut &*stream, &out);
-    }
-}
-
 /// Encodes a one-line reply: `code text\r\n`. CR and LF inside `text` (from a file name)
 /// are replaced so they cannot forge a reply line.
 pub fn line(out: &mut Vec<u8>, code: u16, text: &[u8]) {

@@ -170,6 +170,20 @@ impl Drop for Slot {
     }
 }
 
+/// Tells a client we can't serve it, without ever blocking the accept loop.
+fn refuse(stream: &TcpStream, why: Closing) {
+    let Some(answer) = Fail::Closing(why).answer() else {
+        return;
+    };
+    let mut out = Vec::new();
+    reply::line(&mut out, answer.code, answer.text.as_bytes());
+    // Non-blocking: a greeting this short fits any socket buffer, and a peer that has not
+    // read its buffer empty gets nothing rather than holding up the accept loop.
+    if stream.set_nonblocking(true).is_ok() {
+        let _ = std::io::Write::write_all(&mut &*stream, &out);
+    }
+}
+
 /// A listening socket, and whether its sessions are FTPS from the first byte.
 pub struct Listener {
     pub socket: TcpListener,
@@ -251,7 +265,7 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr, implicit_t
             if !matches!(why, Closing::LowMemory | Closing::Busy) {
                 log::warn!("{ip}: refused: {text}");
             }
-            reply::refuse(&stream, why);
+            refuse(&stream, why);
             return;
         }
     };
@@ -267,7 +281,7 @@ fn start_session(shared: &Arc<Server>, stream: TcpStream, ip: IpAddr, implicit_t
         Err(e) => {
             log::error!("{ip}: cannot start a session thread: {e}");
             if let Some(s) = spare {
-                reply::refuse(&s, Closing::Busy);
+                refuse(&s, Closing::Busy);
             }
         }
     }

@@ -309,7 +309,7 @@ impl Conn {
 
 impl Session {
     /// The post-login loop, until the session ends or idles: then it hands itself to the
-    /// idle sessions' watcher, which calls this again on a new thread when its client
+    /// accept loop (`idle.rs`), which calls this again on a new thread when its client
     /// speaks (`expired`: when its idle timeout passed first).
     fn serve(mut self: Box<Self>, mut expired: bool) {
         loop {
@@ -324,7 +324,7 @@ impl Session {
                 let until = Instant::now() + self.conn.ctx.cfg.idle_timeout;
                 match idle::park(self, until) {
                     Ok(()) => return,
-                    // No watcher: it waits on this thread.
+                    // No accept loop to take it (`--inetd`): it waits on this thread.
                     Err(back) => {
                         self = back;
                         next = self.conn.next_line(None, None);

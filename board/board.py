@@ -162,6 +162,8 @@ class Board:
         self.proc = None
         self.con = None
         self.log = b""
+        # More of qemu's options (board/bench.py --icount).
+        self.qemu_extra = []
 
     # --- power -------------------------------------------------------------------------
 
@@ -197,6 +199,7 @@ class Board:
         if self.tools_disk:
             cmd += ["-drive", f"file={self.tools_disk},if=none,id=d2,format=raw,readonly=on",
                     "-device", f"{self.m['blk']},drive=d2"]
+        cmd += self.qemu_extra
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
         # The console's socket is there, and listened on, once qemu is up.

@@ -469,29 +469,48 @@ def table(name, res, versions, rounds, variants=()):
         ratios = [ratio(vals[s], [vals[p] for p in PEERS], lower) for s in ours]
         rows.append((label, unit, cells, ratios))
 
+    # --icount: the CPU figures in millions of instructions (the board's clock ran 2^SHIFT ns
+    # per instruction), and no speeds or wall times (the host's, slowed by the counting).
+    icount = ICOUNT[0]
+    per = 1.0 if icount is None else 1.0 / (1 << icount)
+    cpu_unit = "ms" if icount is None else "Minsn"
+
+    def add_cpu(label, get, unit, fmt):
+        if icount is not None:
+            fmt = {"ms/file": "{:.2f}", "ms/MiB": "{:.1f}"}.get(unit, "{:.0f}")
+        add(label, lambda r: get(r) * per, unit.replace("ms", cpu_unit, 1), fmt=fmt)
+
+    def add_time(label, get, unit, lower=True, fmt="{:.1f}"):
+        if icount is None:
+            add(label, get, unit, lower, fmt)
+
     add("idle memory per session", lambda r: r["mem"]["per_session"] / 1024, "KiB")
     add("the same, sessions 11-110", lambda r: r["mem"]["marginal"] / 1024, "KiB")
     add("idle sessions held", lambda r: r["mem"]["held"], "sessions", lower=False, fmt="{:.0f}")
     for k in ["RETR plain", "STOR plain", "RETR FTPS", "STOR FTPS"]:
-        add(f"{k} CPU", lambda r, k=k: r[k]["cpu_ms_mib"], "ms/MiB", fmt="{:.0f}")
-        add(f"{k} speed", lambda r, k=k: r[k]["mib_s"], "MiB/s", lower=False, fmt="{:.2f}")
-    add("500 small files up, wall", lambda r: r["small"]["up_ms"], "ms/file")
-    add("500 small files up, CPU", lambda r: r["small"]["up_cpu_ms"], "ms/file")
-    add("500 small files down, wall", lambda r: r["small"]["down_ms"], "ms/file")
-    add("500 small files down, CPU", lambda r: r["small"]["down_cpu_ms"], "ms/file")
-    add("LIST 10,000 entries, wall", lambda r: r["list"]["LIST"]["ms"], "ms", fmt="{:.0f}")
-    add("LIST 10,000 entries, CPU", lambda r: r["list"]["LIST"]["cpu_ms"], "ms", fmt="{:.0f}")
-    add("MLSD 10,000 entries, wall", lambda r: r["list"]["MLSD"]["ms"], "ms", fmt="{:.0f}")
-    add("MLSD 10,000 entries, CPU", lambda r: r["list"]["MLSD"]["cpu_ms"], "ms", fmt="{:.0f}")
+        add_cpu(f"{k} CPU", lambda r, k=k: r[k]["cpu_ms_mib"], "ms/MiB", fmt="{:.0f}")
+        add_time(f"{k} speed", lambda r, k=k: r[k]["mib_s"], "MiB/s", lower=False,
+                 fmt="{:.2f}")
+    add_time("500 small files up, wall", lambda r: r["small"]["up_ms"], "ms/file")
+    add_cpu("500 small files up, CPU", lambda r: r["small"]["up_cpu_ms"], "ms/file", "{:.1f}")
+    add_time("500 small files down, wall", lambda r: r["small"]["down_ms"], "ms/file")
+    add_cpu("500 small files down, CPU", lambda r: r["small"]["down_cpu_ms"], "ms/file",
+            "{:.1f}")
+    add_time("LIST 10,000 entries, wall", lambda r: r["list"]["LIST"]["ms"], "ms", fmt="{:.0f}")
+    add_cpu("LIST 10,000 entries, CPU", lambda r: r["list"]["LIST"]["cpu_ms"], "ms", "{:.0f}")
+    add_time("MLSD 10,000 entries, wall", lambda r: r["list"]["MLSD"]["ms"], "ms", fmt="{:.0f}")
+    add_cpu("MLSD 10,000 entries, CPU", lambda r: r["list"]["MLSD"]["cpu_ms"], "ms", "{:.0f}")
     ratio_heads = ["ratio"] + [f"{v} ratio" for v in variants]
+    counted = "" if icount is None else (
+        f"; CPU counted in instructions (-icount shift={icount}), Minsn = millions")
     out = [f"board {name} ({versions}); medians of {rounds} rounds (memory: one); "
-           "ratio: edgeftpd / the best peer",
-           f"| {'figure':<30} | {'unit':<9} | " + " | ".join(f"{c:>9}" for c in cols)
+           f"ratio: edgeftpd / the best peer{counted}",
+           f"| {'figure':<30} | {'unit':<10} | " + " | ".join(f"{c:>9}" for c in cols)
            + " | " + " | ".join(f"{h:>5}" for h in ratio_heads) + " |",
-           f"|{'-' * 32}|{'-' * 11}|" + "|".join("-" * 11 for _ in cols) + "|"
+           f"|{'-' * 32}|{'-' * 12}|" + "|".join("-" * 11 for _ in cols) + "|"
            + "|".join("-" * (max(5, len(h)) + 2) for h in ratio_heads) + "|"]
     for label, unit, cells, rts in rows:
-        out.append(f"| {label:<30} | {unit:<9} | " + " | ".join(f"{c:>9}" for c in cells)
+        out.append(f"| {label:<30} | {unit:<10} | " + " | ".join(f"{c:>9}" for c in cells)
                    + " | " + " | ".join(f"{rt:>{max(5, len(h))}}" for rt, h in zip(rts, ratio_heads))
                    + " |")
     for s in cols:

@@ -17,7 +17,7 @@
 # Variables: BOARDS (names; default all), POWERCUT_BOARD (armv7), POWERCUT_CUTS (50),
 # POWERCUT_FS and DISKFAIL_FS (ext4 vfat exfat ntfs), POWERCUT_SEED, POWERCUT_SERVER
 # (edgeftpd), BENCH_BOARDS (armv7 mipsel), BENCH_ROUNDS (3), BENCH_ICOUNT (none: CPU in the
-# host's time; 3: in instructions, armv7 and aarch64, see board/README.md).
+# host's time; 3: in instructions, see board/README.md).
 
 BOARDS         ?=
 POWERCUT_BOARD ?= armv7

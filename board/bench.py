@@ -539,7 +539,8 @@ def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, HELD_CAP * 2 + 100), hard))
     big = make_data()
-    servers = [*variants, *a.servers]
+    # (A variant also named in --servers is one server, measured once a round.)
+    servers = list(dict.fromkeys([*variants, *a.servers]))
     for name in a.boards:
         with open(os.path.join(board.OUT, name, "peers", "versions")) as f:
             versions = f.read().strip()

@@ -33,13 +33,13 @@ of its own (it is copied onto the bench's disk), to measure a change before and 
 in one run. Prints a table per board with each figure's ratio to the best peer, and writes
 it to board/out/bench-NAME.txt. Not a test: nothing here fails on a figure.
 
---icount SHIFT: the board's time advances by 2^SHIFT ns per instruction it
-runs, and by the host's clock while it idles, so its CPU figures count instructions, the
-kernel's included, whatever else the host is doing. Even medians in the host's time moved
-by a third for the same code measured twice in one run (RETR plain 56 and 39 ms/MiB on
-mipsel); counted in instructions, by 3% at most (aarch64). What they do
-not weigh is what the emulator pays that a CPU does not (its I/O exits, its software TLB),
-which the host-time figures carry: compare within one kind. Speeds and wall times are the
+--icount SHIFT: the board's time advances by 2^SHIFT ns per instruction it runs, and by
+the host's clock while it idles, so its CPU figures count instructions, the kernel's
+included, whatever else the host is doing. Even medians in the host's time moved by a third
+for the same code measured twice in one run (RETR plain 56 and 39 ms/MiB on mipsel);
+counted in instructions, by 3% at most (aarch64). What they do not weigh is what the
+emulator pays that a CPU does not (its I/O exits, its software TLB), which the host-time
+figures carry: compare within one kind. Speeds and wall times are the
 host's and meaningless there (icount emulates slower). SHIFT 3 makes the figures big enough
 for /proc/stat's 10 ms ticks; 0 gives an instruction a nanosecond.
 """

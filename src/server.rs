@@ -177,7 +177,7 @@ fn refuse(stream: &TcpStream, why: Closing) {
     };
     let mut out = Vec::new();
     reply::line(&mut out, answer.code, answer.text.as_bytes());
-    // Non-blocking: a greeting this short fits any socket buffer, and a peer that has not
+    // Non-blocking: a reply this short fits any socket buffer, and a peer that has not
     // read its buffer empty gets nothing rather than holding up the accept loop.
     if stream.set_nonblocking(true).is_ok() {
         let _ = std::io::Write::write_all(&mut &*stream, &out);

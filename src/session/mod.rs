@@ -236,10 +236,10 @@ impl Conn {
             let pause = Duration::from_millis(limits::STACK_TRIM_AFTER_MS).min(within);
             let started = Instant::now();
             if !self.ctl.stream().wait_readable(pause).map_err(Fail::Ctl)? {
+                // Also before the thread ends below: glibc keeps the stacks of ended
+                // threads for its next ones, with the pages they touched.
                 sys::trim_stack();
                 if let Some(d) = data {
-                    // (Trimmed first all the same: glibc keeps the stacks of ended threads
-                    // for its next ones, with the pages they touched.)
                     d.let_go();
                     return Ok(None);
                 }

@@ -17,7 +17,8 @@ Measured, from the host (clients: curl for the big files, Python's ftplib for th
   board's `sync` is counted too, for every server alike: the data must reach the disk) and
   throughput, RETR and STOR of a 64 MiB file, plain and FTPS;
 - 500 small files (4-64 KiB) up then down with one session: wall time and CPU per file;
-- LIST (and MLSD where there is one) of a folder of 10,000 entries.
+- LIST (and MLSD where there is one) of a folder of 10,000 entries, each twice, the cheaper
+  kept (see listing()).
 
     python3 board/bench.py [--boards armv7 mipsel] [--servers edgeftpd vsftpd pure-ftpd]
                            [--rounds 3] [--figures transfers small list mem]
@@ -325,20 +326,27 @@ def listing(b):
     # came first paid their reading from the disk (LIST: 1.6 s against MLSD's 0.9 on
     # aarch64, the same work otherwise).
     ftp.retrlines("LIST many", lambda _: None)
+    # Each verb twice, the cheaper kept: on a 64 MB board the kernel sometimes takes back
+    # part of the inode cache between two listings, and the next one pays to rebuild it
+    # (mipsel, no disk read: a LIST's kernel time 1.6-1.9 s against 0.5-0.7 for the
+    # same listing right after it, for edgeftpd and pure-ftpd alike).
     for verb in ["LIST", "MLSD"]:
-        lines = []
-        c0, t0 = cpu(b), time.monotonic()
-        try:
-            ftp.retrlines(f"{verb} many", lines.append)
-        except ftplib.error_perm as e:
-            out[verb] = None  # vsftpd has no MLSD
-            print(f"    {verb}: {e}")
-            continue
-        wall = time.monotonic() - t0
-        c1 = cpu(b)
-        if len(lines) < ENTRIES:
-            raise board.BoardError(f"{verb} many: {len(lines)} lines, not {ENTRIES}")
-        out[verb] = dict(ms=wall * 1000, cpu_ms=(c1[0] - c0[0]) * 10)
+        for _ in range(2):
+            lines = []
+            c0, t0 = cpu(b), time.monotonic()
+            try:
+                ftp.retrlines(f"{verb} many", lines.append)
+            except ftplib.error_perm as e:
+                out[verb] = None  # vsftpd has no MLSD
+                print(f"    {verb}: {e}")
+                break
+            wall = time.monotonic() - t0
+            c1 = cpu(b)
+            if len(lines) < ENTRIES:
+                raise board.BoardError(f"{verb} many: {len(lines)} lines, not {ENTRIES}")
+            got = dict(ms=wall * 1000, cpu_ms=(c1[0] - c0[0]) * 10)
+            if verb not in out or got["cpu_ms"] < out[verb]["cpu_ms"]:
+                out[verb] = got
     ftp.quit()
     return out
 

@@ -131,6 +131,7 @@ impl Listing<'_> {
     /// are left out.
     fn render(&self, dir: &OwnedFd, names: &Names, range: Range<usize>, out: &mut Vec<u8>) {
         let mut prefixed = Vec::new();
+        let mut head = format::Head::new();
         for i in range {
             let name = names.get(i);
             if self.style == Style::Names {
@@ -151,7 +152,7 @@ impl Listing<'_> {
                     prefixed.extend_from_slice(name);
                     &prefixed
                 };
-                ls_line(out, shown, &meta, link.as_deref(), self.now);
+                format::ls_line_in(&mut head, out, shown, &meta, link.as_deref(), self.now);
             } else {
                 // A symlink is described by what it points to inside the jail.
                 let m = if meta.kind == Kind::Symlink {
@@ -159,7 +160,7 @@ impl Listing<'_> {
                 } else {
                     meta
                 };
-                facts(out, &m, false, self.writable);
+                format::facts_in(&mut head, out, &m, false, self.writable);
                 out.extend_from_slice(name);
                 out.extend_from_slice(b"\r\n");
             }

@@ -263,8 +263,10 @@ class Checks:
         # Read before the flood: a thousand sessions' log lines can wrap syslogd's 256 KiB
         # ring past the start line (it did on mipsel).
         deadline, start = time.monotonic() + 10, ""
-        while "lowered to" not in start and time.monotonic() < deadline:
+        while True:
             _, start = b.sh("logread | grep 'max-clients 5000 lowered' | tail -1")
+            if "lowered to" in start or time.monotonic() > deadline:
+                break
             time.sleep(0.2)
         socks, refusal = [], ""
         try:

@@ -66,47 +66,118 @@ fn mode_string(m: &Meta) -> [u8; 10] {
     s
 }
 
-/// The fixed-width part of a listing line (all but the name), built on the stack and copied
-/// into the output at once: listings format tens of thousands of lines, and appending each
-/// small piece to a `Vec` (a capacity check and a copy call each) cost more than the
-/// formatting itself. Every line head fits: an `ls -l` head is at most 90 bytes, MLSD facts
-/// at most 183.
+/// A listing line, built on the stack and copied into the output at once: listings format
+/// tens of thousands of lines, and appending each small piece to a `Vec` (a capacity check
+/// and a copy call each) cost more than the formatting itself. Every head fits (an `ls -l`
+/// head is at most 90 bytes, MLSD facts at most 183) and so does the name after it, up to
+/// [`LINE_ROOM`] (a longer one, or a long symlink target, is appended after the line).
 pub(super) struct Head {
-    buf: [u8; 192],
+    buf: [u8; LINE_ROOM],
     len: usize,
+    /// The date of the last line's time: (days since the epoch, year, month, day). The
+    /// entries of a folder mostly share a few days (a camera's folder one), and a civil
+    /// date costs a dozen divisions.
+    day: Option<(u32, i64, u32, u32)>,
+    /// The run of the last line that [`Head::repeat`] made, and what it was made of.
+    run: [u8; RUN_ROOM],
+    run_len: usize,
+    run_key: Option<RunKey>,
 }
+
+/// What a repeated run of a line is made of: whether it is an `ls -l` line's, the mode,
+/// links, owner and group.
+type RunKey = (bool, u32, u64, u32, u32);
+
+/// Room for a repeated run: an `ls -l` line's mode, links, owner and group take at most
+/// 54 bytes, MLSD's UNIX facts 59.
+const RUN_ROOM: usize = 64;
+
+/// Room for a line: the longest head and a name of 255 bytes (Linux's NAME_MAX) and CRLF
+/// fit; ntfs-3g's names (255 UTF-16 units) may take up to 765 bytes of UTF-8 and go after.
+const LINE_ROOM: usize = 512;
 
 impl Head {
     pub(super) fn new() -> Head {
         Head {
-            buf: [0; 192],
+            buf: [0; LINE_ROOM],
             len: 0,
+            day: None,
+            run: [0; RUN_ROOM],
+            run_len: 0,
+            run_key: None,
         }
+    }
+
+    /// A run of the line that depends only on `key`: copied whole from the last line's
+    /// when its key was the same (a folder's entries mostly share their owner and mode),
+    /// else made by `make` and kept.
+    fn repeat(&mut self, key: RunKey, make: impl FnOnce(&mut Head)) {
+        let start = self.len;
+        if self.run_key == Some(key) {
+            let n = self.run_len;
+            self.buf[start..start + n].copy_from_slice(&self.run[..n]);
+            self.len += n;
+            return;
+        }
+        make(self);
+        let n = self.len - start;
+        self.run_key = None;
+        if n <= RUN_ROOM {
+            self.run[..n].copy_from_slice(&self.buf[start..start + n]);
+            self.run_len = n;
+            self.run_key = Some(key);
+        }
+    }
+
+    /// Ends the line with `name`, ` -> link` and CRLF, and appends it to `out`: one copy a
+    /// line (on mipsel a copy call costs about 100 instructions, whatever its length).
+    fn end_line(&mut self, out: &mut Vec<u8>, name: &[u8], link: Option<&[u8]>) {
+        let tail = name.len() + link.map_or(0, |t| 4 + t.len()) + 2;
+        if self.len + tail > LINE_ROOM {
+            out.extend_from_slice(self.as_bytes());
+            out.extend_from_slice(name);
+            if let Some(t) = link {
+                out.extend_from_slice(b" -> ");
+                out.extend_from_slice(t);
+            }
+            out.extend_from_slice(b"\r\n");
+            return;
+        }
+        self.put(name);
+        if let Some(t) = link {
+            self.put(b" -> ");
+            self.put(t);
+        }
+        self.put(b"\r\n");
+        out.extend_from_slice(self.as_bytes());
     }
 
     /// Inlined where it is called: a literal's length is then known, and the copy is a few
-    /// moves ([`WIDE_COPIES`]).
+    /// moves ([`WIDE_COPIES`]); byte by byte on MIPS, where a copy call costs more.
     #[inline(always)]
     fn put(&mut self, s: &[u8]) {
-        let dst = &mut self.buf[self.len..self.len + s.len()];
         if WIDE_COPIES {
-            dst.copy_from_slice(s);
+            self.buf[self.len..self.len + s.len()].copy_from_slice(s);
+            self.len += s.len();
         } else {
-            for (d, b) in dst.iter_mut().zip(s) {
-                *d = *b;
+            for &b in s {
+                self.byte(b);
             }
         }
-        self.len += s.len();
     }
 
+    #[inline(always)]
     fn byte(&mut self, b: u8) {
         self.buf[self.len] = b;
         self.len += 1;
     }
 
+    /// `n` spaces, by hand: a fill is a call to memset, mostly for none or a few.
+    #[inline(always)]
     fn spaces(&mut self, n: usize) {
-        self.buf[self.len..self.len + n].fill(b' ');
-        self.len += n;
+        for _ in 0..n {
+            self.byte(b' ');
+        }
     }
 
     fn as_bytes(&self) -> &[u8] {
@@ -114,37 +185,60 @@ impl Head {
     }
 
     /// `n` in decimal, padded with spaces to `width` (right-aligned, or left-aligned when
-    /// `left`); `core::fmt` with padding costs several times more.
+    /// `left`); `core::fmt` with padding costs several times more. The digits are written
+    /// in place, last first.
     fn num(&mut self, n: u64, width: usize, left: bool) {
+        // 32-bit digits where the number allows: on a 32-bit CPU each 64-bit division is a
+        // call into the runtime, two per digit.
+        let Ok(mut v) = u32::try_from(n) else {
+            return self.wide_num(n, width, left);
+        };
+        let mut digits = 1;
+        while digits < 10 && v >= POWERS[digits] {
+            digits += 1;
+        }
+        let pad = width.saturating_sub(digits);
+        if !left {
+            self.spaces(pad);
+        }
+        let end = self.len + digits;
+        let mut i = end;
+        while WIDE_COPIES && v >= 10 {
+            let p = (v % 100) as usize * 2;
+            if v >= 100 {
+                v /= 100;
+                i -= 2;
+                self.buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[p..p + 2]);
+            } else {
+                v = 0;
+                i -= 2;
+                self.buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[p..p + 2]);
+                break;
+            }
+        }
+        while i > end - digits {
+            i -= 1;
+            self.buf[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        self.len = end;
+        if left {
+            self.spaces(pad);
+        }
+    }
+
+    /// [`Self::num`] of a number past 32 bits (a file of 4 GiB or more).
+    #[inline(never)]
+    fn wide_num(&mut self, n: u64, width: usize, left: bool) {
         let mut digits = [0u8; 20];
         let mut i = digits.len();
-        // 64-bit digits only while the number needs them: on a 32-bit CPU each 64-bit
-        // division is a call into the runtime, two per digit.
         let mut v = n;
-        while v > u64::from(u32::MAX) {
+        loop {
             i -= 1;
             digits[i] = b'0' + (v % 10) as u8;
             v /= 10;
-        }
-        let mut v = v as u32;
-        while WIDE_COPIES && v >= 100 {
-            let p = (v % 100) as usize * 2;
-            v /= 100;
-            i -= 2;
-            digits[i..i + 2].copy_from_slice(&DIGIT_PAIRS[p..p + 2]);
-        }
-        if WIDE_COPIES && v >= 10 {
-            let p = v as usize * 2;
-            i -= 2;
-            digits[i..i + 2].copy_from_slice(&DIGIT_PAIRS[p..p + 2]);
-        } else {
-            loop {
-                i -= 1;
-                digits[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-                if v == 0 {
-                    break;
-                }
+            if v == 0 {
+                break;
             }
         }
         let pad = width.saturating_sub(digits.len() - i);
@@ -159,12 +253,14 @@ impl Head {
 
     /// `n` (< 100) as two digits. Dates are made of these: constant divisors compile to
     /// multiplications, where a loop over a variable divisor costs a division per digit.
+    #[inline(always)]
     fn two(&mut self, n: u32) {
         if WIDE_COPIES {
             let i = (n % 100) as usize * 2;
             self.put(&DIGIT_PAIRS[i..i + 2]);
         } else {
-            self.put(&[b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8]);
+            self.byte(b'0' + (n / 10 % 10) as u8);
+            self.byte(b'0' + (n % 10) as u8);
         }
     }
 
@@ -182,23 +278,65 @@ impl Head {
         }
     }
 
-    /// `n` in lower-case hexadecimal without leading zeros.
+    /// `n` in lower-case hexadecimal without leading zeros (32-bit shifts where it fits:
+    /// a 64-bit shift by a variable is a dozen instructions on a 32-bit CPU).
     fn hex(&mut self, n: u64) {
-        let digits = (16 - n.leading_zeros() as usize / 4).max(1);
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        if let Ok(v) = u32::try_from(n) {
+            let digits = (8 - v.leading_zeros() as usize / 4).max(1);
+            for i in (0..digits).rev() {
+                self.byte(HEX[((v >> (i * 4)) & 0xf) as usize]);
+            }
+            return;
+        }
+        let digits = 16 - n.leading_zeros() as usize / 4;
         for i in (0..digits).rev() {
-            self.byte(b"0123456789abcdef"[((n >> (i * 4)) & 0xf) as usize]);
+            self.byte(HEX[((n >> (i * 4)) & 0xf) as usize]);
+        }
+    }
+
+    /// [`civil`] of `secs`, the date part from the last line's where it is the same day.
+    fn civil(&mut self, secs: i64) -> (i64, u32, u32, u32, u32, u32) {
+        let Ok(s) = u32::try_from(secs) else {
+            return civil(secs);
+        };
+        let (days, rem) = (s / 86400, s % 86400);
+        let (h, mi, sec) = (rem / 3600, rem % 3600 / 60, rem % 60);
+        match self.day {
+            Some((d, y, mo, md)) if d == days => (y, mo, md, h, mi, sec),
+            _ => {
+                let (y, mo, md, ..) = civil(secs);
+                self.day = Some((days, y, mo, md));
+                (y, mo, md, h, mi, sec)
+            }
         }
     }
 
     /// `YYYYMMDDHHMMSS`.
     fn timeval(&mut self, secs: i64) {
-        let (y, mo, d, h, mi, s) = civil(secs);
+        let (y, mo, d, h, mi, s) = self.civil(secs);
         self.four(y.clamp(0, 9999) as u32);
-        for v in [mo, d, h, mi, s] {
-            self.two(v);
-        }
+        self.two(mo);
+        self.two(d);
+        self.two(h);
+        self.two(mi);
+        self.two(s);
     }
 }
+
+/// 10^i: where a 32-bit number's digits end.
+const POWERS: [u32; 10] = [
+    1,
+    10,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+];
 
 /// One `ls -l` line (with CRLF), as every client's LIST parser expects:
 /// `-rw-r--r--    1 0        0            1048576 Nov 21 16:00 big.bin`.
@@ -216,16 +354,18 @@ pub(super) fn ls_line_in(
     link: Option<&[u8]>,
     now: i64,
 ) {
-    let (y, mo, d, h, mi, _) = civil(m.mtime);
+    let (y, mo, d, h, mi, _) = l.civil(m.mtime);
     l.len = 0;
-    l.put(&mode_string(m));
-    l.byte(b' ');
-    l.num(m.nlink, 4, false);
-    l.byte(b' ');
-    l.num(u64::from(m.uid), 8, true);
-    l.byte(b' ');
-    l.num(u64::from(m.gid), 8, true);
-    l.byte(b' ');
+    l.repeat((true, m.mode, m.nlink, m.uid, m.gid), |l| {
+        l.put(&mode_string(m));
+        l.byte(b' ');
+        l.num(m.nlink, 4, false);
+        l.byte(b' ');
+        l.num(u64::from(m.uid), 8, true);
+        l.byte(b' ');
+        l.num(u64::from(m.gid), 8, true);
+        l.byte(b' ');
+    });
     l.num(m.size, 12, false);
     l.byte(b' ');
     l.put(MONTHS[(mo - 1) as usize].as_bytes());
@@ -241,23 +381,31 @@ pub(super) fn ls_line_in(
         l.num(y.max(0) as u64, 4, false);
     }
     l.byte(b' ');
-    out.extend_from_slice(l.as_bytes());
-    out.extend_from_slice(name);
-    if let Some(t) = link {
-        out.extend_from_slice(b" -> ");
-        out.extend_from_slice(t);
-    }
-    out.extend_from_slice(b"\r\n");
+    l.end_line(out, name, link);
 }
 
 /// MLSD/MLST facts followed by one space (RFC 3659 section 7): the caller appends the name.
 /// `kind` may differ from `m.kind` for a symlink whose target was looked up.
 pub fn facts(out: &mut Vec<u8>, m: &Meta, cdir: bool, writable: bool) {
-    facts_in(&mut Head::new(), out, m, cdir, writable);
+    let mut l = Head::new();
+    facts_head(&mut l, m, cdir, writable);
+    out.extend_from_slice(l.as_bytes());
 }
 
-/// [`facts`] made in `l` (see [`ls_line_in`]).
-pub(super) fn facts_in(l: &mut Head, out: &mut Vec<u8>, m: &Meta, cdir: bool, writable: bool) {
+/// An MLSD line, its facts and `name`, made in `l` (see [`ls_line_in`]).
+pub(super) fn facts_line_in(
+    l: &mut Head,
+    out: &mut Vec<u8>,
+    m: &Meta,
+    writable: bool,
+    name: &[u8],
+) {
+    facts_head(l, m, false, writable);
+    l.end_line(out, name, None);
+}
+
+/// The facts of [`facts`], made in `l`.
+fn facts_head(l: &mut Head, m: &Meta, cdir: bool, writable: bool) {
     let ty: &[u8] = match m.kind {
         _ if cdir => b"cdir",
         Kind::Dir => b"dir",
@@ -288,14 +436,16 @@ pub(super) fn facts_in(l: &mut Head, out: &mut Vec<u8>, m: &Meta, cdir: bool, wr
     l.hex(m.ino);
     // RFC 3659's extension facts as pure-ftpd sends them: Go and Node clients show
     // permissions from these.
-    l.put(b";UNIX.mode=");
-    l.octal(m.mode & 0o7777);
-    l.put(b";UNIX.uid=");
-    l.num(u64::from(m.uid), 0, false);
-    l.put(b";UNIX.gid=");
-    l.num(u64::from(m.gid), 0, false);
-    l.put(b"; ");
-    out.extend_from_slice(l.as_bytes());
+    let mode = m.mode & 0o7777;
+    l.repeat((false, mode, 0, m.uid, m.gid), |l| {
+        l.put(b";UNIX.mode=");
+        l.octal(mode);
+        l.put(b";UNIX.uid=");
+        l.num(u64::from(m.uid), 0, false);
+        l.put(b";UNIX.gid=");
+        l.num(u64::from(m.gid), 0, false);
+        l.put(b"; ");
+    });
 }
 
 #[cfg(test)]
@@ -358,6 +508,103 @@ mod tests {
             now,
         );
         assert!(o.starts_with(b"lrwxrwxrwx") && o.ends_with(b" l -> sub\r\n"));
+    }
+
+    // A name or symlink target too long for the line's room is appended after it: the
+    // same line, whatever fits.
+    #[test]
+    fn lines_too_long_for_the_room_are_the_same_lines() {
+        let now = 1_795_219_200;
+        let m = meta(Kind::Symlink, 0o120777, 3, now);
+        let mut head = Vec::new();
+        ls_line(&mut head, b"", &m, None, now);
+        head.truncate(head.len() - 2);
+        for (name, target) in [(250, 0), (250, 300), (700, 10), (10, 4000)] {
+            let (name, target) = (vec![b'n'; name], vec![b't'; target]);
+            let link = (!target.is_empty()).then_some(&target[..]);
+            let mut want = head.clone();
+            want.extend_from_slice(&name);
+            if let Some(t) = link {
+                want.extend_from_slice(b" -> ");
+                want.extend_from_slice(t);
+            }
+            want.extend_from_slice(b"\r\n");
+            let mut o = b"before".to_vec();
+            ls_line_in(&mut Head::new(), &mut o, &name, &m, link, now);
+            assert_eq!(o[6..], want[..]);
+            let mut facts_line = Vec::new();
+            facts(&mut facts_line, &m, false, true);
+            facts_line.extend_from_slice(&name);
+            facts_line.extend_from_slice(b"\r\n");
+            let mut o = Vec::new();
+            facts_line_in(&mut Head::new(), &mut o, &m, true, &name);
+            assert_eq!(o, facts_line);
+        }
+    }
+
+    // Lines made one after another in a listing's one head (its date, owner and mode
+    // runs kept from line to line) are those of each entry alone, whatever changes between
+    // them.
+    #[test]
+    fn a_listings_lines_are_each_entrys_own() {
+        let now = 1_795_219_200;
+        let base = meta(Kind::File, 0o100644, 5, now - 100);
+        let entries = [
+            base,
+            base,
+            Meta { nlink: 3, ..base },
+            Meta { uid: 1000, ..base },
+            Meta { uid: 1000, ..base },
+            Meta { gid: 7, ..base },
+            Meta {
+                mode: 0o104755,
+                ..base
+            },
+            Meta {
+                nlink: u64::MAX,
+                uid: u32::MAX,
+                gid: u32::MAX,
+                ..base
+            },
+            Meta {
+                kind: Kind::Dir,
+                mode: 0o040755,
+                nlink: 2,
+                ..base
+            },
+            Meta {
+                mtime: now - 86_400 * 400,
+                ..base
+            },
+            Meta { mtime: -1, ..base },
+            Meta {
+                mtime: i64::from(u32::MAX) + 86_400,
+                ..base
+            },
+            Meta {
+                mtime: now - 1,
+                size: 5_000_000_000,
+                ..base
+            },
+            base,
+        ];
+        let (mut head, mut long, mut facts_lines) = (Head::new(), Vec::new(), Vec::new());
+        let mut facts_head = Head::new();
+        let (mut want_long, mut want_facts) = (Vec::new(), Vec::new());
+        for (i, m) in entries.iter().enumerate() {
+            let name = format!("n{i}").into_bytes();
+            ls_line_in(&mut head, &mut long, &name, m, None, now);
+            facts_line_in(&mut facts_head, &mut facts_lines, m, i % 2 == 0, &name);
+            ls_line(&mut want_long, &name, m, None, now);
+            facts(&mut want_facts, m, false, i % 2 == 0);
+            want_facts.extend_from_slice(&name);
+            want_facts.extend_from_slice(b"\r\n");
+        }
+        assert_eq!(String::from_utf8(long), String::from_utf8(want_long));
+        assert_eq!(
+            String::from_utf8(facts_lines),
+            String::from_utf8(want_facts)
+        );
     }
 
     #[test]

@@ -61,7 +61,7 @@ pub enum Kind {
 
 /// The metadata the protocol needs, in widths that are the same on every target
 /// (sizes above 4 GiB work on 32-bit boards too).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Meta {
     pub kind: Kind,
     pub mode: u32,
@@ -95,6 +95,28 @@ impl Meta {
             mtime: st.st_mtime as i64,
             dev: st.st_dev as u64,
             ino: st.st_ino as u64,
+        }
+    }
+
+    /// [`Meta::from_stat`] of what statx(2) says (the same fields, `dev` made as `st_dev`).
+    pub(crate) fn from_statx(st: &rustix::fs::Statx) -> Meta {
+        let mode = u32::from(st.stx_mode);
+        let kind = match FileType::from_raw_mode(mode as _) {
+            FileType::RegularFile => Kind::File,
+            FileType::Directory => Kind::Dir,
+            FileType::Symlink => Kind::Symlink,
+            _ => Kind::Other,
+        };
+        Meta {
+            kind,
+            mode,
+            nlink: u64::from(st.stx_nlink),
+            uid: st.stx_uid,
+            gid: st.stx_gid,
+            size: st.stx_size,
+            mtime: st.stx_mtime.tv_sec,
+            dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor) as u64,
+            ino: st.stx_ino,
         }
     }
 }

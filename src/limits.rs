@@ -73,6 +73,15 @@ pub const MEMORY_FLOOR_MIN: u64 = 4 << 20;
 /// 4 KiB pages and MAX_ORDER 11; 1.5 times the high watermark where that is more, which
 /// an eighth of a machine big enough for it covers anyway).
 pub const MEMORY_BOOST_ALLOWANCE: u64 = 8 << 20;
+/// A reading of /proc/meminfo that showed this much more than the floor is trusted for
+/// [`MEMORY_READING_TRUSTED_MS`]: the next sessions and transfers are let in without
+/// reading it again. The kernel makes the whole file for each read (40,000 instructions on
+/// the mipsel board, 4% of a small download's work), and in a tenth of a second a router's
+/// server starts a few dozen sessions or transfers at most: about 2 MiB of threads and
+/// buffers, well within this margin.
+pub const MEMORY_READING_MARGIN: u64 = 8 << 20;
+/// ...for this long, in milliseconds.
+pub const MEMORY_READING_TRUSTED_MS: u64 = 100;
 /// Open files counted per session when `--max-clients` is fitted to the open-file limit:
 /// two while idle (the control connection and the home folder), up to seven while
 /// transferring (data connection, passive listener, the file, a pipe's two ends).

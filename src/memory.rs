@@ -18,6 +18,10 @@
 //! eighth). So while boosting is on (`vm.watermark_boost_factor`, on by default) the floor
 //! keeps that much more: [`limits::MEMORY_BOOST_ALLOWANCE`].
 
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
 use crate::limits;
 
 /// What /proc/meminfo says, in bytes.
@@ -72,12 +76,36 @@ impl Memory {
     pub fn low(&self) -> bool {
         self.available < self.floor()
     }
+
+    /// Whether this reading is so far above the floor that it stands for
+    /// [`limits::MEMORY_READING_TRUSTED_MS`] ([`limits::MEMORY_READING_MARGIN`] above it).
+    fn roomy(&self) -> bool {
+        self.available >= self.floor() + limits::MEMORY_READING_MARGIN
+    }
 }
 
 /// The machine's memory now if it is too short for one more session or transfer (`None`
 /// when it is not, or can't be told); its Display is the reason logged with a refusal.
+/// A reading far above the floor ([`Memory::roomy`]) stands for a short while; near the
+/// floor every call reads the file.
 pub fn short() -> Option<Memory> {
-    Memory::read().filter(Memory::low)
+    /// Until when (milliseconds of [`clock_ms`]) the last reading stands.
+    static STANDS_UNTIL: AtomicU64 = AtomicU64::new(0);
+    let now = clock_ms();
+    if now < STANDS_UNTIL.load(Ordering::Relaxed) {
+        return None;
+    }
+    let m = Memory::read()?;
+    if m.roomy() {
+        STANDS_UNTIL.store(now + limits::MEMORY_READING_TRUSTED_MS, Ordering::Relaxed);
+    }
+    Some(m).filter(Memory::low)
+}
+
+/// Milliseconds since the first call, on the monotonic clock.
+fn clock_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
 impl std::fmt::Display for Memory {
@@ -204,6 +232,11 @@ mod tests {
         assert!(!m.low());
         m.available = m.floor() - 1;
         assert!(m.low());
+        // A reading stands a while only far above the floor; near it, each is read anew.
+        m.available = m.floor() + limits::MEMORY_READING_MARGIN;
+        assert!(m.roomy() && !m.low());
+        m.available -= 1;
+        assert!(!m.roomy() && !m.low());
         // A kernel that boosts its watermarks may take 8 MiB more at any moment.
         m.boosting = true;
         assert_eq!(m.floor(), 60284 * 1024 / 8 + (8 << 20));

@@ -6,10 +6,14 @@
 #   make size          print each binary's size; fails if one is over its budget
 #   make cross-test    panic=unwind check, then `cargo test` against each binary under qemu
 #   make cross-bloat   what costs the most in each binary (sections, crates, functions)
+#   make cross-profile where a router binary's own instructions go for a listing or small
+#                      transfers, per function (cross/profile.py, qemu-user's log; not in CI)
 #
 # Variables: CROSS_TARGETS (triples; default all), CROSS_TESTS (test name filters,
 # such as "transfers:: paths::"; default empty = every test), CROSS_TEST_ARGS (default --test-threads=4),
-# CROSS_TOOLCHAIN (default nightly).
+# CROSS_TOOLCHAIN (default nightly); for cross-profile PROFILE_TARGET (a triple, default
+# mipsel-unknown-linux-musl), PROFILE_WORK (mlsd, list or small), PROFILE_N (2000),
+# PROFILE_FLAVOUR (tls or plain).
 
 CROSS_TARGETS   ?=
 CROSS_TESTS     ?=
@@ -18,7 +22,12 @@ CROSS_TOOLCHAIN ?= nightly
 CROSS_ENV = CROSS_TARGETS="$(CROSS_TARGETS)" CROSS_TESTS="$(CROSS_TESTS)" \
 	CROSS_TEST_ARGS="$(CROSS_TEST_ARGS)" CROSS_TOOLCHAIN="$(CROSS_TOOLCHAIN)"
 
-.PHONY: cross cross-setup size cross-test cross-panic-check cross-bloat
+PROFILE_TARGET  ?= mipsel-unknown-linux-musl
+PROFILE_WORK    ?= mlsd
+PROFILE_N       ?= 2000
+PROFILE_FLAVOUR ?= tls
+
+.PHONY: cross cross-setup size cross-test cross-panic-check cross-bloat cross-profile
 
 cross-setup:
 	$(CROSS_ENV) bash cross/build.sh setup
@@ -37,6 +46,11 @@ cross-test: cross-panic-check
 
 cross-bloat:
 	$(CROSS_ENV) bash cross/build.sh bloat
+
+cross-profile:
+	BLOAT_FLAVOUR=$(PROFILE_FLAVOUR) BLOAT_TOP=0 $(CROSS_ENV) bash cross/build.sh bloat $(PROFILE_TARGET) >/dev/null
+	python3 cross/profile.py target/cross-bloat/$(PROFILE_TARGET)/release/edgeftpd \
+	  --work $(PROFILE_WORK) -n $(PROFILE_N)
 
 # Packages (cross/package.py): OpenWrt .ipk and .apk per flavour and OpenWrt architecture, Debian
 # .deb for armhf, arm64 and amd64, into dist/packages.

@@ -18,9 +18,8 @@
 //! eighth). So while boosting is on (`vm.watermark_boost_factor`, on by default) the floor
 //! keeps that much more: [`limits::MEMORY_BOOST_ALLOWANCE`].
 
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::limits;
 
@@ -89,23 +88,20 @@ impl Memory {
 /// A reading far above the floor ([`Memory::roomy`]) stands for a short while; near the
 /// floor every call reads the file.
 pub fn short() -> Option<Memory> {
-    /// Until when (milliseconds of [`clock_ms`]) the last reading stands.
-    static STANDS_UNTIL: AtomicU64 = AtomicU64::new(0);
-    let now = clock_ms();
-    if now < STANDS_UNTIL.load(Ordering::Relaxed) {
+    /// Until when the last reading stands. (A lock, not an atomic: 32-bit MIPS has no
+    /// 64-bit atomics, and a 32-bit count of milliseconds wraps.)
+    static STANDS_UNTIL: Mutex<Option<Instant>> = Mutex::new(None);
+    let now = Instant::now();
+    let until = *STANDS_UNTIL.lock().unwrap_or_else(|e| e.into_inner());
+    if until.is_some_and(|t| now < t) {
         return None;
     }
     let m = Memory::read()?;
     if m.roomy() {
-        STANDS_UNTIL.store(now + limits::MEMORY_READING_TRUSTED_MS, Ordering::Relaxed);
+        let stands = Duration::from_millis(limits::MEMORY_READING_TRUSTED_MS);
+        *STANDS_UNTIL.lock().unwrap_or_else(|e| e.into_inner()) = Some(now + stands);
     }
     Some(m).filter(Memory::low)
-}
-
-/// Milliseconds since the first call, on the monotonic clock.
-fn clock_ms() -> u64 {
-    static START: OnceLock<Instant> = OnceLock::new();
-    START.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
 impl std::fmt::Display for Memory {

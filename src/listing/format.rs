@@ -166,14 +166,14 @@ impl Head {
         }
     }
 
-    #[inline(always)]
+    #[inline]
     fn byte(&mut self, b: u8) {
         self.buf[self.len] = b;
         self.len += 1;
     }
 
     /// `n` spaces, by hand: a fill is a call to memset, mostly for none or a few.
-    #[inline(always)]
+    #[inline]
     fn spaces(&mut self, n: usize) {
         for _ in 0..n {
             self.byte(b' ');
@@ -188,32 +188,46 @@ impl Head {
     /// `left`); `core::fmt` with padding costs several times more. The digits are written
     /// in place, last first.
     fn num(&mut self, n: u64, width: usize, left: bool) {
-        // 32-bit digits where the number allows: on a 32-bit CPU each 64-bit division is a
-        // call into the runtime, two per digit.
-        let Ok(mut v) = u32::try_from(n) else {
-            return self.wide_num(n, width, left);
+        let digits = match u32::try_from(n) {
+            Ok(v) => {
+                let mut d = 1;
+                while d < 10 && v >= POWERS[d] {
+                    d += 1;
+                }
+                d
+            }
+            // 4 GiB and more: ten digits at least.
+            Err(_) => {
+                let (mut d, mut rest) = (10, n / 10_000_000_000);
+                while rest > 0 {
+                    rest /= 10;
+                    d += 1;
+                }
+                d
+            }
         };
-        let mut digits = 1;
-        while digits < 10 && v >= POWERS[digits] {
-            digits += 1;
-        }
         let pad = width.saturating_sub(digits);
         if !left {
             self.spaces(pad);
         }
         let end = self.len + digits;
         let mut i = end;
+        // 64-bit digits only while the number needs them: on a 32-bit CPU each 64-bit
+        // division is a call into the runtime, two per digit.
+        let mut wide = n;
+        while wide > u64::from(u32::MAX) {
+            i -= 1;
+            self.buf[i] = b'0' + (wide % 10) as u8;
+            wide /= 10;
+        }
+        let mut v = wide as u32;
         while WIDE_COPIES && v >= 10 {
             let p = (v % 100) as usize * 2;
-            if v >= 100 {
-                v /= 100;
-                i -= 2;
-                self.buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[p..p + 2]);
-            } else {
-                v = 0;
-                i -= 2;
-                self.buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[p..p + 2]);
-                break;
+            v /= 100;
+            i -= 2;
+            self.buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[p..p + 2]);
+            if v == 0 {
+                break; // (they were its first two digits)
             }
         }
         while i > end - digits {
@@ -227,33 +241,9 @@ impl Head {
         }
     }
 
-    /// [`Self::num`] of a number past 32 bits (a file of 4 GiB or more).
-    #[inline(never)]
-    fn wide_num(&mut self, n: u64, width: usize, left: bool) {
-        let mut digits = [0u8; 20];
-        let mut i = digits.len();
-        let mut v = n;
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (v % 10) as u8;
-            v /= 10;
-            if v == 0 {
-                break;
-            }
-        }
-        let pad = width.saturating_sub(digits.len() - i);
-        if !left {
-            self.spaces(pad);
-        }
-        self.put(&digits[i..]);
-        if left {
-            self.spaces(pad);
-        }
-    }
-
     /// `n` (< 100) as two digits. Dates are made of these: constant divisors compile to
     /// multiplications, where a loop over a variable divisor costs a division per digit.
-    #[inline(always)]
+    #[inline]
     fn two(&mut self, n: u32) {
         if WIDE_COPIES {
             let i = (n % 100) as usize * 2;

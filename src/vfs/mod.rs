@@ -74,19 +74,25 @@ pub struct Meta {
     pub ino: u64,
 }
 
+impl Kind {
+    /// The kind a `st_mode` says.
+    fn of_mode(mode: u32) -> Kind {
+        match FileType::from_raw_mode(mode as _) {
+            FileType::RegularFile => Kind::File,
+            FileType::Directory => Kind::Dir,
+            FileType::Symlink => Kind::Symlink,
+            _ => Kind::Other,
+        }
+    }
+}
+
 impl Meta {
     // The field widths of `struct stat` differ between targets; on some the casts are no-ops.
     #[allow(clippy::unnecessary_cast)]
     fn from_stat(st: &rustix::fs::Stat) -> Meta {
         let mode = st.st_mode as u32;
-        let kind = match FileType::from_raw_mode(mode as _) {
-            FileType::RegularFile => Kind::File,
-            FileType::Directory => Kind::Dir,
-            FileType::Symlink => Kind::Symlink,
-            _ => Kind::Other,
-        };
         Meta {
-            kind,
+            kind: Kind::of_mode(mode),
             mode,
             nlink: st.st_nlink as u64,
             uid: st.st_uid as u32,
@@ -101,14 +107,8 @@ impl Meta {
     /// [`Meta::from_stat`] of what statx(2) says (the same fields, `dev` made as `st_dev`).
     pub(crate) fn from_statx(st: &rustix::fs::Statx) -> Meta {
         let mode = u32::from(st.stx_mode);
-        let kind = match FileType::from_raw_mode(mode as _) {
-            FileType::RegularFile => Kind::File,
-            FileType::Directory => Kind::Dir,
-            FileType::Symlink => Kind::Symlink,
-            _ => Kind::Other,
-        };
         Meta {
-            kind,
+            kind: Kind::of_mode(mode),
             mode,
             nlink: u64::from(st.stx_nlink),
             uid: st.stx_uid,

@@ -11,7 +11,8 @@ session that logs in and does the work is counted against one that logs in and d
 nothing of it, so start-up (the upload sweep, the TLS keys) cancels out; what is left is
 divided by the number of entries or files.
 
-Only the server's code in user space is counted, not the kernel's (that is what the
+It runs on one core, as on the boards (a listing then has no helper threads). Only the
+server's code in user space is counted, not the kernel's (that is what the
 boards' `make board-bench BENCH_ICOUNT=3` counts, with the rest). Work:
   mlsd, list   an MLSD or LIST of a folder of N empty files named entry-NNNNN.txt (as
                board/bench.py lists), per entry
@@ -89,7 +90,8 @@ def session(args, root, work, n):
     only the login), and returns its per-function counts."""
     port = free_port()
     log = os.path.join(root, "qemu.log")
-    cmd = [runner(args.binary), "-d", "in_asm,exec,nochain", "-D", log, args.binary,
+    # On the boards' one core (as taskset): no helper threads for a big listing.
+    cmd = ["taskset", "-c", "0", runner(args.binary), "-d", "in_asm,exec,nochain", "-D", log, args.binary,
            "--listen", f"127.0.0.1:{port}", "--root", os.path.join(root, "ftp"), "--anonymous",
            "--write", "--pasv-ports", f"{port + 1}-{port + 10}", "--idle-timeout", "3600"]
     srv = subprocess.Popen(cmd, env={**os.environ, "RUST_LOG": "warn"},

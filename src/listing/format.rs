@@ -132,24 +132,26 @@ impl Head {
     /// Ends the line with `name`, ` -> link` and CRLF, and appends it to `out`: one copy a
     /// line (on mipsel a copy call costs about 100 instructions, whatever its length).
     fn end_line(&mut self, out: &mut Vec<u8>, name: &[u8], link: Option<&[u8]>) {
-        let tail = name.len() + link.map_or(0, |t| 4 + t.len()) + 2;
-        if self.len + tail > LINE_ROOM {
+        self.tail(out, name);
+        if let Some(t) = link {
+            self.tail(out, b" -> ");
+            self.tail(out, t);
+        }
+        self.tail(out, b"\r\n");
+        out.extend_from_slice(self.as_bytes());
+    }
+
+    /// Puts `s` after the line so far; what does not fit in [`LINE_ROOM`] is appended to
+    /// `out` (the line so far first).
+    #[inline(never)]
+    fn tail(&mut self, out: &mut Vec<u8>, s: &[u8]) {
+        if self.len + s.len() > LINE_ROOM {
             out.extend_from_slice(self.as_bytes());
-            out.extend_from_slice(name);
-            if let Some(t) = link {
-                out.extend_from_slice(b" -> ");
-                out.extend_from_slice(t);
-            }
-            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(s);
+            self.len = 0;
             return;
         }
-        self.put(name);
-        if let Some(t) = link {
-            self.put(b" -> ");
-            self.put(t);
-        }
-        self.put(b"\r\n");
-        out.extend_from_slice(self.as_bytes());
+        self.put(s);
     }
 
     /// Inlined where it is called: a literal's length is then known, and the copy is a few
@@ -160,8 +162,10 @@ impl Head {
             self.buf[self.len..self.len + s.len()].copy_from_slice(s);
             self.len += s.len();
         } else {
+            // (Not through `byte`, which the optimiser may leave a call: one per byte.)
             for &b in s {
-                self.byte(b);
+                self.buf[self.len] = b;
+                self.len += 1;
             }
         }
     }

@@ -319,7 +319,8 @@ impl Listing<'_> {
                             if q == p {
                                 break std::mem::take(&mut out);
                             }
-                            lock().made[q] = Some(std::mem::take(&mut out));
+                            let room = Vec::with_capacity(out.capacity());
+                            lock().made[q] = Some(std::mem::replace(&mut out, room));
                         }
                         // Being made by a helper: wait for it.
                         None => drop(changed.wait(w).unwrap_or_else(|e| e.into_inner())),
@@ -360,7 +361,7 @@ impl Listing<'_> {
                 w.next += 1;
                 w.next - 1
             };
-            let mut buf = Vec::new();
+            let mut buf = Vec::with_capacity((cuts[p + 1] - cuts[p]) * LINE_GUESS);
             let made = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 self.render(dir, names, cuts[p]..cuts[p + 1], &mut buf)
             }));

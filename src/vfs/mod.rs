@@ -105,7 +105,7 @@ impl Meta {
     }
 
     /// [`Meta::from_stat`] of what statx(2) says (the same fields, `dev` made as `st_dev`).
-    pub(crate) fn from_statx(st: &rustix::fs::Statx) -> Meta {
+    pub(crate) fn from_statx(st: &libc::statx) -> Meta {
         let mode = u32::from(st.stx_mode);
         Meta {
             kind: Kind::of_mode(mode),

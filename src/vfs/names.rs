@@ -8,7 +8,7 @@ use std::ffi::CStr;
 use std::io;
 use std::os::fd::OwnedFd;
 
-use rustix::fs::{AtFlags, Mode, OFlags, StatxFlags};
+use rustix::fs::{AtFlags, Mode, OFlags};
 
 use super::{Jail, Meta, TEMP_PREFIX};
 use crate::limits;
@@ -82,15 +82,16 @@ impl Jail {
     /// Metadata of entry `name` of `dir` itself (a symlink is not followed). `None` when the
     /// entry vanished since the directory was read.
     ///
-    /// statx(2) itself, where rustix's stat on a 32-bit CPU is a statx turned into a
-    /// `struct stat`, copied twice more (mipsel: 400 instructions an entry, of an MLSD
-    /// line's 5,000). A kernel before 4.11 has none: stat then.
+    /// statx(2) itself, read in place (`sys::statx_nofollow`), where rustix's stat on a
+    /// 32-bit CPU is a statx turned into a `struct stat` and copied twice more (mipsel:
+    /// 800 instructions an entry, of an MLSD line's 5,400). A kernel before 4.11 has none:
+    /// stat then.
     pub fn stat_entry(&self, dir: &OwnedFd, name: &CStr) -> Option<Meta> {
-        let flags = AtFlags::SYMLINK_NOFOLLOW;
-        match rustix::fs::statx(dir, name, flags, StatxFlags::BASIC_STATS) {
-            Ok(st) => Some(Meta::from_statx(&st)),
-            Err(rustix::io::Errno::NOSYS) => {
-                Some(Meta::from_stat(&rustix::fs::statat(dir, name, flags).ok()?))
+        match crate::sys::statx_nofollow(dir, name, Meta::from_statx) {
+            Ok(m) => Some(m),
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+                Some(Meta::from_stat(&st))
             }
             Err(_) => None,
         }

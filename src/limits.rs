@@ -80,7 +80,8 @@ pub const MEMORY_BOOST_ALLOWANCE: u64 = 8 << 20;
 /// server starts a few dozen sessions or transfers at most: about 2 MiB of threads and
 /// buffers, well within this margin.
 pub const MEMORY_READING_MARGIN: u64 = 8 << 20;
-/// ...for this long, in milliseconds.
+/// ...for what is left of the tenth of a second it was made in (on the monotonic clock):
+/// at most this long, in milliseconds.
 pub const MEMORY_READING_TRUSTED_MS: u64 = 100;
 /// Open files counted per session when `--max-clients` is fitted to the open-file limit:
 /// two while idle (the control connection and the home folder), up to seven while

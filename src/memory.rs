@@ -18,8 +18,7 @@
 //! eighth). So while boosting is on (`vm.watermark_boost_factor`, on by default) the floor
 //! keeps that much more: [`limits::MEMORY_BOOST_ALLOWANCE`].
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::limits;
 
@@ -88,20 +87,28 @@ impl Memory {
 /// A reading far above the floor ([`Memory::roomy`]) stands for a short while; near the
 /// floor every call reads the file.
 pub fn short() -> Option<Memory> {
-    /// Until when the last reading stands. (A lock, not an atomic: 32-bit MIPS has no
-    /// 64-bit atomics, and a 32-bit count of milliseconds wraps.)
-    static STANDS_UNTIL: Mutex<Option<Instant>> = Mutex::new(None);
-    let now = Instant::now();
-    let until = *STANDS_UNTIL.lock().unwrap_or_else(|e| e.into_inner());
-    if until.is_some_and(|t| now < t) {
+    /// The tenth of a second ([`tenth`]) whose last reading was roomy; 0: none.
+    static ROOMY_IN: AtomicU32 = AtomicU32::new(0);
+    let now = tenth();
+    if ROOMY_IN.load(Ordering::Relaxed) == now {
         return None;
     }
     let m = Memory::read()?;
-    if m.roomy() {
-        let stands = Duration::from_millis(limits::MEMORY_READING_TRUSTED_MS);
-        *STANDS_UNTIL.lock().unwrap_or_else(|e| e.into_inner()) = Some(now + stands);
-    }
+    ROOMY_IN.store(if m.roomy() { now } else { 0 }, Ordering::Relaxed);
     Some(m).filter(Memory::low)
+}
+
+/// The tenth of a second it is on the monotonic clock, never 0: a reading stands to the
+/// end of the tenth it was made in ([`limits::MEMORY_READING_TRUSTED_MS`]). (A count that
+/// wraps, after 13 years, compared only for equality; a lock and `Instant`s cost 0.4 KiB
+/// more on mipsel, where 32-bit MIPS has no 64-bit atomics.)
+fn tenth() -> u32 {
+    const PER_SECOND: u32 = (1000 / limits::MEMORY_READING_TRUSTED_MS) as u32;
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    let whole = (t.tv_sec as u32).wrapping_mul(PER_SECOND);
+    whole
+        .wrapping_add(t.tv_nsec as u32 / (1_000_000_000 / PER_SECOND))
+        .max(1)
 }
 
 impl std::fmt::Display for Memory {

@@ -104,10 +104,10 @@ pub fn short() -> Option<Memory> {
 /// more on mipsel, where 32-bit MIPS has no 64-bit atomics.)
 fn tenth() -> u32 {
     const PER_SECOND: u32 = (1000 / limits::MEMORY_READING_TRUSTED_MS) as u32;
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    let whole = (t.tv_sec as u32).wrapping_mul(PER_SECOND);
+    let (secs, nanos) = crate::sys::monotonic();
+    let whole = (secs as u32).wrapping_mul(PER_SECOND);
     whole
-        .wrapping_add(t.tv_nsec as u32 / (1_000_000_000 / PER_SECOND))
+        .wrapping_add(nanos / (1_000_000_000 / PER_SECOND))
         .max(1)
 }
 

@@ -327,6 +327,20 @@ pub fn sync_data(file: &std::fs::File, wait: bool) -> io::Result<()> {
     Ok(())
 }
 
+/// The monotonic clock: (seconds, nanoseconds). Through the C library, whose vDSO look-up
+/// the binary has anyway (rustix's own, on ARM, cost 2 KiB).
+pub fn monotonic() -> (u64, u32) {
+    let mut ts = std::mem::MaybeUninit::<libc::timespec>::zeroed();
+    // SAFETY: clock_gettime writes one timespec through the pointer, to a local that lives
+    // across the call; all zeroes is a valid timespec, should it fail (it can't for
+    // CLOCK_MONOTONIC).
+    let ts = unsafe {
+        libc::clock_gettime(libc::CLOCK_MONOTONIC, ts.as_mut_ptr());
+        ts.assume_init()
+    };
+    (ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 /// statx(2) of `name` in `dir`, a symlink itself (no follow), its basic fields handed to
 /// `read` where the kernel wrote them. rustix's statx returns its 256-byte buffer by value:
 /// on mipsel that copy cost 412 instructions an entry of a listing (a tenth of the

@@ -338,8 +338,8 @@ pub fn ls_line(out: &mut Vec<u8>, name: &[u8], m: &Meta, link: Option<&[u8]>, no
     ls_line_in(&mut Head::new(), out, name, m, link, now);
 }
 
-/// [`ls_line`] made in `l`, a listing's one [`Head`] for all its lines (a new one is
-/// zeroed first: 192 bytes a line).
+/// [`ls_line`] made in `l`, a listing's one [`Head`] for all its lines (a new one would be
+/// zeroed first, 576 bytes a line, and would keep no date or run from the line before).
 pub(super) fn ls_line_in(
     l: &mut Head,
     out: &mut Vec<u8>,

@@ -83,6 +83,16 @@ pub const MEMORY_READING_MARGIN: u64 = 8 << 20;
 /// ...for what is left of the tenth of a second it was made in (on the monotonic clock):
 /// at most this long, in milliseconds.
 pub const MEMORY_READING_TRUSTED_MS: u64 = 100;
+/// How long `vfs::journaled`'s answer for a file system stands, in seconds. A router's
+/// disk does not change its journal while mounted; what could change it is the same
+/// device unmounted and another file system of the same size and inode count, or the
+/// same one with `-o noload` or as ext2, mounted in its place within these seconds, while
+/// uploads go on (an unmount waits for every session in the disk to leave it). The answer
+/// then picks the other of the two durable paths: the three syncs where there is a
+/// journal cost more and are as safe; the journal's one commit where there is none still
+/// syncs the file and, for a name it made, its folder on ext4 (its fsync does so without
+/// a journal), but not the folder on ext2.
+pub const JOURNAL_ANSWER_STANDS_SECS: u64 = 10;
 /// Open files counted per session when `--max-clients` is fitted to the open-file limit:
 /// two while idle (the control connection and the home folder), up to seven while
 /// transferring (data connection, passive listener, the file, a pipe's two ends).

@@ -195,15 +195,58 @@ const EXT_MAGIC: i64 = 0xef53;
 /// ext2, nor ext4 made without a journal, nor one mounted with noload). False where that
 /// can't be told (no /proc or /sys): the upload then takes the path every file system
 /// takes.
+///
+/// The answer for a file system (its device, size and number of inodes) stands for
+/// [`limits::JOURNAL_ANSWER_STANDS_SECS`]: asking /sys and /proc is a path walk through
+/// each and two strings made for it, which a camera's burst of uploads to one disk would
+/// pay for every picture. What a disk mounted anew on the same device could change in
+/// that time is only which of the two durable paths an upload takes (see
+/// `JOURNAL_ANSWER_STANDS_SECS`).
 #[allow(clippy::unnecessary_cast)]
 pub(crate) fn journaled(dir: &OwnedFd) -> bool {
-    if !rustix::fs::fstatfs(dir).is_ok_and(|st| st.f_type as i64 == EXT_MAGIC) {
+    static LAST: std::sync::Mutex<Option<JournalAnswer>> = std::sync::Mutex::new(None);
+    let Ok(fs) = rustix::fs::fstatfs(dir) else {
+        return false;
+    };
+    if fs.f_type as i64 != EXT_MAGIC {
         return false;
     }
     let Ok(st) = rustix::fs::fstat(dir) else {
         return false;
     };
-    let dev = st.st_dev as u64;
+    let fs = (st.st_dev as u64, fs.f_blocks as u64, fs.f_files as u64);
+    let now = crate::sys::monotonic().0;
+    let mut last = LAST.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(answer) = last.as_ref().and_then(|a| a.stands(fs, now)) {
+        return answer;
+    }
+    let answer = journal_loaded(fs.0);
+    *last = Some(JournalAnswer {
+        fs,
+        answer,
+        until: now.saturating_add(limits::JOURNAL_ANSWER_STANDS_SECS),
+    });
+    answer
+}
+
+/// [`journaled`]'s last answer: for which file system (device, blocks, inodes), and until
+/// which second of the monotonic clock it stands.
+struct JournalAnswer {
+    fs: (u64, u64, u64),
+    answer: bool,
+    until: u64,
+}
+
+impl JournalAnswer {
+    /// The answer, if it is for `fs` and still stands at second `now`.
+    fn stands(&self, fs: (u64, u64, u64), now: u64) -> Option<bool> {
+        (self.fs == fs && now < self.until).then_some(self.answer)
+    }
+}
+
+/// Whether the block device `dev` has its ext3/ext4 journal loaded (jbd2 lists it in
+/// /proc/fs/jbd2 under the device's name, which /sys/dev/block/MAJOR:MINOR links to).
+fn journal_loaded(dev: u64) -> bool {
     let link = format!(
         "/sys/dev/block/{}:{}",
         rustix::fs::major(dev),
@@ -834,4 +877,26 @@ fn clear_nonblock(fd: &OwnedFd) -> io::Result<()> {
     let flags = rustix::fs::fcntl_getfl(fd)?;
     rustix::fs::fcntl_setfl(fd, flags - OFlags::NONBLOCK)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_journal_answer_stands_for_its_file_system_and_seconds_only() {
+        let a = JournalAnswer {
+            fs: (0x801, 1 << 20, 65536),
+            answer: true,
+            until: 110,
+        };
+        assert_eq!(a.stands((0x801, 1 << 20, 65536), 100), Some(true));
+        assert_eq!(a.stands((0x801, 1 << 20, 65536), 109), Some(true));
+        // Its time is up: asked again.
+        assert_eq!(a.stands((0x801, 1 << 20, 65536), 110), None);
+        // Another device, or another file system on the same one.
+        assert_eq!(a.stands((0x811, 1 << 20, 65536), 100), None);
+        assert_eq!(a.stands((0x801, 1 << 21, 65536), 100), None);
+        assert_eq!(a.stands((0x801, 1 << 20, 65537), 100), None);
+    }
 }

@@ -170,14 +170,14 @@ impl Head {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn byte(&mut self, b: u8) {
         self.buf[self.len] = b;
         self.len += 1;
     }
 
     /// `n` spaces, by hand: a fill is a call to memset, mostly for none or a few.
-    #[inline]
+    #[inline(always)]
     fn spaces(&mut self, n: usize) {
         for _ in 0..n {
             self.byte(b' ');
@@ -247,7 +247,7 @@ impl Head {
 
     /// `n` (< 100) as two digits. Dates are made of these: constant divisors compile to
     /// multiplications, where a loop over a variable divisor costs a division per digit.
-    #[inline]
+    #[inline(always)]
     fn two(&mut self, n: u32) {
         if WIDE_COPIES {
             let i = (n % 100) as usize * 2;

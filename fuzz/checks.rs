@@ -310,7 +310,7 @@ pub fn check_jail(fx: &Fixture, data: &[u8]) {
         );
         let (names, _) = jail.read_names(&fd, &|_| true).unwrap();
         for i in 0..names.len() {
-            if let Some(meta) = jail.stat_entry(&fd, names.c_name(i)) {
+            if let Some(meta) = jail.stat_nth(&fd, &names, i) {
                 fx.assert_inside(&format!("stat_entry {what}"), meta.dev, meta.ino);
             }
             assert!(

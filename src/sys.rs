@@ -345,15 +345,24 @@ pub fn monotonic() -> (u64, u32) {
 /// `read` where the kernel wrote them. rustix's statx returns its 256-byte buffer by value:
 /// on mipsel that copy cost 412 instructions an entry of a listing (a tenth of the
 /// server's own work for it). ENOSYS before Linux 4.11.
+///
+/// `name` is the name with its NUL after it (a `CStr`'s `to_bytes_with_nul`, or a listing's
+/// names as they are kept: making a `CStr` of them would look for a NUL in every name
+/// again, 128 instructions an entry on mipsel); the kernel reads it up to its first NUL.
+/// Without a NUL at its end it is refused (EINVAL).
 pub fn statx_nofollow<T>(
     dir: &impl std::os::fd::AsRawFd,
-    name: &std::ffi::CStr,
+    name: &[u8],
     read: impl FnOnce(&libc::statx) -> T,
 ) -> io::Result<T> {
+    if name.last() != Some(&0) {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
     let mut buf = std::mem::MaybeUninit::<libc::statx>::uninit();
     // SAFETY: statx writes at most one `struct statx` through the pointer, which points to
-    // one that lives across the call; `name` is NUL-terminated and `dir` an open descriptor,
-    // both borrowed for the call.
+    // one that lives across the call; `name` ends with a NUL (checked above), so the
+    // kernel's read of it stays within it; `dir` is an open descriptor; all are borrowed
+    // for the call.
     let r = unsafe {
         libc::syscall(
             libc::SYS_statx,

@@ -146,7 +146,7 @@ impl Listing<'_> {
             }
             // (Metadata is borrowed, never moved: a move of it is a call to memcpy on
             // MIPS, where the listing code is built for size.)
-            let Some(meta) = self.jail.stat_entry(dir, names.c_name(i)) else {
+            let Some(meta) = self.jail.stat_nth(dir, names, i) else {
                 continue;
             };
             if self.style == Style::Long {

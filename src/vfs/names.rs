@@ -87,16 +87,29 @@ impl Jail {
     /// 800 instructions an entry, of an MLSD line's 5,400). A kernel before 4.11 has none:
     /// stat then.
     pub fn stat_entry(&self, dir: &OwnedFd, name: &CStr) -> Option<Meta> {
-        match crate::sys::statx_nofollow(dir, name, Meta::from_statx) {
-            Ok(m) => Some(m),
-            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
-                let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
-                Some(Meta::from_stat(&st))
-            }
-            Err(_) => None,
-        }
+        stat_with_nul(dir, name.to_bytes_with_nul())
     }
 
+    /// [`Jail::stat_entry`] of `names`' entry `i`, read from the names as they are kept.
+    pub fn stat_nth(&self, dir: &OwnedFd, names: &Names, i: usize) -> Option<Meta> {
+        stat_with_nul(dir, names.with_nul(i))
+    }
+}
+
+/// [`Jail::stat_entry`] of `name`, a name and the NUL after it.
+fn stat_with_nul(dir: &OwnedFd, name: &[u8]) -> Option<Meta> {
+    match crate::sys::statx_nofollow(dir, name, Meta::from_statx) {
+        Ok(m) => Some(m),
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            let name = CStr::from_bytes_with_nul(name).ok()?;
+            let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+            Some(Meta::from_stat(&st))
+        }
+        Err(_) => None,
+    }
+}
+
+impl Jail {
     /// The raw text of symlink `name` in `dir` (`None` if it is gone or is none).
     pub fn link_text(&self, dir: &OwnedFd, name: &CStr) -> Option<Vec<u8>> {
         let text = rustix::fs::readlinkat(dir, name, Vec::new()).ok()?;
@@ -106,7 +119,8 @@ impl Jail {
 
 /// The names of a directory's entries, kept in one buffer (each followed by its NUL, so
 /// it can be handed to the kernel as is): some 30 bytes per entry instead of a heap string
-/// each, and sorting moves 8-byte spans, never the names.
+/// each, and sorting moves 8-byte spans, never the names. A name holds no NUL of its own
+/// (the kernel's names never do; [`Names::from_names`] leaves out one that would).
 #[derive(Default)]
 pub struct Names {
     buf: Vec<u8>,
@@ -122,11 +136,13 @@ impl Names {
         self.spans.push((start, name.len() as u32));
     }
 
-    /// Builds a list from plain names (tests, fuzzing).
+    /// Builds a list from plain names (tests, fuzzing), leaving out any with a NUL.
     pub fn from_names<'a>(names: impl IntoIterator<Item = &'a [u8]>) -> Names {
         let mut n = Names::default();
         for name in names {
-            n.push(name);
+            if !name.contains(&0) {
+                n.push(name);
+            }
         }
         n
     }
@@ -162,6 +178,12 @@ impl Names {
     }
 
     /// Name `i` as the kernel wants it.
+    /// Name `i` and the NUL kept after it.
+    pub fn with_nul(&self, i: usize) -> &[u8] {
+        let (start, len) = self.spans[i];
+        &self.buf[start as usize..=(start + len) as usize]
+    }
+
     pub fn c_name(&self, i: usize) -> &CStr {
         let (start, len) = self.spans[i];
         let bytes = &self.buf[start as usize..=(start + len) as usize];
@@ -286,6 +308,15 @@ mod tests {
             );
         }
         assert_eq!(jail.stat_entry(&dir, c"gone"), None);
+        // A listing's names, read as they are kept, are the same.
+        let names = Names::from_names([&b"f"[..], b"sub", b"l", b"gone", b"f\0sub"]);
+        assert_eq!(names.len(), 4, "a name with a NUL is left out");
+        for (i, name) in [c"f", c"sub", c"l", c"gone"].into_iter().enumerate() {
+            assert_eq!(jail.stat_nth(&dir, &names, i), jail.stat_entry(&dir, name));
+        }
+        // A name without its NUL is never handed to the kernel.
+        let e = crate::sys::statx_nofollow(&dir, b"f", |_| ()).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EINVAL));
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -540,7 +540,7 @@ pub fn install_seccomp(program: &[libc::sock_filter]) -> io::Result<()> {
 }
 
 /// musl's printf family, replaced in the static router binaries: `printf_core`, its
-/// floating-point formatting and the soft-float routines that pulls in on MIPS are 18 KiB
+/// floating-point formatting and the soft-float routines it pulls in on MIPS are 18 KiB
 /// of code (9.4 KiB gzip on mipsel plain, 3% of its budget). The server formats nothing
 /// through the C library (its logger, replies and listings are its own, integers only);
 /// what links them is code that does not run while it serves:

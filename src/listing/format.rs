@@ -84,14 +84,9 @@ pub(super) struct Head {
     run_key: Option<RunKey>,
     /// The device part of MLSD's `unique` fact in the last line ([`Head::dev_hex`]), and
     /// of which device: the same for most lines of a folder.
-    dev: Memo,
-}
-
-/// A short piece of the last line, kept with what it was made of.
-struct Memo {
-    key: Option<u64>,
-    bytes: [u8; 16],
-    len: usize,
+    dev_digits: [u8; 16],
+    dev_len: usize,
+    dev_key: Option<u64>,
 }
 
 /// What a repeated run of a line is made of: whether it is an `ls -l` line's, the mode,
@@ -115,39 +110,34 @@ impl Head {
             run: [0; RUN_ROOM],
             run_len: 0,
             run_key: None,
-            dev: Memo {
-                key: None,
-                bytes: [0; 16],
-                len: 0,
-            },
+            dev_digits: [0; 16],
+            dev_len: 0,
+            dev_key: None,
         }
     }
 
     /// `dev` in hexadecimal ([`Head::hex`]), copied from the last line's when it was the
     /// same device: a copy of its digits costs less than making them (a dozen shifts; on
     /// mipsel 87 instructions an MLSD line of 2,800). Byte by byte, as [`Head::put`] on
-    /// MIPS: a copy call (or a copy of the memo) would cost more than the digits. (A date's
+    /// MIPS: a copy call would cost more than the digits. (A date's
     /// digits, made by multiplications, cost less than such a copy: they are made anew.)
     fn dev_hex(&mut self, dev: u64) {
-        if self.dev.key == Some(dev) {
-            for i in 0..self.dev.len {
-                self.buf[self.len] = self.dev.bytes[i];
+        if self.dev_key == Some(dev) {
+            for i in 0..self.dev_len {
+                self.buf[self.len] = self.dev_digits[i];
                 self.len += 1;
             }
             return;
         }
         let start = self.len;
         self.hex(dev);
+        // (At most 16 digits: a u64's.)
         let n = self.len - start;
-        let m = &mut self.dev;
-        m.key = None;
-        if n <= m.bytes.len() {
-            for i in 0..n {
-                m.bytes[i] = self.buf[start + i];
-            }
-            m.len = n;
-            m.key = Some(dev);
+        for i in 0..n {
+            self.dev_digits[i] = self.buf[start + i];
         }
+        self.dev_len = n;
+        self.dev_key = Some(dev);
     }
 
     /// A run of the line that depends only on `key`: copied whole from the last line's

@@ -94,6 +94,12 @@ impl Jail {
     pub fn stat_nth(&self, dir: &OwnedFd, names: &Names, i: usize) -> Option<Meta> {
         stat_with_nul(dir, names.with_nul(i))
     }
+
+    /// The raw text of symlink `name` in `dir` (`None` if it is gone or is none).
+    pub fn link_text(&self, dir: &OwnedFd, name: &CStr) -> Option<Vec<u8>> {
+        let text = rustix::fs::readlinkat(dir, name, Vec::new()).ok()?;
+        Some(text.into_bytes())
+    }
 }
 
 /// [`Jail::stat_entry`] of `name`, a name and the NUL after it.
@@ -106,14 +112,6 @@ fn stat_with_nul(dir: &OwnedFd, name: &[u8]) -> Option<Meta> {
             Some(Meta::from_stat(&st))
         }
         Err(_) => None,
-    }
-}
-
-impl Jail {
-    /// The raw text of symlink `name` in `dir` (`None` if it is gone or is none).
-    pub fn link_text(&self, dir: &OwnedFd, name: &CStr) -> Option<Vec<u8>> {
-        let text = rustix::fs::readlinkat(dir, name, Vec::new()).ok()?;
-        Some(text.into_bytes())
     }
 }
 
@@ -177,18 +175,16 @@ impl Names {
         &self.buf[start as usize..(start + len) as usize]
     }
 
-    /// Name `i` as the kernel wants it.
     /// Name `i` and the NUL kept after it.
     pub fn with_nul(&self, i: usize) -> &[u8] {
         let (start, len) = self.spans[i];
         &self.buf[start as usize..=(start + len) as usize]
     }
 
+    /// Name `i` as the kernel wants it.
     pub fn c_name(&self, i: usize) -> &CStr {
-        let (start, len) = self.spans[i];
-        let bytes = &self.buf[start as usize..=(start + len) as usize];
-        // A directory entry's name never holds a NUL: the fallback is unreachable.
-        CStr::from_bytes_with_nul(bytes).unwrap_or(c"")
+        // A kept name never holds a NUL (see [`Names`]): the fallback is unreachable.
+        CStr::from_bytes_with_nul(self.with_nul(i)).unwrap_or(c"")
     }
 
     /// Sorts bytewise (as `ls` does in the C locale). A name's first 16 bytes, as one

@@ -85,6 +85,9 @@ CROSS_RUSTFLAGS="$CROSS_RUSTFLAGS -Zfmt-debug=none"
 # unwinds and ends only that session; the server's destructors (slots, guards, temporary
 # files) do not panic: a poisoned lock is taken anyway, an unlink that fails is ignored.
 CROSS_RUSTFLAGS="$CROSS_RUSTFLAGS -Zpanic-in-drop=abort"
+# Warnings are errors, as in `make lint`: the cross builds compile code the host's clippy
+# never sees (the 32-bit and per-architecture parts of sandbox.rs and sys.rs).
+CROSS_RUSTFLAGS="$CROSS_RUSTFLAGS -D warnings"
 CROSS_RUSTFLAGS="$CROSS_RUSTFLAGS ${CROSS_EXTRA_RUSTFLAGS:-}"
 
 die() { echo "cross: $*" >&2; exit 1; }

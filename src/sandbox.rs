@@ -28,6 +28,8 @@ macro_rules! calls {
 /// The calls the filtered threads may make, per architecture (`libc::SYS_*`, and this
 /// module's own numbers where the libc crate has none for the target: the 64-bit-time
 /// calls of the 32-bit targets, and a few more of armv7 and mips).
+// The kernel's names, spelt as the libc crate spells its own.
+#[allow(non_upper_case_globals)]
 mod list {
     #[allow(unused_imports)]
     use libc::*;

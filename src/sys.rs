@@ -161,7 +161,7 @@ pub fn wait_signal_for(set: &SigSet, timeout: std::time::Duration) -> Option<i32
     // SAFETY: timespec is plain data, all zeros a valid value (some 32-bit targets have
     // private padding fields, so it can't be built field by field).
     let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    ts.tv_sec = timeout.as_secs().min(i32::MAX as u64) as libc::time_t;
+    ts.tv_sec = timeout.as_secs().min(i32::MAX as u64) as _;
     ts.tv_nsec = timeout.subsec_nanos() as _;
     // SAFETY: the set and the timespec are locals valid for the call; no siginfo is asked
     // for (null).

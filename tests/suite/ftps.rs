@@ -719,6 +719,41 @@ fn tls_1_2_and_tls_1_3_clients() {
     assert!(!f.srv.log().contains("TLS data connection refused"));
 }
 
+/// The server's cipher order wins over the client's: curl (OpenSSL) offers AES-256-GCM
+/// first, and gets what the server's log says it prefers for its CPU: AES-128-GCM where it
+/// has AES instructions (x86_64, aarch64), ChaCha20-Poly1305 where it has none (armv7,
+/// mips, mipsel: `make cross-test` runs this against those binaries).
+#[test]
+fn the_servers_cipher_order_wins_over_the_clients() {
+    let f = ftps("ec", &[]);
+    assert!(f.srv.wait_log("FTPS on; "));
+    let log = f.srv.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("FTPS on; "))
+        .unwrap_or_default();
+    let (tls13, tls12) = if line.contains("AES-128-GCM preferred") {
+        ("TLS_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256")
+    } else if line.contains("ChaCha20-Poly1305 preferred") {
+        (
+            "TLS_CHACHA20_POLY1305_SHA256",
+            "ECDHE-ECDSA-CHACHA20-POLY1305",
+        )
+    } else {
+        panic!("no preferred cipher in the log:\n{log}")
+    };
+    let url = format!("ftp://127.0.0.1:{}/hello.txt", f.srv.port());
+    for (version, want) in [("--tlsv1.3", tls13), ("--tlsv1.2 --tls-max 1.2", tls12)] {
+        let (ok, out, err) = curl(&format!("-v --ssl-reqd {version} -u bob:secret {url}"));
+        assert!(ok && out == "hello over tls\n", "{version}: {out}{err}");
+        let got = err
+            .lines()
+            .find_map(|l| l.split("SSL connection using ").nth(1))
+            .unwrap_or_default();
+        assert!(got.ends_with(want), "{version}: {got}, not {want} ({line})");
+    }
+}
+
 /// ABOR over the TLS control connection during a TLS download: 426, then 226, and the
 /// session goes on.
 const ABOR_TLS: &str = r#"

@@ -1,10 +1,11 @@
 //! The kernel's TLS (Linux net/tls, "kTLS") for FTPS data connections: rustls makes the
 //! handshake, then the session's keys go to the kernel, which encrypts and decrypts the
 //! records itself. The data then moves as on a plain socket: sendfile(2) and splice(2)
-//! from the file for a download, splice(2) into it for an upload, with no copy through
-//! the server and the kernel's own ciphers (on MIPS and ARM, assembly that ring has not:
-//! on the mipsel board ChaCha20-Poly1305 in rustls cost more CPU per MiB than vsftpd's and
-//! pure-ftpd's OpenSSL).
+//! from the file for a download; for an upload splice(2) into it, then past its first
+//! pipeful reads into the server's buffer (into which, except on MIPS, the kernel
+//! decrypts each record directly: [`RX_NO_PAD`]). The kernel's own ciphers have assembly
+//! for MIPS and ARM that ring has not: on the mipsel board ChaCha20-Poly1305 in rustls
+//! cost more CPU per MiB than vsftpd's and pure-ftpd's OpenSSL.
 //!
 //! Only where the kernel has it (the `tls` module: Debian's kernels, OpenWrt's kmod-tls)
 //! and takes the cipher both ways, which [`available`] probes once on loopback; otherwise,

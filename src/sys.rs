@@ -419,7 +419,8 @@ pub fn ktls_keys(sock: &impl std::os::fd::AsFd, send: bool, info: &[u8]) -> io::
 /// TLS 1.3 receive with the kernel's TLS: decrypt each record straight into the reader's
 /// buffer instead of into the kernel's and then copying it (TLS_RX_EXPECT_NO_PAD). Neither
 /// curl's, lftp's, Python's nor rustls's records are padded; a padded one costs a second
-/// decryption, not a wrong byte. ENOPROTOOPT before Linux 6.0.
+/// decryption (and on MIPS a wrong page: see `ktls::RX_NO_PAD`). ENOPROTOOPT before Linux
+/// 6.0.
 #[cfg(feature = "tls")]
 pub fn ktls_rx_expect_no_pad(sock: &impl std::os::fd::AsFd) -> io::Result<()> {
     set_bytes(

@@ -15,7 +15,8 @@
 #                         a board); not in CI
 #
 # Variables: BOARDS (names; default all), POWERCUT_BOARD (armv7), POWERCUT_CUTS (50),
-# POWERCUT_FS and DISKFAIL_FS (ext4 vfat exfat ntfs), POWERCUT_SEED, POWERCUT_SERVER
+# POWERCUT_FS and DISKFAIL_FS (ext4 vfat exfat ntfs; also ext4fc: ext4 with fast commits,
+# which power cuts leave unrecoverable, see README "USB disks"), POWERCUT_SEED, POWERCUT_SERVER
 # (edgeftpd), BENCH_BOARDS (armv7 mipsel), BENCH_ROUNDS (3), BENCH_ICOUNT (none: CPU in the
 # host's time; 3: in instructions, see board/README.md).
 

@@ -75,11 +75,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+def mount_type(fs):
+    """What the board mounts a disk of `fs` as: `ext4fc` is ext4 made with fast commits
+    (mkfs.ext4 -O fast_commit, as an admin may format the USB disk), mounted as ext4."""
+    return {"ext4fc": "ext4"}.get(fs, fs)
+
+
 def make_disk(path, fs, size_mb=256):
-    """A fresh raw disk image with an empty `fs` (ext4, vfat, exfat or ntfs) filesystem."""
+    """A fresh raw disk image with an empty `fs` (ext4, ext4fc, vfat, exfat or ntfs)
+    filesystem."""
     with open(path, "wb") as f:
         f.truncate(size_mb << 20)
     cmd = {"ext4": ["mkfs.ext4", "-q", "-F", "-L", "USB", path],
+           "ext4fc": ["mkfs.ext4", "-q", "-F", "-O", "fast_commit", "-L", "USB", path],
            "vfat": ["mkfs.vfat", "-n", "USB", path],
            "exfat": ["mkfs.exfat", "-L", "USB", path],
            "ntfs": ["mkntfs", "-F", "-Q", "-q", "-L", "USB", path]}[fs]
@@ -123,6 +131,7 @@ def data(n, seed):
 def fsck(path, fs):
     """Checks (and repairs, as a router's boot would) the disk image; returns the output."""
     cmd = {"ext4": ["e2fsck", "-p", "-f", path],
+           "ext4fc": ["e2fsck", "-p", "-f", path],
            "vfat": ["fsck.vfat", "-a", "-w", path],
            "exfat": ["fsck.exfat", "-p", path],
            # What a router or Linux PC can do to NTFS: fix what it can, clear the log.
@@ -178,7 +187,7 @@ class Board:
         fwd = [f"hostfwd=tcp:127.0.0.1:{self.ftp_port}-:21",
                f"hostfwd=tcp:127.0.0.1:{self.ftps_port}-:990"]
         fwd += [f"hostfwd=tcp:127.0.0.1:{p}-:{p}" for p in self.pasv]
-        append = (f"console={self.m['console']} usbfs={self.fs} edgeftpd={self.flavour} "
+        append = (f"console={self.m['console']} usbfs={mount_type(self.fs)} edgeftpd={self.flavour} "
                   f"pasv={self.pasv[0]}-{self.pasv[-1]} "
                   "rdinit=/sbin/init cma=0 quiet panic=1")
         cmd = [self.m["qemu"], *self.m["machine"], "-m", f"{self.memory}M", "-smp", "1",
@@ -226,7 +235,7 @@ class Board:
         """The USB disk must be mounted: a server serving the initramfs would lose every
         upload in a power cut and look like the server's fault."""
         st, out = self.sh("grep ' /mnt/usb ' /proc/mounts")
-        kind = "fuseblk" if self.fs == "ntfs" else self.fs
+        kind = "fuseblk" if self.fs == "ntfs" else mount_type(self.fs)
         if st != 0 or f" {kind} " not in out:
             raise BoardError(f"{self.name}: /mnt/usb is not the {self.fs} disk: {out!r}\n{self.tail()}")
 

@@ -23,7 +23,7 @@ FAT its directory spans many clusters), the rest to a folder made on the router 
 (`mkdir`, as another program or the admin would: on FAT its first cluster then sits on
 its parent's buffer list, see src/vfs/mod.rs's sync_entries).
 
-    python3 board/powercut.py [--board armv7] [--fs ext4|vfat|exfat|ntfs] [--cuts N] [--seed S]
+    python3 board/powercut.py [--board armv7] [--fs ext4|ext4fc|vfat|exfat|ntfs] [--cuts N] [--seed S]
                               [--server edgeftpd|vsftpd|pure-ftpd]
 
 Prints a line per cut and a summary; exits 1 if anything was lost or torn.
@@ -247,7 +247,7 @@ def verify(b, ledger, existed, temp_check=True):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--board", default="armv7")
-    ap.add_argument("--fs", default="ext4", choices=["ext4", "vfat", "exfat", "ntfs"])
+    ap.add_argument("--fs", default="ext4", choices=["ext4", "ext4fc", "vfat", "exfat", "ntfs"])
     ap.add_argument("--cuts", type=int, default=10)
     ap.add_argument("--seed", type=int, default=int(time.time()))
     ap.add_argument("--clients", type=int, default=2)

@@ -297,26 +297,22 @@ fn cpu_has_aes() -> bool {
 /// defines; Go's TLS server picks the same way.
 fn provider_for_this_cpu() -> CryptoProvider {
     use rustls::CipherSuite as S;
+    let first = if cpu_has_aes() {
+        [
+            S::TLS13_AES_128_GCM_SHA256,
+            S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+            S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        ]
+    } else {
+        [
+            S::TLS13_CHACHA20_POLY1305_SHA256,
+            S::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+            S::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+        ]
+    };
     let mut suites = provider::ALL_CIPHER_SUITES.to_vec();
-    let aes = cpu_has_aes();
     // A stable sort: the rest keeps ring's order.
-    suites.sort_by_key(|s| match s.suite() {
-        S::TLS13_AES_128_GCM_SHA256
-        | S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
-        | S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
-            if aes =>
-        {
-            0
-        }
-        S::TLS13_CHACHA20_POLY1305_SHA256
-        | S::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
-        | S::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
-            if !aes =>
-        {
-            0
-        }
-        _ => 1,
-    });
+    suites.sort_by_key(|s| !first.contains(&s.suite()));
     // Built field by field: starting from default_provider() and replacing fields kept
     // Ed25519 in the binary.
     CryptoProvider {

@@ -405,6 +405,8 @@ impl Transfer<'_> {
         let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).ok()?;
         let mut cap = SMALL_PIPE;
         let mut grown = false;
+        // Whether it splices on past its first pipeful (see `to_buffer` below).
+        let past_one_pipe = UPLOAD_SPLICE_PAST_ONE_PIPE && !self.data.is_tls();
         let mut wait_in_splice = false;
         let local = |e: io::Error| Some(Err(Fail::Local(e)));
         loop {
@@ -457,7 +459,6 @@ impl Transfer<'_> {
             // its own first (the armv7 board, 64 MiB over FTPS, servers taking turns: 18.5
             // million instructions a MiB against 20.3 splicing on). Counted in bytes: a
             // splice rarely fills the pipe at once when the data comes a segment at a time.
-            let past_one_pipe = UPLOAD_SPLICE_PAST_ONE_PIPE && !self.data.is_tls();
             let to_buffer = !past_one_pipe && self.bytes >= SMALL_PIPE as u64;
             if n >= cap && !grown && past_one_pipe {
                 grown = true;
